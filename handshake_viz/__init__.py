@@ -1,0 +1,1 @@
+"""handshake-viz: what really happens on the wire when programs use sockets."""

@@ -1,0 +1,423 @@
+"""The sans-IO TCP analysis: packet records in, events out.
+
+No sockets, files, threads or clocks: time is the packets' own. The `Analyzer` owns roles (the
+client sent the first SYN), relative numbering, each endpoint's state, phases and the pairing of
+each data segment with the ACK that covers it. Every state change goes through
+`tcp_states.TRANSITIONS`.
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from handshake_viz.records import ACK, FIN, RST, SYN, PacketRecord, endpoint_text
+from handshake_viz.seqnum import relative, seq_add, seq_ge, seq_gt
+from handshake_viz.tcp_states import TcpState, Trigger, next_state
+
+CLIENT, SERVER = "client", "server"
+HANDSHAKE, DATA, TEARDOWN = "handshake", "data", "teardown"
+
+
+def other(side: str) -> str:
+    return SERVER if side == CLIENT else CLIENT
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    frame: int | None          # None: the state before the capture shows anything of this side
+    state: TcpState
+    trigger: Trigger | None = None
+    source: str = "inferred"   # "inferred" from packets, or "kernel"
+
+
+@dataclass(slots=True)
+class Segment:
+    """One TCP segment as the analysis sees it."""
+
+    record: PacketRecord
+    sender: str
+    rel_seq: int
+    rel_ack: int | None        # None when the ACK flag is not set
+    window: int                # after scaling, when the handshake announced a scale
+    phase: str
+    acked_by: int | None = None                      # frame of the first ACK covering it
+    covers: list[int] = field(default_factory=list)  # frames this ACK was first to cover
+
+    @property
+    def seq_space(self) -> int:
+        """Sequence numbers the segment uses: its payload, plus one each for SYN and FIN."""
+        flags = self.record.flags
+        return self.record.payload_len + bool(flags & SYN) + bool(flags & FIN)
+
+
+# Events: what the analysis found, in past tense.
+@dataclass(frozen=True, slots=True)
+class ConversationStarted:
+    conversation: int
+    frame: int
+    client: str
+    server: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    conversation: int
+    side: str
+    frame: int | None
+    state: TcpState
+
+
+@dataclass(frozen=True, slots=True)
+class StateWithdrawn:
+    """A state inferred too early: crossing FINs show that a FIN counted as received (CLOSE_WAIT)
+    had not yet arrived when the peer sent its own FIN."""
+
+    conversation: int
+    side: str
+    frame: int | None
+    state: TcpState
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeCompleted:
+    conversation: int
+    frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRefused:
+    conversation: int
+    frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class DataAcknowledged:
+    conversation: int
+    side: str                  # who sent the data
+    data_frame: int
+    ack_frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class FinSent:
+    conversation: int
+    side: str
+    frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionReset:
+    conversation: int
+    side: str                  # who sent the RST
+    frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationClosed:
+    conversation: int
+    frame: int
+
+
+@dataclass(slots=True)
+class _Direction:
+    """What one side has sent so far, in its own sequence space."""
+
+    base: int | None = None            # relative numbers count from here (tshark's base_seq)
+    syn_frame: int | None = None
+    syn_end: int | None = None         # the ACK that acknowledges the SYN
+    syn_acked: bool = False
+    window_scale: int | None = None
+    fin_frame: int | None = None
+    fin_end: int | None = None
+    fin_acked: bool = False
+    highest_end: int | None = None     # end of the highest sequence number sent
+    unacked: deque = field(default_factory=deque)  # (end, segment) waiting for an ACK
+
+
+@dataclass
+class Conversation:
+    index: int
+    protocol: str
+    client: tuple[str, int]
+    server: tuple[str, int]
+    segments: list[Segment] = field(default_factory=list)
+    states: dict[str, list[StateChange]] = field(default_factory=lambda: {CLIENT: [], SERVER: []})
+    handshake: str = "not_captured"    # complete, refused, incomplete, not_captured
+    reset_by: str | None = None
+    active_closer: str | None = None   # client, server, both (simultaneous close)
+    half_close: bool = False
+    closed_frame: int | None = None
+    directions: dict[str, _Direction] = field(
+        default_factory=lambda: {CLIENT: _Direction(), SERVER: _Direction()}, repr=False)
+
+    @property
+    def client_text(self) -> str:
+        return endpoint_text(*self.client)
+
+    @property
+    def server_text(self) -> str:
+        return endpoint_text(*self.server)
+
+    @property
+    def teardown(self) -> str:
+        if self.reset_by:
+            return "rst"
+        both_fins = all(d.fin_frame is not None for d in self.directions.values())
+        return "fin" if both_fins else "open"
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_frame is not None
+
+    @property
+    def time_wait(self) -> tuple[str, ...]:
+        """The sides that entered TIME_WAIT."""
+        return tuple(side for side in (CLIENT, SERVER)
+                     if any(c.state is TcpState.TIME_WAIT for c in self.states[side]))
+
+    def time_wait_frame(self, side: str) -> int | None:
+        return next((c.frame for c in self.states[side] if c.state is TcpState.TIME_WAIT), None)
+
+    def phases(self) -> list[tuple[str, int, int]]:
+        """(phase, first segment index, last segment index) for each run of one phase."""
+        runs: list[tuple[str, int, int]] = []
+        for i, segment in enumerate(self.segments):
+            if runs and runs[-1][0] == segment.phase:
+                runs[-1] = (segment.phase, runs[-1][1], i)
+            else:
+                runs.append((segment.phase, i, i))
+        return runs
+
+    def side_of(self, record: PacketRecord) -> str:
+        return CLIENT if (record.src, record.sport) == self.client else SERVER
+
+
+def _key(record: PacketRecord) -> tuple:
+    return tuple(sorted(((record.src, record.sport), (record.dst, record.dport))))
+
+
+class Analyzer:
+    """Feed records in capture order with `receive`; read `conversations` at any point."""
+
+    def __init__(self) -> None:
+        self.conversations: list[Conversation] = []
+        self._by_tuple: dict[tuple, Conversation] = {}
+
+    def receive(self, record: PacketRecord) -> list:
+        if record.protocol != "tcp":
+            return []
+        events: list = []
+        conversation = self._conversation_for(record, events)
+        _TcpStep(conversation, record, events).run()
+        return events
+
+    def _conversation_for(self, record: PacketRecord, events: list) -> Conversation:
+        key = _key(record)
+        known = self._by_tuple.get(key)
+        if known is not None and not self._starts_new(known, record):
+            return known
+        flags = record.flags
+        src, dst = (record.src, record.sport), (record.dst, record.dport)
+        if flags & SYN:
+            client, server = (src, dst) if not flags & ACK else (dst, src)
+        else:  # no handshake seen: the lower port is the better guess for the server
+            client, server = (dst, src) if record.sport < record.dport else (src, dst)
+        conversation = Conversation(len(self.conversations), "tcp", client, server)
+        self.conversations.append(conversation)
+        self._by_tuple[key] = conversation
+        events.append(ConversationStarted(conversation.index, record.frame,
+                                          conversation.client_text, conversation.server_text))
+        return conversation
+
+    @staticmethod
+    def _starts_new(conversation: Conversation, record: PacketRecord) -> bool:
+        """A fresh SYN on a 4-tuple that is closed, or with a new ISN, is a new connection."""
+        if record.flags & (SYN | ACK) != SYN:
+            return False
+        if conversation.closed:
+            return True
+        client_syn = conversation.directions[CLIENT]
+        return client_syn.syn_frame is not None and seq_add(record.seq, 1) != client_syn.syn_end
+
+
+def analyze(records) -> list[Conversation]:
+    analyzer = Analyzer()
+    for record in records:
+        analyzer.receive(record)
+    return analyzer.conversations
+
+
+class _TcpStep:
+    """The work one segment does to its conversation."""
+
+    def __init__(self, conversation: Conversation, record: PacketRecord, events: list):
+        self.conv = conversation
+        self.record = record
+        self.events = events
+        self.sender = conversation.side_of(record)
+        self.receiver = other(self.sender)
+        self.out = conversation.directions[self.sender]
+        self.back = conversation.directions[self.receiver]
+        # A FIN that does not acknowledge the peer's FIN was sent before that FIN arrived.
+        self.fin_crosses_peer_fin = bool(
+            record.flags & FIN and self.back.fin_end is not None
+            and not (record.flags & ACK and seq_ge(record.ack, self.back.fin_end)))
+
+    def run(self) -> None:
+        record, out, back = self.record, self.out, self.back
+        flags = record.flags
+        if out.base is None:
+            out.base = record.seq if flags & SYN else seq_add(record.seq, -1)
+        if flags & ACK and back.base is None:
+            back.base = seq_add(record.ack, -1)
+        segment = Segment(
+            record, self.sender,
+            rel_seq=relative(record.seq, out.base),
+            rel_ack=relative(record.ack, back.base) if flags & ACK else None,
+            window=self._scaled_window(),
+            phase=self._phase())
+        self.conv.segments.append(segment)
+        self._track_sent(segment)
+        self._initial_states()
+        self._sender_triggers()
+        if flags & RST:
+            self._trigger(self.receiver, Trigger.RECEIVE_RST)
+        else:
+            self._receiver_acks(segment)
+            if flags & SYN and not flags & ACK:
+                self._trigger(self.receiver, Trigger.RECEIVE_SYN)
+            if flags & FIN:
+                self._trigger(self.receiver, Trigger.RECEIVE_FIN)
+        self._check_closed()
+
+    def _scaled_window(self) -> int:
+        record = self.record
+        if record.flags & SYN:
+            if record.options and record.options.window_scale is not None:
+                self.out.window_scale = min(record.options.window_scale, 14)
+            return record.window
+        if self.out.window_scale is None or self.back.window_scale is None:
+            return record.window
+        return record.window << self.out.window_scale
+
+    def _phase(self) -> str:
+        conv, flags = self.conv, self.record.flags
+        if flags & (FIN | RST) or conv.reset_by or any(
+                d.fin_frame is not None for d in conv.directions.values()):
+            return TEARDOWN
+        if flags & SYN:
+            return HANDSHAKE
+        server_syn = conv.directions[SERVER]
+        completes_handshake = (self.sender == CLIENT and conv.handshake != "complete"
+                               and server_syn.syn_end is not None and not server_syn.syn_acked
+                               and flags & ACK and seq_ge(self.record.ack, server_syn.syn_end))
+        return HANDSHAKE if completes_handshake else DATA
+
+    def _track_sent(self, segment: Segment) -> None:
+        record, out = self.record, self.out
+        end = seq_add(record.seq, segment.seq_space)
+        if record.flags & SYN and out.syn_frame is None:
+            out.syn_frame, out.syn_end = record.frame, seq_add(record.seq, 1)
+        if record.flags & FIN and out.fin_frame is None:
+            out.fin_frame, out.fin_end = record.frame, end
+            self._note_fin()
+        if record.payload_len and self.back.fin_frame is not None:
+            self.conv.half_close = True
+        if segment.seq_space and (out.highest_end is None or seq_gt(end, out.highest_end)):
+            out.highest_end = end
+            out.unacked.append((end, segment))
+
+    def _note_fin(self) -> None:
+        conv = self.conv
+        self.events.append(FinSent(conv.index, self.sender, self.record.frame))
+        if conv.active_closer is None:
+            conv.active_closer = self.sender
+        elif self.fin_crosses_peer_fin:
+            conv.active_closer = "both"
+
+    def _initial_states(self) -> None:
+        """The state each side was in before the capture shows it act."""
+        conv, flags, frame = self.conv, self.record.flags, self.record.frame
+        states = conv.states
+        if not states[self.sender]:
+            if flags & SYN and not flags & ACK:
+                states[self.sender].append(StateChange(None, TcpState.CLOSED))
+            elif flags & SYN:
+                # Answering a SYN with SYN+ACK means it was listening when the SYN came.
+                states[self.sender].append(StateChange(None, TcpState.LISTEN))
+                syn_frame = self.back.syn_frame if self.back.syn_frame is not None else frame
+                self._trigger(self.sender, Trigger.RECEIVE_SYN, syn_frame)
+            elif flags & RST and states[self.receiver] and \
+                    states[self.receiver][-1].state is TcpState.SYN_SENT:
+                states[self.sender].append(StateChange(None, TcpState.CLOSED))
+                conv.handshake = "refused"
+                self.events.append(ConnectionRefused(conv.index, frame))
+            else:
+                states[self.sender].append(StateChange(None, TcpState.ESTABLISHED))
+        if not states[self.receiver] and not flags & SYN:
+            states[self.receiver].append(StateChange(None, TcpState.ESTABLISHED))
+        if flags & SYN and conv.handshake == "not_captured":
+            conv.handshake = "incomplete"
+
+    def _sender_triggers(self) -> None:
+        flags = self.record.flags
+        if flags & SYN and not flags & ACK:
+            self._trigger(self.sender, Trigger.ACTIVE_OPEN)
+        if flags & FIN:
+            history = self.conv.states[self.sender]
+            crossed = self.fin_crosses_peer_fin and history and history[-1].state is TcpState.CLOSE_WAIT
+            if crossed:
+                withdrawn = history.pop()
+                self.events.append(StateWithdrawn(self.conv.index, self.sender, withdrawn.frame, withdrawn.state))
+            self._trigger(self.sender, Trigger.SEND_FIN)
+            if crossed:  # the peer's FIN arrives after this one left
+                self._trigger(self.sender, Trigger.RECEIVE_FIN)
+        if flags & RST:
+            self._trigger(self.sender, Trigger.SEND_RST)
+            if self.conv.reset_by is None:
+                self.conv.reset_by = self.sender
+                self.events.append(ConnectionReset(self.conv.index, self.sender, self.record.frame))
+
+    def _receiver_acks(self, segment: Segment) -> None:
+        """What this segment's ACK tells the receiver: SYN, data or FIN acknowledged."""
+        record, back = self.record, self.back
+        if not record.flags & ACK:
+            return
+        while back.unacked and seq_ge(record.ack, back.unacked[0][0]):
+            _, acked = back.unacked.popleft()
+            acked.acked_by = record.frame
+            segment.covers.append(acked.record.frame)
+            if acked.record.payload_len:
+                self.events.append(DataAcknowledged(self.conv.index, self.receiver,
+                                                    acked.record.frame, record.frame))
+        if back.syn_end is not None and not back.syn_acked and seq_ge(record.ack, back.syn_end):
+            back.syn_acked = True
+            receiver_state = self.conv.states[self.receiver][-1].state
+            trigger = (Trigger.RECEIVE_SYN_ACK if record.flags & SYN and
+                       receiver_state is TcpState.SYN_SENT else Trigger.RECEIVE_ACK_OF_SYN)
+            self._trigger(self.receiver, trigger)
+            if all(d.syn_acked for d in self.conv.directions.values()):
+                self.conv.handshake = "complete"
+                self.events.append(HandshakeCompleted(self.conv.index, record.frame))
+        if back.fin_end is not None and not back.fin_acked and seq_ge(record.ack, back.fin_end):
+            back.fin_acked = True
+            self._trigger(self.receiver, Trigger.RECEIVE_ACK_OF_FIN)
+
+    def _trigger(self, side: str, trigger: Trigger, frame: int | None = None) -> None:
+        history = self.conv.states[side]
+        if not history:
+            return  # nothing is known of this side yet
+        new = next_state(history[-1].state, trigger)
+        if new is None:
+            return
+        frame = self.record.frame if frame is None else frame
+        history.append(StateChange(frame, new, trigger))
+        self.events.append(StateChanged(self.conv.index, side, frame, new))
+
+    def _check_closed(self) -> None:
+        conv = self.conv
+        if conv.closed:
+            return
+        fins_acked = all(d.fin_acked for d in conv.directions.values())
+        if conv.reset_by or conv.handshake == "refused" or fins_acked:
+            conv.closed_frame = self.record.frame
+            self.events.append(ConversationClosed(conv.index, self.record.frame))

@@ -1,0 +1,49 @@
+"""The expected errors: one tree, one root. The CLI turns each into one line and an exit code."""
+
+
+class HandshakeVizError(Exception):
+    """Root of every error a user can cause or fix; its message is the one line shown."""
+
+    exit_code = 1
+
+
+class UsageError(HandshakeVizError):
+    exit_code = 2
+
+
+class PrivilegeError(HandshakeVizError):
+    """Capturing live traffic needs root or CAP_NET_RAW."""
+
+    exit_code = 3
+
+
+class PortBusyError(HandshakeVizError):
+    exit_code = 4
+
+
+class CaptureError(HandshakeVizError):
+    """The live capture could not start, or never saw the end of the exchange."""
+
+    exit_code = 5
+
+
+class CaptureFileError(HandshakeVizError):
+    """A stored capture is missing, corrupt, truncated or of an unsupported kind."""
+
+    exit_code = 6
+
+
+class RenderError(HandshakeVizError):
+    """graphviz is missing or failed."""
+
+    exit_code = 7
+
+
+class OutputExistsError(HandshakeVizError):
+    exit_code = 8
+
+
+class ScenarioError(HandshakeVizError):
+    """A scenario's program did not behave as the scenario expects."""
+
+    exit_code = 9

@@ -1,0 +1,69 @@
+"""The typed records everything downstream works from.
+
+`PacketRecord` is what was on the wire, the same whether it came from a live capture or a stored
+file; `SocketCall` is what a program asked of the kernel. Neither knows about scapy.
+"""
+
+from dataclasses import dataclass
+
+FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
+_FLAG_NAMES = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"),
+               (URG, "URG"), (ECE, "ECE"), (CWR, "CWR"))
+
+
+def flag_names(flags: int) -> tuple[str, ...]:
+    """TCP flags in the order people say them: SYN, ACK rather than bit order."""
+    return tuple(name for bit, name in _FLAG_NAMES if flags & bit)
+
+
+@dataclass(frozen=True, slots=True)
+class TcpOptions:
+    mss: int | None = None
+    window_scale: int | None = None
+    sack_permitted: bool = False
+    timestamps: tuple[int, int] | None = None
+    sack_blocks: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PacketRecord:
+    frame: int                 # 1-based position in the capture, counting every packet
+    time: float                # seconds since the epoch, from the capture
+    src: str                   # IP address as text
+    dst: str
+    sport: int
+    dport: int
+    protocol: str              # "tcp" or "udp"
+    flags: int = 0             # TCP flag bits
+    seq: int = 0               # raw 32-bit values as on the wire
+    ack: int = 0
+    window: int = 0            # raw 16-bit window field, before scaling
+    options: TcpOptions | None = None
+    payload_len: int = 0       # from the IP header, so right even for snaplen-cut packets
+    preview: str = ""          # the first bytes of payload, printable and escaped
+
+    @property
+    def is_ipv6(self) -> bool:
+        return ":" in self.src
+
+
+def endpoint_text(address: str, port: int) -> str:
+    """127.0.0.1:8080, or [::1]:8080 for IPv6."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+@dataclass(frozen=True, slots=True)
+class SocketCall:
+    """One socket call a scenario made: when it was called, when it returned, and with what."""
+
+    side: str                  # "client" or "server"
+    name: str                  # "connect", "recv", ...
+    args: str                  # what it was asked, as short text
+    start: float               # wall-clock seconds, same clock as capture timestamps
+    end: float
+    result: str                # "0", "5", "fd 4", ...
+    error: str | None = None   # errno name when it failed ("ECONNREFUSED")
+
+    @property
+    def outcome(self) -> str:
+        return f"-1 {self.error}" if self.error else self.result

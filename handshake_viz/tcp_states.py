@@ -1,0 +1,92 @@
+"""The TCP state machine of RFC 9293 (figure 5, plus resets) as one table.
+
+Rules:
+- `TRANSITIONS[(state, trigger)]` is the state an endpoint moves to; a pair missing from the
+  table means the trigger changes nothing in that state (a retransmitted FIN, a stray ACK).
+- Triggers are what an endpoint did or received; they are not events and never share a name
+  with a state.
+- The view is one connection's: a listener that accepts stays LISTEN in the kernel, but the
+  connection it spawned goes LISTEN -> SYN_RECEIVED -> ESTABLISHED, as textbooks draw it. A
+  reset connection is CLOSED whatever side opened it.
+- TIME_WAIT ends after 2*MSL (60 s on Linux, whose TCP_TIMEWAIT_LEN is fixed at 60 s).
+"""
+
+from enum import Enum
+
+import networkx as nx
+
+TIME_WAIT_SECONDS = 60
+
+
+class TcpState(Enum):
+    CLOSED = "CLOSED"
+    LISTEN = "LISTEN"
+    SYN_SENT = "SYN_SENT"
+    SYN_RECEIVED = "SYN_RECEIVED"
+    ESTABLISHED = "ESTABLISHED"
+    FIN_WAIT_1 = "FIN_WAIT_1"
+    FIN_WAIT_2 = "FIN_WAIT_2"
+    CLOSE_WAIT = "CLOSE_WAIT"
+    CLOSING = "CLOSING"
+    LAST_ACK = "LAST_ACK"
+    TIME_WAIT = "TIME_WAIT"
+
+
+class Trigger(Enum):
+    PASSIVE_OPEN = "listen"
+    ACTIVE_OPEN = "connect: send SYN"
+    APP_CLOSE = "close before connecting"
+    RECEIVE_SYN = "receive SYN"
+    RECEIVE_SYN_ACK = "receive SYN+ACK"
+    RECEIVE_ACK_OF_SYN = "receive ACK of SYN"
+    SEND_FIN = "close: send FIN"
+    RECEIVE_FIN = "receive FIN"
+    RECEIVE_ACK_OF_FIN = "receive ACK of FIN"
+    SEND_RST = "send RST"
+    RECEIVE_RST = "receive RST"
+    TIMEOUT_2MSL = "2MSL timeout"
+
+
+S, T = TcpState, Trigger
+
+_SYNCHRONIZED_OR_OPENING = (S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1,
+                            S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK)
+
+TRANSITIONS: dict[tuple[TcpState, Trigger], TcpState] = {
+    (S.CLOSED, T.PASSIVE_OPEN): S.LISTEN,
+    (S.CLOSED, T.ACTIVE_OPEN): S.SYN_SENT,
+    (S.LISTEN, T.RECEIVE_SYN): S.SYN_RECEIVED,
+    (S.LISTEN, T.ACTIVE_OPEN): S.SYN_SENT,
+    (S.LISTEN, T.APP_CLOSE): S.CLOSED,
+    (S.SYN_SENT, T.RECEIVE_SYN): S.SYN_RECEIVED,       # simultaneous open
+    (S.SYN_SENT, T.RECEIVE_SYN_ACK): S.ESTABLISHED,
+    (S.SYN_SENT, T.APP_CLOSE): S.CLOSED,
+    (S.SYN_RECEIVED, T.RECEIVE_ACK_OF_SYN): S.ESTABLISHED,
+    (S.SYN_RECEIVED, T.SEND_FIN): S.FIN_WAIT_1,
+    (S.ESTABLISHED, T.SEND_FIN): S.FIN_WAIT_1,
+    (S.ESTABLISHED, T.RECEIVE_FIN): S.CLOSE_WAIT,
+    (S.FIN_WAIT_1, T.RECEIVE_ACK_OF_FIN): S.FIN_WAIT_2,
+    (S.FIN_WAIT_1, T.RECEIVE_FIN): S.CLOSING,          # simultaneous close
+    (S.FIN_WAIT_2, T.RECEIVE_FIN): S.TIME_WAIT,
+    (S.CLOSING, T.RECEIVE_ACK_OF_FIN): S.TIME_WAIT,
+    (S.CLOSE_WAIT, T.SEND_FIN): S.LAST_ACK,
+    (S.LAST_ACK, T.RECEIVE_ACK_OF_FIN): S.CLOSED,
+    (S.TIME_WAIT, T.TIMEOUT_2MSL): S.CLOSED,
+    (S.TIME_WAIT, T.RECEIVE_RST): S.CLOSED,            # TIME_WAIT assassination (RFC 1337)
+    **{(state, T.SEND_RST): S.CLOSED for state in _SYNCHRONIZED_OR_OPENING},
+    **{(state, T.RECEIVE_RST): S.CLOSED for state in _SYNCHRONIZED_OR_OPENING},
+}
+
+
+def next_state(state: TcpState, trigger: Trigger) -> TcpState | None:
+    """The state after trigger, or None when the trigger does not change this state."""
+    return TRANSITIONS.get((state, trigger))
+
+
+def state_chart() -> nx.MultiDiGraph:
+    """The state chart drawn from the table: states as nodes, one edge per transition."""
+    chart = nx.MultiDiGraph()
+    chart.add_nodes_from(TcpState)
+    for (source, trigger), target in TRANSITIONS.items():
+        chart.add_edge(source, target, trigger=trigger)
+    return chart

@@ -1,0 +1,27 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("HANDSHAKE_VIZ_SHARED", REPO.parent / "shared"))
+IN_CI = bool(os.environ.get("CI"))
+
+
+@pytest.fixture(scope="session")
+def shared_pcaps() -> Path:
+    """../shared/pcaps: skipped on users' clones, required in CI."""
+    folder = SHARED / "pcaps"
+    if not folder.is_dir():
+        if IN_CI:
+            pytest.fail(f"CI must have the shared captures at {folder}")
+        pytest.skip(f"no shared captures at {folder} (only the project's CI has them)")
+    return folder
+
+
+def require_root() -> None:
+    """Live captures need root (or CAP_NET_RAW); CI runs as root, so there they never skip."""
+    if os.geteuid() != 0:
+        if IN_CI:
+            pytest.fail("CI must run the live-capture tests as root")
+        pytest.skip("live capture needs root or CAP_NET_RAW: run `sudo make test`")

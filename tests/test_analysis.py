@@ -1,0 +1,177 @@
+from handshake_viz.analysis import (
+    Analyzer, ConnectionRefused, DataAcknowledged, FinSent, HandshakeCompleted, StateChanged, analyze)
+from handshake_viz.records import TcpOptions
+from handshake_viz.tcp_states import TcpState as S
+
+from segments import Script, echo, handshake
+
+
+def states(conversation, side):
+    return [change.state for change in conversation.states[side]]
+
+
+def test_fin_from_client_first_puts_client_in_time_wait():
+    [conv] = analyze(echo(client_closes_first=True).records)
+    assert states(conv, "client") == [S.CLOSED, S.SYN_SENT, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.TIME_WAIT]
+    assert states(conv, "server") == [S.LISTEN, S.SYN_RECEIVED, S.ESTABLISHED, S.CLOSE_WAIT, S.LAST_ACK, S.CLOSED]
+    assert conv.time_wait == ("client",)
+    assert conv.active_closer == "client"
+    assert (conv.handshake, conv.teardown, conv.closed) == ("complete", "fin", True)
+
+
+def test_fin_from_server_first_puts_server_in_time_wait():
+    [conv] = analyze(echo(client_closes_first=False).records)
+    assert states(conv, "server") == [S.LISTEN, S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.TIME_WAIT]
+    assert states(conv, "client") == [S.CLOSED, S.SYN_SENT, S.ESTABLISHED, S.CLOSE_WAIT, S.LAST_ACK, S.CLOSED]
+    assert conv.time_wait == ("server",)
+    assert conv.active_closer == "server"
+
+
+def test_state_changes_happen_at_the_segment_that_causes_them():
+    [conv] = analyze(echo().records)
+    client = [(c.frame, c.state) for c in conv.states["client"]]
+    assert client == [(None, S.CLOSED), (1, S.SYN_SENT), (2, S.ESTABLISHED), (8, S.FIN_WAIT_1),
+                      (9, S.FIN_WAIT_2), (10, S.TIME_WAIT)]
+    # The server's SYN_RECEIVED is dated at the SYN it received, though only its SYN+ACK proves it.
+    assert [(c.frame, c.state) for c in conv.states["server"]][:2] == [(None, S.LISTEN), (1, S.SYN_RECEIVED)]
+
+
+def test_three_segment_teardown_passes_fin_wait_2_on_the_piggybacked_fin():
+    s = Script()
+    handshake(s, 100, 900)
+    s.client("FA", 101, 901)
+    s.server("FA", 901, 102)          # ACK of the client's FIN and the server's FIN together
+    s.client("A", 102, 902)
+    [conv] = analyze(s.records)
+    assert [(c.frame, c.state) for c in conv.states["client"]][-3:] == [
+        (4, S.FIN_WAIT_1), (5, S.FIN_WAIT_2), (5, S.TIME_WAIT)]
+    assert states(conv, "server")[-2:] == [S.LAST_ACK, S.CLOSED]
+
+
+def test_relative_numbers_and_ack_pairing_survive_the_32_bit_wrap():
+    c_isn, s_isn = 2**32 - 3, 2**32 - 1
+    s = Script()
+    handshake(s, c_isn, s_isn)
+    s.client("PA", c_isn + 1, s_isn + 1, length=5)    # bytes 2**32-2 .. 2**32+2: crosses zero
+    s.server("A", s_isn + 1, c_isn + 6)
+    [conv] = analyze(s.records)
+    data, ack = conv.segments[3], conv.segments[4]
+    assert data.record.seq == 2**32 - 2 and ack.record.ack == 3
+    assert (data.rel_seq, ack.rel_ack) == (1, 6)
+    assert conv.segments[1].rel_ack == 1 and conv.segments[2].rel_ack == 1  # server ISN 2**32-1 + 1 == 0
+    assert data.acked_by == ack.record.frame and ack.covers == [data.record.frame]
+
+
+def test_each_data_segment_is_paired_with_the_ack_that_covers_it():
+    analyzer = Analyzer()
+    events = [e for r in echo().records for e in analyzer.receive(r)]
+    acked = [(e.side, e.data_frame, e.ack_frame) for e in events if isinstance(e, DataAcknowledged)]
+    assert acked == [("client", 4, 5), ("server", 6, 7)]
+    conv = analyzer.conversations[0]
+    for segment in conv.segments:
+        if segment.record.payload_len:
+            ack = conv.segments[segment.acked_by - 1]
+            assert ack.rel_ack == segment.rel_seq + segment.record.payload_len
+
+
+def test_a_cumulative_ack_covers_every_segment_before_it():
+    s = Script()
+    handshake(s, 0, 0)
+    s.client("PA", 1, 1, length=10)
+    s.client("PA", 11, 1, length=10)
+    s.server("A", 1, 21)
+    [conv] = analyze(s.records)
+    assert conv.segments[5].covers == [4, 5]
+
+
+def test_handshake_events_come_in_order():
+    analyzer = Analyzer()
+    events = [e for r in echo().records[:3] for e in analyzer.receive(r)]
+    assert HandshakeCompleted(0, 3) in events
+    assert events.index(StateChanged(0, "client", 1, S.SYN_SENT)) < events.index(HandshakeCompleted(0, 3))
+
+
+def test_fins_are_reported_by_side():
+    analyzer = Analyzer()
+    events = [e for r in echo(client_closes_first=False).records for e in analyzer.receive(r)]
+    assert [e for e in events if isinstance(e, FinSent)] == [FinSent(0, "server", 8), FinSent(0, "client", 10)]
+
+
+def test_syn_answered_by_rst_is_a_refused_connection():
+    s = Script()
+    s.client("S", 500)
+    s.server("RA", 0, 501)
+    analyzer = Analyzer()
+    events = [e for r in s.records for e in analyzer.receive(r)]
+    [conv] = analyzer.conversations
+    assert ConnectionRefused(0, 2) in events
+    assert conv.handshake == "refused" and conv.teardown == "rst" and conv.closed
+    assert states(conv, "client") == [S.CLOSED, S.SYN_SENT, S.CLOSED]
+    assert states(conv, "server") == [S.CLOSED]
+
+
+def test_fins_that_cross_make_a_simultaneous_close():
+    s = Script()
+    handshake(s, 10, 20)
+    s.client("FA", 11, 21)
+    s.server("FA", 21, 11)            # sent before the client's FIN arrived: acks only up to 11
+    s.client("A", 12, 22)
+    s.server("A", 22, 12)
+    [conv] = analyze(s.records)
+    assert conv.active_closer == "both"
+    for side in ("client", "server"):
+        assert states(conv, side)[-3:] == [S.FIN_WAIT_1, S.CLOSING, S.TIME_WAIT]
+    assert conv.time_wait == ("client", "server")
+
+
+def test_a_capture_that_starts_mid_stream_counts_from_one_like_tshark():
+    s = Script()
+    s.client("PA", 7000, 9000, length=28)
+    s.server("A", 9000, 7028)
+    [conv] = analyze(s.records)
+    assert [(g.rel_seq, g.rel_ack) for g in conv.segments] == [(1, 1), (1, 29)]
+    assert conv.handshake == "not_captured"
+    assert states(conv, "client") == [S.ESTABLISHED] == states(conv, "server")
+
+
+def test_a_new_syn_on_a_closed_four_tuple_starts_a_new_conversation():
+    records = echo().records
+    s = Script()
+    s.time = records[-1].time
+    handshake(s, 77, 88)
+    renumbered = [r.__class__(**{**{f: getattr(r, f) for f in r.__slots__}, "frame": 10 + r.frame})
+                  for r in s.records]
+    conversations = analyze(records + renumbered)
+    assert len(conversations) == 2
+    assert conversations[1].segments[0].record.frame == 11 and conversations[1].handshake == "complete"
+
+
+def test_a_retransmitted_syn_stays_in_its_conversation():
+    s = Script()
+    s.client("S", 500)
+    s.client("S", 500)
+    s.server("SA", 900, 501)
+    s.client("A", 501, 901)
+    [conv] = analyze(s.records)
+    assert conv.handshake == "complete"
+    assert states(conv, "client") == [S.CLOSED, S.SYN_SENT, S.ESTABLISHED]
+
+
+def test_windows_are_scaled_only_after_both_sides_offered_a_scale():
+    s = Script()
+    handshake(s, 0, 0, scale=7)
+    [conv] = analyze(s.records)
+    assert [g.window for g in conv.segments] == [1000, 1000, 1000 << 7]
+
+
+def test_phases_are_handshake_data_teardown():
+    [conv] = analyze(echo().records)
+    assert conv.phases() == [("handshake", 0, 2), ("data", 3, 6), ("teardown", 7, 10)]
+
+
+def test_syn_options_are_kept_on_the_segment():
+    s = Script()
+    s.client("S", 1, options=TcpOptions(mss=65495, window_scale=7, sack_permitted=True))
+    [conv] = analyze(s.records)
+    assert conv.segments[0].record.options.mss == 65495
+    assert conv.handshake == "incomplete" and states(conv, "server") == []

@@ -1,0 +1,35 @@
+import networkx as nx
+
+from handshake_viz.tcp_states import TRANSITIONS, TcpState, Trigger, next_state, state_chart
+
+
+def test_every_state_is_reachable_from_closed():
+    chart = state_chart()
+    reachable = nx.descendants(chart, TcpState.CLOSED) | {TcpState.CLOSED}
+    assert reachable == set(TcpState)
+
+
+def test_every_state_after_syn_sent_can_reach_closed():
+    chart = state_chart()
+    after_syn_sent = nx.descendants(chart, TcpState.SYN_SENT)
+    for state in after_syn_sent:
+        assert nx.has_path(chart, state, TcpState.CLOSED), state
+
+
+def test_the_chart_has_one_edge_per_table_entry():
+    assert state_chart().number_of_edges() == len(TRANSITIONS)
+
+
+def test_active_close_path_ends_in_time_wait():
+    state = TcpState.ESTABLISHED
+    for trigger in (Trigger.SEND_FIN, Trigger.RECEIVE_ACK_OF_FIN, Trigger.RECEIVE_FIN):
+        state = next_state(state, trigger)
+    assert state is TcpState.TIME_WAIT
+
+
+def test_a_retransmitted_fin_changes_nothing():
+    assert next_state(TcpState.FIN_WAIT_1, Trigger.SEND_FIN) is None
+
+
+def test_no_trigger_shares_a_name_with_a_state():
+    assert not {t.name for t in Trigger} & {s.name for s in TcpState}
