@@ -1,0 +1,206 @@
+"""Reading and writing capture files: classic pcap (micro/nanosecond, either byte order) and
+pcapng (several sections, interfaces and link types).
+
+Read with struct rather than scapy's readers, which accept corrupt files silently and drop
+packets without counting them (frame numbers must match tshark's). Streaming: one frame at a
+time, whatever the file's size.
+"""
+
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from handshake_viz.errors import CaptureFileError
+
+_PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1_000_000), b"\xa1\xb2\xc3\xd4": (">", 1_000_000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1_000_000_000), b"\xa1\xb2\x3c\x4d": (">", 1_000_000_000),
+}
+_PCAPNG_SHB = 0x0A0D0D0A
+_PCAPNG_BYTE_ORDER = 0x1A2B3C4D
+_IDB, _OBSOLETE_PB, _SPB, _EPB = 1, 2, 3, 6
+_MAX_RECORD = 256 * 1024 * 1024   # a caplen beyond this is corruption, not a packet
+
+
+@dataclass(frozen=True, slots=True)
+class RawFrame:
+    frame: int            # 1-based, counting every packet in the file
+    time: float
+    linktype: int
+    data: bytes
+    wire_len: int
+
+
+@dataclass
+class CaptureReader:
+    """Iterate to get `RawFrame`s; `warnings` holds what was wrong but not fatal."""
+
+    path: Path
+    warnings: list[str] = field(default_factory=list)
+
+    def __iter__(self):
+        path = Path(self.path)
+        if not path.exists():
+            raise CaptureFileError(f"{path}: no such file")
+        if path.is_dir():
+            raise CaptureFileError(f"{path}: is a folder, not a capture file")
+        with path.open("rb") as f:
+            magic = f.read(4)
+            if not magic:
+                raise CaptureFileError(f"{path}: the file is empty, not a capture")
+            if magic in _PCAP_MAGICS:
+                yield from self._pcap(f, magic)
+            elif len(magic) == 4 and struct.unpack("<I", magic)[0] == _PCAPNG_SHB:
+                yield from self._pcapng(f)
+            else:
+                raise CaptureFileError(
+                    f"{path}: not a pcap or pcapng file (starts with bytes {magic.hex()}); "
+                    "save the capture as pcap or pcapng (tcpdump -w, or Wireshark's File > Save As)")
+
+    def _fail(self, offset: int, what: str) -> CaptureFileError:
+        return CaptureFileError(f"{self.path}: {what} (at byte {offset})")
+
+    def _cut_short(self, offset: int, frame: int) -> None:
+        self.warnings.append(f"{self.path}: the file is cut short in the middle of packet {frame} "
+                             f"(at byte {offset}); showing the {frame - 1} packets before it")
+
+    def _pcap(self, f, magic: bytes):
+        endian, ticks = _PCAP_MAGICS[magic]
+        header = f.read(20)
+        if len(header) < 20:
+            raise self._fail(4 + len(header), f"the pcap file header is cut short ({4 + len(header)} of 24 bytes)")
+        major, minor, _zone, _sigfigs, _snaplen, linktype = struct.unpack(endian + "HHiIII", header)
+        if major != 2:
+            raise self._fail(4, f"pcap version {major}.{minor} is not supported (only 2.x exists)")
+        linktype &= 0xFFFF
+        record = struct.Struct(endian + "IIII")
+        offset, frame = 24, 0
+        while True:
+            head = f.read(16)
+            if not head:
+                return
+            frame += 1
+            if len(head) < 16:
+                self._cut_short(offset, frame)
+                return
+            sec, frac, caplen, wire_len = record.unpack(head)
+            if caplen > _MAX_RECORD:
+                raise self._fail(offset, f"packet {frame} claims {caplen} bytes: the file is corrupt")
+            data = f.read(caplen)
+            if len(data) < caplen:
+                self._cut_short(offset, frame)
+                return
+            yield RawFrame(frame, _seconds(sec, frac, ticks), linktype, data, wire_len)
+            offset += 16 + caplen
+
+    def _pcapng(self, f):
+        offset, frame = 0, 0
+        endian = "<"
+        interfaces: list[tuple[int, float, float]] = []  # (linktype, seconds per tick, offset s)
+        first = True
+        while True:
+            head = f.read(8) if not first else b"\x0a\x0d\x0d\x0a" + f.read(4)
+            if len(head) == 0:
+                return
+            if len(head) < 8:
+                self._cut_short(offset, frame + 1)
+                return
+            block_type = struct.unpack(endian + "I", head[:4])[0]
+            if block_type == _PCAPNG_SHB:
+                order = f.read(4)
+                if len(order) < 4:
+                    raise self._fail(offset, "the pcapng section header is cut short")
+                endian = "<" if struct.unpack("<I", order)[0] == _PCAPNG_BYTE_ORDER else ">"
+                if struct.unpack(endian + "I", order)[0] != _PCAPNG_BYTE_ORDER:
+                    raise self._fail(offset + 8, "the pcapng section header has no valid byte-order mark")
+                block_len = struct.unpack(endian + "I", head[4:8])[0]
+                body = order + f.read(max(block_len - 12, 0))
+            else:
+                block_len = struct.unpack(endian + "I", head[4:8])[0]
+                body = f.read(max(block_len - 8, 0))
+            if block_len < 12 or block_len % 4:
+                raise self._fail(offset, f"pcapng block of type {block_type:#x} has an invalid length {block_len}")
+            if len(body) < block_len - 8:
+                if block_type in (_EPB, _SPB, _OBSOLETE_PB):
+                    self._cut_short(offset, frame + 1)
+                    return
+                raise self._fail(offset, f"pcapng block of type {block_type:#x} is cut short")
+            if struct.unpack(endian + "I", body[-4:])[0] != block_len:
+                raise self._fail(offset, f"pcapng block of type {block_type:#x} has mismatched lengths")
+            body = body[:-4]
+            if block_type == _PCAPNG_SHB:
+                major, minor = struct.unpack(endian + "HH", body[4:8])
+                if major != 1:
+                    raise self._fail(offset, f"pcapng version {major}.{minor} is not supported (only 1.x exists)")
+                self._options(body, 16, endian, offset, "section header")
+                interfaces = []
+            elif block_type == _IDB:
+                linktype, _reserved, _snaplen = struct.unpack(endian + "HHI", body[:8])
+                options = self._options(body, 8, endian, offset, "interface description")
+                interfaces.append((linktype, _resolution(options.get(9)),
+                                   struct.unpack(endian + "q", options[14])[0] if 14 in options else 0))
+            elif block_type in (_EPB, _SPB, _OBSOLETE_PB):
+                frame += 1
+                yield self._packet(block_type, body, endian, interfaces, offset, frame)
+            offset += block_len
+            first = False
+
+    def _packet(self, block_type, body, endian, interfaces, offset, frame) -> RawFrame:
+        if block_type == _SPB:
+            interface, (wire_len,) = 0, struct.unpack(endian + "I", body[:4])
+            ticks, data = 0, body[4:4 + wire_len]
+        else:
+            if block_type == _EPB:
+                interface, high, low, caplen, wire_len = struct.unpack(endian + "5I", body[:20])
+            else:
+                interface, _drops, high, low, caplen, wire_len = struct.unpack(endian + "HH4I", body[:20])
+            if caplen > len(body) - 20:
+                raise self._fail(offset, f"packet {frame} claims {caplen} bytes, more than its block holds")
+            ticks, data = (high << 32) | low, body[20:20 + caplen]
+        if interface >= len(interfaces):
+            raise self._fail(offset, f"packet {frame} names interface {interface}, "
+                                     f"but only {len(interfaces)} interface(s) were described before it")
+        linktype, tick, time_offset = interfaces[interface]
+        return RawFrame(frame, ticks * tick + time_offset, linktype, data, wire_len)
+
+    def _options(self, body: bytes, start: int, endian: str, offset: int, block: str) -> dict[int, bytes]:
+        options: dict[int, bytes] = {}
+        i = start
+        while i + 4 <= len(body):
+            code, length = struct.unpack(endian + "HH", body[i:i + 4])
+            if code == 0:
+                break
+            if i + 4 + length > len(body):
+                raise self._fail(offset, f"pcapng {block} option of length {length} runs past its block")
+            options[code] = body[i + 4:i + 4 + length]
+            i += 4 + length + (-length % 4)
+        return options
+
+
+def _resolution(raw: bytes | None) -> float:
+    """Seconds per timestamp tick from pcapng's if_tsresol (default: microseconds)."""
+    if not raw:
+        return 1e-6
+    value = raw[0]
+    return 2.0 ** -(value & 0x7F) if value & 0x80 else 10.0 ** -value
+
+
+def _seconds(sec: int, frac: int, ticks: int) -> float:
+    return sec + frac / ticks
+
+
+def as_written(time: float) -> float:
+    """A time exactly as `write_pcap` stores it and the reader gives it back, so that a live
+    run and the replay of its capture see the same numbers."""
+    micros = round(time * 1_000_000)
+    return _seconds(micros // 1_000_000, micros % 1_000_000, 1_000_000)
+
+
+def write_pcap(f, frames, linktype: int) -> None:
+    """A classic microsecond pcap, the kind every tool opens, to binary file f.
+    frames: (time, data) pairs."""
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype))
+    for time, data in frames:
+        micros = round(time * 1_000_000)
+        f.write(struct.pack("<IIII", micros // 1_000_000, micros % 1_000_000, len(data), len(data)))
+        f.write(data)
