@@ -1,0 +1,225 @@
+"""The timeline (ladder) model of a conversation: lanes, rows, marks, brackets and spans.
+
+Pure and free of graphviz: `timeline()` turns an analysed conversation and the socket calls of
+the program that made it into rows in the order things happened; `dot` draws them.
+"""
+
+from dataclasses import dataclass
+
+from handshake_viz.analysis import CLIENT, SERVER, Conversation, Segment
+from handshake_viz.records import SYN, flag_names, SocketCall, TcpOptions
+from handshake_viz.tcp_states import TIME_WAIT_SECONDS
+
+ARROW_KINDS = ("control", "data", "ack", "reset")
+# Calls that wait for the peer; others (send, close, shutdown) emit their packets during the
+# call and return at once, so they are drawn once, where they were made.
+WAITING_CALLS = frozenset({"connect", "accept", "recv", "recvfrom"})
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    key: str
+    title: str
+    subtitle: str
+
+
+@dataclass(frozen=True, slots=True)
+class Arrow:
+    source: str                # lane key
+    target: str
+    label: tuple[str, ...]     # lines
+    kind: str                  # one of ARROW_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    lane: str
+    text: str
+    kind: str                  # "state", "call", "call-error"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    stamp: str                 # frame number and time, shown in the margin
+    arrow: Arrow | None = None
+    marks: tuple[Mark, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    label: str
+    first_row: int
+    last_row: int
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A stretch of one lane from a row to the end of the drawing (and beyond it)."""
+
+    lane: str
+    first_row: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diagram:
+    title: str
+    lanes: tuple[Lane, Lane]
+    rows: tuple[Row, ...]
+    brackets: tuple[Bracket, ...]
+    spans: tuple[Span, ...]
+    legend: tuple[str, ...]
+
+
+PHASE_NAMES = {"handshake": "3-way handshake", "data": "data transfer", "teardown": "teardown"}
+
+
+def timeline(conversation: Conversation, calls: tuple[SocketCall, ...] = (),
+             title: str | None = None) -> Diagram:
+    segments = conversation.segments
+    t0 = min([s.record.time for s in segments] + [c.start for c in calls], default=0.0)
+    rows: list[Row] = []
+    segment_rows: list[int] = []
+    for kind, item in _in_time_order(segments, calls):
+        if kind == "segment":
+            if not segment_rows:
+                initial = _initial_marks(conversation)
+                if initial:
+                    rows.append(Row("", marks=initial))
+            segment_rows.append(len(rows))
+            rows.append(_segment_row(conversation, item, t0))
+        else:
+            call, returning = item
+            rows.append(_call_row(call, returning, segments, t0))
+    brackets = tuple(
+        Bracket(PHASE_NAMES[phase], segment_rows[first], segment_rows[last])
+        for phase, first, last in conversation.phases())
+    spans = tuple(
+        Span(side, _row_of_frame(conversation, segment_rows, conversation.time_wait_frame(side)),
+             f"TIME_WAIT: 2MSL = {TIME_WAIT_SECONDS} s\n(inferred, not on the wire)")
+        for side in conversation.time_wait)
+    lanes = (Lane(CLIENT, "client", conversation.client_text),
+             Lane(SERVER, "server", conversation.server_text))
+    return Diagram(title or f"TCP {conversation.client_text} → {conversation.server_text}",
+                   lanes, tuple(rows), brackets, spans, _legend(conversation, bool(calls)))
+
+
+def _in_time_order(segments: list[Segment], calls: tuple[SocketCall, ...]):
+    """Segments and call marks merged by time; a call that blocked across packets appears
+    twice, where it was called and where it returned."""
+    items = [(s.record.time, 1, i, "segment", s) for i, s in enumerate(segments)]
+    for i, call in enumerate(calls):
+        items.append((call.start, 0, i, "call", (call, False)))
+        if _blocked(call, segments):
+            items.append((call.end, 2, i, "call", (call, True)))
+    items.sort(key=lambda item: item[:3])
+    return [(kind, item) for *_, kind, item in items]
+
+
+def _blocked(call: SocketCall, segments: list[Segment]) -> bool:
+    return call.name in WAITING_CALLS and any(call.start < s.record.time < call.end for s in segments)
+
+
+def _stamp(time: float, t0: float, frame: int | None = None) -> str:
+    delta = time - t0
+    when = f"{delta * 1000:.3f} ms" if delta < 1 else f"{delta:.3f} s"
+    return f"#{frame}  {when}" if frame is not None else when
+
+
+def _initial_marks(conversation: Conversation) -> tuple[Mark, ...]:
+    return tuple(Mark(side, changes[0].state.value, "state")
+                 for side, changes in conversation.states.items()
+                 if changes and changes[0].frame is None)
+
+
+def _segment_row(conversation: Conversation, segment: Segment, t0: float) -> Row:
+    record = segment.record
+    flags = flag_names(record.flags)
+    kind = ("reset" if "RST" in flags else "control" if {"SYN", "FIN"} & set(flags)
+            else "data" if record.payload_len else "ack")
+    target = SERVER if segment.sender == CLIENT else CLIENT
+    arrow = Arrow(segment.sender, target, _segment_label(conversation, segment), kind)
+    marks = tuple(Mark(side, " → ".join(c.state.value for c in changes), "state")
+                  for side in (CLIENT, SERVER)
+                  if (changes := [c for c in conversation.states[side] if c.frame == record.frame]))
+    return Row(_stamp(record.time, t0, record.frame), arrow, marks)
+
+
+def _segment_label(conversation: Conversation, segment: Segment) -> tuple[str, ...]:
+    record = segment.record
+    first = ", ".join(flag_names(record.flags)) or "(no flags)"
+    numbers = f"seq {segment.rel_seq}"
+    if record.payload_len:
+        numbers = f"seq {segment.rel_seq}:{segment.rel_seq + record.payload_len} ({record.payload_len})"
+    if segment.rel_ack is not None:
+        numbers += f"  ack {segment.rel_ack}"
+    numbers += f"  win {segment.window}"
+    lines = [f"{first}   {numbers}"]
+    if record.flags & SYN:
+        lines.append(f"ISN {record.seq}" + (f"  {_options_text(record.options)}" if record.options else ""))
+    if record.payload_len:
+        lines.append(f'"{record.preview}"')
+    explained = _ack_explanation(conversation, segment)
+    if explained:
+        lines.append(explained)
+    return tuple(lines)
+
+
+def _options_text(options: TcpOptions) -> str:
+    parts = []
+    if options.mss is not None:
+        parts.append(f"mss {options.mss}")
+    if options.sack_permitted:
+        parts.append("sackOK")
+    if options.timestamps is not None:
+        parts.append("TS")
+    if options.window_scale is not None:
+        parts.append(f"wscale {options.window_scale}")
+    return "<" + ", ".join(parts) + ">"
+
+
+def _ack_explanation(conversation: Conversation, segment: Segment) -> str:
+    """Why this ACK number: the SEQ + length of what it acknowledges (RFC 9293's SEG.SEQ+SEG.LEN)."""
+    if not segment.covers:
+        return ""
+    covered = [s for s in conversation.segments if s.record.frame in segment.covers]
+    last = covered[-1]
+    what = ("SYN" if last.record.flags & SYN and not last.record.payload_len
+            else "FIN" if not last.record.payload_len else "data")
+    frames = ", ".join(f"#{s.record.frame}" for s in covered)
+    return f"ack {segment.rel_ack} = {last.rel_seq} + {last.seq_space}: acknowledges {what} {frames}"
+
+
+def _call_row(call: SocketCall, returning: bool, segments: list[Segment], t0: float) -> Row:
+    kind = "call-error" if call.error else "call"
+    if returning:
+        return Row(_stamp(call.end, t0), marks=(Mark(call.side, f"{call.name} returns {call.outcome}", kind),))
+    text = f"{call.name}({call.args})"
+    if _blocked(call, segments):
+        return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} …", "call"),))
+    return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} = {call.outcome}", kind),))
+
+
+def _row_of_frame(conversation: Conversation, segment_rows: list[int], frame: int) -> int:
+    index = next(i for i, s in enumerate(conversation.segments) if s.record.frame == frame)
+    return segment_rows[index]
+
+
+def _legend(conversation: Conversation, with_calls: bool) -> tuple[str, ...]:
+    isn = {side: d.base for side, d in conversation.directions.items()}
+    lines = [
+        "seq and ack are relative to each side's initial sequence number (ISN), as tshark shows them"
+        + (f"; ISNs on the wire: client {isn[CLIENT]}, server {isn[SERVER]}." if None not in isn.values() else "."),
+        "seq a:b (n) = n payload bytes, a up to b;  win = receive window in bytes, after window scaling;"
+        "  an ACK acknowledges everything before its number: ack = seq + length of what it covers.",
+        "One arrow per segment, in capture order. On loopback a segment is sent and received in the same instant,"
+        " so the slant shows direction, not delay; the margin gives the frame number and the real time since the start.",
+        "Black: SYN and FIN, blue: data, grey: bare ACK, red: RST. States (RFC 9293 names) are inferred from the packets.",
+    ]
+    if conversation.time_wait:
+        lines.append("TIME_WAIT is never on the wire: the side that closed first waits 2MSL"
+                     f" ({TIME_WAIT_SECONDS} s on Linux) after the last ACK; it is inferred here.")
+    if with_calls:
+        lines.append("Green: the socket calls each side made, where they happened; a call that waits for the peer"
+                     " (connect, accept, recv) and saw packets pass is drawn where it was called (…) and where it returned.")
+    return tuple(lines)

@@ -1,0 +1,173 @@
+"""DOT text for a `Diagram`, with every position computed here.
+
+A ladder's geometry is known before layout, so each node is pinned (`pos="x,y!"`) and graphviz
+only draws it (`neato -n2`): fast on long ladders and the same every time. Knows nothing of TCP.
+"""
+
+from handshake_viz.diagram import Diagram, Row
+
+FONT = "DejaVu Sans"
+FONT_SIZE = 10
+LINE = 13.0                 # points per text line
+SLANT = 12.0                # how far an arrow drops across the gap between lanes
+ROW_GAP = 10.0
+STAMP_X, STAMP_WIDTH = 50.0, 96.0
+CALL_WIDTH, STATE_WIDTH = 230.0, 120.0
+LANE_GAP = 470.0
+BRACKET_WIDTH = 150.0
+MARGIN = 12.0
+HEADER_HEIGHT = 36.0
+TAIL = 46.0                 # room below the last row for what continues (TIME_WAIT)
+
+ARROW_STYLES = {
+    "control": 'color="black", penwidth=1.6',
+    "data": 'color="#1f5fbf", penwidth=1.3',
+    "ack": 'color="#707070", penwidth=1.0',
+    "reset": 'color="#c0262d", penwidth=1.6',
+}
+MARK_COLORS = {"state": "#5b2c83", "call": "#1c7c3c", "call-error": "#c0262d"}
+
+
+def quote(text: str) -> str:
+    """A DOT string whose text shows as written, whatever characters it holds."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _lines(lines, justify: str = "\\n") -> str:
+    return "".join(quote(line) + justify for line in lines)
+
+
+class _Geometry:
+    def __init__(self, diagram: Diagram):
+        self.left_x = STAMP_WIDTH + CALL_WIDTH + STATE_WIDTH + 2 * MARGIN
+        self.right_x = self.left_x + LANE_GAP
+        self.width = self.right_x + STATE_WIDTH + CALL_WIDTH + BRACKET_WIDTH + 3 * MARGIN
+        self.lane_x = {diagram.lanes[0].key: self.left_x, diagram.lanes[1].key: self.right_x}
+        title_lines = diagram.title.count("\n") + 1
+        self.top = MARGIN + title_lines * LINE * 1.4 + HEADER_HEIGHT + 8
+        self.row_top = []
+        self.row_height = []
+        y = self.top
+        for row in diagram.rows:
+            height = _row_height(row)
+            self.row_top.append(y)
+            self.row_height.append(height)
+            y += height
+        self.rows_bottom = y
+        self.legend_top = y + TAIL + 10
+        self.height = self.legend_top + len(diagram.legend) * LINE + 2 * MARGIN
+
+    def arrow_y(self, index: int, row: Row) -> float:
+        """Where a row's arrow leaves its source lane (it reaches the target SLANT lower)."""
+        label_lines = len(row.arrow.label) if row.arrow else 0
+        return self.row_top[index] + label_lines * LINE + 6
+
+    def mark_y(self, index: int, row: Row) -> float:
+        if row.arrow:
+            return self.arrow_y(index, row) + SLANT / 2
+        return self.row_top[index] + self.row_height[index] / 2
+
+    def pos(self, x: float, y: float) -> str:
+        """Pinned position; DOT's y grows upwards, ours downwards."""
+        return f'pos="{x:.1f},{self.height - y:.1f}!"'
+
+
+def _row_height(row: Row) -> float:
+    arrow_part = len(row.arrow.label) * LINE + SLANT + 12 if row.arrow else 0
+    mark_lines = max((len(m.text.split("\n")) for m in row.marks), default=0)
+    return max(arrow_part, mark_lines * LINE + ROW_GAP, LINE + ROW_GAP)
+
+
+def to_dot(diagram: Diagram, dpi: int | None = None) -> str:
+    g = _Geometry(diagram)
+    out = [
+        "digraph timeline {",
+        f'  graph [splines=line, outputorder=edgesfirst, bgcolor="white", pad=0.2'
+        + (f", dpi={dpi}" if dpi else "") + "];",
+        f'  node [shape=plaintext, fontname="{FONT}", fontsize={FONT_SIZE}, margin=0, width=0, height=0];',
+        f'  edge [fontname="{FONT}", fontsize={FONT_SIZE}, arrowsize=0.7];',
+    ]
+    counter = iter(range(1_000_000_000))
+
+    def node(attrs: str) -> str:
+        name = f"n{next(counter)}"
+        out.append(f"  {name} [{attrs}];")
+        return name
+
+    def point(x: float, y: float) -> str:
+        return node(f'shape=point, width=0.01, height=0.01, style=invis, {g.pos(x, y)}')
+
+    def text(x: float, y: float, lines, width: float, justify: str = "\\n", color="black", extra="") -> str:
+        height = max(len(lines), 1) * LINE
+        return node(f'label="{_lines(lines, justify)}", fontcolor="{color}", fixedsize=true, '
+                    f'width={width / 72:.3f}, height={height / 72:.3f}, {g.pos(x, y)}{extra}')
+
+    def line(a: str, b: str, attrs: str) -> None:
+        out.append(f"  {a} -> {b} [{attrs}];")
+
+    title_lines = diagram.title.split("\n")
+    text(g.width / 2, MARGIN + len(title_lines) * LINE * 0.7, title_lines, g.width - 2 * MARGIN,
+         extra=f', fontsize={FONT_SIZE + 3}')
+    header_y = g.top - HEADER_HEIGHT / 2 - 4
+    for lane in diagram.lanes:
+        x = g.lane_x[lane.key]
+        node(f'shape=box, style="rounded,filled", fillcolor="#eef2f8", margin="0.08,0.04", '
+             f'label="{_lines([lane.title, lane.subtitle])}", {g.pos(x, header_y)}')
+        line(point(x, header_y + HEADER_HEIGHT / 2), point(x, g.rows_bottom + TAIL),
+             'dir=none, color="#444444", penwidth=1.2')
+
+    for span in diagram.spans:
+        x = g.lane_x[span.lane]
+        start = g.mark_y(span.first_row, diagram.rows[span.first_row])
+        line(point(x, start), point(x, g.rows_bottom + TAIL),
+             'dir=none, color="#f0a030", penwidth=7')
+        outward = -1 if x == g.left_x else 1
+        label_x = x + outward * (STATE_WIDTH / 2 + MARGIN)
+        text(label_x, g.rows_bottom + TAIL / 2, span.label.split("\n"), STATE_WIDTH + 20,
+             color="#a05a00")
+
+    for index, row in enumerate(diagram.rows):
+        if row.stamp:
+            text(STAMP_X, g.mark_y(index, row), [row.stamp], STAMP_WIDTH, "\\r", "#555555",
+                 extra=f", fontsize={FONT_SIZE - 1}")
+        if row.arrow:
+            arrow = row.arrow
+            x1, x2 = g.lane_x[arrow.source], g.lane_x[arrow.target]
+            y1 = g.arrow_y(index, row)
+            line(point(x1, y1), point(x2, y1 + SLANT), ARROW_STYLES[arrow.kind])
+            label_y = g.row_top[index] + len(arrow.label) * LINE / 2 + 2
+            text((x1 + x2) / 2, label_y, arrow.label, LANE_GAP - 16)
+        for mark in row.marks:
+            _mark(g, index, row, mark, text)
+
+    for bracket in diagram.brackets:
+        x = g.width - BRACKET_WIDTH - MARGIN
+        top = g.row_top[bracket.first_row] + 2
+        bottom = g.row_top[bracket.last_row] + g.row_height[bracket.last_row] - 2
+        a, b = point(x, top), point(x, bottom)
+        line(a, b, 'dir=none, color="#888888"')
+        line(a, point(x - 8, top), 'dir=none, color="#888888"')
+        line(b, point(x - 8, bottom), 'dir=none, color="#888888"')
+        text(x + 8 + (BRACKET_WIDTH - 16) / 2, (top + bottom) / 2, [bracket.label],
+             BRACKET_WIDTH - 16, "\\l", "#333333", extra=", fontsize=11")
+
+    text(g.width / 2, g.legend_top + len(diagram.legend) * LINE / 2, diagram.legend,
+         g.width - 2 * MARGIN, "\\l", "#333333", extra=f", fontsize={FONT_SIZE - 1}")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _mark(g: _Geometry, index: int, row: Row, mark, text) -> None:
+    x = g.lane_x[mark.lane]
+    outward = -1 if x == g.left_x else 1
+    justify = "\\r" if outward < 0 else "\\l"
+    y = g.mark_y(index, row)
+    lines = mark.text.split("\n")
+    if mark.kind == "state":
+        width = STATE_WIDTH
+        center = x + outward * (width / 2 + 6)
+        text(center, y, lines, width, justify, MARK_COLORS[mark.kind], extra=', fontsize=9')
+    else:
+        width = CALL_WIDTH
+        center = x + outward * (STATE_WIDTH + 6 + width / 2 + MARGIN)
+        text(center, y, lines, width, justify, MARK_COLORS[mark.kind])

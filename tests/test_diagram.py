@@ -1,0 +1,73 @@
+from handshake_viz.analysis import analyze
+from handshake_viz.diagram import timeline
+from handshake_viz.records import SocketCall
+
+from segments import echo
+
+T = 1000.0  # the script's packets are at T + 0.001 * frame
+
+
+def call(side, name, start, end, args="", result="0"):
+    return SocketCall(side, name, args, T + start, T + end, result)
+
+
+def echo_timeline(calls=()):
+    [conv] = analyze(echo().records)
+    return timeline(conv, tuple(calls))
+
+
+def row_index(diagram, text):
+    return next(i for i, row in enumerate(diagram.rows)
+                if any(text in mark.text for mark in row.marks)
+                or (row.arrow and any(text in line for line in row.arrow.label)))
+
+
+def arrow_row(diagram, frame):
+    return next(i for i, row in enumerate(diagram.rows) if row.stamp.startswith(f"#{frame} "))
+
+
+def test_socket_calls_sit_where_they_happened_between_the_packets():
+    diagram = echo_timeline([
+        call("server", "accept", 0.0001, 0.0032, result="fd 5"),
+        call("client", "connect", 0.0005, 0.0035, "10.0.0.2:80"),
+        call("server", "recv", 0.0075, 0.0081, "1024", "0 (end of stream)"),
+    ])
+    assert row_index(diagram, "connect(10.0.0.2:80) …") < arrow_row(diagram, 1)
+    assert arrow_row(diagram, 3) < row_index(diagram, "accept returns fd 5")
+    assert arrow_row(diagram, 3) < row_index(diagram, "connect returns 0") < arrow_row(diagram, 4)
+    assert arrow_row(diagram, 8) < row_index(diagram, "recv returns 0 (end of stream)") < arrow_row(diagram, 9)
+    connect_row = diagram.rows[row_index(diagram, "connect(")]
+    assert connect_row.marks[0].lane == "client"
+
+
+def test_a_call_that_does_not_wait_is_drawn_once_with_its_result():
+    diagram = echo_timeline([call("client", "send", 0.0035, 0.0041, "5 bytes", "5")])
+    texts = [m.text for row in diagram.rows for m in row.marks if m.kind == "call"]
+    assert texts == ["send(5 bytes) = 5"]
+
+
+def test_each_segment_is_one_arrow_in_capture_order_with_relative_numbers():
+    diagram = echo_timeline()
+    arrows = [row.arrow for row in diagram.rows if row.arrow]
+    assert len(arrows) == 11
+    assert arrows[0].label[0] == "SYN   seq 0  win 1000"
+    assert arrows[3].label[0] == "PSH, ACK   seq 1:6 (5)  ack 1  win 1000"
+    assert [a.source for a in arrows[:3]] == ["client", "server", "client"]
+    assert arrows[4].label[-1] == "ack 6 = 1 + 5: acknowledges data #4"
+
+
+def test_states_are_written_on_the_lane_that_changed():
+    diagram = echo_timeline()
+    syn_row = diagram.rows[arrow_row(diagram, 1)]
+    assert {(m.lane, m.text) for m in syn_row.marks} == {("client", "SYN_SENT"), ("server", "SYN_RECEIVED")}
+    first = diagram.rows[0]
+    assert {(m.lane, m.text) for m in first.marks} == {("client", "CLOSED"), ("server", "LISTEN")}
+
+
+def test_phases_are_bracketed_and_time_wait_spans_the_active_closer():
+    diagram = echo_timeline()
+    assert [b.label for b in diagram.brackets] == ["3-way handshake", "data transfer", "teardown"]
+    [span] = diagram.spans
+    assert span.lane == "client" and span.first_row == arrow_row(diagram, 10)
+    assert "60 s" in span.label and "inferred" in span.label
+    assert any("TIME_WAIT is never on the wire" in line for line in diagram.legend)
