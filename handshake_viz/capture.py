@@ -1,0 +1,93 @@
+"""Live capture on loopback with scapy: the only module that touches scapy packets.
+
+Each packet is kept exactly once, as tcpdump shows it: scapy's default listener on `lo` also
+returns the outgoing copy of every packet (scapy issue #1702), so we listen with `L2Socket`,
+which drops PACKET_OUTGOING as libpcap does. The capture is ready before the caller runs
+anything, and stops only when the caller has seen the packet it was waiting for.
+"""
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from handshake_viz.dissect import LINKTYPE_ETHERNET, dissect
+from handshake_viz.errors import CaptureError, PrivilegeError
+from handshake_viz.pcapfile import as_written
+from handshake_viz.records import PacketRecord
+
+LOOPBACK = "lo"
+READY_TIMEOUT = 5.0
+
+
+def require_capture_privileges() -> None:
+    try:
+        socket.socket(socket.AF_PACKET, socket.SOCK_RAW).close()
+    except PermissionError:
+        raise PrivilegeError(
+            "capturing live traffic needs root or CAP_NET_RAW: run `sudo make handshake` or "
+            "`sudo .venv/bin/handshake-viz run ...`; `handshake-viz replay CAPTURE` works without privileges")
+
+
+class LiveCapture:
+    """Use as a context manager around the traffic to capture; read `records` and `frames`."""
+
+    linktype = LINKTYPE_ETHERNET  # Linux loopback frames carry a zeroed Ethernet header
+
+    def __init__(self, ports: list[int], iface: str = LOOPBACK):
+        self.bpf = " or ".join(f"port {port}" for port in ports)
+        self.iface = iface
+        self.frames: list[tuple[float, bytes]] = []
+        self.records: list[PacketRecord] = []
+        self._seen = threading.Condition()
+        self._sniffer = None
+
+    def __enter__(self) -> "LiveCapture":
+        require_capture_privileges()
+        from scapy.arch.linux import L2Socket  # scapy is slow to import: only when capturing
+        from scapy.layers import l2  # noqa: F401  (maps the loopback device type to Ether)
+        from scapy.sendrecv import AsyncSniffer
+
+        ready = threading.Event()
+        self._sniffer = AsyncSniffer(iface=self.iface, filter=self.bpf, L2socket=L2Socket,
+                                     store=False, prn=self._keep, started_callback=ready.set)
+        self._sniffer.start()
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not ready.wait(0.05):
+            if not self._sniffer.thread.is_alive() or time.monotonic() > deadline:
+                raise CaptureError(self._start_failure())
+        return self
+
+    def _start_failure(self) -> str:
+        error = getattr(self._sniffer, "exception", None)
+        if error is not None and "libpcap" in str(error):
+            return ("cannot compile the capture filter: libpcap is missing; "
+                    "run `sudo apt-get install libpcap0.8` (or `sudo make handshake`)")
+        return f"the capture on {self.iface} did not start: {error or 'timed out'}"
+
+    def _keep(self, packet) -> None:
+        data, when = bytes(packet.original), as_written(float(packet.time))
+        with self._seen:
+            frame = len(self.frames) + 1
+            self.frames.append((when, data))
+            record = dissect(frame, when, data, self.linktype)
+            if record is not None:
+                self.records.append(record)
+            self._seen.notify_all()
+
+    def wait_for(self, done: Callable[[list[PacketRecord]], bool], timeout: float, what: str) -> None:
+        """Block until done(records) holds: proof that the last packet has been captured."""
+        deadline = time.monotonic() + timeout
+        with self._seen:
+            while not done(self.records):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise CaptureError(
+                        f"the capture never saw {what} within {timeout:g} s "
+                        f"({len(self.records)} packets seen on ports {self.bpf}); run it again, "
+                        "and if it keeps happening, check that nothing else is filtering loopback")
+                self._seen.wait(remaining)
+
+    def __exit__(self, *exc_info) -> None:
+        if self._sniffer is not None and self._sniffer.running:
+            self._sniffer.stop(join=True)
