@@ -1,0 +1,3 @@
+from handshake_viz.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,134 @@
+"""The `handshake-viz` command: the only place that prints or exits."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from handshake_viz import drawings
+from handshake_viz.analysis import Analyzer, Conversation
+from handshake_viz.dissect import dissect
+from handshake_viz.errors import HandshakeVizError, UsageError
+from handshake_viz.outputs import Outputs
+from handshake_viz.pcapfile import CaptureReader, write_pcap
+from handshake_viz.scenarios import SCENARIOS
+
+DEFAULT_OUT = Path("out")
+DEFAULT_CAPTURES = Path("captures")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="handshake-viz",
+        description="Capture real socket sessions on loopback, or replay a capture, and draw "
+                    "their TCP timelines.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("list", help="list the scenarios")
+
+    run = commands.add_parser("run", help="run scenarios under live capture (needs root or CAP_NET_RAW)")
+    run.add_argument("names", nargs="*", metavar="NAME", help="scenarios to run (default: the default set)")
+    run.add_argument("--all", action="store_true", help="run every scenario")
+    run.add_argument("--ipv6", action="store_true", help="talk on ::1 instead of 127.0.0.1")
+    run.add_argument("--port", type=int, help="server port (default: a free one)")
+    run.add_argument("--captures", type=Path, default=DEFAULT_CAPTURES, help="folder for the pcaps (default: captures)")
+
+    replay = commands.add_parser("replay", help="draw the conversations of a pcap/pcapng file (no privileges needed)")
+    replay.add_argument("capture", type=Path, metavar="CAPTURE")
+    replay.add_argument("--conversation", type=int, metavar="N", help="draw only conversation N (see the table)")
+
+    for command in (run, replay):
+        command.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the diagrams (default: out)")
+        command.add_argument("--format", default=",".join(drawings.DEFAULT_FORMATS),
+                             help="comma list of svg, png, pdf, dot (default: svg,png)")
+        command.add_argument("--force", action="store_true", help="replace files left by an earlier run")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"list": _list, "run": _run, "replay": _replay}[args.command](args)
+    except HandshakeVizError as error:
+        print(f"handshake-viz: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("handshake-viz: interrupted", file=sys.stderr)
+        return 130
+
+
+def _list(args) -> int:
+    width = max(map(len, SCENARIOS))
+    for scenario in SCENARIOS.values():
+        print(f"{scenario.name:<{width}}  {scenario.summary}")
+    return 0
+
+
+def _run(args) -> int:
+    from handshake_viz.runner import run_scenario  # imports scapy: only when capturing
+
+    formats = drawings.parse_formats(args.format)
+    unknown = [name for name in args.names if name not in SCENARIOS]
+    if unknown:
+        raise UsageError(f"no scenario named {unknown[0]}; `handshake-viz list` shows them")
+    chosen = (list(SCENARIOS.values()) if args.all else
+              [SCENARIOS[name] for name in args.names] or [s for s in SCENARIOS.values() if s.default])
+    outputs = Outputs(args.force)
+    outputs.refuse_existing([args.captures / f"{s.name}.pcap" for s in chosen] +
+                            [args.out / f"{s.name}.{fmt}" for s in chosen for fmt in formats])
+    host = "::1" if args.ipv6 else "127.0.0.1"
+    rows = []
+    for scenario in chosen:
+        result = run_scenario(scenario, host, args.port)
+        pcap = outputs.write(args.captures / f"{scenario.name}.pcap",
+                             lambda f: write_pcap(f, result.frames, result.linktype))
+        files = drawings.draw(result.conversations, scenario.name, args.out, formats, outputs,
+                              result.calls, f"{scenario.name}: {scenario.summary}")
+        rows.append((scenario.name, str(len(result.frames)), _phases(result.conversations),
+                     str(pcap), ", ".join(str(f) for f in files)))
+    _table(("scenario", "packets", "phases", "capture", "diagrams"), rows)
+    print(f"\nDiagrams are in {args.out}/, captures in {args.captures}/.")
+    return 0
+
+
+def _replay(args) -> int:
+    formats = drawings.parse_formats(args.format)
+    reader = CaptureReader(args.capture)
+    analyzer = Analyzer()
+    for frame in reader:
+        record = dissect(frame.frame, frame.time, frame.data, frame.linktype)
+        if record is not None:
+            analyzer.receive(record)
+    for warning in reader.warnings:
+        print(f"handshake-viz: warning: {warning}", file=sys.stderr)
+    conversations = analyzer.conversations
+    if args.conversation is not None:
+        if not 0 <= args.conversation < len(conversations):
+            raise UsageError(f"{args.capture} has conversations 0 to {len(conversations) - 1}, "
+                             f"not {args.conversation}")
+        conversations = [conversations[args.conversation]]
+    stem = args.capture.stem
+    outputs = Outputs(args.force)
+    outputs.refuse_existing(drawings.planned_paths(stem, conversations, args.out, formats))
+    files = drawings.draw(conversations, stem, args.out, formats, outputs)
+    _table(("#", "protocol", "client", "server", "packets", "opened", "closed"),
+           [(str(c.index), c.protocol, c.client_text, c.server_text, str(len(c.segments)),
+             c.handshake, c.teardown) for c in conversations])
+    if not conversations:
+        print(f"\n{args.capture} holds no TCP conversation.")
+    else:
+        print(f"\nDiagrams are in {args.out}/ ({len(files)} files).")
+    return 0
+
+
+def _phases(conversations: list[Conversation]) -> str:
+    counts = []
+    for conversation in conversations:
+        for phase, first, last in conversation.phases():
+            counts.append(f"{phase} {last - first + 1}")
+    return ", ".join(counts)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+    for row in (header, *rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

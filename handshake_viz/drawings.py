@@ -1,0 +1,46 @@
+"""From analysed conversations to diagram files: the timeline of each, in each format asked."""
+
+from pathlib import Path
+
+from handshake_viz.analysis import Conversation
+from handshake_viz.diagram import timeline
+from handshake_viz.dot import to_dot
+from handshake_viz.errors import UsageError
+from handshake_viz.outputs import Outputs
+from handshake_viz.records import SocketCall
+from handshake_viz.render import FORMATS, render
+
+DEFAULT_FORMATS = ("svg", "png")
+PNG_DPI = 150  # sharp on high-density screens, still small enough to paste into notes
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    formats = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+    unknown = [f for f in formats if f not in FORMATS + ("dot",)]
+    if unknown or not formats:
+        raise UsageError(f"unknown format {', '.join(unknown) or '(none)'}: "
+                         f"choose from {', '.join(FORMATS + ('dot',))}")
+    return formats
+
+
+def diagram_stem(stem: str, conversation: Conversation, count: int) -> str:
+    return stem if count == 1 else f"{stem}-conv{conversation.index}"
+
+
+def planned_paths(stem: str, conversations: list[Conversation], out_dir: Path, formats) -> list[Path]:
+    return [out_dir / f"{diagram_stem(stem, c, len(conversations))}.{fmt}"
+            for c in conversations for fmt in formats]
+
+
+def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, outputs: Outputs,
+         calls: tuple[SocketCall, ...] = (), title: str | None = None) -> list[Path]:
+    """Write each conversation's timeline; socket calls go with a lone conversation."""
+    written = []
+    for conversation in conversations:
+        diagram = timeline(conversation, calls if len(conversations) == 1 else (), title)
+        name = diagram_stem(stem, conversation, len(conversations))
+        for fmt in formats:
+            dot_text = to_dot(diagram, dpi=PNG_DPI if fmt == "png" else None)
+            data = dot_text.encode("utf-8") if fmt == "dot" else render(dot_text, fmt)
+            written.append(outputs.write_bytes(out_dir / f"{name}.{fmt}", data))
+    return written

@@ -1,0 +1,61 @@
+"""Writing result files: never over an existing file unless asked, never half-written, and owned
+by the user who ran sudo rather than by root."""
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from handshake_viz.errors import OutputExistsError
+
+
+def _invoking_user() -> tuple[int, int] | None:
+    if os.geteuid() != 0 or "SUDO_UID" not in os.environ:
+        return None
+    return int(os.environ["SUDO_UID"]), int(os.environ.get("SUDO_GID", os.environ["SUDO_UID"]))
+
+
+class Outputs:
+    def __init__(self, force: bool = False):
+        self.force = force
+        self.owner = _invoking_user()
+        self.written: list[Path] = []
+
+    def refuse_existing(self, paths: list[Path]) -> None:
+        """Fail before any work when a file would be replaced without --force."""
+        existing = [p for p in paths if p.exists()]
+        if existing and not self.force:
+            more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+            raise OutputExistsError(f"{existing[0]} already exists{more}: pass --force to replace it, "
+                                    "or write elsewhere with --out/--captures")
+
+    def folder(self, path: Path) -> Path:
+        missing = [p for p in [path, *path.parents] if not p.exists()]
+        path.mkdir(parents=True, exist_ok=True)
+        for created in missing:
+            self._own(created)
+        return path
+
+    def write(self, path: Path, fill: Callable) -> Path:
+        """Write via fill(binary file) to a temporary file, then put it in place at once."""
+        self.refuse_existing([path])
+        self.folder(path.parent)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(handle, "wb") as f:
+                fill(f)
+            os.chmod(temporary, 0o644)
+            self._own(Path(temporary))
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        self.written.append(path)
+        return path
+
+    def write_bytes(self, path: Path, data: bytes) -> Path:
+        return self.write(path, lambda f: f.write(data))
+
+    def _own(self, path: Path) -> None:
+        if self.owner:
+            os.chown(path, *self.owner)

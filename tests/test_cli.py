@@ -1,0 +1,116 @@
+"""The command as a user runs it: exit codes, one-line errors, files written and not overwritten."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, require_root
+from handshake_viz.cli import main
+
+EXAMPLES = REPO / "captures" / "examples"
+
+
+def run_command(*args, env=None):
+    """The CLI in a fresh process, so a traceback would show on stderr."""
+    return subprocess.run([sys.executable, "-m", "handshake_viz", *map(str, args)],
+                          capture_output=True, text=True, cwd=REPO, env=env)
+
+
+def one_line_error(result, code, *words):
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("handshake-viz: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_list_names_every_scenario(capsys):
+    assert main(["list"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert names[:3] == ["handshake", "echo", "server-close"]
+
+
+@pytest.mark.parametrize("name, holder", [("echo", "client"), ("server-close", "server")])
+def test_replay_of_a_project_capture_draws_it_and_prints_the_table(tmp_path, capsys, name, holder):
+    assert main(["replay", str(EXAMPLES / f"{name}.pcap"), "--out", str(tmp_path), "--format", "svg,dot"]) == 0
+    out = capsys.readouterr().out
+    assert "complete" in out and "fin" in out
+    dot = (tmp_path / f"{name}.dot").read_text()
+    assert "TIME_WAIT" in dot and (tmp_path / f"{name}.svg").read_bytes().startswith(b"<?xml")
+    lane = "client" if holder == "client" else "server"
+    assert f"{lane}\\n" in dot
+
+
+def test_replay_refuses_to_overwrite_without_force(tmp_path):
+    capture = EXAMPLES / "handshake.pcap"
+    assert main(["replay", str(capture), "--out", str(tmp_path), "--format", "dot"]) == 0
+    target = tmp_path / "handshake.dot"
+    target.write_text("my notes")
+    result = run_command("replay", capture, "--out", tmp_path, "--format", "dot")
+    one_line_error(result, 8, "already exists", "--force")
+    assert target.read_text() == "my notes"
+    assert main(["replay", str(capture), "--out", str(tmp_path), "--format", "dot", "--force"]) == 0
+    assert target.read_text() != "my notes"
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", ("empty",)),
+    (b"GET / HTTP/1.1\r\n", ("not a pcap or pcapng file",)),
+    (None, ("no such file",)),
+])
+def test_bad_input_gives_one_line_and_a_nonzero_exit(tmp_path, content, words):
+    path = tmp_path / "input.pcap"
+    if content is not None:
+        path.write_bytes(content)
+    one_line_error(run_command("replay", path, "--out", tmp_path / "out"), 6, str(path), *words)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_graphviz_says_what_to_install(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}  # no dot or neato on it
+    result = run_command("replay", EXAMPLES / "echo.pcap", "--out", tmp_path / "out", env=env)
+    one_line_error(result, 7, "apt-get install graphviz")
+    assert not list((tmp_path / "out").glob("*.svg")) if (tmp_path / "out").exists() else True
+
+
+def test_unknown_scenario_and_format_are_usage_errors():
+    one_line_error(run_command("run", "no-such-scenario"), 2, "handshake-viz list")
+    one_line_error(run_command("replay", EXAMPLES / "echo.pcap", "--format", "gif"), 2, "gif")
+
+
+def test_run_without_capture_privileges_stops_at_once_and_points_to_replay(tmp_path):
+    require_root()  # to take the privilege away, we must have it
+    result = subprocess.run(
+        ["setpriv", "--bounding-set=-net_raw", "--", sys.executable, "-m", "handshake_viz", "run",
+         "--out", str(tmp_path / "out"), "--captures", str(tmp_path / "captures")],
+        capture_output=True, text=True, cwd=REPO)
+    one_line_error(result, 3, "sudo", "CAP_NET_RAW", "replay")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "captures").exists()
+
+
+def test_run_through_sudo_leaves_files_to_the_invoking_user(tmp_path, capsys, monkeypatch):
+    require_root()
+    monkeypatch.setenv("SUDO_UID", "65534")
+    monkeypatch.setenv("SUDO_GID", "65534")
+    out, captures = tmp_path / "out", tmp_path / "captures"
+    assert main(["run", "echo", "--out", str(out), "--captures", str(captures)]) == 0
+    written = [out, captures, *out.iterdir(), *captures.iterdir()]
+    assert {p.name for p in written} >= {"echo.pcap", "echo.svg", "echo.png"}
+    assert all((p.stat().st_uid, p.stat().st_gid) == (65534, 65534) for p in written)
+    table = capsys.readouterr().out
+    assert "echo" in table and str(captures / "echo.pcap") in table and f"Diagrams are in {out}" in table
+
+
+def test_a_busy_port_is_named_with_what_to_do(tmp_path):
+    require_root()
+    import socket
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        result = run_command("run", "handshake", "--port", port, "--out", tmp_path / "o", "--captures", tmp_path / "c")
+    one_line_error(result, 4, f"127.0.0.1:{port}", "--port")
