@@ -1,0 +1,57 @@
+# handshake-viz: `sudo make handshake` and `make test` set up everything they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+# What each target needs from the system: "check-command:debian-package".
+RUN_NEEDS := dot:graphviz libpcap.so:libpcap0.8
+TEST_NEEDS := $(RUN_NEEDS) tshark:tshark
+
+.PHONY: handshake test replay
+
+## Run the default scenarios under live capture (as root): captures/ and out/.
+handshake: $(STAMP)
+	@$(MAKE) --no-print-directory system-packages NEEDS="$(RUN_NEEDS)"
+	$(BIN)/handshake-viz run --force
+
+## Run the test suite.
+test: $(STAMP)
+	@$(MAKE) --no-print-directory system-packages NEEDS="$(TEST_NEEDS)"
+	$(BIN)/python -m pytest -q
+
+## Draw every conversation of a capture: make replay CAPTURE=path/to/file.pcap
+replay: $(STAMP)
+	@test -n "$(CAPTURE)" || { echo "usage: make replay CAPTURE=path/to/file.pcap"; exit 2; }
+	@$(MAKE) --no-print-directory system-packages NEEDS="dot:graphviz"
+	$(BIN)/handshake-viz replay "$(CAPTURE)" --force
+
+# The virtual environment, rebuilt when pyproject.toml changes; given back to the sudo user.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $@
+	@if [ -n "$$SUDO_UID" ] && [ "$$(id -u)" = 0 ]; then \
+		chown -R "$$SUDO_UID:$${SUDO_GID:-$$SUDO_UID}" $(VENV) *.egg-info; fi
+
+# Installs the missing Debian packages when root; otherwise says exactly what to install.
+.PHONY: system-packages
+system-packages:
+	@missing=""; \
+	for need in $(NEEDS); do \
+		check=$${need%%:*}; package=$${need##*:}; \
+		case $$check in \
+			*.so) ldconfig -p 2>/dev/null | grep -q "$$check" || missing="$$missing $$package";; \
+			*) command -v $$check >/dev/null 2>&1 || missing="$$missing $$package";; \
+		esac; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing system packages:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else \
+			echo "missing system packages:$$missing"; \
+			echo "install them with: sudo apt-get install -y$$missing   (or run this make target with sudo)"; \
+			exit 1; \
+		fi; \
+	fi
