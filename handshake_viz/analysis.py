@@ -9,6 +9,7 @@ each data segment with the ACK that covers it. Every state change goes through
 from collections import deque
 from dataclasses import dataclass, field
 
+from handshake_viz.anomalies import FlowMarks, HandshakeTiming, mark
 from handshake_viz.records import ACK, FIN, RST, SYN, PacketRecord, endpoint_text
 from handshake_viz.seqnum import relative, seq_add, seq_ge, seq_gt
 from handshake_viz.tcp_states import TcpState, Trigger, next_state
@@ -39,6 +40,7 @@ class Segment:
     rel_ack: int | None        # None when the ACK flag is not set
     window: int                # after scaling, when the handshake announced a scale
     phase: str
+    analysis: frozenset = frozenset()                # marks from `anomalies`, as tshark's
     acked_by: int | None = None                      # frame of the first ACK covering it
     covers: list[int] = field(default_factory=list)  # frames this ACK was first to cover
 
@@ -117,6 +119,13 @@ class ConversationClosed:
     frame: int
 
 
+@dataclass(frozen=True, slots=True)
+class IcmpErrorReceived:
+    conversation: int
+    frame: int
+    icmp: str                  # "port_unreachable", ...
+
+
 @dataclass(slots=True)
 class _Direction:
     """What one side has sent so far, in its own sequence space."""
@@ -125,12 +134,13 @@ class _Direction:
     syn_frame: int | None = None
     syn_end: int | None = None         # the ACK that acknowledges the SYN
     syn_acked: bool = False
-    window_scale: int | None = None
+    window_scale: int = -1             # tshark's convention: -1 no SYN seen, -2 SYN without scaling
     fin_frame: int | None = None
     fin_end: int | None = None
     fin_acked: bool = False
     highest_end: int | None = None     # end of the highest sequence number sent
     unacked: deque = field(default_factory=deque)  # (end, segment) waiting for an ACK
+    marks: FlowMarks = field(default_factory=FlowMarks)
 
 
 @dataclass
@@ -146,6 +156,8 @@ class Conversation:
     active_closer: str | None = None   # client, server, both (simultaneous close)
     half_close: bool = False
     closed_frame: int | None = None
+    icmp_errors: list[PacketRecord] = field(default_factory=list)
+    timing: HandshakeTiming = field(default_factory=HandshakeTiming, repr=False)
     directions: dict[str, _Direction] = field(
         default_factory=lambda: {CLIENT: _Direction(), SERVER: _Direction()}, repr=False)
 
@@ -191,37 +203,70 @@ class Conversation:
         return CLIENT if (record.src, record.sport) == self.client else SERVER
 
 
+@dataclass(slots=True)
+class Datagram:
+    record: PacketRecord
+    sender: str
+
+
+@dataclass
+class UdpConversation:
+    """The datagrams exchanged by one pair of UDP endpoints; the client spoke first."""
+
+    index: int
+    protocol: str
+    client: tuple[str, int]
+    server: tuple[str, int]
+    datagrams: list[Datagram] = field(default_factory=list)
+
+    client_text = Conversation.client_text
+    server_text = Conversation.server_text
+    side_of = Conversation.side_of
+
+
 def _key(record: PacketRecord) -> tuple:
-    return tuple(sorted(((record.src, record.sport), (record.dst, record.dport))))
+    return (record.protocol, *sorted(((record.src, record.sport), (record.dst, record.dport))))
 
 
 class Analyzer:
     """Feed records in capture order with `receive`; read `conversations` at any point."""
 
     def __init__(self) -> None:
-        self.conversations: list[Conversation] = []
-        self._by_tuple: dict[tuple, Conversation] = {}
+        self.conversations: list[Conversation | UdpConversation] = []
+        self._by_tuple: dict[tuple, Conversation | UdpConversation] = {}
 
     def receive(self, record: PacketRecord) -> list:
-        if record.protocol != "tcp":
-            return []
         events: list = []
         conversation = self._conversation_for(record, events)
-        _TcpStep(conversation, record, events).run()
+        if record.icmp:
+            sender = other(conversation.side_of(record))  # it answers what that side sent
+            if record.protocol == "udp":
+                conversation.datagrams.append(Datagram(record, sender))
+            else:
+                conversation.icmp_errors.append(record)
+            events.append(IcmpErrorReceived(conversation.index, record.frame, record.icmp))
+        elif record.protocol == "udp":
+            conversation.datagrams.append(Datagram(record, conversation.side_of(record)))
+        else:
+            _TcpStep(conversation, record, events).run()
         return events
 
-    def _conversation_for(self, record: PacketRecord, events: list) -> Conversation:
+    def _conversation_for(self, record: PacketRecord, events: list):
         key = _key(record)
         known = self._by_tuple.get(key)
-        if known is not None and not self._starts_new(known, record):
+        if known is not None and not (record.protocol == "tcp" and not record.icmp
+                                      and self._starts_new(known, record)):
             return known
         flags = record.flags
         src, dst = (record.src, record.sport), (record.dst, record.dport)
-        if flags & SYN:
-            client, server = (src, dst) if not flags & ACK else (dst, src)
+        if record.protocol == "udp" or record.icmp or flags & (SYN | ACK) == SYN:
+            client, server = src, dst
+        elif flags & SYN:
+            client, server = dst, src
         else:  # no handshake seen: the lower port is the better guess for the server
             client, server = (dst, src) if record.sport < record.dport else (src, dst)
-        conversation = Conversation(len(self.conversations), "tcp", client, server)
+        kind = UdpConversation if record.protocol == "udp" else Conversation
+        conversation = kind(len(self.conversations), record.protocol, client, server)
         self.conversations.append(conversation)
         self._by_tuple[key] = conversation
         events.append(ConversationStarted(conversation.index, record.frame,
@@ -230,13 +275,15 @@ class Analyzer:
 
     @staticmethod
     def _starts_new(conversation: Conversation, record: PacketRecord) -> bool:
-        """A fresh SYN on a 4-tuple that is closed, or with a new ISN, is a new connection."""
+        """A fresh SYN on a 4-tuple that is closed, or from the client with a new ISN, is a new
+        connection; a SYN from the server's side is a simultaneous open."""
         if record.flags & (SYN | ACK) != SYN:
             return False
         if conversation.closed:
             return True
         client_syn = conversation.directions[CLIENT]
-        return client_syn.syn_frame is not None and seq_add(record.seq, 1) != client_syn.syn_end
+        return (conversation.side_of(record) == CLIENT and client_syn.syn_frame is not None
+                and seq_add(record.seq, 1) != client_syn.syn_end)
 
 
 def analyze(records) -> list[Conversation]:
@@ -275,6 +322,8 @@ class _TcpStep:
             rel_ack=relative(record.ack, back.base) if flags & ACK else None,
             window=self._scaled_window(),
             phase=self._phase())
+        segment.analysis = mark(out.marks, back.marks, self.conv.timing, record.seq, record.ack,
+                                record.payload_len, flags, segment.window, record.time)
         self.conv.segments.append(segment)
         self._track_sent(segment)
         self._initial_states()
@@ -290,14 +339,18 @@ class _TcpStep:
         self._check_closed()
 
     def _scaled_window(self) -> int:
-        record = self.record
+        """The window in bytes: shifted by the scale this side's SYN offered, unless the peer's
+        SYN showed it does not scale (RFC 7323; tshark scales when the peer's SYN is unseen)."""
+        record, out, back = self.record, self.out, self.back
         if record.flags & SYN:
-            if record.options and record.options.window_scale is not None:
-                self.out.window_scale = min(record.options.window_scale, 14)
+            offered = record.options.window_scale if record.options else None
+            out.window_scale = min(offered, 14) if offered is not None else -2
+            if record.flags & ACK and offered is None:
+                back.window_scale = -2  # a SYN+ACK without the option turns scaling off both ways
             return record.window
-        if self.out.window_scale is None or self.back.window_scale is None:
-            return record.window
-        return record.window << self.out.window_scale
+        if out.window_scale >= 0 and back.window_scale != -2:
+            return record.window << out.window_scale
+        return record.window
 
     def _phase(self) -> str:
         conv, flags = self.conv, self.record.flags

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from handshake_viz.dissect import LINKTYPE_ETHERNET, dissect
+from handshake_viz.dissect import LINKTYPE_ETHERNET, FrameDecoder
 from handshake_viz.errors import CaptureError, PrivilegeError
 from handshake_viz.pcapfile import as_written
 from handshake_viz.records import PacketRecord
@@ -39,6 +39,7 @@ class LiveCapture:
         self.iface = iface
         self.frames: list[tuple[float, bytes]] = []
         self.records: list[PacketRecord] = []
+        self._decoder = FrameDecoder()
         self._seen = threading.Condition()
         self._sniffer = None
 
@@ -70,7 +71,7 @@ class LiveCapture:
         with self._seen:
             frame = len(self.frames) + 1
             self.frames.append((when, data))
-            record = dissect(frame, when, data, self.linktype)
+            record = self._decoder.decode(frame, when, data, self.linktype)
             if record is not None:
                 self.records.append(record)
             self._seen.notify_all()

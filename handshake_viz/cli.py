@@ -6,7 +6,7 @@ from pathlib import Path
 
 from handshake_viz import drawings
 from handshake_viz.analysis import Analyzer, Conversation
-from handshake_viz.dissect import dissect
+from handshake_viz.dissect import FrameDecoder
 from handshake_viz.errors import HandshakeVizError, UsageError
 from handshake_viz.outputs import Outputs
 from handshake_viz.pcapfile import CaptureReader, write_pcap
@@ -93,9 +93,9 @@ def _run(args) -> int:
 def _replay(args) -> int:
     formats = drawings.parse_formats(args.format)
     reader = CaptureReader(args.capture)
-    analyzer = Analyzer()
+    analyzer, decoder = Analyzer(), FrameDecoder()
     for frame in reader:
-        record = dissect(frame.frame, frame.time, frame.data, frame.linktype)
+        record = decoder.decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
         if record is not None:
             analyzer.receive(record)
     for warning in reader.warnings:

@@ -1,11 +1,14 @@
 """Link-layer frames to `PacketRecord`s with struct, reading only the headers that matter.
 
-Pure: bytes in, a record (or None for anything that is not TCP or UDP) out. Checksums are not
-checked: on loopback they are left to offload and never filled in.
+Pure: bytes in, records out. `FrameDecoder` keeps the little state decoding needs (IP fragments
+waiting for the rest of their datagram) and counts what it could not show, so a replay can say
+so. Checksums are not checked: on loopback they are left to offload and never filled in.
 """
 
 import socket
 import struct
+from collections import Counter
+from dataclasses import dataclass, field
 
 from handshake_viz.records import PacketRecord, TcpOptions
 
@@ -25,37 +28,174 @@ LINKTYPE_NAMES = {
 _ETHERTYPE_IPV4, _ETHERTYPE_IPV6 = 0x0800, 0x86DD
 _VLAN_TAGS = (0x8100, 0x88A8, 0x9100)
 _ETHERTYPE_PPPOE_SESSION = 0x8864
-_PPP_IPV4, _PPP_IPV6 = 0x0021, 0x0057
+_PPP_TO_ETHERTYPE = {0x0021: _ETHERTYPE_IPV4, 0x0057: _ETHERTYPE_IPV6}
 _AF_INET6_VALUES = (10, 24, 28, 30)   # Linux, NetBSD/OpenBSD, FreeBSD, macOS
 _IPV6_EXTENSION_HEADERS = (0, 43, 60)  # hop-by-hop, routing, destination options
 _IPV6_FRAGMENT = 44
+_TCP, _UDP, _ICMP, _ICMPV6 = 6, 17, 1, 58
+_L2TP_PORT = 1701
 _PREVIEW_BYTES = 24
+_ICMP_ERRORS = {
+    (3, 0): "net_unreachable", (3, 1): "host_unreachable", (3, 2): "protocol_unreachable",
+    (3, 3): "port_unreachable", (3, 4): "fragmentation_needed", (3, 13): "administratively_prohibited",
+    (11, 0): "ttl_exceeded", (11, 1): "reassembly_time_exceeded",
+}
+_ICMPV6_ERRORS = {
+    (1, 0): "no_route", (1, 1): "administratively_prohibited", (1, 3): "address_unreachable",
+    (1, 4): "port_unreachable", (2, 0): "packet_too_big", (3, 0): "hop_limit_exceeded",
+    (3, 1): "reassembly_time_exceeded",
+}
 
 
-def supported_linktype(linktype: int) -> bool:
-    return linktype in LINKTYPE_NAMES
+@dataclass(frozen=True, slots=True)
+class _Packet:
+    """An IP packet's addresses, transport protocol and transport bytes."""
+
+    src: str
+    dst: str
+    protocol: int
+    transport: bytes     # as far as captured
+    transport_len: int   # as the IP header says (capped by the frame's length on the wire)
 
 
-def dissect(frame: int, time: float, data: bytes, linktype: int) -> PacketRecord | None:
-    """The record for one captured frame, or None when it carries no TCP or UDP header."""
-    try:
-        located = _network_layer(data, linktype)
-        if located is None:
+@dataclass
+class _Datagram:
+    """Fragments of one IP datagram, gathered until they cover it whole."""
+
+    pieces: dict[int, bytes] = field(default_factory=dict)
+    total: int | None = None
+    first: _Packet | None = None
+
+
+class FrameDecoder:
+    """Decode frames in capture order; `counts` says what was skipped or reassembled."""
+
+    def __init__(self) -> None:
+        self.counts: Counter = Counter()
+        self._datagrams: dict[tuple, _Datagram] = {}
+
+    def decode(self, frame: int, time: float, data: bytes, linktype: int,
+               wire_len: int | None = None) -> PacketRecord | None:
+        """The record for one captured frame, or None when it carries no TCP or UDP header."""
+        if linktype not in LINKTYPE_NAMES:
+            self.counts[f"frames of unsupported link type {linktype}"] += 1
             return None
-        offset, version = located
-        return _ip(frame, time, data, offset, version)
-    except (struct.error, IndexError, ValueError):
-        return None  # a frame cut short before the transport header: nothing to show
+        try:
+            located = _network_layer(data, linktype)
+            if located is None:
+                return None
+            offset, version = located
+            length_limit = (wire_len if wire_len is not None else len(data)) - offset
+            packet = self._ip(data, offset, version, length_limit)
+            return self._transport(frame, time, packet) if packet else None
+        except (struct.error, IndexError, ValueError):
+            self.counts["frames cut short before their TCP/UDP header"] += 1
+            return None
+
+    def unfinished(self) -> int:
+        """Fragmented datagrams that never got all their pieces."""
+        return len(self._datagrams)
+
+    def _ip(self, data: bytes, offset: int, version: int, length_limit: int) -> _Packet | None:
+        if version == 4:
+            ihl = (data[offset] & 0x0F) * 4
+            total_len, ident, fragment, protocol = struct.unpack_from(">HHHxB", data, offset + 2)
+            src = socket.inet_ntop(socket.AF_INET, data[offset + 12:offset + 16])
+            dst = socket.inet_ntop(socket.AF_INET, data[offset + 16:offset + 20])
+            transport_len = min(total_len, length_limit) - ihl
+            start = offset + ihl
+            packet = _Packet(src, dst, protocol, data[start:start + transport_len], transport_len)
+            if fragment & 0x3FFF:  # more fragments, or an offset
+                return self._fragment((4, src, dst, ident, protocol), packet,
+                                      (fragment & 0x1FFF) * 8, bool(fragment & 0x2000))
+            return packet
+        if version == 6:
+            payload_len, protocol = struct.unpack_from(">HB", data, offset + 4)
+            src = socket.inet_ntop(socket.AF_INET6, data[offset + 8:offset + 24])
+            dst = socket.inet_ntop(socket.AF_INET6, data[offset + 24:offset + 40])
+            start = offset + 40
+            remaining = min(payload_len, length_limit - 40)
+            fragment = None
+            while protocol in _IPV6_EXTENSION_HEADERS or protocol == _IPV6_FRAGMENT:
+                next_header = data[start]
+                if protocol == _IPV6_FRAGMENT:
+                    offset_field, ident = struct.unpack_from(">HI", data, start + 2)
+                    fragment = (ident, offset_field & 0xFFF8, bool(offset_field & 1))
+                    ext_len = 8
+                else:
+                    ext_len = (data[start + 1] + 1) * 8
+                protocol = next_header
+                start += ext_len
+                remaining -= ext_len
+            packet = _Packet(src, dst, protocol, data[start:start + remaining], remaining)
+            if fragment:
+                ident, frag_offset, more = fragment
+                return self._fragment((6, src, dst, ident), packet, frag_offset, more)
+            return packet
+        return None
+
+    def _transport(self, frame: int, time: float, packet: _Packet) -> PacketRecord | None:
+        if packet.protocol == _TCP:
+            return _tcp(frame, time, packet)
+        if packet.protocol == _UDP:
+            if _L2TP_PORT in struct.unpack_from(">HH", packet.transport, 0):
+                inner = self._l2tp_payload(packet.transport[8:])
+                if inner is not None:
+                    return self._transport(frame, time, inner)
+            return _udp(frame, time, packet)
+        if packet.protocol in (_ICMP, _ICMPV6):
+            return _icmp_error(frame, time, packet)
+        return None
+
+    def _l2tp_payload(self, data: bytes) -> _Packet | None:
+        """The IP packet in an L2TPv2 data message (RFC 2661) carrying PPP, if that is what it is."""
+        flags = struct.unpack_from(">H", data, 0)[0]
+        if flags & 0x8000 or flags & 0x000F != 2:  # a control message, or not version 2
+            return None
+        offset = 2 + (2 if flags & 0x4000 else 0) + 4 + (4 if flags & 0x0800 else 0)
+        if flags & 0x0200:
+            offset += 2 + struct.unpack_from(">H", data, offset)[0]
+        if data[offset:offset + 2] == b"\xff\x03":
+            offset += 2
+        ethertype = _PPP_TO_ETHERTYPE.get(struct.unpack_from(">H", data, offset)[0])
+        if ethertype is None:
+            return None
+        inner = data[offset + 2:]
+        return self._ip(inner, 0, 4 if ethertype == _ETHERTYPE_IPV4 else 6, len(inner))
+
+    def _fragment(self, key: tuple, packet: _Packet, offset: int, more: bool) -> _Packet | None:
+        """The whole datagram once its last missing piece arrives, else None."""
+        self.counts["IP fragments"] += 1
+        datagram = self._datagrams.setdefault(key, _Datagram())
+        datagram.pieces.setdefault(offset, packet.transport[:packet.transport_len])
+        if offset == 0:
+            datagram.first = packet
+        if not more:
+            datagram.total = offset + packet.transport_len
+        if datagram.total is None or datagram.first is None:
+            return None
+        whole = bytearray(datagram.total)
+        covered = [False] * datagram.total
+        for piece_offset in sorted(datagram.pieces):  # later offsets overwrite earlier overlaps
+            piece = datagram.pieces[piece_offset][:max(datagram.total - piece_offset, 0)]
+            whole[piece_offset:piece_offset + len(piece)] = piece
+            covered[piece_offset:piece_offset + len(piece)] = [True] * len(piece)
+        if not all(covered):
+            return None
+        del self._datagrams[key]
+        self.counts["IP datagrams reassembled"] += 1
+        first = datagram.first
+        return _Packet(first.src, first.dst, first.protocol, bytes(whole), datagram.total)
 
 
 def _network_layer(data: bytes, linktype: int) -> tuple[int, int] | None:
     """Offset of the IP header and its version, or None for a non-IP frame."""
     if linktype == LINKTYPE_ETHERNET:
-        return _after_ethertype(data, 12)
+        return _after_ethertype(data, 12, 14)
     if linktype == LINKTYPE_LINUX_SLL:
-        return _after_ethertype(data, 14)
+        return _after_ethertype(data, 14, 16)
     if linktype == LINKTYPE_LINUX_SLL2:
-        return _after_ethertype(data, 0, header_len=20)
+        return _after_ethertype(data, 0, 20)
     if linktype == LINKTYPE_NULL:
         family = struct.unpack_from("<I", data, 0)[0]
         if family > 0xFFFF:  # written by a big-endian host
@@ -63,21 +203,18 @@ def _network_layer(data: bytes, linktype: int) -> tuple[int, int] | None:
         if family == socket.AF_INET:
             return 4, 4
         return (4, 6) if family in _AF_INET6_VALUES else None
-    if linktype in (LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6):
-        return 0, data[0] >> 4
-    return None
+    return 0, data[0] >> 4  # raw IP
 
 
-def _after_ethertype(data: bytes, type_offset: int, header_len: int | None = None):
+def _after_ethertype(data: bytes, type_offset: int, header_len: int):
     ethertype = struct.unpack_from(">H", data, type_offset)[0]
-    offset = header_len if header_len is not None else type_offset + 2
+    offset = header_len
     while ethertype in _VLAN_TAGS:
         ethertype = struct.unpack_from(">H", data, offset + 2)[0]
         offset += 4
     if ethertype == _ETHERTYPE_PPPOE_SESSION:
-        ppp_protocol = struct.unpack_from(">H", data, offset + 6)[0]
+        ethertype = _PPP_TO_ETHERTYPE.get(struct.unpack_from(">H", data, offset + 6)[0])
         offset += 8
-        ethertype = {_PPP_IPV4: _ETHERTYPE_IPV4, _PPP_IPV6: _ETHERTYPE_IPV6}.get(ppp_protocol)
     if ethertype == _ETHERTYPE_IPV4:
         return offset, 4
     if ethertype == _ETHERTYPE_IPV6:
@@ -85,58 +222,52 @@ def _after_ethertype(data: bytes, type_offset: int, header_len: int | None = Non
     return None
 
 
-def _ip(frame: int, time: float, data: bytes, offset: int, version: int) -> PacketRecord | None:
+def _tcp(frame: int, time: float, packet: _Packet) -> PacketRecord:
+    data = packet.transport
+    sport, dport, seq, ack, offset_byte, flags, window = struct.unpack_from(">HHIIBBH", data, 0)
+    header_len = (offset_byte >> 4) * 4
+    options = _tcp_options(data[20:header_len]) if header_len > 20 else None
+    payload_len = max(packet.transport_len - header_len, 0)
+    payload = data[header_len:header_len + min(payload_len, _PREVIEW_BYTES)]
+    return PacketRecord(frame, time, packet.src, packet.dst, sport, dport, "tcp", flags, seq, ack,
+                        window, options, payload_len, preview(payload, payload_len))
+
+
+def _udp(frame: int, time: float, packet: _Packet) -> PacketRecord:
+    sport, dport, udp_len = struct.unpack_from(">HHH", packet.transport, 0)
+    payload_len = max((udp_len or packet.transport_len) - 8, 0)
+    payload = packet.transport[8:8 + min(payload_len, _PREVIEW_BYTES)]
+    return PacketRecord(frame, time, packet.src, packet.dst, sport, dport, "udp",
+                        payload_len=payload_len, preview=preview(payload, payload_len))
+
+
+def _icmp_error(frame: int, time: float, packet: _Packet) -> PacketRecord | None:
+    """An ICMP error quoting a UDP or TCP header, as a record of the 4-tuple it is about."""
+    kind, code = packet.transport[0], packet.transport[1]
+    names = _ICMP_ERRORS if packet.protocol == _ICMP else _ICMPV6_ERRORS
+    name = names.get((kind, code))
+    if name is None:
+        return None
+    quoted = packet.transport[8:]
+    version = quoted[0] >> 4
     if version == 4:
-        ihl = (data[offset] & 0x0F) * 4
-        total_len, fragment, protocol = struct.unpack_from(">H2xH1xB", data, offset + 2)
-        if fragment & 0x1FFF:  # a later fragment has no transport header
-            return None
-        src = socket.inet_ntop(socket.AF_INET, data[offset + 12:offset + 16])
-        dst = socket.inet_ntop(socket.AF_INET, data[offset + 16:offset + 20])
-        transport = offset + ihl
-        transport_len = total_len - ihl
+        ihl = (quoted[0] & 0x0F) * 4
+        protocol = quoted[9]
+        src = socket.inet_ntop(socket.AF_INET, quoted[12:16])
+        dst = socket.inet_ntop(socket.AF_INET, quoted[16:20])
+        ports = quoted[ihl:ihl + 4]
     elif version == 6:
-        payload_len, protocol = struct.unpack_from(">HB", data, offset + 4)
-        src = socket.inet_ntop(socket.AF_INET6, data[offset + 8:offset + 24])
-        dst = socket.inet_ntop(socket.AF_INET6, data[offset + 24:offset + 40])
-        transport = offset + 40
-        transport_len = payload_len
-        while protocol in _IPV6_EXTENSION_HEADERS or protocol == _IPV6_FRAGMENT:
-            next_header = data[transport]
-            if protocol == _IPV6_FRAGMENT:
-                if struct.unpack_from(">H", data, transport + 2)[0] & 0xFFF8:
-                    return None
-                ext_len = 8
-            else:
-                ext_len = (data[transport + 1] + 1) * 8
-            protocol = next_header
-            transport += ext_len
-            transport_len -= ext_len
+        protocol = quoted[6]
+        src = socket.inet_ntop(socket.AF_INET6, quoted[8:24])
+        dst = socket.inet_ntop(socket.AF_INET6, quoted[24:40])
+        ports = quoted[40:44]
     else:
         return None
-    if protocol == 6:
-        return _tcp(frame, time, data, transport, transport_len, src, dst)
-    if protocol == 17:
-        return _udp(frame, time, data, transport, transport_len, src, dst)
-    return None
-
-
-def _tcp(frame, time, data, offset, segment_len, src, dst) -> PacketRecord:
-    sport, dport, seq, ack, offset_byte, flags, window = struct.unpack_from(">HHIIBBH", data, offset)
-    header_len = (offset_byte >> 4) * 4
-    options = _tcp_options(data[offset + 20:offset + header_len]) if header_len > 20 else None
-    payload_start = offset + header_len
-    payload_len = max(segment_len - header_len, 0)
-    return PacketRecord(frame, time, src, dst, sport, dport, "tcp", flags, seq, ack, window,
-                        options, payload_len, preview(data[payload_start:payload_start + min(payload_len, _PREVIEW_BYTES)], payload_len))
-
-
-def _udp(frame, time, data, offset, datagram_len, src, dst) -> PacketRecord:
-    sport, dport, udp_len = struct.unpack_from(">HHH", data, offset)
-    payload_len = max((udp_len or datagram_len) - 8, 0)
-    payload = data[offset + 8:offset + 8 + min(payload_len, _PREVIEW_BYTES)]
-    return PacketRecord(frame, time, src, dst, sport, dport, "udp",
-                        payload_len=payload_len, preview=preview(payload, payload_len))
+    if protocol not in (_TCP, _UDP):
+        return None
+    sport, dport = struct.unpack(">HH", ports)
+    return PacketRecord(frame, time, src, dst, sport, dport, "tcp" if protocol == _TCP else "udp",
+                        icmp=name, reporter=packet.src)
 
 
 def _tcp_options(raw: bytes) -> TcpOptions:

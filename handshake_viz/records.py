@@ -41,6 +41,8 @@ class PacketRecord:
     options: TcpOptions | None = None
     payload_len: int = 0       # from the IP header, so right even for snaplen-cut packets
     preview: str = ""          # the first bytes of payload, printable and escaped
+    icmp: str | None = None    # an ICMP error about this 4-tuple: "port_unreachable", ...
+    reporter: str | None = None  # who sent that ICMP error
 
     @property
     def is_ipv6(self) -> bool:

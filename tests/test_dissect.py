@@ -3,7 +3,7 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 
-from handshake_viz.dissect import LINKTYPE_ETHERNET, LINKTYPE_RAW, dissect, preview
+from handshake_viz.dissect import LINKTYPE_ETHERNET, LINKTYPE_RAW, FrameDecoder, preview
 from handshake_viz.records import ACK, PSH, SYN
 
 SYN_OPTIONS = [("MSS", 65495), ("SAckOK", b""), ("Timestamp", (123, 0)), ("NOP", None), ("WScale", 7)]
@@ -27,11 +27,20 @@ def test_ipv6_data_segment_behind_vlan_tags():
     assert record.is_ipv6
 
 
+def dissect(frame, time, data, linktype, wire_len=None):
+    return FrameDecoder().decode(frame, time, data, linktype, wire_len)
+
+
 def test_payload_length_comes_from_the_ip_header_when_the_capture_cut_the_payload():
-    frame = bytes(IP(src="10.0.0.1", dst="10.0.0.2") / TCP(flags="A") / Raw(b"a" * 1000))[:60]
-    record = dissect(1, 0.0, frame, LINKTYPE_RAW)
+    whole = bytes(IP(src="10.0.0.1", dst="10.0.0.2") / TCP(flags="A") / Raw(b"a" * 1000))
+    record = dissect(1, 0.0, whole[:60], LINKTYPE_RAW, wire_len=len(whole))
     assert record.payload_len == 1000
     assert record.preview.endswith("…")
+
+
+def test_an_ip_length_beyond_the_frame_on_the_wire_is_capped_like_tshark_does():
+    whole = bytes(IP(src="10.0.0.1", dst="10.0.0.2", len=1500) / TCP(flags="A") / Raw(b"a" * 100))
+    assert dissect(1, 0.0, whole, LINKTYPE_RAW, wire_len=len(whole)).payload_len == 100
 
 
 def test_udp_datagram_length_is_its_payload():

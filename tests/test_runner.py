@@ -8,7 +8,7 @@ import pytest
 from conftest import IN_CI, require_root
 from handshake_viz.analysis import analyze
 from handshake_viz.diagram import timeline
-from handshake_viz.dissect import dissect
+from handshake_viz.dissect import FrameDecoder
 from handshake_viz.dot import to_dot
 from handshake_viz.pcapfile import CaptureReader, write_pcap
 from handshake_viz.records import ACK, FIN, SYN
@@ -132,7 +132,8 @@ def test_a_replayed_capture_draws_the_same_timeline_as_the_live_run(runs, name, 
     path = tmp_path / f"{name}.pcap"
     with path.open("wb") as f:
         write_pcap(f, run.frames, run.linktype)
-    [replayed] = analyze(dissect(f.frame, f.time, f.data, f.linktype) for f in CaptureReader(path))
+    decoder = FrameDecoder()
+    [replayed] = analyze(decoder.decode(f.frame, f.time, f.data, f.linktype, f.wire_len) for f in CaptureReader(path))
     assert to_dot(timeline(replayed)) == to_dot(timeline(only_conversation(run)))
 
 
