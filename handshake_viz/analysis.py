@@ -6,7 +6,7 @@ each data segment with the ACK that covers it. Every state change goes through
 `tcp_states.TRANSITIONS`.
 """
 
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from handshake_viz.anomalies import FlowMarks, HandshakeTiming, mark
@@ -122,8 +122,27 @@ class ConversationClosed:
 @dataclass(frozen=True, slots=True)
 class IcmpErrorReceived:
     conversation: int
-    frame: int
-    icmp: str                  # "port_unreachable", ...
+    record: PacketRecord       # record.icmp names the error: "port_unreachable", ...
+    sender: str                # it answers what the other side sent
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentAnalyzed:
+    conversation: int
+    segment: "Segment"
+
+
+@dataclass(frozen=True, slots=True)
+class DatagramSeen:
+    conversation: int
+    datagram: "Datagram"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationEnded:
+    """No more packets will be given to this conversation: it is complete and handed over."""
+
+    conversation: "Conversation | UdpConversation"
 
 
 @dataclass(slots=True)
@@ -157,6 +176,7 @@ class Conversation:
     half_close: bool = False
     closed_frame: int | None = None
     icmp_errors: list[PacketRecord] = field(default_factory=list)
+    packet_count: int = 0
     timing: HandshakeTiming = field(default_factory=HandshakeTiming, repr=False)
     directions: dict[str, _Direction] = field(
         default_factory=lambda: {CLIENT: _Direction(), SERVER: _Direction()}, repr=False)
@@ -218,6 +238,7 @@ class UdpConversation:
     client: tuple[str, int]
     server: tuple[str, int]
     datagrams: list[Datagram] = field(default_factory=list)
+    packet_count: int = 0
 
     client_text = Conversation.client_text
     server_text = Conversation.server_text
@@ -228,28 +249,83 @@ def _key(record: PacketRecord) -> tuple:
     return (record.protocol, *sorted(((record.src, record.sport), (record.dst, record.dport))))
 
 
-class Analyzer:
-    """Feed records in capture order with `receive`; read `conversations` at any point."""
+CLOSED_KEPT = 1000      # closed TCP conversations kept for late packets, when not keeping all
+UDP_IDLE_SECONDS = 60   # a UDP conversation quiet this long (capture time) has ended
 
-    def __init__(self) -> None:
+
+class Analyzer:
+    """Feed records in capture order with `receive`, then call `finish`.
+
+    With keep=True (the default) every conversation stays in `conversations` with all its
+    packets. With keep=False packets are only given out as events and each conversation is
+    handed over by a `ConversationEnded` event and dropped once it can get no more packets
+    (replaced on its 4-tuple, long closed, or idle UDP), so memory is bounded by the number of
+    open conversations, not by the capture's size.
+    """
+
+    def __init__(self, keep: bool = True) -> None:
+        self.keep = keep
         self.conversations: list[Conversation | UdpConversation] = []
+        self._count = 0
         self._by_tuple: dict[tuple, Conversation | UdpConversation] = {}
+        self._closed: OrderedDict = OrderedDict()      # key -> closed TCP conversation
+        self._udp_activity: OrderedDict = OrderedDict()  # key -> time of its last datagram
 
     def receive(self, record: PacketRecord) -> list:
         events: list = []
         conversation = self._conversation_for(record, events)
+        conversation.packet_count += 1
         if record.icmp:
             sender = other(conversation.side_of(record))  # it answers what that side sent
             if record.protocol == "udp":
-                conversation.datagrams.append(Datagram(record, sender))
+                self._datagram(conversation, Datagram(record, sender), events)
             else:
-                conversation.icmp_errors.append(record)
-            events.append(IcmpErrorReceived(conversation.index, record.frame, record.icmp))
+                if self.keep:
+                    conversation.icmp_errors.append(record)
+                events.append(IcmpErrorReceived(conversation.index, record, sender))
         elif record.protocol == "udp":
-            conversation.datagrams.append(Datagram(record, conversation.side_of(record)))
+            self._datagram(conversation, Datagram(record, conversation.side_of(record)), events)
         else:
-            _TcpStep(conversation, record, events).run()
+            step = _TcpStep(conversation, record, events)
+            step.run()
+            if self.keep:
+                conversation.segments.append(step.segment)
+            events.append(SegmentAnalyzed(conversation.index, step.segment))
+            if conversation.closed and not self.keep:
+                self._closed[_key(record)] = conversation
+                self._closed.move_to_end(_key(record))
+        if not self.keep:
+            self._end_finished(record.time, events)
         return events
+
+    def finish(self) -> list:
+        """The end of the capture: every conversation still held is handed over."""
+        held = self.conversations if self.keep else sorted(self._by_tuple.values(), key=lambda c: c.index)
+        events = [ConversationEnded(c) for c in held]
+        self._by_tuple.clear()
+        self._closed.clear()
+        self._udp_activity.clear()
+        return events
+
+    def _datagram(self, conversation: "UdpConversation", datagram: "Datagram", events: list) -> None:
+        if self.keep:
+            conversation.datagrams.append(datagram)
+        else:
+            key = _key(datagram.record)
+            self._udp_activity[key] = datagram.record.time
+            self._udp_activity.move_to_end(key)
+        events.append(DatagramSeen(conversation.index, datagram))
+
+    def _end_finished(self, now: float, events: list) -> None:
+        while len(self._closed) > CLOSED_KEPT:
+            self._end(self._closed.popitem(last=False)[0], events)
+        while self._udp_activity and now - next(iter(self._udp_activity.values())) > UDP_IDLE_SECONDS:
+            self._end(self._udp_activity.popitem(last=False)[0], events)
+
+    def _end(self, key: tuple, events: list) -> None:
+        conversation = self._by_tuple.pop(key, None)
+        if conversation is not None:
+            events.append(ConversationEnded(conversation))
 
     def _conversation_for(self, record: PacketRecord, events: list):
         key = _key(record)
@@ -257,6 +333,9 @@ class Analyzer:
         if known is not None and not (record.protocol == "tcp" and not record.icmp
                                       and self._starts_new(known, record)):
             return known
+        if known is not None and not self.keep:
+            self._closed.pop(key, None)
+            self._end(key, events)
         flags = record.flags
         src, dst = (record.src, record.sport), (record.dst, record.dport)
         if record.protocol == "udp" or record.icmp or flags & (SYN | ACK) == SYN:
@@ -266,8 +345,10 @@ class Analyzer:
         else:  # no handshake seen: the lower port is the better guess for the server
             client, server = (dst, src) if record.sport < record.dport else (src, dst)
         kind = UdpConversation if record.protocol == "udp" else Conversation
-        conversation = kind(len(self.conversations), record.protocol, client, server)
-        self.conversations.append(conversation)
+        conversation = kind(self._count, record.protocol, client, server)
+        self._count += 1
+        if self.keep:
+            self.conversations.append(conversation)
         self._by_tuple[key] = conversation
         events.append(ConversationStarted(conversation.index, record.frame,
                                           conversation.client_text, conversation.server_text))
@@ -286,7 +367,7 @@ class Analyzer:
                 and seq_add(record.seq, 1) != client_syn.syn_end)
 
 
-def analyze(records) -> list[Conversation]:
+def analyze(records) -> list["Conversation | UdpConversation"]:
     analyzer = Analyzer()
     for record in records:
         analyzer.receive(record)
@@ -324,7 +405,7 @@ class _TcpStep:
             phase=self._phase())
         segment.analysis = mark(out.marks, back.marks, self.conv.timing, record.seq, record.ack,
                                 record.payload_len, flags, segment.window, record.time)
-        self.conv.segments.append(segment)
+        self.segment = segment
         self._track_sent(segment)
         self._initial_states()
         self._sender_triggers()

@@ -5,11 +5,12 @@ import sys
 from pathlib import Path
 
 from handshake_viz import drawings
-from handshake_viz.analysis import Analyzer, Conversation
-from handshake_viz.dissect import FrameDecoder
+from handshake_viz.analysis import Conversation
 from handshake_viz.errors import HandshakeVizError, UsageError
+from handshake_viz.export import write_json
 from handshake_viz.outputs import Outputs
-from handshake_viz.pcapfile import CaptureReader, write_pcap
+from handshake_viz.pcapfile import write_pcap
+from handshake_viz.replay import replay
 from handshake_viz.scenarios import SCENARIOS
 
 DEFAULT_OUT = Path("out")
@@ -32,14 +33,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="server port (default: a free one)")
     run.add_argument("--captures", type=Path, default=DEFAULT_CAPTURES, help="folder for the pcaps (default: captures)")
 
-    replay = commands.add_parser("replay", help="draw the conversations of a pcap/pcapng file (no privileges needed)")
-    replay.add_argument("capture", type=Path, metavar="CAPTURE")
-    replay.add_argument("--conversation", type=int, metavar="N", help="draw only conversation N (see the table)")
+    replaying = commands.add_parser("replay", help="draw the conversations of a pcap/pcapng file (no privileges needed)")
+    replaying.add_argument("capture", type=Path, metavar="CAPTURE")
+    replaying.add_argument("--conversation", type=int, metavar="N", help="only conversation N (see the table)")
 
-    for command in (run, replay):
-        command.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the diagrams (default: out)")
+    for command in (run, replaying):
+        command.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the results (default: out)")
         command.add_argument("--format", default=",".join(drawings.DEFAULT_FORMATS),
-                             help="comma list of svg, png, pdf, dot (default: svg,png)")
+                             help=f"comma list of {', '.join(drawings.ALL_FORMATS)} (default: svg,png)")
         command.add_argument("--force", action="store_true", help="replace files left by an earlier run")
     return parser
 
@@ -76,13 +77,17 @@ def _run(args) -> int:
     outputs.refuse_existing([args.captures / f"{s.name}.pcap" for s in chosen] +
                             [args.out / f"{s.name}.{fmt}" for s in chosen for fmt in formats])
     host = "::1" if args.ipv6 else "127.0.0.1"
+    drawn = tuple(f for f in formats if f != "json")
     rows = []
     for scenario in chosen:
         result = run_scenario(scenario, host, args.port)
         pcap = outputs.write(args.captures / f"{scenario.name}.pcap",
                              lambda f: write_pcap(f, result.frames, result.linktype))
-        files = drawings.draw(result.conversations, scenario.name, args.out, formats, outputs,
+        files = drawings.draw(result.conversations, scenario.name, args.out, drawn, outputs,
                               result.calls, f"{scenario.name}: {scenario.summary}")
+        if "json" in formats:
+            files.append(write_json(outputs, args.out / f"{scenario.name}.json", str(pcap),
+                                    result.records, result.calls))
         rows.append((scenario.name, str(len(result.frames)), _phases(result.conversations),
                      str(pcap), ", ".join(str(f) for f in files)))
     _table(("scenario", "packets", "phases", "capture", "diagrams"), rows)
@@ -91,32 +96,16 @@ def _run(args) -> int:
 
 
 def _replay(args) -> int:
-    formats = drawings.parse_formats(args.format)
-    reader = CaptureReader(args.capture)
-    analyzer, decoder = Analyzer(), FrameDecoder()
-    for frame in reader:
-        record = decoder.decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
-        if record is not None:
-            analyzer.receive(record)
-    for warning in reader.warnings:
-        print(f"handshake-viz: warning: {warning}", file=sys.stderr)
-    conversations = analyzer.conversations
-    if args.conversation is not None:
-        if not 0 <= args.conversation < len(conversations):
-            raise UsageError(f"{args.capture} has conversations 0 to {len(conversations) - 1}, "
-                             f"not {args.conversation}")
-        conversations = [conversations[args.conversation]]
-    stem = args.capture.stem
-    outputs = Outputs(args.force)
-    outputs.refuse_existing(drawings.planned_paths(stem, conversations, args.out, formats))
-    files = drawings.draw(conversations, stem, args.out, formats, outputs)
-    _table(("#", "protocol", "client", "server", "packets", "opened", "closed"),
-           [(str(c.index), c.protocol, c.client_text, c.server_text, str(len(c.segments)),
-             c.handshake, c.teardown) for c in conversations])
-    if not conversations:
-        print(f"\n{args.capture} holds no TCP conversation.")
-    else:
-        print(f"\nDiagrams are in {args.out}/ ({len(files)} files).")
+    result = replay(args.capture, args.out, drawings.parse_formats(args.format), Outputs(args.force),
+                    args.conversation)
+    for note in result.notes:
+        print(f"handshake-viz: note: {note}", file=sys.stderr)
+    _table(("#", "protocol", "client", "server", "packets", "opened", "closed"), result.rows)
+    if result.conversations > len(result.rows):
+        print(f"... and {result.conversations - len(result.rows)} more conversations (all are in the JSON)")
+    if not result.conversations:
+        print(f"\n{args.capture} holds no TCP or UDP conversation.")
+    print(f"\nWrote {len(result.files)} files to {args.out}/.")
     return 0
 
 

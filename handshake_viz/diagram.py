@@ -6,8 +6,8 @@ the program that made it into rows in the order things happened; `dot` draws the
 
 from dataclasses import dataclass
 
-from handshake_viz.analysis import CLIENT, SERVER, Conversation, Segment
-from handshake_viz.records import SYN, flag_names, SocketCall, TcpOptions
+from handshake_viz.analysis import CLIENT, SERVER, Conversation, Datagram, Segment, UdpConversation, other
+from handshake_viz.records import SYN, PacketRecord, SocketCall, TcpOptions, endpoint_text, flag_names
 from handshake_viz.tcp_states import TIME_WAIT_SECONDS
 
 ARROW_KINDS = ("control", "data", "ack", "reset")
@@ -74,50 +74,62 @@ class Diagram:
 PHASE_NAMES = {"handshake": "3-way handshake", "data": "data transfer", "teardown": "teardown"}
 
 
-def timeline(conversation: Conversation, calls: tuple[SocketCall, ...] = (),
+def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCall, ...] = (),
              title: str | None = None) -> Diagram:
-    segments = conversation.segments
-    t0 = min([s.record.time for s in segments] + [c.start for c in calls], default=0.0)
+    if conversation.protocol == "udp":
+        packets = [(d.record, d) for d in conversation.datagrams]
+    else:
+        packets = sorted([(s.record, s) for s in conversation.segments] +
+                         [(r, r) for r in conversation.icmp_errors], key=lambda pair: pair[0].frame)
+    t0 = min([r.time for r, _ in packets] + [c.start for c in calls], default=0.0)
+    times = [r.time for r, _ in packets]
     rows: list[Row] = []
-    segment_rows: list[int] = []
-    for kind, item in _in_time_order(segments, calls):
-        if kind == "segment":
-            if not segment_rows:
+    packet_rows: dict[int, int] = {}   # frame -> row
+    for kind, item in _in_time_order(packets, calls):
+        if kind == "packet":
+            record, packet = item
+            if not packet_rows and conversation.protocol == "tcp":
                 initial = _initial_marks(conversation)
                 if initial:
                     rows.append(Row("", marks=initial))
-            segment_rows.append(len(rows))
-            rows.append(_segment_row(conversation, item, t0))
+            packet_rows[record.frame] = len(rows)
+            rows.append(_packet_row(conversation, packet, t0))
         else:
             call, returning = item
-            rows.append(_call_row(call, returning, segments, t0))
-    brackets = tuple(
-        Bracket(PHASE_NAMES[phase], segment_rows[first], segment_rows[last])
-        for phase, first, last in conversation.phases())
-    spans = tuple(
-        Span(side, _row_of_frame(conversation, segment_rows, conversation.time_wait_frame(side)),
-             f"TIME_WAIT: 2MSL = {TIME_WAIT_SECONDS} s\n(inferred, not on the wire)")
-        for side in conversation.time_wait)
+            rows.append(_call_row(call, returning, times, t0))
     lanes = (Lane(CLIENT, "client", conversation.client_text),
              Lane(SERVER, "server", conversation.server_text))
-    return Diagram(title or f"TCP {conversation.client_text} → {conversation.server_text}",
-                   lanes, tuple(rows), brackets, spans, _legend(conversation, bool(calls)))
+    default_title = f"{conversation.protocol.upper()} {conversation.client_text} → {conversation.server_text}"
+    if conversation.protocol == "udp":
+        return Diagram(title or default_title, lanes, tuple(rows), (), (), _udp_legend(bool(calls)))
+    segments = conversation.segments
+    brackets = tuple(
+        Bracket(PHASE_NAMES[phase], packet_rows[segments[first].record.frame],
+                packet_rows[segments[last].record.frame])
+        for phase, first, last in conversation.phases())
+    spans = tuple(
+        Span(side, packet_rows[conversation.time_wait_frame(side)],
+             f"TIME_WAIT: 2MSL = {TIME_WAIT_SECONDS} s\n(inferred, not on the wire)")
+        for side in conversation.time_wait)
+    return Diagram(title or default_title, lanes, tuple(rows), brackets, spans,
+                   _legend(conversation, bool(calls)))
 
 
-def _in_time_order(segments: list[Segment], calls: tuple[SocketCall, ...]):
-    """Segments and call marks merged by time; a call that blocked across packets appears
+def _in_time_order(packets: list, calls: tuple[SocketCall, ...]):
+    """Packets and call marks merged by time; a call that waited while packets passed appears
     twice, where it was called and where it returned."""
-    items = [(s.record.time, 1, i, "segment", s) for i, s in enumerate(segments)]
+    times = [record.time for record, _ in packets]
+    items = [(record.time, 1, i, "packet", (record, packet)) for i, (record, packet) in enumerate(packets)]
     for i, call in enumerate(calls):
         items.append((call.start, 0, i, "call", (call, False)))
-        if _blocked(call, segments):
+        if _blocked(call, times):
             items.append((call.end, 2, i, "call", (call, True)))
     items.sort(key=lambda item: item[:3])
     return [(kind, item) for *_, kind, item in items]
 
 
-def _blocked(call: SocketCall, segments: list[Segment]) -> bool:
-    return call.name in WAITING_CALLS and any(call.start < s.record.time < call.end for s in segments)
+def _blocked(call: SocketCall, times: list[float]) -> bool:
+    return call.name in WAITING_CALLS and any(call.start < t < call.end for t in times)
 
 
 def _stamp(time: float, t0: float, frame: int | None = None) -> str:
@@ -130,6 +142,29 @@ def _initial_marks(conversation: Conversation) -> tuple[Mark, ...]:
     return tuple(Mark(side, changes[0].state.value, "state")
                  for side, changes in conversation.states.items()
                  if changes and changes[0].frame is None)
+
+
+def _packet_row(conversation, packet, t0: float) -> Row:
+    if isinstance(packet, PacketRecord):
+        return _icmp_row(conversation, packet, t0)
+    if isinstance(packet, Datagram):
+        return _icmp_row(conversation, packet.record, t0) if packet.record.icmp else _datagram_row(packet, t0)
+    return _segment_row(conversation, packet, t0)
+
+
+def _datagram_row(datagram: Datagram, t0: float) -> Row:
+    record = datagram.record
+    label = [f"UDP   len {record.payload_len}"] + ([f'"{record.preview}"'] if record.payload_len else [])
+    arrow = Arrow(datagram.sender, other(datagram.sender), tuple(label), "data")
+    return Row(_stamp(record.time, t0, record.frame), arrow)
+
+
+def _icmp_row(conversation, record: PacketRecord, t0: float) -> Row:
+    """An ICMP error answers the side that sent the quoted packet; drawn from the other lane."""
+    about = conversation.side_of(record)
+    label = (f"ICMP {record.icmp.replace('_', ' ')}",
+             f"from {record.reporter}, about {record.protocol.upper()} to {endpoint_text(record.dst, record.dport)}")
+    return Row(_stamp(record.time, t0, record.frame), Arrow(other(about), about, label, "reset"))
 
 
 def _segment_row(conversation: Conversation, segment: Segment, t0: float) -> Row:
@@ -190,19 +225,27 @@ def _ack_explanation(conversation: Conversation, segment: Segment) -> str:
     return f"ack {segment.rel_ack} = {last.rel_seq} + {last.seq_space}: acknowledges {what} {frames}"
 
 
-def _call_row(call: SocketCall, returning: bool, segments: list[Segment], t0: float) -> Row:
+def _call_row(call: SocketCall, returning: bool, times: list[float], t0: float) -> Row:
     kind = "call-error" if call.error else "call"
     if returning:
         return Row(_stamp(call.end, t0), marks=(Mark(call.side, f"{call.name} returns {call.outcome}", kind),))
     text = f"{call.name}({call.args})"
-    if _blocked(call, segments):
+    if _blocked(call, times):
         return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} …", "call"),))
     return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} = {call.outcome}", kind),))
 
 
-def _row_of_frame(conversation: Conversation, segment_rows: list[int], frame: int) -> int:
-    index = next(i for i, s in enumerate(conversation.segments) if s.record.frame == frame)
-    return segment_rows[index]
+_CALLS_LEGEND = ("Green: the socket calls each side made, where they happened; a call that waits for the peer"
+                 " (connect, accept, recv) and saw packets pass is drawn where it was called (…) and where it returned.")
+_LOOPBACK_LEGEND = ("One arrow per packet, in capture order. On loopback a packet is sent and received in the same instant,"
+                    " so the slant shows direction, not delay; the margin gives the frame number and the real time since the start.")
+
+
+def _udp_legend(with_calls: bool) -> tuple[str, ...]:
+    lines = ["UDP: each arrow is one datagram and len its payload in bytes. There is no handshake, no ACK and no"
+             " teardown: nothing on the wire says whether a datagram arrived, and each keeps its own boundaries.",
+             _LOOPBACK_LEGEND, "Red: an ICMP error about a datagram (port unreachable: nothing listens on that port)."]
+    return tuple(lines + ([_CALLS_LEGEND] if with_calls else []))
 
 
 def _legend(conversation: Conversation, with_calls: bool) -> tuple[str, ...]:
@@ -212,14 +255,12 @@ def _legend(conversation: Conversation, with_calls: bool) -> tuple[str, ...]:
         + (f"; ISNs on the wire: client {isn[CLIENT]}, server {isn[SERVER]}." if None not in isn.values() else "."),
         "seq a:b (n) = n payload bytes, a up to b;  win = receive window in bytes, after window scaling;"
         "  an ACK acknowledges everything before its number: ack = seq + length of what it covers.",
-        "One arrow per segment, in capture order. On loopback a segment is sent and received in the same instant,"
-        " so the slant shows direction, not delay; the margin gives the frame number and the real time since the start.",
-        "Black: SYN and FIN, blue: data, grey: bare ACK, red: RST. States (RFC 9293 names) are inferred from the packets.",
+        _LOOPBACK_LEGEND,
+        "Black: SYN and FIN, blue: data, grey: bare ACK, red: RST or ICMP error. States (RFC 9293 names) are inferred from the packets.",
     ]
     if conversation.time_wait:
         lines.append("TIME_WAIT is never on the wire: the side that closed first waits 2MSL"
                      f" ({TIME_WAIT_SECONDS} s on Linux) after the last ACK; it is inferred here.")
     if with_calls:
-        lines.append("Green: the socket calls each side made, where they happened; a call that waits for the peer"
-                     " (connect, accept, recv) and saw packets pass is drawn where it was called (…) and where it returned.")
+        lines.append(_CALLS_LEGEND)
     return tuple(lines)

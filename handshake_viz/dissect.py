@@ -140,8 +140,9 @@ class FrameDecoder:
         if packet.protocol == _UDP:
             if _L2TP_PORT in struct.unpack_from(">HH", packet.transport, 0):
                 inner = self._l2tp_payload(packet.transport[8:])
-                if inner is not None:
-                    return self._transport(frame, time, inner)
+                tunnelled = self._transport(frame, time, inner) if inner is not None else None
+                if tunnelled is not None:  # else the tunnel itself is the conversation
+                    return tunnelled
             return _udp(frame, time, packet)
         if packet.protocol in (_ICMP, _ICMPV6):
             return _icmp_error(frame, time, packet)

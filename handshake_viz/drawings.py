@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from handshake_viz.analysis import Conversation
+from handshake_viz.analysis import Conversation, UdpConversation
 from handshake_viz.diagram import timeline
 from handshake_viz.dot import to_dot
 from handshake_viz.errors import UsageError
@@ -14,16 +14,18 @@ DEFAULT_FORMATS = ("svg", "png")
 PNG_DPI = 150  # sharp on high-density screens, still small enough to paste into notes
 
 
+ALL_FORMATS = FORMATS + ("dot", "json")
+
+
 def parse_formats(text: str) -> tuple[str, ...]:
     formats = tuple(part.strip().lower() for part in text.split(",") if part.strip())
-    unknown = [f for f in formats if f not in FORMATS + ("dot",)]
+    unknown = [f for f in formats if f not in ALL_FORMATS]
     if unknown or not formats:
-        raise UsageError(f"unknown format {', '.join(unknown) or '(none)'}: "
-                         f"choose from {', '.join(FORMATS + ('dot',))}")
+        raise UsageError(f"unknown format {', '.join(unknown) or '(none)'}: choose from {', '.join(ALL_FORMATS)}")
     return formats
 
 
-def diagram_stem(stem: str, conversation: Conversation, count: int) -> str:
+def diagram_stem(stem: str, conversation: Conversation | UdpConversation, count: int) -> str:
     return stem if count == 1 else f"{stem}-conv{conversation.index}"
 
 

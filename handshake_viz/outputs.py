@@ -4,6 +4,7 @@ by the user who ran sudo rather than by root."""
 import os
 import tempfile
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from handshake_viz.errors import OutputExistsError
@@ -36,14 +37,15 @@ class Outputs:
             self._own(created)
         return path
 
-    def write(self, path: Path, fill: Callable) -> Path:
-        """Write via fill(binary file) to a temporary file, then put it in place at once."""
+    @contextmanager
+    def replacing(self, path: Path):
+        """A binary file to fill; it takes path's place only if the block ends without error."""
         self.refuse_existing([path])
         self.folder(path.parent)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
             with os.fdopen(handle, "wb") as f:
-                fill(f)
+                yield f
             os.chmod(temporary, 0o644)
             self._own(Path(temporary))
             os.replace(temporary, path)
@@ -51,6 +53,10 @@ class Outputs:
             Path(temporary).unlink(missing_ok=True)
             raise
         self.written.append(path)
+
+    def write(self, path: Path, fill: Callable) -> Path:
+        with self.replacing(path) as f:
+            fill(f)
         return path
 
     def write_bytes(self, path: Path, data: bytes) -> Path:

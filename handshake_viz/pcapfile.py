@@ -125,9 +125,8 @@ class CaptureReader:
                     self._cut_short(offset, frame + 1)
                     return
                 raise self._fail(offset, f"pcapng block of type {block_type:#x} is cut short")
-            if struct.unpack(endian + "I", body[-4:])[0] != block_len:
-                raise self._fail(offset, f"pcapng block of type {block_type:#x} has mismatched lengths")
-            body = body[:-4]
+            trailer, body = body[-4:], body[:-4]
+            packet = None
             if block_type == _PCAPNG_SHB:
                 major, minor = struct.unpack(endian + "HH", body[4:8])
                 if major != 1:
@@ -141,7 +140,12 @@ class CaptureReader:
                                    struct.unpack(endian + "q", options[14])[0] if 14 in options else 0))
             elif block_type in (_EPB, _SPB, _OBSOLETE_PB):
                 frame += 1
-                yield self._packet(block_type, body, endian, interfaces, offset, frame)
+                packet = self._packet(block_type, body, endian, interfaces, offset, frame)
+            # Checked after the contents, as tshark does, so a bad option is named as such.
+            if struct.unpack(endian + "I", trailer)[0] != block_len:
+                raise self._fail(offset, f"pcapng block of type {block_type:#x} has mismatched lengths")
+            if packet is not None:
+                yield packet
             offset += block_len
             first = False
 

@@ -1,6 +1,7 @@
-"""tshark's reading of the shared captures, and the comparison of ours with it."""
+"""tshark's reading of the shared captures (../shared/pcaps/oracle), and ours beside it."""
 
 import csv
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ MARK_COLUMNS = {
     "zero_window": "tcp.analysis.zero_window",
     "keep_alive": "tcp.analysis.keep_alive",
 }
-FIELDS = ("flags", "seq", "ack", "len", "window", *MARK_COLUMNS)
+TCP_FIELDS = ("flags", "seq", "ack", "len", "window", *MARK_COLUMNS)
 _FLAG_CHARS = "CEUAPRSF"  # the last 8 characters of tshark's tcp.flags.str
 
 
@@ -30,20 +31,26 @@ class Difference:
     tshark: object
 
 
-def tshark_rows(tsv: Path) -> dict[int, dict]:
-    """The TCP rows of an oracle file (ICMP errors quoting TCP excluded), by frame number."""
+def readable_captures(pcaps: Path) -> list[Path]:
+    return sorted(pcaps / "public" / tsv.name[:-4] for tsv in (pcaps / "oracle").glob("*.tsv"))
+
+
+def tshark_rows(tsv: Path) -> list[dict]:
     with tsv.open(encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f, delimiter="\t"))
-    header = rows[0]
-    tcp = {}
-    for values in rows[1:]:
-        row = dict(zip(header, values))
-        if row["tcp.srcport"] and "icmp" not in row["frame.protocols"]:
-            tcp[int(row["frame.number"])] = row
-    return tcp
+    return [dict(zip(rows[0], values)) for values in rows[1:]]
 
 
-def _tshark_values(row: dict) -> dict:
+def analyse(pcap: Path):
+    analyzer, decoder = Analyzer(), FrameDecoder()
+    for frame in CaptureReader(pcap):
+        record = decoder.decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
+        if record is not None:
+            analyzer.receive(record)
+    return analyzer.conversations
+
+
+def _tcp_values(row: dict) -> dict:
     flag_text = row["tcp.flags.str"][-8:]
     flags = sum(1 << (7 - i) for i, char in enumerate(flag_text) if char == _FLAG_CHARS[i])
     values = {"flags": flags, "seq": int(row["tcp.seq"]), "len": int(row["tcp.len"]),
@@ -53,16 +60,7 @@ def _tshark_values(row: dict) -> dict:
     return values
 
 
-def our_segments(pcap: Path) -> dict:
-    analyzer, decoder = Analyzer(), FrameDecoder()
-    for frame in CaptureReader(pcap):
-        record = decoder.decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
-        if record is not None:
-            analyzer.receive(record)
-    return {s.record.frame: s for c in analyzer.conversations if c.protocol == "tcp" for s in c.segments}
-
-
-def _our_values(segment) -> dict:
+def _segment_values(segment) -> dict:
     values = {"flags": segment.record.flags & 0xFF, "seq": segment.rel_seq, "ack": segment.rel_ack,
               "len": segment.record.payload_len, "window": segment.window}
     values.update({mark: mark in segment.analysis for mark in MARK_COLUMNS})
@@ -70,16 +68,50 @@ def _our_values(segment) -> dict:
 
 
 def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
-    """(TCP packets compared, the differences) for one capture."""
-    theirs = tshark_rows(tsv)
-    ours = our_segments(pcap)
-    differences = []
-    for frame, row in theirs.items():
-        expected = _tshark_values(row)
-        if frame not in ours:
-            differences.append(Difference(frame, "missing", None, "tcp"))
-            continue
-        got = _our_values(ours[frame])
-        differences += [Difference(frame, name, got[name], expected[name])
-                        for name in FIELDS if got[name] != expected[name]]
-    return len(theirs), differences
+    """(packets compared, differences): every TCP segment field by field, every UDP datagram's
+    length, every ICMP error's conversation, and the grouping of TCP frames into connections."""
+    conversations = analyse(pcap)
+    segments = {s.record.frame: (c.index, s) for c in conversations if c.protocol == "tcp" for s in c.segments}
+    datagrams = {d.record.frame: (c, d) for c in conversations if c.protocol == "udp" for d in c.datagrams}
+    icmp = {r.frame: (c, r) for c in conversations if c.protocol == "tcp" for r in c.icmp_errors}
+    icmp.update({f: (c, d.record) for f, (c, d) in datagrams.items() if d.record.icmp})
+    differences: list[Difference] = []
+    compared = 0
+    streams: dict[str, set] = defaultdict(set)
+    ours_by_stream: dict[str, set] = defaultdict(set)
+    times = {r.frame: r.time for r in ([s.record for _, s in segments.values()] +
+                                       [d.record for _, d in datagrams.values()])}
+    for row in tshark_rows(tsv):
+        frame = int(row["frame.number"])
+        compared += 1
+        if frame in times and abs(times[frame] - float(row["frame.time_epoch"])) > 1e-6:
+            differences.append(Difference(frame, "time", times[frame], row["frame.time_epoch"]))
+        protocols = row["frame.protocols"]
+        if ":icmp:ip:" in protocols or ":icmpv6:ipv6:" in protocols:  # an error quoting a header
+            ports = {int(row[c]) for c in ("tcp.srcport", "udp.srcport", "tcp.dstport", "udp.dstport") if row[c]}
+            if frame not in icmp:
+                differences.append(Difference(frame, "missing", None, "icmp error"))
+            elif {icmp[frame][1].sport, icmp[frame][1].dport} != ports:
+                differences.append(Difference(frame, "icmp ports", icmp[frame][1], ports))
+        elif row["tcp.srcport"]:
+            if frame not in segments:
+                differences.append(Difference(frame, "missing", None, "tcp"))
+                continue
+            index, segment = segments[frame]
+            streams[row["tcp.stream"]].add(frame)
+            ours_by_stream[row["tcp.stream"]].add(index)
+            got, expected = _segment_values(segment), _tcp_values(row)
+            differences += [Difference(frame, name, got[name], expected[name])
+                            for name in TCP_FIELDS if got[name] != expected[name]]
+        else:
+            if frame not in datagrams:
+                differences.append(Difference(frame, "missing", None, "udp"))
+            elif datagrams[frame][1].record.payload_len != int(row["udp.length"]) - 8:
+                differences.append(Difference(frame, "udp len", datagrams[frame][1].record.payload_len,
+                                              int(row["udp.length"]) - 8))
+    for stream, indexes in ours_by_stream.items():
+        if len(indexes) != 1:
+            differences.append(Difference(min(streams[stream]), "tcp.stream", sorted(indexes), stream))
+    if len(set().union(*ours_by_stream.values()) if ours_by_stream else set()) != len(ours_by_stream):
+        differences.append(Difference(0, "tcp.stream", "two tshark streams in one conversation", ""))
+    return compared, differences

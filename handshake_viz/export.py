@@ -1,0 +1,160 @@
+"""The analysis as one JSON document (the format is described in the README).
+
+Fed with the analyzer's events, so it streams: each packet is turned into JSON text as it comes
+and spooled to a temporary file in chunks, and a conversation is written out whole when it
+ends. Memory holds only the conversations still open.
+"""
+
+import io
+import json
+import tempfile
+from pathlib import Path
+
+from handshake_viz.analysis import (
+    Analyzer, ConversationEnded, DatagramSeen, IcmpErrorReceived, SegmentAnalyzed)
+from handshake_viz.outputs import Outputs
+from handshake_viz.records import SocketCall, flag_names
+
+_CHUNK = 64 * 1024
+_FLAGS: dict[int, str] = {}
+_MARKS: dict[frozenset, str] = {}
+
+
+def _flags_json(flags: int) -> str:
+    text = _FLAGS.get(flags)
+    if text is None:
+        text = _FLAGS[flags] = ", ".join(f'"{name}"' for name in flag_names(flags))
+    return text
+
+
+def _marks_json(marks: frozenset) -> str:
+    text = _MARKS.get(marks)
+    if text is None:
+        text = _MARKS[marks] = ", ".join(f'"{name}"' for name in sorted(marks))
+    return text
+
+
+class JsonExport:
+    """`write(events)` as they come, then `close()`; the document goes to text file `out`."""
+
+    def __init__(self, out, capture: str):
+        self.out = out
+        self.spool = tempfile.TemporaryFile()
+        self.pending: dict[int, list[str]] = {}
+        self.pending_size: dict[int, int] = {}
+        self.chunks: dict[int, list[tuple[int, int]]] = {}
+        self.written = 0
+        out.write('{"capture": %s, "conversations": [' % json.dumps(capture))
+
+    def write(self, events) -> None:
+        for event in events:
+            kind = type(event)
+            if kind is SegmentAnalyzed:
+                self._packet(event.conversation, _segment(event.segment))
+            elif kind is DatagramSeen:
+                self._packet(event.conversation, _datagram(event.datagram))
+            elif kind is IcmpErrorReceived:
+                self._packet(event.conversation, _icmp(event.record, event.sender))
+            elif kind is ConversationEnded:
+                self._conversation(event.conversation)
+
+    def close(self, calls: tuple[SocketCall, ...] | None = None) -> None:
+        """End the document; a scenario's run adds the socket calls its program made."""
+        self.out.write("\n]")
+        if calls is not None:
+            self.out.write(', "calls": [' + ", ".join(json.dumps(_call(c)) for c in calls) + "]")
+        self.out.write("}\n")
+        self.spool.close()
+
+    def _packet(self, conversation: int, text: str) -> None:
+        pending = self.pending.setdefault(conversation, [])
+        pending.append(text)
+        size = self.pending_size.get(conversation, 0) + len(text)
+        self.pending_size[conversation] = size
+        if size > _CHUNK:
+            self._spill(conversation)
+
+    def _spill(self, conversation: int) -> None:
+        data = ",\n    ".join(self.pending.pop(conversation, [])).encode()
+        self.pending_size.pop(conversation, None)
+        if data:
+            offset = self.spool.seek(0, 2)
+            self.spool.write(data)
+            self.chunks.setdefault(conversation, []).append((offset, len(data)))
+
+    def _conversation(self, conversation) -> None:
+        self._spill(conversation.index)
+        summary = {"index": conversation.index, "protocol": conversation.protocol,
+                   "client": conversation.client_text, "server": conversation.server_text,
+                   "packet_count": conversation.packet_count}
+        if conversation.protocol == "tcp":
+            summary.update(_tcp_summary(conversation))
+        head = json.dumps(summary)[:-1]
+        self.out.write(("\n" if not self.written else ",\n") + "  " + head + ', "packets": [\n    ')
+        for number, (offset, length) in enumerate(self.chunks.pop(conversation.index, [])):
+            self.spool.seek(offset)
+            self.out.write((",\n    " if number else "") + self.spool.read(length).decode())
+        self.out.write("\n  ]")
+        if conversation.protocol == "tcp":
+            self.out.write(', "states": ' + json.dumps(_states(conversation)))
+        self.out.write("}")
+        self.written += 1
+
+
+def _tcp_summary(conversation) -> dict:
+    time_wait = conversation.time_wait
+    return {
+        "handshake": conversation.handshake,
+        "teardown": conversation.teardown,
+        "half_close": conversation.half_close,
+        "active_closer": conversation.active_closer,
+        "time_wait": "both" if len(time_wait) == 2 else (time_wait[0] if time_wait else None),
+    }
+
+
+def _states(conversation) -> dict:
+    return {side: [{"frame": c.frame, "state": c.state.value, "source": c.source} for c in changes]
+            for side, changes in conversation.states.items()}
+
+
+def _segment(segment) -> str:
+    r = segment.record
+    ack = segment.rel_ack if segment.rel_ack is not None else "null"
+    return (f'{{"frame": {r.frame}, "time": {r.time!r}, "from": "{segment.sender}", '
+            f'"flags": [{_flags_json(r.flags)}], "seq": {segment.rel_seq}, "ack": {ack}, '
+            f'"seq_raw": {r.seq}, "ack_raw": {r.ack}, "len": {r.payload_len}, '
+            f'"window": {segment.window}, "analysis": [{_marks_json(segment.analysis)}]}}')
+
+
+def _datagram(datagram) -> str:
+    r = datagram.record
+    if r.icmp:
+        return _icmp(r, datagram.sender)
+    return f'{{"frame": {r.frame}, "time": {r.time!r}, "from": "{datagram.sender}", "len": {r.payload_len}}}'
+
+
+def _icmp(record, sender: str) -> str:
+    return (f'{{"frame": {record.frame}, "time": {record.time!r}, "from": "{sender}", '
+            f'"icmp": "{record.icmp}", "reporter": {json.dumps(record.reporter)}}}')
+
+
+def _call(call: SocketCall) -> dict:
+    return {"side": call.side, "call": call.name, "args": call.args, "start": call.start,
+            "end": call.end, "result": call.result, "error": call.error}
+
+
+
+
+
+def write_json(outputs: Outputs, path: Path, capture: str, records, calls: tuple[SocketCall, ...] | None = None) -> Path:
+    """The JSON of a set of records (a scenario's run), through the same streaming export."""
+    analyzer = Analyzer(keep=False)
+    with outputs.replacing(path) as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8")
+        export = JsonExport(text, capture)
+        for record in records:
+            export.write(analyzer.receive(record))
+        export.write(analyzer.finish())
+        export.close(calls)
+        text.detach()
+    return path

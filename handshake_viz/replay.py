@@ -1,0 +1,89 @@
+"""Replaying a stored capture: read, decode, analyse and export in one streaming pass, then draw."""
+
+import io
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from handshake_viz import drawings
+from handshake_viz.analysis import Analyzer, ConversationEnded
+from handshake_viz.dissect import FrameDecoder
+from handshake_viz.errors import UsageError
+from handshake_viz.export import JsonExport
+from handshake_viz.outputs import Outputs
+from handshake_viz.pcapfile import CaptureReader
+
+TABLE_ROWS = 50  # conversations listed in the summary; the JSON has them all
+
+
+@dataclass
+class ReplayResult:
+    rows: list[tuple[str, ...]] = field(default_factory=list)   # the first TABLE_ROWS conversations
+    conversations: int = 0
+    notes: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+def summary_row(conversation) -> tuple[str, ...]:
+    if conversation.protocol == "udp":
+        opened = closed = "-"
+    else:
+        opened, closed = conversation.handshake, conversation.teardown
+    return (str(conversation.index), conversation.protocol, conversation.client_text,
+            conversation.server_text, str(conversation.packet_count), opened, closed)
+
+
+def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outputs,
+           only: int | None = None) -> ReplayResult:
+    """Analyse capture; write its JSON (streamed) and the diagrams of its conversations."""
+    drawn = tuple(f for f in formats if f != "json")
+    json_path = out_dir / f"{capture.stem}.json" if "json" in formats else None
+    if json_path:
+        outputs.refuse_existing([json_path])
+    reader, decoder = CaptureReader(capture), FrameDecoder()
+    analyzer = Analyzer(keep=bool(drawn))  # drawing needs every packet; JSON alone streams
+    result = ReplayResult()
+    seen: set[int] = set()
+
+    def take(events) -> list:
+        chosen = [e for e in events if only is None or _conversation_of(e) == only]
+        for event in chosen:
+            if type(event) is ConversationEnded:
+                result.conversations += 1
+                seen.add(event.conversation.index)
+                if len(result.rows) < TABLE_ROWS:
+                    result.rows.append(summary_row(event.conversation))
+        return chosen
+
+    with outputs.replacing(json_path) if json_path else nullcontext() as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8") if binary else None
+        export = JsonExport(text, str(capture)) if text else None
+        for frame in reader:
+            record = decoder.decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
+            if record is not None:
+                events = take(analyzer.receive(record))
+                if export:
+                    export.write(events)
+        events = take(analyzer.finish())
+        if only is not None and only not in seen:
+            raise UsageError(f"{capture} has no conversation {only}: leave out --conversation to see them all")
+        if export:
+            export.write(events)
+            export.close()
+            text.detach()
+    if json_path:
+        result.files.append(json_path)
+    result.rows.sort(key=lambda row: int(row[0]))
+    result.notes = reader.warnings + [f"{count} {what}" for what, count in sorted(decoder.counts.items())]
+    if decoder.unfinished():
+        result.notes.append(f"{decoder.unfinished()} fragmented IP datagrams never completed (not shown)")
+    if drawn:
+        conversations = [c for c in analyzer.conversations if only is None or c.index == only]
+        outputs.refuse_existing(drawings.planned_paths(capture.stem, conversations, out_dir, drawn))
+        result.files += drawings.draw(conversations, capture.stem, out_dir, drawn, outputs)
+    return result
+
+
+def _conversation_of(event) -> int:
+    conversation = event.conversation
+    return conversation if isinstance(conversation, int) else conversation.index
