@@ -13,7 +13,7 @@ TEST_NEEDS := $(RUN_NEEDS) tshark:tshark
 ## Run the default scenarios under live capture (as root): captures/ and out/.
 handshake: $(STAMP)
 	@$(MAKE) --no-print-directory system-packages NEEDS="$(RUN_NEEDS)"
-	$(BIN)/handshake-viz run --force
+	$(BIN)/handshake-viz run --format svg,png,json --force
 
 ## Run the test suite.
 test: $(STAMP)
@@ -24,7 +24,7 @@ test: $(STAMP)
 replay: $(STAMP)
 	@test -n "$(CAPTURE)" || { echo "usage: make replay CAPTURE=path/to/file.pcap"; exit 2; }
 	@$(MAKE) --no-print-directory system-packages NEEDS="dot:graphviz"
-	$(BIN)/handshake-viz replay "$(CAPTURE)" --force
+	$(BIN)/handshake-viz replay "$(CAPTURE)" --format svg,png,json --force
 
 # The virtual environment, rebuilt when pyproject.toml changes; given back to the sudo user.
 $(STAMP): pyproject.toml
@@ -55,3 +55,9 @@ system-packages:
 			exit 1; \
 		fi; \
 	fi
+
+## Replay speed and memory against tshark on a generated 1M-packet loopback capture.
+.PHONY: bench
+bench: $(STAMP)
+	@$(MAKE) --no-print-directory system-packages NEEDS="tshark:tshark"
+	$(BIN)/python bench/replay_vs_tshark.py $(PACKETS)

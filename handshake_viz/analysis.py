@@ -41,8 +41,8 @@ class Segment:
     window: int                # after scaling, when the handshake announced a scale
     phase: str
     analysis: frozenset = frozenset()                # marks from `anomalies`, as tshark's
-    acked_by: int | None = None                      # frame of the first ACK covering it
-    covers: list[int] = field(default_factory=list)  # frames this ACK was first to cover
+    acked_by: int | None = None      # frame of the first ACK covering it
+    covers: tuple[int, ...] = ()     # frames this ACK was first to cover
 
     @property
     def seq_space(self) -> int:
@@ -51,8 +51,9 @@ class Segment:
         return self.record.payload_len + bool(flags & SYN) + bool(flags & FIN)
 
 
-# Events: what the analysis found, in past tense.
-@dataclass(frozen=True, slots=True)
+# Events: what the analysis found, in past tense. Not frozen: a replay makes one or more per
+# packet, and frozen dataclasses are several times slower to build.
+@dataclass(slots=True)
 class ConversationStarted:
     conversation: int
     frame: int
@@ -60,7 +61,7 @@ class ConversationStarted:
     server: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StateChanged:
     conversation: int
     side: str
@@ -68,7 +69,7 @@ class StateChanged:
     state: TcpState
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StateWithdrawn:
     """A state inferred too early: crossing FINs show that a FIN counted as received (CLOSE_WAIT)
     had not yet arrived when the peer sent its own FIN."""
@@ -79,19 +80,19 @@ class StateWithdrawn:
     state: TcpState
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HandshakeCompleted:
     conversation: int
     frame: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConnectionRefused:
     conversation: int
     frame: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DataAcknowledged:
     conversation: int
     side: str                  # who sent the data
@@ -99,46 +100,46 @@ class DataAcknowledged:
     ack_frame: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FinSent:
     conversation: int
     side: str
     frame: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConnectionReset:
     conversation: int
     side: str                  # who sent the RST
     frame: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConversationClosed:
     conversation: int
     frame: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IcmpErrorReceived:
     conversation: int
     record: PacketRecord       # record.icmp names the error: "port_unreachable", ...
     sender: str                # it answers what the other side sent
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SegmentAnalyzed:
     conversation: int
     segment: "Segment"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DatagramSeen:
     conversation: int
     datagram: "Datagram"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConversationEnded:
     """No more packets will be given to this conversation: it is complete and handed over."""
 
@@ -246,7 +247,11 @@ class UdpConversation:
 
 
 def _key(record: PacketRecord) -> tuple:
-    return (record.protocol, *sorted(((record.src, record.sport), (record.dst, record.dport))))
+    """The same key for both directions of a conversation."""
+    src, sport, dst, dport = record.src, record.sport, record.dst, record.dport
+    if (src, sport) <= (dst, dport):
+        return record.protocol, src, sport, dst, dport
+    return record.protocol, dst, dport, src, sport
 
 
 CLOSED_KEPT = 1000      # closed TCP conversations kept for late packets, when not keeping all
@@ -292,8 +297,9 @@ class Analyzer:
                 conversation.segments.append(step.segment)
             events.append(SegmentAnalyzed(conversation.index, step.segment))
             if conversation.closed and not self.keep:
-                self._closed[_key(record)] = conversation
-                self._closed.move_to_end(_key(record))
+                key = _key(record)
+                self._closed[key] = conversation
+                self._closed.move_to_end(key)
         if not self.keep:
             self._end_finished(record.time, events)
         return events
@@ -407,8 +413,11 @@ class _TcpStep:
                                 record.payload_len, flags, segment.window, record.time)
         self.segment = segment
         self._track_sent(segment)
-        self._initial_states()
-        self._sender_triggers()
+        states = self.conv.states
+        if not states[self.sender] or not states[self.receiver]:
+            self._initial_states()
+        if flags & (SYN | FIN | RST):
+            self._sender_triggers()
         if flags & RST:
             self._trigger(self.receiver, Trigger.RECEIVE_RST)
         else:
@@ -417,7 +426,8 @@ class _TcpStep:
                 self._trigger(self.receiver, Trigger.RECEIVE_SYN)
             if flags & FIN:
                 self._trigger(self.receiver, Trigger.RECEIVE_FIN)
-        self._check_closed()
+        if self.conv.closed_frame is None:
+            self._check_closed()
 
     def _scaled_window(self) -> int:
         """The window in bytes: shifted by the scale this side's SYN offered, unless the peer's
@@ -435,11 +445,12 @@ class _TcpStep:
 
     def _phase(self) -> str:
         conv, flags = self.conv, self.record.flags
-        if flags & (FIN | RST) or conv.reset_by or any(
-                d.fin_frame is not None for d in conv.directions.values()):
+        if flags & (FIN | RST) or conv.active_closer or conv.reset_by:  # a FIN or RST was seen
             return TEARDOWN
         if flags & SYN:
             return HANDSHAKE
+        if conv.handshake == "complete":
+            return DATA
         server_syn = conv.directions[SERVER]
         completes_handshake = (self.sender == CLIENT and conv.handshake != "complete"
                                and server_syn.syn_end is not None and not server_syn.syn_acked
@@ -448,7 +459,8 @@ class _TcpStep:
 
     def _track_sent(self, segment: Segment) -> None:
         record, out = self.record, self.out
-        end = seq_add(record.seq, segment.seq_space)
+        seq_space = segment.seq_space
+        end = seq_add(record.seq, seq_space)
         if record.flags & SYN and out.syn_frame is None:
             out.syn_frame, out.syn_end = record.frame, seq_add(record.seq, 1)
         if record.flags & FIN and out.fin_frame is None:
@@ -456,7 +468,7 @@ class _TcpStep:
             self._note_fin()
         if record.payload_len and self.back.fin_frame is not None:
             self.conv.half_close = True
-        if segment.seq_space and (out.highest_end is None or seq_gt(end, out.highest_end)):
+        if seq_space and (out.highest_end is None or seq_gt(end, out.highest_end)):
             out.highest_end = end
             out.unacked.append((end, segment))
 
@@ -519,7 +531,7 @@ class _TcpStep:
         while back.unacked and seq_ge(record.ack, back.unacked[0][0]):
             _, acked = back.unacked.popleft()
             acked.acked_by = record.frame
-            segment.covers.append(acked.record.frame)
+            segment.covers += (acked.record.frame,)
             if acked.record.payload_len:
                 self.events.append(DataAcknowledged(self.conv.index, self.receiver,
                                                     acked.record.frame, record.frame))
@@ -549,8 +561,6 @@ class _TcpStep:
 
     def _check_closed(self) -> None:
         conv = self.conv
-        if conv.closed:
-            return
         fins_acked = all(d.fin_acked for d in conv.directions.values())
         if conv.reset_by or conv.handshake == "refused" or fins_acked:
             conv.closed_frame = self.record.frame

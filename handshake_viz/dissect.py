@@ -9,6 +9,7 @@ import socket
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from handshake_viz.records import PacketRecord, TcpOptions
 
@@ -47,8 +48,7 @@ _ICMPV6_ERRORS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Packet:
+class _Packet(NamedTuple):
     """An IP packet's addresses, transport protocol and transport bytes."""
 
     src: str
@@ -223,23 +223,26 @@ def _after_ethertype(data: bytes, type_offset: int, header_len: int):
     return None
 
 
+_TCP_HEADER = struct.Struct(">HHIIBBH")
+
+
 def _tcp(frame: int, time: float, packet: _Packet) -> PacketRecord:
     data = packet.transport
-    sport, dport, seq, ack, offset_byte, flags, window = struct.unpack_from(">HHIIBBH", data, 0)
+    sport, dport, seq, ack, offset_byte, flags, window = _TCP_HEADER.unpack_from(data, 0)
     header_len = (offset_byte >> 4) * 4
-    options = _tcp_options(data[20:header_len]) if header_len > 20 else None
-    payload_len = max(packet.transport_len - header_len, 0)
-    payload = data[header_len:header_len + min(payload_len, _PREVIEW_BYTES)]
+    options = _tcp_options(data[20:header_len]) if flags & 0x02 and header_len > 20 else None
+    payload_len = packet.transport_len - header_len
+    if payload_len < 0:
+        payload_len = 0
     return PacketRecord(frame, time, packet.src, packet.dst, sport, dport, "tcp", flags, seq, ack,
-                        window, options, payload_len, preview(payload, payload_len))
+                        window, options, payload_len, data[header_len:header_len + _PREVIEW_BYTES])
 
 
 def _udp(frame: int, time: float, packet: _Packet) -> PacketRecord:
     sport, dport, udp_len = struct.unpack_from(">HHH", packet.transport, 0)
     payload_len = max((udp_len or packet.transport_len) - 8, 0)
-    payload = packet.transport[8:8 + min(payload_len, _PREVIEW_BYTES)]
     return PacketRecord(frame, time, packet.src, packet.dst, sport, dport, "udp",
-                        payload_len=payload_len, preview=preview(payload, payload_len))
+                        payload_len=payload_len, payload=packet.transport[8:8 + min(payload_len, _PREVIEW_BYTES)])
 
 
 def _icmp_error(frame: int, time: float, packet: _Packet) -> PacketRecord | None:
@@ -299,13 +302,3 @@ def _tcp_options(raw: bytes) -> TcpOptions:
             timestamps = struct.unpack(">II", body)
         i += length
     return TcpOptions(mss, window_scale, sack_permitted, timestamps, tuple(sack_blocks))
-
-
-def preview(payload: bytes, payload_len: int) -> str:
-    """Printable text with everything else escaped, so no payload byte can break a label."""
-    text = "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else _ESCAPES.get(b, f"\\x{b:02x}")
-                   for b in payload)
-    return text + ("…" if payload_len > len(payload) else "")
-
-
-_ESCAPES = {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x5C: "\\\\"}

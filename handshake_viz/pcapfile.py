@@ -9,6 +9,7 @@ time, whatever the file's size.
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from handshake_viz.errors import CaptureFileError
 
@@ -20,10 +21,10 @@ _PCAPNG_SHB = 0x0A0D0D0A
 _PCAPNG_BYTE_ORDER = 0x1A2B3C4D
 _IDB, _OBSOLETE_PB, _SPB, _EPB = 1, 2, 3, 6
 _MAX_RECORD = 256 * 1024 * 1024   # a caplen beyond this is corruption, not a packet
+_READ_SIZE = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class RawFrame:
+class RawFrame(NamedTuple):
     frame: int            # 1-based, counting every packet in the file
     time: float
     linktype: int
@@ -75,22 +76,28 @@ class CaptureReader:
         linktype &= 0xFFFF
         record = struct.Struct(endian + "IIII")
         offset, frame = 24, 0
+        buffer, start = b"", 0   # records are parsed from large reads, not one read each
         while True:
-            head = f.read(16)
-            if not head:
-                return
+            if len(buffer) - start < 16:
+                buffer, start = buffer[start:] + f.read(_READ_SIZE), 0
+                if not buffer:
+                    return
             frame += 1
-            if len(head) < 16:
+            if len(buffer) - start < 16:
                 self._cut_short(offset, frame)
                 return
-            sec, frac, caplen, wire_len = record.unpack(head)
+            sec, frac, caplen, wire_len = record.unpack_from(buffer, start)
             if caplen > _MAX_RECORD:
                 raise self._fail(offset, f"packet {frame} claims {caplen} bytes: the file is corrupt")
-            data = f.read(caplen)
-            if len(data) < caplen:
-                self._cut_short(offset, frame)
-                return
-            yield RawFrame(frame, _seconds(sec, frac, ticks), linktype, data, wire_len)
+            end = start + 16 + caplen
+            if end > len(buffer):
+                buffer, start = buffer[start:] + f.read(max(_READ_SIZE, caplen + 16)), 0
+                end = 16 + caplen
+                if end > len(buffer):
+                    self._cut_short(offset, frame)
+                    return
+            yield RawFrame(frame, _seconds(sec, frac, ticks), linktype, buffer[start + 16:end], wire_len)
+            start = end
             offset += 16 + caplen
 
     def _pcapng(self, f):

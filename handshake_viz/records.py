@@ -5,6 +5,7 @@ file; `SocketCall` is what a program asked of the kernel. Neither knows about sc
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
 _FLAG_NAMES = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"),
@@ -16,8 +17,7 @@ def flag_names(flags: int) -> tuple[str, ...]:
     return tuple(name for bit, name in _FLAG_NAMES if flags & bit)
 
 
-@dataclass(frozen=True, slots=True)
-class TcpOptions:
+class TcpOptions(NamedTuple):
     mss: int | None = None
     window_scale: int | None = None
     sack_permitted: bool = False
@@ -25,8 +25,19 @@ class TcpOptions:
     sack_blocks: tuple[tuple[int, int], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class PacketRecord:
+_ESCAPES = {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x5C: "\\\\"}
+
+
+def preview_text(payload: bytes, payload_len: int) -> str:
+    """Printable text with everything else escaped, so no payload byte can break a label."""
+    text = "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else _ESCAPES.get(b, f"\\x{b:02x}")
+                   for b in payload)
+    return text + ("…" if payload_len > len(payload) else "")
+
+
+class PacketRecord(NamedTuple):
+    """What one packet carried. A tuple because a replay makes millions of them."""
+
     frame: int                 # 1-based position in the capture, counting every packet
     time: float                # seconds since the epoch, from the capture
     src: str                   # IP address as text
@@ -38,15 +49,19 @@ class PacketRecord:
     seq: int = 0               # raw 32-bit values as on the wire
     ack: int = 0
     window: int = 0            # raw 16-bit window field, before scaling
-    options: TcpOptions | None = None
+    options: TcpOptions | None = None  # read on SYNs only, the one place they matter
     payload_len: int = 0       # from the IP header, so right even for snaplen-cut packets
-    preview: str = ""          # the first bytes of payload, printable and escaped
+    payload: bytes = b""       # the first bytes of it, as captured
     icmp: str | None = None    # an ICMP error about this 4-tuple: "port_unreachable", ...
     reporter: str | None = None  # who sent that ICMP error
 
     @property
     def is_ipv6(self) -> bool:
         return ":" in self.src
+
+    @property
+    def preview(self) -> str:
+        return preview_text(self.payload, self.payload_len)
 
 
 def endpoint_text(address: str, port: int) -> str:

@@ -46,7 +46,7 @@ def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outp
     seen: set[int] = set()
 
     def take(events) -> list:
-        chosen = [e for e in events if only is None or _conversation_of(e) == only]
+        chosen = events if only is None else [e for e in events if _conversation_of(e) == only]
         for event in chosen:
             if type(event) is ConversationEnded:
                 result.conversations += 1
@@ -62,7 +62,7 @@ def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outp
             record = decoder.decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
             if record is not None:
                 events = take(analyzer.receive(record))
-                if export:
+                if export and events:
                     export.write(events)
         events = take(analyzer.finish())
         if only is not None and only not in seen:

@@ -14,20 +14,22 @@ def seq_diff(a: int, b: int) -> int:
     return distance - MODULUS if distance >= _HALF else distance
 
 
+# The comparisons below are seq_diff(a, b) against 0, written out: they run for every packet.
 def seq_lt(a: int, b: int) -> bool:
-    return seq_diff(a, b) < 0
+    return (a - b) % MODULUS >= _HALF
 
 
 def seq_le(a: int, b: int) -> bool:
-    return seq_diff(a, b) <= 0
+    distance = (a - b) % MODULUS
+    return distance == 0 or distance >= _HALF
 
 
 def seq_gt(a: int, b: int) -> bool:
-    return seq_diff(a, b) > 0
+    return 0 < (a - b) % MODULUS < _HALF
 
 
 def seq_ge(a: int, b: int) -> bool:
-    return seq_diff(a, b) >= 0
+    return (a - b) % MODULUS < _HALF
 
 
 def relative(value: int, base: int) -> int:

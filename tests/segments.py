@@ -16,14 +16,14 @@ class Script:
         self.step = step
         self.time = 1_000.0
 
-    def send(self, side, flags, seq, ack=0, length=0, window=1000, options=None, preview=None):
+    def send(self, side, flags, seq, ack=0, length=0, window=1000, options=None, payload=None):
         source = self.ends[side]
         target = self.ends["server" if side == "client" else "client"]
         self.time += self.step
         bits = sum(_FLAG_BITS[f] for f in flags)
         record = PacketRecord(len(self.records) + 1, self.time, source[0], target[0], source[1], target[1],
                               "tcp", bits, seq % 2**32, ack % 2**32, window, options, length,
-                              preview if preview is not None else "x" * length)
+                              payload if payload is not None else b"x" * min(length, 24))
         self.records.append(record)
         return record
 

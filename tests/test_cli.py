@@ -1,5 +1,6 @@
 """The command as a user runs it: exit codes, one-line errors, files written and not overwritten."""
 
+import json
 import os
 import subprocess
 import sys
@@ -97,12 +98,19 @@ def test_run_through_sudo_leaves_files_to_the_invoking_user(tmp_path, capsys, mo
     monkeypatch.setenv("SUDO_UID", "65534")
     monkeypatch.setenv("SUDO_GID", "65534")
     out, captures = tmp_path / "out", tmp_path / "captures"
-    assert main(["run", "echo", "--out", str(out), "--captures", str(captures)]) == 0
+    assert main(["run", "echo", "--out", str(out), "--captures", str(captures), "--format", "svg,png,json"]) == 0
     written = [out, captures, *out.iterdir(), *captures.iterdir()]
-    assert {p.name for p in written} >= {"echo.pcap", "echo.svg", "echo.png"}
+    assert {p.name for p in written} == {"out", "captures", "echo.pcap", "echo.svg", "echo.png", "echo.json"}
     assert all((p.stat().st_uid, p.stat().st_gid) == (65534, 65534) for p in written)
     table = capsys.readouterr().out
     assert "echo" in table and str(captures / "echo.pcap") in table and f"Diagrams are in {out}" in table
+    document = json.loads((out / "echo.json").read_text())
+    assert document["capture"] == str(captures / "echo.pcap")
+    [conversation] = document["conversations"]
+    assert conversation["time_wait"] == "client" and len(conversation["packets"]) == 10
+    calls = document["calls"]
+    assert [c["call"] for c in calls if c["side"] == "client"][:2] == ["socket", "connect"]
+    assert all(c["start"] <= c["end"] for c in calls)
 
 
 def test_a_busy_port_is_named_with_what_to_do(tmp_path):

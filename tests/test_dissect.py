@@ -3,7 +3,8 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 
-from handshake_viz.dissect import LINKTYPE_ETHERNET, LINKTYPE_RAW, FrameDecoder, preview
+from handshake_viz.dissect import LINKTYPE_ETHERNET, LINKTYPE_RAW, FrameDecoder
+from handshake_viz.records import preview_text
 from handshake_viz.records import ACK, PSH, SYN
 
 SYN_OPTIONS = [("MSS", 65495), ("SAckOK", b""), ("Timestamp", (123, 0)), ("NOP", None), ("WScale", 7)]
@@ -56,5 +57,5 @@ def test_frames_without_tcp_or_udp_give_nothing():
 
 
 def test_preview_escapes_everything_that_could_break_a_label():
-    assert preview(b'a"b\\c\n\r\t\x00\xff<{|}>', 13) == 'a"b\\\\c\\n\\r\\t\\x00\\xff<{|}>'
-    assert preview(b"abc", 10) == "abc…"
+    assert preview_text(b'a"b\\c\n\r\t\x00\xff<{|}>', 13) == 'a"b\\\\c\\n\\r\\t\\x00\\xff<{|}>'
+    assert preview_text(b"abc", 10) == "abc…"

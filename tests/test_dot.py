@@ -8,13 +8,14 @@ from handshake_viz.render import render
 
 from segments import Script, handshake
 
-ODD_PAYLOAD = 'say "hi" \\n {x|y} <b> & \\x00'
+ODD_BYTES = b'say "hi" \n {x|y} <b> & \x00'
+ODD_PAYLOAD = 'say "hi" \\n {x|y} <b> & \\x00'  # as the label shows it
 
 
 def odd_diagram():
     s = Script()
     handshake(s, 0, 0)
-    s.client("PA", 1, 1, length=len(ODD_PAYLOAD), preview=ODD_PAYLOAD)
+    s.client("PA", 1, 1, length=len(ODD_BYTES), payload=ODD_BYTES)
     [conv] = analyze(s.records)
     return timeline(conv)
 
@@ -34,7 +35,7 @@ def test_odd_payload_characters_reach_the_svg_unchanged():
     texts = ["".join(t.itertext()).replace("\xa0", " ")  # graphviz keeps runs of spaces as nbsp
              for t in ElementTree.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
     assert f'"{ODD_PAYLOAD}"' in texts
-    assert f"PSH, ACK   seq 1:{1 + len(ODD_PAYLOAD)} ({len(ODD_PAYLOAD)})  ack 1  win 1000" in texts
+    assert f"PSH, ACK   seq 1:{1 + len(ODD_BYTES)} ({len(ODD_BYTES)})  ack 1  win 1000" in texts
 
 
 def test_png_carries_the_requested_resolution():

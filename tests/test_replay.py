@@ -63,10 +63,9 @@ def many_connections(count: int) -> list:
         script = echo(c_isn=1000 * n, s_isn=7)
         for record in script.records:
             from_client = record.sport == 40000
-            records.append(record.__class__(**{**{f: getattr(record, f) for f in record.__slots__},
-                                              "frame": len(records) + 1,
-                                              "sport": 30000 + n if from_client else 80,
-                                              "dport": 80 if from_client else 30000 + n}))
+            records.append(record._replace(frame=len(records) + 1,
+                                           sport=30000 + n if from_client else 80,
+                                           dport=80 if from_client else 30000 + n))
     return records
 
 

@@ -69,7 +69,7 @@ def test_the_side_that_sends_the_first_fin_ends_in_time_wait(runs, name, closer,
     fins = [s for s in conversation.segments if s.record.flags & FIN]
     assert [s.sender for s in fins] == [closer, peer]
     last = conversation.segments[-1]
-    assert last.sender == closer and last.record.flags == ACK and last.covers == [fins[1].record.frame]
+    assert last.sender == closer and last.record.flags == ACK and last.covers == (fins[1].record.frame,)
     assert conversation.active_closer == closer
     assert conversation.time_wait == (closer,)
     closer_states = [c.state for c in conversation.states[closer]]
