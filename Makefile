@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 # What each target needs from the system: "check-command:debian-package".
-RUN_NEEDS := dot:graphviz libpcap.so:libpcap0.8
+RUN_NEEDS := dot:graphviz libpcap.so:libpcap0.8 ip:iproute2 tc:iproute2 nft:nftables
 TEST_NEEDS := $(RUN_NEEDS) tshark:tshark
 
 .PHONY: handshake test replay
@@ -14,6 +14,12 @@ TEST_NEEDS := $(RUN_NEEDS) tshark:tshark
 handshake: $(STAMP)
 	@$(MAKE) --no-print-directory system-packages NEEDS="$(RUN_NEEDS)"
 	$(BIN)/handshake-viz run --format svg,png,json --force
+
+## Run every scenario of the catalogue (as root): captures/ and out/.
+.PHONY: scenarios
+scenarios: $(STAMP)
+	@$(MAKE) --no-print-directory system-packages NEEDS="$(RUN_NEEDS)"
+	$(BIN)/handshake-viz run --all --format svg,png,json --force
 
 ## Run the test suite.
 test: $(STAMP)

@@ -43,6 +43,7 @@ class Segment:
     analysis: frozenset = frozenset()                # marks from `anomalies`, as tshark's
     acked_by: int | None = None      # frame of the first ACK covering it
     covers: tuple[int, ...] = ()     # frames this ACK was first to cover
+    resent_from: int | None = None   # frame of the unacknowledged segment whose bytes this repeats
 
     @property
     def seq_space(self) -> int:
@@ -471,6 +472,9 @@ class _TcpStep:
         if seq_space and (out.highest_end is None or seq_gt(end, out.highest_end)):
             out.highest_end = end
             out.unacked.append((end, segment))
+        elif seq_space:
+            segment.resent_from = next((earlier.record.frame for _, earlier in out.unacked
+                                        if earlier.record.seq == record.seq), None)
 
     def _note_fin(self) -> None:
         conv = self.conv

@@ -89,7 +89,7 @@ def mark(fwd: FlowMarks, rev: FlowMarks, timing: HandshakeTiming, seq: int, ack:
         _retransmission_kind(fwd, rev, timing, seq, seglen, flags, time, found)
 
     nextseq = seq_add(seq, seglen + (1 if flags & (SYN | FIN) else 0))
-    probe = ZERO_WINDOW_PROBE in found
+    probe = ZERO_WINDOW_PROBE in found and KEEP_ALIVE not in found  # tshark's kind of probe
     if (seq_gt(nextseq, fwd.nextseq) or not fwd.nextseq) and not probe:
         fwd.nextseq, fwd.nextseq_time = nextseq, time
     if (seq == fwd.max_seq_to_be_acked or not fwd.max_seq_to_be_acked) and not probe:
@@ -109,6 +109,10 @@ def _window_and_ack_marks(fwd, rev, seq, ack, seglen, flags, window, found) -> N
         found.add(LOST_SEGMENT)
     if seglen <= 1 and seq == seq_add(fwd.nextseq, -1) and not control:
         found.add(KEEP_ALIVE)
+        if rev.window == 0:
+            # Linux probes a zero window with this same empty segment one byte back; tshark
+            # calls it a keep-alive only. (Our addition: tshark's probe carries one new byte.)
+            found.add(ZERO_WINDOW_PROBE)
     repeats = seglen == 0 and seq == fwd.nextseq and ack == fwd.lastack and not control
     if not repeats:
         return

@@ -5,8 +5,7 @@ import sys
 from pathlib import Path
 
 from handshake_viz import drawings
-from handshake_viz.analysis import Conversation
-from handshake_viz.errors import HandshakeVizError, UsageError
+from handshake_viz.errors import HandshakeVizError, ScenarioError, UsageError
 from handshake_viz.export import write_json
 from handshake_viz.outputs import Outputs
 from handshake_viz.pcapfile import write_pcap
@@ -78,7 +77,7 @@ def _run(args) -> int:
                             [args.out / f"{s.name}.{fmt}" for s in chosen for fmt in formats])
     host = "::1" if args.ipv6 else "127.0.0.1"
     drawn = tuple(f for f in formats if f != "json")
-    rows = []
+    rows, failed = [], []
     for scenario in chosen:
         result = run_scenario(scenario, host, args.port)
         pcap = outputs.write(args.captures / f"{scenario.name}.pcap",
@@ -88,11 +87,15 @@ def _run(args) -> int:
         if "json" in formats:
             files.append(write_json(outputs, args.out / f"{scenario.name}.json", str(pcap),
                                     result.records, result.calls))
-        rows.append((scenario.name, str(len(result.frames)), _phases(result.conversations),
+        wire = "as promised" if not result.problems else f"{len(result.problems)} problem(s)"
+        rows.append((scenario.name, str(len(result.frames)), wire, _phases(result.conversations),
                      str(pcap), ", ".join(str(f) for f in files)))
-    _table(("scenario", "packets", "phases", "capture", "diagrams"), rows)
+        failed += [f"scenario {scenario.name}: {problem}" for problem in result.problems]
+    _table(("scenario", "packets", "wire", "phases", "capture", "diagrams"), rows)
     print(f"\nDiagrams are in {args.out}/, captures in {args.captures}/.")
-    return 0
+    for line in failed:
+        print(f"handshake-viz: {line}", file=sys.stderr)
+    return ScenarioError.exit_code if failed else 0
 
 
 def _replay(args) -> int:
@@ -109,12 +112,14 @@ def _replay(args) -> int:
     return 0
 
 
-def _phases(conversations: list[Conversation]) -> str:
-    counts = []
-    for conversation in conversations:
-        for phase, first, last in conversation.phases():
-            counts.append(f"{phase} {last - first + 1}")
-    return ", ".join(counts)
+def _phases(conversations: list) -> str:
+    """'handshake 3, data 4, teardown 3' for one connection; a summary for several."""
+    if len(conversations) != 1:
+        return f"{len(conversations)} conversations"
+    [conversation] = conversations
+    if conversation.protocol == "udp":
+        return f"{len(conversation.datagrams)} datagrams"
+    return ", ".join(f"{phase} {last - first + 1}" for phase, first, last in conversation.phases())
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

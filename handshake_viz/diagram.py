@@ -6,6 +6,7 @@ the program that made it into rows in the order things happened; `dot` draws the
 
 from dataclasses import dataclass
 
+from handshake_viz import dnsmsg
 from handshake_viz.analysis import CLIENT, SERVER, Conversation, Datagram, Segment, UdpConversation, other
 from handshake_viz.records import SYN, PacketRecord, SocketCall, TcpOptions, endpoint_text, flag_names
 from handshake_viz.tcp_states import TIME_WAIT_SECONDS
@@ -152,9 +153,30 @@ def _packet_row(conversation, packet, t0: float) -> Row:
     return _segment_row(conversation, packet, t0)
 
 
+DNS_PORT = 53
+
+
+def _payload_lines(record: PacketRecord) -> list[str]:
+    """The payload as quoted text, or decoded when it is DNS (port 53; over TCP after the
+    two-byte length prefix)."""
+    if not record.payload_len:
+        return []
+    if DNS_PORT in (record.sport, record.dport):
+        if record.protocol == "udp":
+            said = dnsmsg.describe(record.payload)
+            if said:
+                return [f"DNS {said}"]
+        elif len(record.payload) > 2:
+            said = dnsmsg.describe(record.payload[2:])
+            if said:
+                prefix = int.from_bytes(record.payload[:2], "big")
+                return [f"length prefix {prefix}, then DNS {said}"]
+    return [f'"{record.preview}"']
+
+
 def _datagram_row(datagram: Datagram, t0: float) -> Row:
     record = datagram.record
-    label = [f"UDP   len {record.payload_len}"] + ([f'"{record.preview}"'] if record.payload_len else [])
+    label = [f"UDP   len {record.payload_len}"] + _payload_lines(record)
     arrow = Arrow(datagram.sender, other(datagram.sender), tuple(label), "data")
     return Row(_stamp(record.time, t0, record.frame), arrow)
 
@@ -192,8 +214,11 @@ def _segment_label(conversation: Conversation, segment: Segment) -> tuple[str, .
     lines = [f"{first}   {numbers}"]
     if record.flags & SYN:
         lines.append(f"ISN {record.seq}" + (f"  {_options_text(record.options)}" if record.options else ""))
-    if record.payload_len:
-        lines.append(f'"{record.preview}"')
+    lines += _payload_lines(record)
+    if segment.resent_from is not None:
+        lines.append(f"sent again: the same bytes as #{segment.resent_from}")
+    if segment.analysis:
+        lines.append("[" + ", ".join(sorted(mark.replace("_", " ") for mark in segment.analysis)) + "]")
     explained = _ack_explanation(conversation, segment)
     if explained:
         lines.append(explained)

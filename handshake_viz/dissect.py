@@ -35,7 +35,7 @@ _IPV6_EXTENSION_HEADERS = (0, 43, 60)  # hop-by-hop, routing, destination option
 _IPV6_FRAGMENT = 44
 _TCP, _UDP, _ICMP, _ICMPV6 = 6, 17, 1, 58
 _L2TP_PORT = 1701
-_PREVIEW_BYTES = 24
+_KEPT_PAYLOAD = 512   # enough for a DNS message in a label; previews show the first 24 bytes
 _ICMP_ERRORS = {
     (3, 0): "net_unreachable", (3, 1): "host_unreachable", (3, 2): "protocol_unreachable",
     (3, 3): "port_unreachable", (3, 4): "fragmentation_needed", (3, 13): "administratively_prohibited",
@@ -235,14 +235,14 @@ def _tcp(frame: int, time: float, packet: _Packet) -> PacketRecord:
     if payload_len < 0:
         payload_len = 0
     return PacketRecord(frame, time, packet.src, packet.dst, sport, dport, "tcp", flags, seq, ack,
-                        window, options, payload_len, data[header_len:header_len + _PREVIEW_BYTES])
+                        window, options, payload_len, data[header_len:header_len + _KEPT_PAYLOAD])
 
 
 def _udp(frame: int, time: float, packet: _Packet) -> PacketRecord:
     sport, dport, udp_len = struct.unpack_from(">HHH", packet.transport, 0)
     payload_len = max((udp_len or packet.transport_len) - 8, 0)
     return PacketRecord(frame, time, packet.src, packet.dst, sport, dport, "udp",
-                        payload_len=payload_len, payload=packet.transport[8:8 + min(payload_len, _PREVIEW_BYTES)])
+                        payload_len=payload_len, payload=packet.transport[8:8 + min(payload_len, _KEPT_PAYLOAD)])
 
 
 def _icmp_error(frame: int, time: float, packet: _Packet) -> PacketRecord | None:

@@ -36,10 +36,13 @@ def planned_paths(stem: str, conversations: list[Conversation], out_dir: Path, f
 
 def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, outputs: Outputs,
          calls: tuple[SocketCall, ...] = (), title: str | None = None) -> list[Path]:
-    """Write each conversation's timeline; socket calls go with a lone conversation."""
+    """Write each conversation's timeline, with the socket calls made on it (and those on no
+    connection in particular: the listener's, say)."""
     written = []
     for conversation in conversations:
-        diagram = timeline(conversation, calls if len(conversations) == 1 else (), title)
+        own = calls if len(conversations) == 1 else tuple(
+            c for c in calls if c.endpoint in (None, conversation.client_text))
+        diagram = timeline(conversation, own, title)
         name = diagram_stem(stem, conversation, len(conversations))
         for fmt in formats:
             dot_text = to_dot(diagram, dpi=PNG_DPI if fmt == "png" else None)

@@ -28,11 +28,16 @@ class TcpOptions(NamedTuple):
 _ESCAPES = {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x5C: "\\\\"}
 
 
+PREVIEW_BYTES = 24
+
+
 def preview_text(payload: bytes, payload_len: int) -> str:
-    """Printable text with everything else escaped, so no payload byte can break a label."""
+    """The first bytes as printable text with everything else escaped, so no payload byte can
+    break a label."""
+    shown = payload[:PREVIEW_BYTES]
     text = "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else _ESCAPES.get(b, f"\\x{b:02x}")
-                   for b in payload)
-    return text + ("…" if payload_len > len(payload) else "")
+                   for b in shown)
+    return text + ("…" if payload_len > len(shown) else "")
 
 
 class PacketRecord(NamedTuple):
@@ -80,6 +85,7 @@ class SocketCall:
     end: float
     result: str                # "0", "5", "fd 4", ...
     error: str | None = None   # errno name when it failed ("ECONNREFUSED")
+    endpoint: str | None = None  # the client end of the connection it was on; None: listener, unconnected
 
     @property
     def outcome(self) -> str:

@@ -2,15 +2,17 @@
 
 import errno
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from handshake_viz.analysis import Analyzer, Conversation
+from handshake_viz import netns
+from handshake_viz.analysis import Analyzer, Conversation, UdpConversation
 from handshake_viz.capture import LiveCapture
 from handshake_viz.errors import PortBusyError, ScenarioError
 from handshake_viz.records import PacketRecord, SocketCall, endpoint_text
 from handshake_viz.scenarios import Scenario, Session
 
-TEARDOWN_TIMEOUT = 5.0
+END_TIMEOUT = 5.0
+PRIVATE_PORT = 8080   # the server's port inside a scenario's own namespace
 
 
 @dataclass
@@ -20,7 +22,8 @@ class ScenarioRun:
     linktype: int
     records: list[PacketRecord]
     calls: tuple[SocketCall, ...]
-    conversations: list[Conversation]
+    conversations: list[Conversation | UdpConversation]
+    problems: list[str] = field(default_factory=list)   # what the wire did not show as promised
 
 
 def free_port(host: str) -> int:
@@ -30,28 +33,47 @@ def free_port(host: str) -> int:
         return probe.getsockname()[1]
 
 
-def run_scenario(scenario: Scenario, host: str = "127.0.0.1", port: int | None = None) -> ScenarioRun:
-    session = Session(host, port or free_port(host))
+def everything_ended(datagrams: int):
+    """The capture may stop once every TCP connection is closed and the scenario's datagrams
+    (and ICMP errors) have all been seen: then the last packet is in."""
     analyzer = Analyzer()
     analyzed = 0
 
-    def teardown_seen(records: list[PacketRecord]) -> bool:
+    def ended(records: list[PacketRecord]) -> bool:
         nonlocal analyzed
         for record in records[analyzed:]:
             analyzer.receive(record)
         analyzed = len(records)
         conversations = analyzer.conversations
-        return bool(conversations) and all(c.closed for c in conversations)
+        tcp_closed = all(c.closed for c in conversations if c.protocol == "tcp")
+        seen = sum(len(c.datagrams) for c in conversations if c.protocol == "udp")
+        return bool(conversations) and tcp_closed and seen >= datagrams
 
-    with LiveCapture([session.port]) as capture:
+    return ended, analyzer
+
+
+def run_scenario(scenario: Scenario, host: str = "127.0.0.1", port: int | None = None) -> ScenarioRun:
+    """Run scenario's program under capture (in its own namespace if it needs one) and check it."""
+    if scenario.setup is not None:
+        port = scenario.port or port or PRIVATE_PORT  # a fresh namespace: every port is free
+        with netns.namespace(scenario.setup(port)):
+            return _run(scenario, host, port)
+    return _run(scenario, host, scenario.port or port or free_port(host))
+
+
+def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
+    session = Session(host, port)
+    ended, analyzer = everything_ended(scenario.datagrams)
+    with LiveCapture([port]) as capture:
         try:
             scenario.program(session)
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
-                raise PortBusyError(f"port {endpoint_text(host, session.port)} is in use by another program: "
+                raise PortBusyError(f"port {endpoint_text(host, port)} is in use by another program: "
                                     "pick a free one with --port, or leave --port out to get one")
             raise ScenarioError(f"scenario {scenario.name}: {error}") from error
-        capture.wait_for(teardown_seen, TEARDOWN_TIMEOUT, "the end of the teardown (the last ACK or RST)")
-    calls = tuple(sorted(session.calls, key=lambda call: call.start))
-    return ScenarioRun(scenario, capture.frames, capture.linktype, capture.records, calls,
-                       analyzer.conversations)
+        capture.wait_for(ended, END_TIMEOUT, "the end of every exchange (the last ACK, RST or datagram)")
+    run = ScenarioRun(scenario, capture.frames, capture.linktype, capture.records,
+                      session.resolved_calls(), analyzer.conversations)
+    run.problems = scenario.check(run)
+    return run

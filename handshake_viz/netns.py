@@ -1,0 +1,68 @@
+"""Private network namespaces for scenarios that need loss or held packets.
+
+Loss and delay are never made on the machine's own loopback: a scenario that needs them runs
+inside a namespace this module creates (its own `lo`, 127.0.0.1 and ::1), sets up with `tc` or
+`nft` there, and always removes, also on an error or Ctrl-C. Entering it is per thread
+(setns(2)); threads started inside inherit it, so the capture and the scenario's sockets live
+there, and the calling thread goes back where it was afterwards.
+"""
+
+import ctypes
+import itertools
+import os
+import subprocess
+from contextlib import contextmanager
+
+from handshake_viz.errors import PrivilegeError, ScenarioError
+
+CLONE_NEWNET = 0x40000000
+_names = itertools.count()
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        error = ctypes.get_errno()
+        raise ScenarioError(f"cannot enter the network namespace: {os.strerror(error)}")
+
+
+def _run(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ScenarioError(f"`{' '.join(command)}` failed: {result.stderr.strip() or result.returncode}")
+
+
+def _require_tools() -> None:
+    if os.geteuid() != 0:
+        raise PrivilegeError("this scenario makes a private network namespace, which needs root: "
+                             "run it with sudo (`sudo make scenarios`)")
+
+
+@contextmanager
+def namespace(setup: tuple[tuple[str, ...], ...] = ()):
+    """A fresh namespace with `lo` up and each setup command run inside it (with `ip netns
+    exec`); the calling thread is inside it for the duration of the block."""
+    _require_tools()
+    name = f"handshake-viz-{os.getpid()}-{next(_names)}"
+    _run(["ip", "netns", "add", name])
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        _run(["ip", "-n", name, "link", "set", "lo", "up"])
+        for command in setup:
+            _run(["ip", "netns", "exec", name, *command])
+        target = os.open(f"/run/netns/{name}", os.O_RDONLY)
+        try:
+            _setns(target)
+        finally:
+            os.close(target)
+        try:
+            yield name
+        finally:
+            _setns(home)
+    finally:
+        os.close(home)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def exists(name: str) -> bool:
+    return os.path.exists(f"/run/netns/{name}")

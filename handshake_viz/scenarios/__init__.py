@@ -1,0 +1,213 @@
+"""Scenarios: small named programs that drive real sockets and record each call.
+
+A scenario's program gets a `Session`: where to listen, and helpers that make each socket call
+and record it (its time, result or errno, and the connection it was on). A scenario declares
+what it needs (a private namespace set up with `tc`/`nft`, a fixed port, UDP datagrams to wait
+for) and what must be seen on the wire (`check`); it never captures or draws: the runner does.
+"""
+
+import dataclasses
+import errno
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from handshake_viz.errors import ScenarioError
+from handshake_viz.records import SocketCall, endpoint_text
+
+SOCKET_TIMEOUT = 5.0
+
+
+@dataclass
+class Session:
+    host: str
+    port: int
+    calls: list[tuple[SocketCall, object]] = field(default_factory=list)
+    listening: threading.Event = field(default_factory=threading.Event)
+    aborted: bool = False
+    _endpoints: dict[int, str] = field(default_factory=dict)
+    _keep: list = field(default_factory=list)   # sockets stay alive so their ids stay unique
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def family(self) -> int:
+        return socket.AF_INET6 if ":" in self.host else socket.AF_INET
+
+    @property
+    def server_address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    @property
+    def server_text(self) -> str:
+        return endpoint_text(self.host, self.port)
+
+    def call(self, side: str, name: str, args: str, function: Callable, *arguments, sock=None):
+        """Make one socket call and record it; an OSError is recorded, then raised."""
+        start = time.time()
+        try:
+            result = function(*arguments)
+        except OSError as error:
+            code = errno.errorcode.get(error.errno, "ETIMEDOUT" if isinstance(error, TimeoutError) else "error")
+            self._record(SocketCall(side, name, args, start, time.time(), "-1", code), sock)
+            raise
+        self._record(SocketCall(side, name, args, start, time.time(), _result_text(name, result)), sock)
+        return result
+
+    def _record(self, call: SocketCall, sock) -> None:
+        with self._lock:
+            self.calls.append((call, sock))
+            if sock is not None:
+                self._keep.append(sock)
+
+    def learn_endpoint(self, sock: socket.socket, client_end: tuple) -> None:
+        """From now on, calls on sock belong to the connection whose client end is client_end."""
+        self._endpoints[id(sock)] = endpoint_text(*client_end[:2])
+
+    def resolved_calls(self) -> tuple[SocketCall, ...]:
+        """The calls in time order, each tied to its connection where it had one."""
+        resolved = [dataclasses.replace(call, endpoint=self._endpoints.get(id(sock)) if sock is not None else None)
+                    for call, sock in self.calls]
+        return tuple(sorted(resolved, key=lambda call: call.start))
+
+    # TCP
+    def new_socket(self, side: str, kind: int = socket.SOCK_STREAM) -> socket.socket:
+        name = "SOCK_STREAM" if kind == socket.SOCK_STREAM else "SOCK_DGRAM"
+        sock = self.call(side, "socket", name, socket.socket, self.family, kind)
+        sock.settimeout(SOCKET_TIMEOUT)
+        return sock
+
+    def setsockopt(self, side: str, sock, level: int, option: int, value, text: str) -> None:
+        self.call(side, "setsockopt", text, sock.setsockopt, level, option, value, sock=sock)
+
+    def listen(self, backlog: int = 5, before_listen: Callable[[socket.socket], None] | None = None,
+               reuse: bool = True) -> socket.socket:
+        """The server's socket, SO_REUSEADDR set as real servers do, bound and listening."""
+        server = self.new_socket("server")
+        if reuse:
+            self.setsockopt("server", server, socket.SOL_SOCKET, socket.SO_REUSEADDR, 1, "SO_REUSEADDR, 1")
+        if before_listen:
+            before_listen(server)
+        self.call("server", "bind", self.server_text, server.bind, self.server_address)
+        self.call("server", "listen", str(backlog), server.listen, backlog)
+        self.listening.set()
+        return server
+
+    def accept(self, listener: socket.socket) -> socket.socket:
+        conn, peer = self.call("server", "accept", "", listener.accept)
+        conn.settimeout(SOCKET_TIMEOUT)
+        self.learn_endpoint(conn, peer)
+        return conn
+
+    def connect(self, side: str = "client", before_connect: Callable[[socket.socket], None] | None = None,
+                address: tuple | None = None) -> socket.socket:
+        if not self.listening.wait(SOCKET_TIMEOUT) or self.aborted:
+            raise ScenarioError("the server never started listening")
+        sock = self.new_socket(side)
+        if before_connect:
+            before_connect(sock)
+        address = address or self.server_address
+        try:
+            self.call(side, "connect", endpoint_text(*address), sock.connect, address, sock=sock)
+        finally:
+            try:
+                self.learn_endpoint(sock, sock.getsockname())
+            except OSError:
+                pass
+        return sock
+
+    def send(self, side: str, sock: socket.socket, data: bytes) -> int:
+        return self.call(side, "send", f"{len(data)} bytes", sock.send, data, sock=sock)
+
+    def recv(self, side: str, sock: socket.socket, size: int = 1024) -> bytes:
+        return self.call(side, "recv", str(size), sock.recv, size, sock=sock)
+
+    def recv_until_closed(self, side: str, sock: socket.socket) -> None:
+        expect(self.recv(side, sock) == b"", f"the {side} expected end of stream, got data")
+
+    def shutdown(self, side: str, sock: socket.socket, how: int = socket.SHUT_WR) -> None:
+        name = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}[how]
+        self.call(side, "shutdown", name, sock.shutdown, how, sock=sock)
+
+    def close(self, side: str, sock: socket.socket) -> None:
+        self.call(side, "close", f"fd {sock.fileno()}", sock.close, sock=sock)
+
+    # UDP
+    def sendto(self, side: str, sock: socket.socket, data: bytes, address: tuple) -> int:
+        sent = self.call(side, "sendto", f"{len(data)} bytes, {endpoint_text(*address[:2])}",
+                         sock.sendto, data, address, sock=sock)
+        if id(sock) not in self._endpoints and side == "client":
+            self.learn_endpoint(sock, sock.getsockname())
+        return sent
+
+    def recvfrom(self, side: str, sock: socket.socket, size: int = 1024) -> tuple[bytes, tuple]:
+        return self.call(side, "recvfrom", str(size), sock.recvfrom, size, sock=sock)
+
+    def run_sides(self, *programs: Callable[[], None]) -> None:
+        """Run the programs (server first, then clients) at once, each in its own thread."""
+        errors: list[BaseException] = []
+
+        def guarded(program):
+            try:
+                program()
+            except BaseException as error:  # re-raised in the caller's thread below
+                errors.append(error)
+                self.aborted = True
+                self.listening.set()  # a client still waiting to connect gives up
+
+        threads = [threading.Thread(target=guarded, args=(p,), daemon=True) for p in programs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(SOCKET_TIMEOUT * 3)
+        if errors:
+            raise errors[0]
+        if any(thread.is_alive() for thread in threads):
+            raise ScenarioError("the scenario's sockets did not finish in time")
+
+
+def _result_text(name: str, result) -> str:
+    if isinstance(result, socket.socket):
+        return f"fd {result.fileno()}"
+    if isinstance(result, tuple) and result and isinstance(result[0], socket.socket):
+        return f"fd {result[0].fileno()} ({endpoint_text(*result[1][:2])})"
+    if isinstance(result, tuple) and result and isinstance(result[0], bytes):  # recvfrom
+        return f"{len(result[0])} ({endpoint_text(*result[1][:2])})"
+    if isinstance(result, bytes):
+        return f"{len(result)}" if result else "0 (end of stream)"
+    if result is None:
+        return "0"
+    return str(result)
+
+
+def expect(condition: bool, what: str) -> None:
+    """Inside a program: the program itself did not get what the scenario relies on."""
+    if not condition:
+        raise ScenarioError(what)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str                     # one line: what the program does, and how it is arranged
+    program: Callable[[Session], None]
+    check: Callable[["object"], list[str]]  # what must be on the wire: the problems found
+    default: bool = False            # part of `make handshake`
+    setup: Callable[[int], tuple[tuple[str, ...], ...]] | None = None  # namespace commands, given the port
+    port: int | None = None          # a fixed server port (inside its namespace)
+    datagrams: int = 0               # UDP datagrams and ICMP errors to see before stopping
+
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(name: str, summary: str, check: Callable, **options):
+    def register(program: Callable[[Session], None]):
+        SCENARIOS[name] = Scenario(name, summary, program, check, **options)
+        return program
+    return register
+
+
+# The catalogue, in the order `list` shows it.
+from handshake_viz.scenarios import lifecycle, dataflow, datagrams  # noqa: E402,F401

@@ -1,0 +1,408 @@
+"""Data on a connection: writes after the peer left, Nagle, stream boundaries, flow control,
+loss, keep-alive, and a full accept queue."""
+
+import fcntl
+import select
+import socket
+import termios
+import threading
+import time
+
+from handshake_viz.anomalies import KEEP_ALIVE, WINDOW_UPDATE, ZERO_WINDOW, ZERO_WINDOW_PROBE
+from handshake_viz.records import FIN, RST, SYN
+from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, expect, scenario
+from handshake_viz.scenarios.checks import (
+    calls_named, handshake_once, need, one_connection, outcome, tcp_conversations)
+
+
+def _single(*checks):
+    def check(run):
+        problems, conversation = one_connection(run)
+        if conversation is None:
+            return problems
+        problems += handshake_once(conversation)
+        for one in checks:
+            problems += one(run, conversation)
+        return problems
+    return check
+
+
+def _wait_for_error(sock: socket.socket) -> str:
+    """Block until the kernel reports an error on sock (a RST arrived), without reading it."""
+    poller = select.poll()
+    poller.register(sock, select.POLLERR)
+    deadline = time.monotonic() + SOCKET_TIMEOUT
+    while time.monotonic() < deadline:
+        for _, events in poller.poll(100):
+            if events & select.POLLERR:
+                return "POLLERR"
+    raise TimeoutError("no error reported")
+
+
+def _sigpipe_check(run, conversation):
+    problems: list[str] = []
+    segments = conversation.segments
+    server_fin = next((s for s in segments if s.record.flags & FIN and s.sender == "server"), None)
+    need(problems, server_fin is not None, "the server sent no FIN")
+    if server_fin is None:
+        return problems
+    after = segments[segments.index(server_fin):]
+    data = next((s for s in after if s.sender == "client" and s.record.payload_len), None)
+    reset = next((s for s in after if s.sender == "server" and s.record.flags & RST), None)
+    need(problems, data is not None and reset is not None and reset.record.frame > data.record.frame,
+         "the client's write after the server closed was not answered by a RST")
+    return problems + outcome(run, "send", "client", "5") + outcome(run, "send", "client", "-1 EPIPE", index=1)
+
+
+@scenario("sigpipe", "the server closes; the client, after reading end of stream, writes twice: the first "
+                     "write is answered by RST, the second fails with EPIPE (SIGPIPE ignored, as servers do)",
+          _single(_sigpipe_check))
+def _sigpipe(session: Session) -> None:
+    done = threading.Event()
+
+    def server():
+        listener = session.listen()
+        session.close("server", session.accept(listener))
+        expect(done.wait(SOCKET_TIMEOUT), "the client never finished")
+        session.close("server", listener)
+
+    def client():
+        try:
+            sock = session.connect()
+            session.recv_until_closed("client", sock)
+            session.send("client", sock, b"hello")
+            session.call("client", "poll", "POLLERR", _wait_for_error, sock, sock=sock)
+            try:
+                session.send("client", sock, b"again")
+            except BrokenPipeError:
+                pass
+            else:
+                expect(False, "the write after the RST did not fail")
+            session.close("client", sock)
+        finally:
+            done.set()
+
+    session.run_sides(server, client)
+
+
+ROUNDS = 3
+
+
+def _nagle_check(run):
+    conversations = tcp_conversations(run)
+    if len(conversations) != 2:
+        return [f"expected two connections (Nagle on, then TCP_NODELAY), saw {len(conversations)}"]
+    problems: list[str] = []
+    stalls = [_stalls(c) for c in conversations]
+    need(problems, any(gap >= 0.02 for gap in stalls[0]),
+         f"with Nagle on, no second write waited for a delayed ACK (waits: {stalls[0]})")
+    need(problems, not stalls[1], f"with TCP_NODELAY a write still waited for an ACK ({stalls[1]})")
+    return problems
+
+
+def _stalls(conversation) -> list[float]:
+    """For each round, how long the second small write waited for the server's ACK of the first:
+    with Nagle on, a small segment is held while earlier data is unacknowledged."""
+    segments = [s for s in conversation.segments if s.phase == "data"]
+    waits = []
+    for i, segment in enumerate(segments[:-1]):
+        following = segments[i + 1]
+        if (segment.sender == "client" and segment.record.payload_len and following.sender == "server"
+                and not following.record.payload_len and following.covers):
+            after = next((s for s in segments[i + 2:] if s.sender == "client" and s.record.payload_len), None)
+            if after is not None:
+                waits.append(round(following.record.time - segment.record.time, 4))
+    return [w for w in waits if w > 0.005]
+
+
+@scenario("nagle", "write-write-read of 10-byte messages, 3 rounds, first with Nagle on, then on a second "
+                   "connection with TCP_NODELAY: with Nagle the second write waits for the server's delayed ACK",
+          _nagle_check)
+def _nagle(session: Session) -> None:
+    def server():
+        listener = session.listen()
+        for _ in range(2):
+            conn = session.accept(listener)
+            for _ in range(ROUNDS):
+                request = b""
+                while len(request) < 20:
+                    request += session.recv("server", conn)
+                session.send("server", conn, b"R" * 10)
+            session.recv_until_closed("server", conn)
+            session.close("server", conn)
+        session.close("server", listener)
+
+    def client():
+        for nodelay in (False, True):
+            def set_nodelay(sock):
+                session.setsockopt("client", sock, socket.IPPROTO_TCP, socket.TCP_NODELAY, 1, "TCP_NODELAY, 1")
+            sock = session.connect(before_connect=set_nodelay if nodelay else None)
+            for _ in range(ROUNDS):
+                session.send("client", sock, b"a" * 10)
+                session.send("client", sock, b"b" * 10)
+                session.recv("client", sock)
+            session.close("client", sock)
+
+    session.run_sides(server, client)
+
+
+MESSAGES = (b"one,", b"two,", b"three")
+
+
+def _boundaries_check(run, conversation):
+    problems: list[str] = []
+    client_data = [s for s in conversation.segments if s.sender == "client" and s.record.payload_len]
+    need(problems, [s.record.payload_len for s in client_data] == [len(m) for m in MESSAGES],
+         f"the three sends were not three segments: {[s.record.payload_len for s in client_data]}")
+    reads = [c for c in calls_named(run, "recv", "server") if c.result not in ("0 (end of stream)",)]
+    need(problems, [c.result for c in reads] == [str(sum(map(len, MESSAGES)))],
+         f"the server's reads returned {[c.result for c in reads]}, expected one read of all the bytes")
+    return problems
+
+
+def _bytes_waiting(sock: socket.socket, count: int) -> int:
+    """Wait until count bytes are in sock's receive queue; how many there are (FIONREAD)."""
+    deadline = time.monotonic() + SOCKET_TIMEOUT
+    while True:
+        waiting = int.from_bytes(fcntl.ioctl(sock, termios.FIONREAD, b"\0\0\0\0"), "little")
+        if waiting >= count or time.monotonic() > deadline:
+            return waiting
+        time.sleep(0.001)
+
+
+@scenario("stream-boundaries", "three send() calls on TCP (TCP_NODELAY, so three segments); the receiver "
+                               "reads once after they arrived: one recv returns all the bytes, boundaries lost",
+          _single(_boundaries_check))
+def _stream_boundaries(session: Session) -> None:
+    total = sum(map(len, MESSAGES))
+
+    def server():
+        listener = session.listen()
+        conn = session.accept(listener)
+        session.call("server", "ioctl", "FIONREAD", _bytes_waiting, conn, total, sock=conn)
+        expect(len(session.recv("server", conn)) == total, "one read did not return everything")
+        session.recv_until_closed("server", conn)
+        session.close("server", conn)
+        session.close("server", listener)
+
+    def client():
+        def set_nodelay(sock):
+            session.setsockopt("client", sock, socket.IPPROTO_TCP, socket.TCP_NODELAY, 1, "TCP_NODELAY, 1")
+        sock = session.connect(before_connect=set_nodelay)
+        for message in MESSAGES:
+            session.send("client", sock, message)
+        session.close("client", sock)
+
+    session.run_sides(server, client)
+
+
+FLOOD = 64 * 1024
+READER_PAUSE = 1.0
+
+
+def _zero_window_check(run, conversation):
+    problems: list[str] = []
+    segments = conversation.segments
+    zero = next((s for s in segments if ZERO_WINDOW in s.analysis and s.sender == "server"), None)
+    need(problems, zero is not None, "the server never advertised a zero window")
+    if zero is None:
+        return problems
+    later = segments[segments.index(zero):]
+    probes = [s for s in later if s.sender == "client" and (ZERO_WINDOW_PROBE in s.analysis or KEEP_ALIVE in s.analysis)]
+    need(problems, bool(probes), "the client sent no zero-window probe")
+    update = next((s for s in later if s.sender == "server" and s.window > 0 and
+                   (WINDOW_UPDATE in s.analysis or s.record.frame > zero.record.frame)), None)
+    need(problems, update is not None, "the window never opened again")
+    if update is not None:
+        need(problems, any(s.sender == "client" and s.record.payload_len for s in segments[segments.index(update):]),
+             "no data flowed after the window opened")
+    total = sum(s.record.payload_len for s in segments if s.sender == "client" and not s.analysis & {"retransmission"})
+    need(problems, total >= FLOOD, f"only {total} of {FLOOD} bytes crossed")
+    return problems
+
+
+@scenario("zero-window", f"the server sets a small SO_RCVBUF and stops reading for {READER_PAUSE:g} s while "
+                         f"the client writes {FLOOD // 1024} KB: the window shrinks to zero, the client probes, "
+                         "the window opens when the server reads, and data flows again",
+          _single(_zero_window_check))
+def _zero_window(session: Session) -> None:
+    def small_buffer(sock):
+        session.setsockopt("server", sock, socket.SOL_SOCKET, socket.SO_RCVBUF, 4096, "SO_RCVBUF, 4096")
+
+    def server():
+        listener = session.listen(before_listen=small_buffer)
+        conn = session.accept(listener)
+        time.sleep(READER_PAUSE)  # not reading: the receive buffer fills up
+        received = 0
+        while chunk := session.recv("server", conn, 65536):
+            received += len(chunk)
+        expect(received == FLOOD, f"the server read {received} of {FLOOD} bytes")
+        session.close("server", conn)
+        session.close("server", listener)
+
+    def client():
+        sock = session.connect()
+        session.call("client", "sendall", f"{FLOOD} bytes", sock.sendall, b"z" * FLOOD, sock=sock)
+        session.close("client", sock)
+
+    session.run_sides(server, client)
+
+
+SEGMENT = 100
+
+
+def _retransmission_check(run, conversation):
+    problems: list[str] = []
+    copies = [s for s in conversation.segments if s.resent_from is not None]
+    need(problems, len(copies) == 1 and copies[0].sender == "client",
+         f"expected one client segment sent again, saw {[s.record.frame for s in copies]}")
+    if len(copies) != 1:
+        return problems
+    again = copies[0]
+    # tshark's name for it depends on timing: out-of-order when the copy comes within one
+    # round trip of the highest segment (as on loopback), a retransmission otherwise.
+    need(problems, bool(again.analysis & {"retransmission", "out_of_order"}),
+         f"the copy #{again.record.frame} carries no retransmission mark")
+    original = next(s for s in conversation.segments if s.record.frame == again.resent_from)
+    if original is not None:
+        meanwhile = [s for s in conversation.segments
+                     if original.record.frame < s.record.frame < again.record.frame and s.sender == "server"]
+        need(problems, bool(meanwhile) and all(s.rel_ack <= original.rel_seq for s in meanwhile),
+             "the server's ACKs while the segment was missing should stop at the hole")
+    return problems + data_delivered(run)
+
+
+def data_delivered(run) -> list[str]:
+    reads = [c for c in calls_named(run, "recv", "server")]
+    total = sum(int(c.result.split()[0]) for c in reads if c.error is None)
+    return [] if total == 3 * SEGMENT else [f"the server read {total} bytes, expected {3 * SEGMENT}"]
+
+
+def _drop_second_data_segment(port: int):
+    """nft in the namespace: on the way in, let the first data segment to the server pass, drop
+    the second, pass everything after (each quota rule stops matching once 200 bytes went by)."""
+    rule = ["nft", "add", "rule", "inet", "handshake_viz", "input", "tcp", "dport", str(port),
+            "tcp", "flags", "&", "psh", "==", "psh", "quota", "until", "200", "bytes"]
+    return (("nft", "add", "table", "inet", "handshake_viz"),
+            ("nft", "add", "chain", "inet", "handshake_viz", "input",
+             "{ type filter hook input priority 0 ; }"),
+            (*rule, "accept"), (*rule, "drop"))
+
+
+@scenario("retransmission", "the client sends three 100-byte segments; in a private namespace an nftables "
+                            "rule drops the second once on its way in: the receiver acknowledges only up to the "
+                            "hole, the client sends the segment again, then everything is acknowledged",
+          _single(_retransmission_check), setup=_drop_second_data_segment)
+def _retransmission(session: Session) -> None:
+    def server():
+        listener = session.listen()
+        conn = session.accept(listener)
+        received = 0
+        while received < 3 * SEGMENT:
+            received += len(session.recv("server", conn))
+        session.send("server", conn, b"ok")
+        session.recv_until_closed("server", conn)
+        session.close("server", conn)
+        session.close("server", listener)
+
+    def client():
+        def set_nodelay(sock):
+            session.setsockopt("client", sock, socket.IPPROTO_TCP, socket.TCP_NODELAY, 1, "TCP_NODELAY, 1")
+        sock = session.connect(before_connect=set_nodelay)
+        for letter in b"abc":
+            session.send("client", sock, bytes([letter]) * SEGMENT)
+        expect(session.recv("client", sock) == b"ok", "no reply")
+        session.close("client", sock)
+
+    session.run_sides(server, client)
+
+
+IDLE = 2.5
+
+
+def _keepalive_check(run, conversation):
+    problems: list[str] = []
+    segments = conversation.segments
+    probes = [s for s in segments if KEEP_ALIVE in s.analysis and s.sender == "client"]
+    need(problems, len(probes) >= 2, f"{len(probes)} keep-alive probes, expected at least 2 in {IDLE} s")
+    for probe in probes:
+        need(problems, probe.record.payload_len == 0, "a probe carried data")
+        answer = next((s for s in segments[segments.index(probe) + 1:] if s.sender == "server"), None)
+        # The answer re-acknowledges the next byte; tshark calls it a keep-alive ACK, or a window
+        # update when it is the first segment to carry the scaled window.
+        need(problems, answer is not None and answer.rel_ack == probe.rel_seq + 1 and not answer.record.payload_len,
+             f"probe #{probe.record.frame} was not answered by an ACK of the next byte")
+    if len(probes) >= 2:
+        gap = probes[1].record.time - probes[0].record.time
+        need(problems, 0.8 <= gap <= 1.5, f"probes {gap:.2f} s apart, expected about 1 s (TCP_KEEPINTVL)")
+    return problems
+
+
+@scenario("keepalive", f"the client turns on SO_KEEPALIVE with TCP_KEEPIDLE and TCP_KEEPINTVL of 1 s and stays "
+                       f"idle for {IDLE:g} s: keep-alive probes (seq one below the next byte) and their ACKs",
+          _single(_keepalive_check))
+def _keepalive(session: Session) -> None:
+    def server():
+        listener = session.listen()
+        conn = session.accept(listener)
+        session.recv_until_closed("server", conn)
+        session.close("server", conn)
+        session.close("server", listener)
+
+    def client():
+        def keepalive(sock):
+            session.setsockopt("client", sock, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1, "SO_KEEPALIVE, 1")
+            session.setsockopt("client", sock, socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1, "TCP_KEEPIDLE, 1")
+            session.setsockopt("client", sock, socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1, "TCP_KEEPINTVL, 1")
+        sock = session.connect(before_connect=keepalive)
+        time.sleep(IDLE)
+        session.close("client", sock)
+
+    session.run_sides(server, client)
+
+
+CLIENTS = 3
+ACCEPT_DELAY = 0.3
+
+
+def _backlog_check(run):
+    conversations = tcp_conversations(run)
+    problems: list[str] = []
+    need(problems, len(conversations) == CLIENTS, f"{len(conversations)} connections, expected {CLIENTS}")
+    retried = []
+    for conversation in conversations:
+        syns = [s for s in conversation.segments if s.record.flags & SYN and s.sender == "client"]
+        need(problems, conversation.handshake == "complete", f"{conversation.client_text} never connected")
+        need(problems, any(s.record.payload_len for s in conversation.segments if s.sender == "server"),
+             f"{conversation.client_text} was never served")
+        if len(syns) > 1:
+            retried.append(syns[1].record.time - syns[0].record.time)
+    need(problems, len(retried) == 1, f"{len(retried)} clients retried their SYN, expected exactly one")
+    need(problems, all(0.8 <= gap <= 1.5 for gap in retried), f"SYN retried after {retried} s, expected about 1 s")
+    return problems
+
+
+@scenario("backlog", f"listen(backlog=1) and no accept for {ACCEPT_DELAY:g} s while {CLIENTS} clients connect: the "
+                     "accept queue holds two, the third SYN is dropped and retried by the client about 1 s later, "
+                     "then all three are served", _backlog_check)
+def _backlog(session: Session) -> None:
+    def server():
+        listener = session.listen(backlog=1)
+        time.sleep(ACCEPT_DELAY)
+        for _ in range(CLIENTS):
+            conn = session.accept(listener)
+            session.send("server", conn, session.recv("server", conn))
+            session.recv_until_closed("server", conn)
+            session.close("server", conn)
+        session.close("server", listener)
+
+    def client(number: int):
+        def program():
+            time.sleep(0.02 * number)  # in order, while the server is not accepting
+            sock = session.connect()
+            session.send("client", sock, f"client {number}".encode())
+            session.recv("client", sock)
+            session.close("client", sock)
+        return program
+
+    session.run_sides(server, *(client(n) for n in range(1, CLIENTS + 1)))

@@ -1,0 +1,295 @@
+"""A connection's life: opening, closing in each order, half-closing, refusing, aborting."""
+
+import socket
+import struct
+import threading
+
+from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, expect, scenario
+from handshake_viz.records import ACK, FIN, RST, SYN
+from handshake_viz.scenarios.checks import (
+    data_acked_at_seq_plus_len, handshake_once, need, one_connection, orderly_close, outcome, states)
+
+MESSAGE = b"hello"
+# Simultaneous close: both FINs wait in a slow queue on the namespace's lo (an htb class at
+# 4 kbit/s lets one 66-byte segment out about every 130 ms), so each side has sent its FIN before
+# the other's arrives. Sockets join that class through SO_PRIORITY = 1:20.
+HOLD_CLASS = 0x10020
+_HOLD_SETUP = (
+    ("tc", "qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "10"),
+    ("tc", "class", "add", "dev", "lo", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"),
+    ("tc", "class", "add", "dev", "lo", "parent", "1:", "classid", "1:20", "htb", "rate", "4kbit",
+     "burst", "1", "cburst", "1"),
+)
+
+
+def _checked(*checks):
+    def check(run):
+        problems, conversation = one_connection(run)
+        if conversation is None:
+            return problems
+        for one in checks:
+            problems += one(run, conversation)
+        return problems
+    return check
+
+
+def _opens(run, conversation):
+    return handshake_once(conversation)
+
+
+def _client_closes(run, conversation):
+    return orderly_close(conversation, "client")
+
+
+def _server_closes(run, conversation):
+    return orderly_close(conversation, "server")
+
+
+def _data(run, conversation):
+    return data_acked_at_seq_plus_len(conversation)
+
+
+@scenario("handshake", "a server listens, a client connects, then both close (the client first)",
+          _checked(_opens, _client_closes), default=True)
+def _handshake(session: Session) -> None:
+    def server():
+        listener = session.listen()
+        conn = session.accept(listener)
+        session.recv_until_closed("server", conn)
+        session.close("server", conn)
+        session.close("server", listener)
+
+    def client():
+        session.close("client", session.connect())
+
+    session.run_sides(server, client)
+
+
+def _echo(session: Session, server_closes_first: bool) -> None:
+    def server():
+        listener = session.listen()
+        conn = session.accept(listener)
+        session.send("server", conn, session.recv("server", conn))
+        if not server_closes_first:
+            session.recv_until_closed("server", conn)
+        session.close("server", conn)
+        session.close("server", listener)
+
+    def client():
+        sock = session.connect()
+        session.send("client", sock, MESSAGE)
+        expect(session.recv("client", sock) == MESSAGE, "the echo did not come back whole")
+        if server_closes_first:
+            session.recv_until_closed("client", sock)
+        session.close("client", sock)
+
+    session.run_sides(server, client)
+
+
+@scenario("echo", "the client sends 5 bytes, the server echoes them; the client closes first "
+                  "(active close: the client ends in TIME_WAIT)",
+          _checked(_opens, _data, _client_closes), default=True)
+def _echo_client_closes(session: Session) -> None:
+    _echo(session, server_closes_first=False)
+
+
+@scenario("server-close", "the same echo, but the server closes first, so the server ends in TIME_WAIT",
+          _checked(_opens, _data, _server_closes), default=True)
+def _echo_server_closes(session: Session) -> None:
+    _echo(session, server_closes_first=True)
+
+
+def _crossing_fins(run, conversation):
+    problems: list[str] = []
+    fins = [s for s in conversation.segments if s.record.flags & FIN]
+    need(problems, len({s.sender for s in fins}) == 2, "each side should send a FIN")
+    if len(fins) >= 2:
+        first, second = fins[0], fins[1]
+        need(problems, second.sender != first.sender, "the first two FINs came from one side")
+        need(problems, second.rel_ack is None or second.rel_ack <= first.rel_seq,
+             "the second FIN acknowledges the first: it was sent after the first arrived")
+        between = conversation.segments[conversation.segments.index(first) + 1:conversation.segments.index(second)]
+        need(problems, not between, "packets passed between the two FINs")
+    for side in ("client", "server"):
+        need(problems, states(conversation, side)[-3:] == ["FIN_WAIT_1", "CLOSING", "TIME_WAIT"],
+             f"the {side} went {states(conversation, side)}, not FIN_WAIT_1 -> CLOSING -> TIME_WAIT")
+    need(problems, conversation.active_closer == "both", f"active closer {conversation.active_closer}")
+    return problems
+
+
+@scenario("simultaneous-close",
+          "both sides close at the same moment; in a private namespace a slow queue on lo holds "
+          "each FIN ~130 ms, so both FINs leave before either arrives: FIN_WAIT_1 -> CLOSING -> TIME_WAIT on both",
+          _checked(_opens, _crossing_fins), setup=lambda port: _HOLD_SETUP)
+def _simultaneous_close(session: Session) -> None:
+    both_ready = threading.Barrier(2, timeout=SOCKET_TIMEOUT)
+    connected = threading.Event()
+    accepted: list[socket.socket] = []
+
+    def hold(sock):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_PRIORITY, HOLD_CLASS)
+
+    def server():
+        listener = session.listen()
+        conn = session.accept(listener)
+        accepted.append(conn)
+        connected.set()
+        hold(conn)
+        both_ready.wait()
+        session.close("server", conn)
+        session.close("server", listener)
+
+    def client():
+        sock = session.connect()
+        expect(connected.wait(SOCKET_TIMEOUT), "the server never accepted")
+        hold(sock)
+        _spend_burst(session)
+        both_ready.wait()
+        session.close("client", sock)
+
+    session.run_sides(server, client)
+
+
+def _spend_burst(session: Session) -> None:
+    """The hold class starts with one segment's worth of tokens: spend it on a datagram to the
+    discard port (not captured) so that neither FIN slips through at once."""
+    with socket.socket(session.family, socket.SOCK_DGRAM) as primer:
+        primer.setsockopt(socket.SOL_SOCKET, socket.SO_PRIORITY, HOLD_CLASS)
+        primer.sendto(b"x", (session.host, 9))
+
+
+def _half_closed(run, conversation):
+    problems: list[str] = []
+    segments = conversation.segments
+    client_fin = next((s for s in segments if s.record.flags & FIN and s.sender == "client"), None)
+    need(problems, client_fin is not None and conversation.active_closer == "client", "the client's FIN came first")
+    if client_fin is None:
+        return problems
+    after = segments[segments.index(client_fin) + 1:]
+    server_data = [s for s in after if s.sender == "server" and s.record.payload_len]
+    need(problems, bool(server_data), "the server sent no data after the client's FIN")
+    for segment in server_data:
+        need(problems, segment.acked_by is not None and
+             next(s for s in segments if s.record.frame == segment.acked_by).sender == "client",
+             f"data #{segment.record.frame} after the FIN was not acknowledged by the client")
+    client = conversation.states["client"]
+    fin_wait_2 = next((c.frame for c in client if c.state.value == "FIN_WAIT_2"), None)
+    leaves = next((c.frame for c in client if c.state.value == "TIME_WAIT"), None)
+    need(problems, fin_wait_2 is not None and all(fin_wait_2 <= s.record.frame < (leaves or 1 << 60)
+                                                    for s in server_data),
+         "the client was not in FIN_WAIT_2 while it received the server's data")
+    need(problems, conversation.half_close, "the analysis did not see a half-close")
+    return problems + outcome(run, "shutdown", "client", "0") + orderly_close(conversation, "client")
+
+
+@scenario("half-close", "the client sends a request, then shutdown(SHUT_WR); the server reads to end of "
+                        "stream (recv returns 0), then replies and closes",
+          _checked(_opens, _half_closed))
+def _half_close(session: Session) -> None:
+    def server():
+        listener = session.listen()
+        conn = session.accept(listener)
+        request = b""
+        while chunk := session.recv("server", conn):
+            request += chunk
+        session.send("server", conn, b"reply to " + request)
+        session.close("server", conn)
+        session.close("server", listener)
+
+    def client():
+        sock = session.connect()
+        session.send("client", sock, b"GET /")
+        session.shutdown("client", sock, socket.SHUT_WR)
+        expect(session.recv("client", sock).startswith(b"reply"), "no reply after the half-close")
+        session.recv_until_closed("client", sock)
+        session.close("client", sock)
+
+    session.run_sides(server, client)
+
+
+def _refused_check(run):
+    problems, conversation = one_connection(run)
+    if conversation is None:
+        return problems
+    flags = [s.record.flags for s in conversation.segments]
+    need(problems, flags == [SYN, RST | ACK], f"expected SYN then RST+ACK, saw {len(flags)} segments")
+    need(problems, conversation.handshake == "refused", f"handshake {conversation.handshake}")
+    return problems + outcome(run, "connect", "client", "-1 ECONNREFUSED")
+
+
+@scenario("refused", "connect to a port where nothing listens: the SYN is answered by RST+ACK and "
+                     "connect fails with ECONNREFUSED", _refused_check)
+def _refused(session: Session) -> None:
+    sock = session.new_socket("client")
+    try:
+        session.call("client", "connect", session.server_text, sock.connect, session.server_address, sock=sock)
+    except ConnectionRefusedError:
+        pass
+    else:
+        expect(False, "connect succeeded on a port with no listener")
+    session.close("client", sock)
+
+
+def _aborted(run, conversation):
+    problems: list[str] = []
+    segments = conversation.segments
+    need(problems, not any(s.record.flags & FIN for s in segments), "a FIN was sent: close was not an abort")
+    resets = [s for s in segments if s.record.flags & RST]
+    need(problems, len(resets) == 1 and resets[0].sender == "client", "expected one RST, from the client")
+    need(problems, not conversation.time_wait, f"TIME_WAIT on {conversation.time_wait}")
+    return problems + outcome(run, "recv", "server", "-1 ECONNRESET", index=1)
+
+
+@scenario("abort", "the client sets SO_LINGER {on, 0} and closes: a RST instead of a FIN, no TIME_WAIT, "
+                   "and the server's next recv fails with ECONNRESET", _checked(_opens, _aborted))
+def _abort(session: Session) -> None:
+    sent = threading.Event()
+
+    def server():
+        listener = session.listen()
+        conn = session.accept(listener)
+        session.recv("server", conn)
+        sent.set()
+        try:
+            session.recv("server", conn)
+        except ConnectionResetError:
+            pass
+        session.close("server", conn)
+        session.close("server", listener)
+
+    def client():
+        sock = session.connect()
+        session.send("client", sock, MESSAGE)
+        expect(sent.wait(SOCKET_TIMEOUT), "the server never read the message")
+        session.setsockopt("client", sock, socket.SOL_SOCKET, socket.SO_LINGER,
+                           struct.pack("ii", 1, 0), "SO_LINGER, {on, 0}")
+        session.close("client", sock)
+
+    session.run_sides(server, client)
+
+
+def _rebinds(run, conversation):
+    binds = [c for c in run.calls if c.name == "bind"]
+    problems = orderly_close(conversation, "server")
+    need(problems, [c.outcome for c in binds[1:]] == ["-1 EADDRINUSE", "0"],
+         f"the rebinds gave {[c.outcome for c in binds[1:]]}, expected EADDRINUSE then 0")
+    return problems
+
+
+@scenario("reuseaddr", "the server closes first (so its side is in TIME_WAIT), then binds its port again at "
+                       "once: without SO_REUSEADDR bind fails with EADDRINUSE, with it bind succeeds",
+          _checked(_opens, _rebinds))
+def _reuseaddr(session: Session) -> None:
+    _echo(session, server_closes_first=True)
+    plain = session.new_socket("server")
+    try:
+        session.call("server", "bind", session.server_text, plain.bind, session.server_address, sock=plain)
+    except OSError:
+        pass
+    else:
+        expect(False, "bind succeeded while the port was in TIME_WAIT")
+    session.close("server", plain)
+    reusing = session.new_socket("server")
+    session.setsockopt("server", reusing, socket.SOL_SOCKET, socket.SO_REUSEADDR, 1, "SO_REUSEADDR, 1")
+    session.call("server", "bind", session.server_text, reusing.bind, session.server_address, sock=reusing)
+    session.close("server", reusing)
