@@ -96,22 +96,27 @@ class LiveCapture:
                 self.records.append(record)
             self._seen.notify_all()
 
-    def wait_for(self, done: Callable[[list[PacketRecord]], bool], timeout: float, what: str) -> None:
-        """Block until done(records) holds: proof that the last packet has been captured."""
+    def wait_for(self, done: Callable[[list[PacketRecord]], bool], timeout: float, what: str | None = None) -> bool:
+        """Block until done(records) holds: proof that the last packet has been captured. After
+        timeout, raise naming `what`, or (with no `what`) just say it did not happen."""
         deadline = time.monotonic() + timeout
         with self._seen:
             while not done(self.records):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    if what is None:
+                        break
                     raise CaptureError(
                         f"the capture never saw {what} within {timeout:g} s "
                         f"({len(self.records)} packets seen); run it again, "
                         "and if it keeps happening, check that nothing else is filtering loopback")
                 self._seen.wait(remaining)
+            ended = done(self.records)
         _, dropped = self._statistics()
         if dropped:
             raise CaptureError(f"the capture lost {dropped} packets (the kernel's capture buffer overflowed): "
                                "the diagram would be wrong, so nothing was written; run it again")
+        return ended
 
     def __exit__(self, *exc_info) -> None:
         if self._sniffer is not None and self._sniffer.running:

@@ -9,7 +9,7 @@ from handshake_viz.errors import HandshakeVizError, ScenarioError, UsageError
 from handshake_viz.export import write_json
 from handshake_viz.outputs import Outputs
 from handshake_viz.pcapfile import write_pcap
-from handshake_viz.replay import replay
+from handshake_viz.replay import replay, summary_row
 from handshake_viz.scenarios import SCENARIOS
 
 DEFAULT_OUT = Path("out")
@@ -32,11 +32,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="server port (default: a free one)")
     run.add_argument("--captures", type=Path, default=DEFAULT_CAPTURES, help="folder for the pcaps (default: captures)")
 
+    watching = commands.add_parser(
+        "watch", help="capture your own program's traffic on a loopback port (needs root or CAP_NET_RAW)",
+        description="Capture loopback traffic to and from --port while COMMAND runs (or for --seconds, "
+                    "or until Ctrl-C), then write the pcap and the diagrams.")
+    watching.add_argument("--port", type=int, required=True, help="the port your server listens on")
+    watching.add_argument("--seconds", type=float, help="stop after this long")
+    watching.add_argument("--name", help="name of the files written (default: watch-PORT)")
+    watching.add_argument("--captures", type=Path, default=DEFAULT_CAPTURES, help="folder for the pcap (default: captures)")
+    watching.add_argument("program", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                          help="the program to run while capturing, after --")
+
     replaying = commands.add_parser("replay", help="draw the conversations of a pcap/pcapng file (no privileges needed)")
     replaying.add_argument("capture", type=Path, metavar="CAPTURE")
     replaying.add_argument("--conversation", type=int, metavar="N", help="only conversation N (see the table)")
 
-    for command in (run, replaying):
+    for command in (run, watching, replaying):
         command.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the results (default: out)")
         command.add_argument("--format", default=",".join(drawings.DEFAULT_FORMATS),
                              help=f"comma list of {', '.join(drawings.ALL_FORMATS)} (default: svg,png)")
@@ -47,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"list": _list, "run": _run, "replay": _replay}[args.command](args)
+        return {"list": _list, "run": _run, "watch": _watch, "replay": _replay}[args.command](args)
     except HandshakeVizError as error:
         print(f"handshake-viz: {error}", file=sys.stderr)
         return error.exit_code
@@ -96,6 +107,28 @@ def _run(args) -> int:
     for line in failed:
         print(f"handshake-viz: {line}", file=sys.stderr)
     return ScenarioError.exit_code if failed else 0
+
+
+def _watch(args) -> int:
+    from handshake_viz.runner import watch  # imports scapy: only when capturing
+
+    formats = drawings.parse_formats(args.format)
+    command = args.program[1:] if args.program[:1] == ["--"] else args.program
+    name = args.name or f"watch-{args.port}"
+    outputs = Outputs(args.force)
+    outputs.refuse_existing([args.captures / f"{name}.pcap"] + [args.out / f"{name}.{fmt}" for fmt in formats])
+    print(f"capturing port {args.port} on loopback" + (f" while {' '.join(command)} runs" if command else "")
+          + (f", for {args.seconds:g} s" if args.seconds is not None else "") + " (Ctrl-C to stop)", file=sys.stderr)
+    result = watch(args.port, command, args.seconds)
+    pcap = outputs.write(args.captures / f"{name}.pcap", lambda f: write_pcap(f, result.frames, result.linktype))
+    drawn = tuple(f for f in formats if f != "json")
+    files = drawings.draw(result.conversations, name, args.out, drawn, outputs)
+    if "json" in formats:
+        files.append(write_json(outputs, args.out / f"{name}.json", str(pcap), result.records))
+    _table(("#", "protocol", "client", "server", "packets", "opened", "closed"),
+           [summary_row(c) for c in result.conversations])
+    print(f"\n{result.how_it_ended}; {len(result.frames)} packets in {pcap}; diagrams in {args.out}/ ({len(files)} files).")
+    return 0
 
 
 def _replay(args) -> int:

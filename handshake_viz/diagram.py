@@ -4,6 +4,7 @@ Pure and free of graphviz: `timeline()` turns an analysed conversation and the s
 the program that made it into rows in the order things happened; `dot` draws them.
 """
 
+import textwrap
 from dataclasses import dataclass
 
 from handshake_viz import dnsmsg
@@ -72,6 +73,7 @@ class Diagram:
     legend: tuple[str, ...]
 
 
+TITLE_WIDTH = 120  # characters on a title line
 PHASE_NAMES = {"handshake": "3-way handshake", "data": "data transfer", "teardown": "teardown"}
 
 
@@ -101,8 +103,9 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     lanes = (Lane(CLIENT, "client", conversation.client_text),
              Lane(SERVER, "server", conversation.server_text))
     default_title = f"{conversation.protocol.upper()} {conversation.client_text} → {conversation.server_text}"
+    title = "\n".join(textwrap.wrap(title, TITLE_WIDTH)) if title else default_title
     if conversation.protocol == "udp":
-        return Diagram(title or default_title, lanes, tuple(rows), (), (), _udp_legend(bool(calls)))
+        return Diagram(title, lanes, tuple(rows), (), (), _udp_legend(bool(calls)))
     segments = conversation.segments
     brackets = tuple(
         Bracket(PHASE_NAMES[phase], packet_rows[segments[first].record.frame],
@@ -112,8 +115,7 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
         Span(side, packet_rows[conversation.time_wait_frame(side)],
              f"TIME_WAIT: 2MSL = {TIME_WAIT_SECONDS} s\n(inferred, not on the wire)")
         for side in conversation.time_wait)
-    return Diagram(title or default_title, lanes, tuple(rows), brackets, spans,
-                   _legend(conversation, bool(calls)))
+    return Diagram(title, lanes, tuple(rows), brackets, spans, _legend(conversation, bool(calls)))
 
 
 def _in_time_order(packets: list, calls: tuple[SocketCall, ...]):
@@ -282,6 +284,8 @@ def _legend(conversation: Conversation, with_calls: bool) -> tuple[str, ...]:
         "  an ACK acknowledges everything before its number: ack = seq + length of what it covers.",
         _LOOPBACK_LEGEND,
         "Black: SYN and FIN, blue: data, grey: bare ACK, red: RST or ICMP error. States (RFC 9293 names) are inferred from the packets.",
+        "[marks] are tshark's analysis of a segment; a copy of unacknowledged bytes sent within one round trip"
+        " is what tshark calls out of order, so such a segment also says it was sent again.",
     ]
     if conversation.time_wait:
         lines.append("TIME_WAIT is never on the wire: the side that closed first waits 2MSL"

@@ -1,13 +1,16 @@
 """Running a scenario under live capture: ready before the first call, stopped after the last packet."""
 
 import errno
+import signal
 import socket
+import subprocess
+import time
 from dataclasses import dataclass, field
 
 from handshake_viz import netns
 from handshake_viz.analysis import Analyzer, Conversation, UdpConversation
 from handshake_viz.capture import LiveCapture
-from handshake_viz.errors import PortBusyError, ScenarioError
+from handshake_viz.errors import PortBusyError, ScenarioError, UsageError
 from handshake_viz.records import PacketRecord, SocketCall, endpoint_text
 from handshake_viz.scenarios import Scenario, Session
 
@@ -77,3 +80,56 @@ def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
                       session.resolved_calls(), analyzer.conversations)
     run.problems = scenario.check(run)
     return run
+
+
+SETTLE_SECONDS = 2.0   # after a watched program ends, how long its connections get to finish closing
+
+
+@dataclass
+class Watch:
+    frames: list[tuple[float, bytes]]
+    linktype: int
+    records: list[PacketRecord]
+    conversations: list[Conversation | UdpConversation]
+    how_it_ended: str
+
+
+def watch(port: int, command: list[str], seconds: float | None) -> Watch:
+    """Capture loopback traffic to and from port while command runs, for seconds, or until
+    Ctrl-C (which ends the capture cleanly and keeps what was captured)."""
+    if not command and seconds is None:
+        raise UsageError("give a command to run (after --), --seconds, or both; Ctrl-C also stops")
+    ended, analyzer = everything_ended(0)
+    with LiveCapture([port]) as capture:
+        how = _watch_until_done(command, seconds)
+        # Let connections the program left closing finish, without waiting for open ones forever.
+        capture.wait_for(ended, SETTLE_SECONDS)
+    return Watch(capture.frames, capture.linktype, capture.records, analyzer.conversations, how)
+
+
+def _watch_until_done(command: list[str], seconds: float | None) -> str:
+    deadline = time.monotonic() + seconds if seconds is not None else None
+    program = None
+    try:
+        if command:
+            try:
+                program = subprocess.Popen(command)
+            except OSError as error:
+                raise UsageError(f"cannot run {command[0]}: {error.strerror}")
+            try:
+                code = program.wait(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
+                return f"{command[0]} exited with status {code}"
+            except subprocess.TimeoutExpired:
+                program.send_signal(signal.SIGTERM)
+                program.wait()
+                return f"stopped {command[0]} after {seconds:g} s"
+        time.sleep(seconds)
+        return f"captured for {seconds:g} s"
+    except KeyboardInterrupt:
+        if program is not None and program.poll() is None:
+            program.send_signal(signal.SIGINT)
+            try:
+                program.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                program.kill()
+        return "stopped by Ctrl-C"

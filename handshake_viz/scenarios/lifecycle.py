@@ -11,13 +11,14 @@ from handshake_viz.scenarios.checks import (
 
 MESSAGE = b"hello"
 # Simultaneous close: both FINs wait in a slow queue on the namespace's lo (an htb class at
-# 4 kbit/s lets one 66-byte segment out about every 130 ms), so each side has sent its FIN before
-# the other's arrives. Sockets join that class through SO_PRIORITY = 1:20.
+# 16 kbit/s lets one 66-byte segment out about every 33 ms, well inside the 200 ms minimum
+# retransmission timeout), so each side has sent its FIN before the other's arrives. Sockets
+# join that class through SO_PRIORITY = 1:20.
 HOLD_CLASS = 0x10020
 _HOLD_SETUP = (
     ("tc", "qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "10"),
     ("tc", "class", "add", "dev", "lo", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"),
-    ("tc", "class", "add", "dev", "lo", "parent", "1:", "classid", "1:20", "htb", "rate", "4kbit",
+    ("tc", "class", "add", "dev", "lo", "parent", "1:", "classid", "1:20", "htb", "rate", "16kbit",
      "burst", "1", "cburst", "1"),
 )
 
@@ -119,7 +120,7 @@ def _crossing_fins(run, conversation):
 
 @scenario("simultaneous-close",
           "both sides close at the same moment; in a private namespace a slow queue on lo holds "
-          "each FIN ~130 ms, so both FINs leave before either arrives: FIN_WAIT_1 -> CLOSING -> TIME_WAIT on both",
+          "each segment ~33 ms, so both FINs leave before either arrives: FIN_WAIT_1 -> CLOSING -> TIME_WAIT on both",
           _checked(_opens, _crossing_fins), setup=lambda port: _HOLD_SETUP)
 def _simultaneous_close(session: Session) -> None:
     both_ready = threading.Barrier(2, timeout=SOCKET_TIMEOUT)

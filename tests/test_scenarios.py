@@ -1,0 +1,128 @@
+"""Live: every scenario of the catalogue runs under capture and shows on the wire what it promises.
+
+Each scenario's own check is the specification (see handshake_viz/scenarios); here every one runs
+over IPv4 and IPv6, and the checks are shown to reject a wire that does not match.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, require_root
+from handshake_viz.cli import main
+from handshake_viz.scenarios import SCENARIOS
+
+CATALOGUE = sorted(SCENARIOS)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """Each scenario run once over IPv4, shared by the tests below."""
+    require_root()
+    from handshake_viz.runner import run_scenario
+    return {name: run_scenario(SCENARIOS[name]) for name in CATALOGUE}
+
+
+@pytest.mark.parametrize("name", CATALOGUE)
+def test_each_scenario_shows_what_it_promises_over_ipv4(runs, name):
+    assert runs[name].problems == []
+
+
+@pytest.mark.parametrize("name", CATALOGUE)
+def test_each_scenario_shows_what_it_promises_over_ipv6(name):
+    require_root()
+    from handshake_viz.runner import run_scenario
+    run = run_scenario(SCENARIOS[name], host="::1")
+    assert run.problems == []
+    assert all(c.client[0] == "::1" for c in run.conversations)
+
+
+@pytest.mark.parametrize("check, other", [
+    ("simultaneous-close", "echo"), ("half-close", "echo"), ("abort", "echo"), ("sigpipe", "echo"),
+    ("reuseaddr", "echo"), ("retransmission", "echo"), ("zero-window", "echo"), ("keepalive", "echo"),
+    ("nagle", "echo"), ("backlog", "echo"), ("stream-boundaries", "echo"), ("refused", "echo"),
+    ("echo", "server-close"), ("server-close", "echo"), ("udp", "dns"), ("udp-boundaries", "udp"),
+    ("udp-unreachable", "udp"), ("dns", "udp"), ("handshake", "refused"),
+])
+def test_a_scenario_check_rejects_another_scenarios_wire(runs, check, other):
+    assert SCENARIOS[check].check(runs[other]), f"{check}'s check accepted the wire of {other}"
+
+
+def test_the_socket_calls_tell_the_lesson(runs):
+    def outcomes(name, call):
+        return [c.outcome for c in runs[name].calls if c.name == call]
+    assert outcomes("refused", "connect") == ["-1 ECONNREFUSED"]
+    assert outcomes("sigpipe", "send") == ["5", "-1 EPIPE"]
+    assert "-1 ECONNRESET" in outcomes("abort", "recv")
+    assert outcomes("reuseaddr", "bind")[1:] == ["-1 EADDRINUSE", "0"]
+    assert outcomes("udp-unreachable", "recv") == ["-1 ECONNREFUSED"]
+    assert outcomes("udp-boundaries", "recvmsg") == ["8, MSG_TRUNC"]
+    assert outcomes("stream-boundaries", "recv")[0] == "13"
+
+
+def test_calls_are_tied_to_their_connection_when_there_are_several(runs):
+    run = runs["backlog"]
+    clients = {c.client_text for c in run.conversations}
+    connects = [c for c in run.calls if c.name == "connect"]
+    assert {c.endpoint for c in connects} == clients
+    assert all(c.endpoint is None for c in run.calls if c.name in ("listen", "bind"))
+
+
+def test_no_namespace_is_left_behind(runs):
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "handshake-viz-" not in listed
+
+
+def test_list_prints_the_whole_catalogue(capsys):
+    assert main(["list"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert names == list(SCENARIOS)
+    assert len(names) == 19
+
+
+def watch_command(tmp_path, port, *rest):
+    return [sys.executable, "-m", "handshake_viz", "watch", "--port", str(port),
+            "--out", str(tmp_path / "out"), "--captures", str(tmp_path / "captures"), "--format", "svg,json", *rest]
+
+
+def test_watch_captures_a_students_own_server_and_client(tmp_path):
+    require_root()
+    from handshake_viz.runner import free_port
+    port = free_port("127.0.0.1")
+    programs = REPO / "tests" / "programs"
+    both = f"{sys.executable} {programs / 'echo_server.py'} {port} & {sys.executable} {programs / 'echo_client.py'} {port}; wait"
+    result = subprocess.run(watch_command(tmp_path, port, "--", "sh", "-c", both), capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "hello, server" in result.stdout
+    conversations = json.loads((tmp_path / "out" / f"watch-{port}.json").read_text())["conversations"]
+    # The client retries while the server starts: those attempts are refused, on the wire too.
+    [conversation] = [c for c in conversations if c["handshake"] != "refused"]
+    assert (conversation["handshake"], conversation["teardown"], conversation["time_wait"]) == ("complete", "fin", "client")
+    assert [p["len"] for p in conversation["packets"] if p["len"]] == [14, 14]
+    assert (tmp_path / "out" / f"watch-{port}.svg").exists() and (tmp_path / "captures" / f"watch-{port}.pcap").exists()
+
+
+def test_ctrl_c_ends_watch_cleanly_and_keeps_what_was_captured(tmp_path):
+    require_root()
+    from handshake_viz.runner import free_port
+    port = free_port("127.0.0.1")
+    watcher = subprocess.Popen(watch_command(tmp_path, port, "--seconds", "30"), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=REPO)
+    time.sleep(2.5)  # the capture is up well before this
+    _echo_once(port)
+    watcher.send_signal(signal.SIGINT)
+    out, err = watcher.communicate(timeout=15)
+    assert watcher.returncode == 0, err
+    assert "Traceback" not in err and "stopped by Ctrl-C" in out
+    assert (tmp_path / "captures" / f"watch-{port}.pcap").stat().st_size > 24
+
+
+def _echo_once(port: int) -> None:
+    server = subprocess.Popen([sys.executable, str(REPO / "tests" / "programs" / "echo_server.py"), str(port)])
+    subprocess.run([sys.executable, str(REPO / "tests" / "programs" / "echo_client.py"), str(port)],
+                   capture_output=True, timeout=10, check=True)
+    server.wait(timeout=10)
