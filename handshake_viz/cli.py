@@ -1,6 +1,7 @@
 """The `handshake-viz` command: the only place that prints or exits."""
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from handshake_viz.errors import HandshakeVizError, ScenarioError, UsageError
 from handshake_viz.export import write_json
 from handshake_viz.outputs import Outputs
 from handshake_viz.pcapfile import write_pcap
-from handshake_viz.replay import replay, summary_row
+from handshake_viz.replay import kernel_record_path, replay, summary_row
 from handshake_viz.scenarios import SCENARIOS
 
 DEFAULT_OUT = Path("out")
@@ -85,6 +86,7 @@ def _run(args) -> int:
               [SCENARIOS[name] for name in args.names] or [s for s in SCENARIOS.values() if s.default])
     outputs = Outputs(args.force)
     outputs.refuse_existing([args.captures / f"{s.name}.pcap" for s in chosen] +
+                            [kernel_record_path(args.captures / f"{s.name}.pcap") for s in chosen] +
                             [args.out / f"{s.name}.{fmt}" for s in chosen for fmt in formats])
     host = "::1" if args.ipv6 else "127.0.0.1"
     drawn = tuple(f for f in formats if f != "json")
@@ -93,11 +95,15 @@ def _run(args) -> int:
         result = run_scenario(scenario, host, args.port)
         pcap = outputs.write(args.captures / f"{scenario.name}.pcap",
                              lambda f: write_pcap(f, result.frames, result.linktype))
+        outputs.write_bytes(kernel_record_path(pcap), json.dumps(result.kernel.to_json(), indent=1).encode())
+        if result.kernel.unavailable:
+            print(f"handshake-viz: note: kernel record unavailable ({result.kernel.unavailable}); "
+                  "states are inferred from the packets", file=sys.stderr)
         files = drawings.draw(result.conversations, scenario.name, args.out, drawn, outputs,
-                              result.calls, f"{scenario.name}: {scenario.summary}")
+                              result.calls, f"{scenario.name}: {scenario.summary}", result.kernel)
         if "json" in formats:
             files.append(write_json(outputs, args.out / f"{scenario.name}.json", str(pcap),
-                                    result.records, result.calls))
+                                    result.records, result.calls, result.kernel))
         wire = "as promised" if not result.problems else f"{len(result.problems)} problem(s)"
         rows.append((scenario.name, str(len(result.frames)), wire, _phases(result.conversations),
                      str(pcap), ", ".join(str(f) for f in files)))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from handshake_viz import dnsmsg
 from handshake_viz.analysis import CLIENT, SERVER, Conversation, Datagram, Segment, UdpConversation, other
+from handshake_viz.kernel_states import KernelView
 from handshake_viz.records import SYN, PacketRecord, SocketCall, TcpOptions, endpoint_text, flag_names
 from handshake_viz.tcp_states import TIME_WAIT_SECONDS
 
@@ -78,7 +79,7 @@ PHASE_NAMES = {"handshake": "3-way handshake", "data": "data transfer", "teardow
 
 
 def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCall, ...] = (),
-             title: str | None = None) -> Diagram:
+             title: str | None = None, kernel: KernelView | None = None) -> Diagram:
     if conversation.protocol == "udp":
         packets = [(d.record, d) for d in conversation.datagrams]
     else:
@@ -92,11 +93,11 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
         if kind == "packet":
             record, packet = item
             if not packet_rows and conversation.protocol == "tcp":
-                initial = _initial_marks(conversation)
+                initial = _state_marks(conversation, None, kernel)
                 if initial:
                     rows.append(Row("", marks=initial))
             packet_rows[record.frame] = len(rows)
-            rows.append(_packet_row(conversation, packet, t0))
+            rows.append(_packet_row(conversation, packet, t0, kernel))
         else:
             call, returning = item
             rows.append(_call_row(call, returning, times, t0))
@@ -111,11 +112,15 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
         Bracket(PHASE_NAMES[phase], packet_rows[segments[first].record.frame],
                 packet_rows[segments[last].record.frame])
         for phase, first, last in conversation.phases())
-    spans = tuple(
-        Span(side, packet_rows[conversation.time_wait_frame(side)],
-             f"TIME_WAIT: 2MSL = {TIME_WAIT_SECONDS} s\n(inferred, not on the wire)")
-        for side in conversation.time_wait)
-    return Diagram(title, lanes, tuple(rows), brackets, spans, _legend(conversation, bool(calls)))
+    spans = tuple(Span(side, packet_rows[conversation.time_wait_frame(side)], _time_wait_label(side, kernel))
+                  for side in conversation.time_wait)
+    return Diagram(title, lanes, tuple(rows), brackets, spans, _legend(conversation, bool(calls), kernel))
+
+
+def _time_wait_label(side: str, kernel: KernelView | None) -> str:
+    if kernel and side in kernel.time_wait_left:
+        return f"TIME_WAIT: seen by the kernel,\n{kernel.time_wait_left[side]:.0f} s left (2MSL = {TIME_WAIT_SECONDS} s)"
+    return f"TIME_WAIT: 2MSL = {TIME_WAIT_SECONDS} s\n(inferred, not on the wire)"
 
 
 def _in_time_order(packets: list, calls: tuple[SocketCall, ...]):
@@ -141,18 +146,36 @@ def _stamp(time: float, t0: float, frame: int | None = None) -> str:
     return f"#{frame}  {when}" if frame is not None else when
 
 
-def _initial_marks(conversation: Conversation) -> tuple[Mark, ...]:
-    return tuple(Mark(side, changes[0].state.value, "state")
-                 for side, changes in conversation.states.items()
-                 if changes and changes[0].frame is None)
+def _state_marks(conversation: Conversation, frame: int | None, kernel: KernelView | None) -> tuple[Mark, ...]:
+    """Each side's state changes at frame (None: before the first packet). With a kernel record,
+    the kernel's states are shown, and marked where the packets imply something else."""
+    marks = []
+    for side in (CLIENT, SERVER):
+        inferred = [c.state.value for c in conversation.states[side] if c.frame == frame]
+        traced = kernel.states[side] if kernel and kernel.states[side] else None
+        if traced is None:
+            if inferred:
+                marks.append(Mark(side, " → ".join(inferred), "state"))
+            continue
+        said = [state for at, state in traced if at == frame]
+        if said == inferred:
+            if said:
+                marks.append(Mark(side, " → ".join(said), "state"))
+        elif said and not inferred:
+            marks.append(Mark(side, f"kernel: {' → '.join(said)}\n(not seen in the packets)", "state-differs"))
+        elif inferred and not said:
+            marks.append(Mark(side, f"{' → '.join(inferred)}\n(inferred; not in the kernel's record)", "state-differs"))
+        else:
+            marks.append(Mark(side, f"kernel: {' → '.join(said)}\n(packets imply {' → '.join(inferred)})", "state-differs"))
+    return tuple(marks)
 
 
-def _packet_row(conversation, packet, t0: float) -> Row:
+def _packet_row(conversation, packet, t0: float, kernel: KernelView | None = None) -> Row:
     if isinstance(packet, PacketRecord):
         return _icmp_row(conversation, packet, t0)
     if isinstance(packet, Datagram):
         return _icmp_row(conversation, packet.record, t0) if packet.record.icmp else _datagram_row(packet, t0)
-    return _segment_row(conversation, packet, t0)
+    return _segment_row(conversation, packet, t0, kernel)
 
 
 DNS_PORT = 53
@@ -191,17 +214,17 @@ def _icmp_row(conversation, record: PacketRecord, t0: float) -> Row:
     return Row(_stamp(record.time, t0, record.frame), Arrow(other(about), about, label, "reset"))
 
 
-def _segment_row(conversation: Conversation, segment: Segment, t0: float) -> Row:
+def _segment_row(conversation: Conversation, segment: Segment, t0: float, kernel: KernelView | None) -> Row:
     record = segment.record
     flags = flag_names(record.flags)
     kind = ("reset" if "RST" in flags else "control" if {"SYN", "FIN"} & set(flags)
             else "data" if record.payload_len else "ack")
     target = SERVER if segment.sender == CLIENT else CLIENT
-    arrow = Arrow(segment.sender, target, _segment_label(conversation, segment), kind)
-    marks = tuple(Mark(side, " → ".join(c.state.value for c in changes), "state")
-                  for side in (CLIENT, SERVER)
-                  if (changes := [c for c in conversation.states[side] if c.frame == record.frame]))
-    return Row(_stamp(record.time, t0, record.frame), arrow, marks)
+    label = _segment_label(conversation, segment)
+    if kernel and record.frame in kernel.reset_reasons:
+        label += (f"kernel: reset because {kernel.reset_reasons[record.frame]}",)
+    arrow = Arrow(segment.sender, target, label, kind)
+    return Row(_stamp(record.time, t0, record.frame), arrow, _state_marks(conversation, record.frame, kernel))
 
 
 def _segment_label(conversation: Conversation, segment: Segment) -> tuple[str, ...]:
@@ -268,6 +291,16 @@ _LOOPBACK_LEGEND = ("One arrow per packet, in capture order. On loopback a packe
                     " so the slant shows direction, not delay; the margin gives the frame number and the real time since the start.")
 
 
+def _states_legend(kernel: KernelView | None) -> str:
+    if kernel is None:
+        return "States (RFC 9293 names) are inferred from the packets (no kernel record)."
+    if kernel.agrees:
+        return ("States (RFC 9293 names) are the kernel's, traced (sock:inet_sock_set_state) during the run;"
+                " they agree with what the packets imply.")
+    return ("States (RFC 9293 names) are the kernel's, traced during the run; red marks where they differ from what"
+            " the packets imply: " + "; ".join(d for ds in kernel.differences.values() for d in ds) + ".")
+
+
 def _udp_legend(with_calls: bool) -> tuple[str, ...]:
     lines = ["UDP: each arrow is one datagram and len its payload in bytes. There is no handshake, no ACK and no"
              " teardown: nothing on the wire says whether a datagram arrived, and each keeps its own boundaries.",
@@ -275,7 +308,7 @@ def _udp_legend(with_calls: bool) -> tuple[str, ...]:
     return tuple(lines + ([_CALLS_LEGEND] if with_calls else []))
 
 
-def _legend(conversation: Conversation, with_calls: bool) -> tuple[str, ...]:
+def _legend(conversation: Conversation, with_calls: bool, kernel: KernelView | None = None) -> tuple[str, ...]:
     isn = {side: d.base for side, d in conversation.directions.items()}
     lines = [
         "seq and ack are relative to each side's initial sequence number (ISN), as tshark shows them"
@@ -283,13 +316,16 @@ def _legend(conversation: Conversation, with_calls: bool) -> tuple[str, ...]:
         "seq a:b (n) = n payload bytes, a up to b;  win = receive window in bytes, after window scaling;"
         "  an ACK acknowledges everything before its number: ack = seq + length of what it covers.",
         _LOOPBACK_LEGEND,
-        "Black: SYN and FIN, blue: data, grey: bare ACK, red: RST or ICMP error. States (RFC 9293 names) are inferred from the packets.",
+        "Black: SYN and FIN, blue: data, grey: bare ACK, red: RST or ICMP error. " + _states_legend(kernel),
         "[marks] are tshark's analysis of a segment; a copy of unacknowledged bytes sent within one round trip"
         " is what tshark calls out of order, so such a segment also says it was sent again.",
     ]
     if conversation.time_wait:
+        found = kernel is not None and any(side in kernel.time_wait_left for side in conversation.time_wait)
         lines.append("TIME_WAIT is never on the wire: the side that closed first waits 2MSL"
-                     f" ({TIME_WAIT_SECONDS} s on Linux) after the last ACK; it is inferred here.")
+                     f" ({TIME_WAIT_SECONDS} s on Linux) after the last ACK; "
+                     + ("the kernel's TIME_WAIT table showed it right after the teardown (the traced socket itself goes"
+                        " FIN_WAIT_2 -> CLOSE: a separate mini-socket holds TIME_WAIT)." if found else "it is inferred here."))
     if with_calls:
         lines.append(_CALLS_LEGEND)
     return tuple(lines)

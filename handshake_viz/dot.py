@@ -25,7 +25,7 @@ ARROW_STYLES = {
     "ack": 'color="#707070", penwidth=1.0',
     "reset": 'color="#c0262d", penwidth=1.6',
 }
-MARK_COLORS = {"state": "#5b2c83", "call": "#1c7c3c", "call-error": "#c0262d"}
+MARK_COLORS = {"state": "#5b2c83", "state-differs": "#c0262d", "call": "#1c7c3c", "call-error": "#c0262d"}
 
 
 def quote(text: str) -> str:
@@ -163,7 +163,7 @@ def _mark(g: _Geometry, index: int, row: Row, mark, text) -> None:
     justify = "\\r" if outward < 0 else "\\l"
     y = g.mark_y(index, row)
     lines = mark.text.split("\n")
-    if mark.kind == "state":
+    if mark.kind.startswith("state"):
         width = STATE_WIDTH
         center = x + outward * (width / 2 + 6)
         text(center, y, lines, width, justify, MARK_COLORS[mark.kind], extra=', fontsize=9')

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
+from handshake_viz import kernel_states
 from handshake_viz.analysis import Conversation, UdpConversation
+from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.diagram import timeline
 from handshake_viz.dot import to_dot
 from handshake_viz.errors import UsageError
@@ -35,14 +37,15 @@ def planned_paths(stem: str, conversations: list[Conversation], out_dir: Path, f
 
 
 def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, outputs: Outputs,
-         calls: tuple[SocketCall, ...] = (), title: str | None = None) -> list[Path]:
+         calls: tuple[SocketCall, ...] = (), title: str | None = None, kernel: KernelRecord | None = None) -> list[Path]:
     """Write each conversation's timeline, with the socket calls made on it (and those on no
     connection in particular: the listener's, say)."""
     written = []
     for conversation in conversations:
         own = calls if len(conversations) == 1 else tuple(
             c for c in calls if c.endpoint in (None, conversation.client_text))
-        diagram = timeline(conversation, own, title)
+        account = kernel_states.view(conversation, kernel) if conversation.protocol == "tcp" else None
+        diagram = timeline(conversation, own, title, account)
         name = diagram_stem(stem, conversation, len(conversations))
         for fmt in formats:
             dot_text = to_dot(diagram, dpi=PNG_DPI if fmt == "png" else None)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from handshake_viz.analysis import (
     Analyzer, ConversationEnded, DatagramSeen, IcmpErrorReceived, SegmentAnalyzed)
+from handshake_viz import kernel_states
+from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.outputs import Outputs
 from handshake_viz.records import SocketCall, flag_names
 
@@ -37,8 +39,9 @@ def _marks_json(marks: frozenset) -> str:
 class JsonExport:
     """`write(events)` as they come, then `close()`; the document goes to text file `out`."""
 
-    def __init__(self, out, capture: str):
+    def __init__(self, out, capture: str, kernel: KernelRecord | None = None):
         self.out = out
+        self.kernel = kernel
         self.spool = tempfile.TemporaryFile()
         self.pending: dict[int, list[str]] = {}
         self.pending_size: dict[int, int] = {}
@@ -87,8 +90,11 @@ class JsonExport:
         summary = {"index": conversation.index, "protocol": conversation.protocol,
                    "client": conversation.client_text, "server": conversation.server_text,
                    "packet_count": conversation.packet_count}
+        account = None
         if conversation.protocol == "tcp":
             summary.update(_tcp_summary(conversation))
+            account = kernel_states.view(conversation, self.kernel)
+            summary["kernel_agrees"] = account.agrees if account else None
         head = json.dumps(summary)[:-1]
         self.out.write(("\n" if not self.written else ",\n") + "  " + head + ', "packets": [\n    ')
         for number, (offset, length) in enumerate(self.chunks.pop(conversation.index, [])):
@@ -96,7 +102,7 @@ class JsonExport:
             self.out.write((",\n    " if number else "") + self.spool.read(length).decode())
         self.out.write("\n  ]")
         if conversation.protocol == "tcp":
-            self.out.write(', "states": ' + json.dumps(_states(conversation)))
+            self.out.write(', "states": ' + json.dumps(_states(conversation, account)))
         self.out.write("}")
         self.written += 1
 
@@ -112,9 +118,16 @@ def _tcp_summary(conversation) -> dict:
     }
 
 
-def _states(conversation) -> dict:
-    return {side: [{"frame": c.frame, "state": c.state.value, "source": c.source} for c in changes]
-            for side, changes in conversation.states.items()}
+def _states(conversation, account) -> dict:
+    """Each side's states: the kernel's where it has a record of that side, else inferred."""
+    states = {}
+    for side, changes in conversation.states.items():
+        if account and account.states[side]:
+            states[side] = [{"frame": frame, "state": state, "source": "kernel"}
+                            for frame, state in account.states[side]]
+        else:
+            states[side] = [{"frame": c.frame, "state": c.state.value, "source": "inferred"} for c in changes]
+    return states
 
 
 def _segment(segment) -> str:
@@ -146,12 +159,13 @@ def _call(call: SocketCall) -> dict:
 
 
 
-def write_json(outputs: Outputs, path: Path, capture: str, records, calls: tuple[SocketCall, ...] | None = None) -> Path:
-    """The JSON of a set of records (a scenario's run), through the same streaming export."""
-    analyzer = Analyzer(keep=False)
+def write_json(outputs: Outputs, path: Path, capture: str, records, calls: tuple[SocketCall, ...] | None = None,
+               kernel: KernelRecord | None = None) -> Path:
+    """The JSON of a set of records (a scenario's run), through the same export."""
+    analyzer = Analyzer()  # a run is small: keep its packets for the kernel's account
     with outputs.replacing(path) as binary:
         text = io.TextIOWrapper(binary, encoding="utf-8")
-        export = JsonExport(text, capture)
+        export = JsonExport(text, capture, kernel)
         for record in records:
             export.write(analyzer.receive(record))
         export.write(analyzer.finish())

@@ -1,6 +1,7 @@
 """Replaying a stored capture: read, decode, analyse and export in one streaming pass, then draw."""
 
 import io
+import json
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from handshake_viz.analysis import Analyzer, ConversationEnded
 from handshake_viz.dissect import FrameDecoder
 from handshake_viz.errors import UsageError
 from handshake_viz.export import JsonExport
+from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.outputs import Outputs
 from handshake_viz.pcapfile import CaptureReader
 
@@ -22,6 +24,21 @@ class ReplayResult:
     conversations: int = 0
     notes: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+
+
+def kernel_record_path(capture: Path) -> Path:
+    """Where a run keeps the kernel's record beside its capture: captures/NAME.events.json."""
+    return capture.with_suffix(".events.json")
+
+
+def load_kernel_record(capture: Path) -> KernelRecord | None:
+    path = kernel_record_path(capture)
+    if not path.exists():
+        return None
+    try:
+        return KernelRecord.from_json(json.loads(path.read_text()))
+    except (ValueError, TypeError, KeyError):
+        return None  # not ours, or damaged: the packets alone still tell the story
 
 
 def summary_row(conversation) -> tuple[str, ...]:
@@ -41,7 +58,9 @@ def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outp
     if json_path:
         outputs.refuse_existing([json_path])
     reader, decoder = CaptureReader(capture), FrameDecoder()
-    analyzer = Analyzer(keep=bool(drawn))  # drawing needs every packet; JSON alone streams
+    kernel = load_kernel_record(capture)
+    # Drawing, and setting the kernel's record beside the packets, need every packet; JSON alone streams.
+    analyzer = Analyzer(keep=bool(drawn) or kernel is not None)
     result = ReplayResult()
     seen: set[int] = set()
 
@@ -57,7 +76,7 @@ def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outp
 
     with outputs.replacing(json_path) if json_path else nullcontext() as binary:
         text = io.TextIOWrapper(binary, encoding="utf-8") if binary else None
-        export = JsonExport(text, str(capture)) if text else None
+        export = JsonExport(text, str(capture), kernel) if text else None
         for frame in reader:
             record = decoder.decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
             if record is not None:
@@ -80,7 +99,7 @@ def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outp
     if drawn:
         conversations = [c for c in analyzer.conversations if only is None or c.index == only]
         outputs.refuse_existing(drawings.planned_paths(capture.stem, conversations, out_dir, drawn))
-        result.files += drawings.draw(conversations, capture.stem, out_dir, drawn, outputs)
+        result.files += drawings.draw(conversations, capture.stem, out_dir, drawn, outputs, kernel=kernel)
     return result
 
 

@@ -11,6 +11,8 @@ from handshake_viz import netns
 from handshake_viz.analysis import Analyzer, Conversation, UdpConversation
 from handshake_viz.capture import LiveCapture
 from handshake_viz.errors import PortBusyError, ScenarioError, UsageError
+from handshake_viz.kernel_states import KernelRecord
+from handshake_viz.tracing import KernelTrace
 from handshake_viz.records import PacketRecord, SocketCall, endpoint_text
 from handshake_viz.scenarios import Scenario, Session
 
@@ -26,6 +28,7 @@ class ScenarioRun:
     records: list[PacketRecord]
     calls: tuple[SocketCall, ...]
     conversations: list[Conversation | UdpConversation]
+    kernel: KernelRecord = field(default_factory=KernelRecord)
     problems: list[str] = field(default_factory=list)   # what the wire did not show as promised
 
 
@@ -67,7 +70,7 @@ def run_scenario(scenario: Scenario, host: str = "127.0.0.1", port: int | None =
 def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
     session = Session(host, port)
     ended, analyzer = everything_ended(scenario.datagrams)
-    with LiveCapture([port]) as capture:
+    with KernelTrace(port) as trace, LiveCapture([port]) as capture:
         try:
             scenario.program(session)
         except OSError as error:
@@ -76,8 +79,9 @@ def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
                                     "pick a free one with --port, or leave --port out to get one")
             raise ScenarioError(f"scenario {scenario.name}: {error}") from error
         capture.wait_for(ended, END_TIMEOUT, "the end of every exchange (the last ACK, RST or datagram)")
+        kernel = trace.read()  # right after the teardown: the TIME_WAIT entries are fresh
     run = ScenarioRun(scenario, capture.frames, capture.linktype, capture.records,
-                      session.resolved_calls(), analyzer.conversations)
+                      session.resolved_calls(), analyzer.conversations, kernel)
     run.problems = scenario.check(run)
     return run
 

@@ -1,0 +1,227 @@
+"""What the kernel said about a scenario's sockets, set beside what the packets imply. Pure.
+
+The kernel's record is the `sock:inet_sock_set_state` tracepoint (every state change of every
+socket, with its 4-tuple), the resets it sent or received with their reasons, its
+retransmissions, and the TIME_WAIT table read right after the teardown. TIME_WAIT is never a
+traced state: the closing socket goes FIN_WAIT2 -> CLOSE while a separate mini-socket holds
+TIME_WAIT, so a CLOSE with a TIME_WAIT entry for its 4-tuple is read as TIME_WAIT.
+"""
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from handshake_viz.analysis import CLIENT, SERVER, Conversation, other
+from handshake_viz.records import RST, SYN, endpoint_text
+
+OPENING_WINDOW = 0.005  # a connecting socket's SYN_SENT, traced before it has a port, precedes its SYN by µs
+
+_KERNEL_NAMES = {
+    "TCP_ESTABLISHED": "ESTABLISHED", "TCP_SYN_SENT": "SYN_SENT", "TCP_SYN_RECV": "SYN_RECEIVED",
+    "TCP_NEW_SYN_RECV": "SYN_RECEIVED", "TCP_FIN_WAIT1": "FIN_WAIT_1", "TCP_FIN_WAIT2": "FIN_WAIT_2",
+    "TCP_TIME_WAIT": "TIME_WAIT", "TCP_CLOSE": "CLOSED", "TCP_CLOSE_WAIT": "CLOSE_WAIT",
+    "TCP_LAST_ACK": "LAST_ACK", "TCP_LISTEN": "LISTEN", "TCP_CLOSING": "CLOSING",
+}
+RESET_REASONS = {
+    "NO_SOCKET": "no socket on this port",
+    "NOT_SPECIFIED": "closed with unread data or SO_LINGER 0",
+    "TCP_ABORT_ON_DATA": "data arrived for a socket already closed",
+    "TCP_ABORT_ON_CLOSE": "closed with unread data",
+    "TCP_ABORT_ON_LINGER": "SO_LINGER timeout",
+    "TCP_ABORT_ON_MEMORY": "out of memory",
+    "TCP_TIMEWAIT_SOCKET": "a segment for a TIME_WAIT socket",
+    "TCP_INVALID_ACK_SEQUENCE": "an ACK for data never sent",
+}
+
+
+@dataclass(frozen=True)
+class KernelEvent:
+    time: float                 # wall-clock seconds, the capture's clock
+    kind: str                   # "state", "send_reset", "receive_reset", "retransmit"
+    src: str                    # the socket's own end: "127.0.0.1:43296"
+    dst: str                    # the peer's end (":0" on a listener)
+    old: str | None = None      # RFC 9293 names
+    new: str | None = None
+    reason: str | None = None   # a reset's reason, as the kernel names it
+
+
+@dataclass(frozen=True)
+class TimeWaitEntry:
+    local: str
+    remote: str
+    seconds_left: float
+
+
+@dataclass
+class KernelRecord:
+    """Everything the kernel said during one run (or why it could not say anything)."""
+
+    events: list[KernelEvent] = field(default_factory=list)
+    time_wait: list[TimeWaitEntry] = field(default_factory=list)
+    unavailable: str | None = None
+
+    def to_json(self) -> dict:
+        return {"unavailable": self.unavailable,
+                "events": [vars(e) for e in self.events],
+                "time_wait": [vars(t) for t in self.time_wait]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "KernelRecord":
+        return cls([KernelEvent(**e) for e in data.get("events", [])],
+                   [TimeWaitEntry(**t) for t in data.get("time_wait", [])], data.get("unavailable"))
+
+
+_LINE = re.compile(r"^\s*.+?\s+\[\d+\]\s+\S+\s+(?P<time>\d+\.\d+):\s+(?P<event>\w+):\s+(?P<fields>.*)$")
+_FIELD = re.compile(r"(\w+)=(\S+)")
+
+
+def parse_trace(text: str, offset: float) -> list[KernelEvent]:
+    """Events from a tracing instance's `trace` file; offset turns its clock into wall time."""
+    events = []
+    for line in text.splitlines():
+        match = _LINE.match(line)
+        if not match:
+            continue
+        fields = dict(_FIELD.findall(match["fields"]))
+        time = float(match["time"]) + offset
+        name = match["event"]
+        if name in ("inet_sock_set_state", "tcp_receive_reset", "tcp_retransmit_skb"):
+            if fields.get("protocol", "IPPROTO_TCP") != "IPPROTO_TCP":
+                continue
+            v6 = fields.get("family") == "AF_INET6"
+            src = endpoint_text(fields["saddrv6" if v6 else "saddr"], int(fields["sport"]))
+            dst = endpoint_text(fields["daddrv6" if v6 else "daddr"], int(fields["dport"]))
+            if name == "inet_sock_set_state":
+                events.append(KernelEvent(time, "state", src, dst, _KERNEL_NAMES.get(fields["oldstate"]),
+                                          _KERNEL_NAMES.get(fields["newstate"])))
+            else:
+                events.append(KernelEvent(time, "receive_reset" if name == "tcp_receive_reset" else "retransmit",
+                                          src, dst))
+        elif name == "tcp_send_reset":  # its %pISpc addresses read like ours: 127.0.0.1:80, [::1]:80
+            events.append(KernelEvent(time, "send_reset", fields["src"], fields["dest"], reason=fields.get("reason")))
+    return events
+
+
+def parse_tcp_table(text: str) -> list[TimeWaitEntry]:
+    """TIME_WAIT entries of /proc/net/tcp or tcp6, with their timers (in USER_HZ ticks)."""
+    entries = []
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) < 6 or parts[3] != "06":
+            continue
+        timer = parts[5].split(":")
+        entries.append(TimeWaitEntry(_proc_address(parts[1]), _proc_address(parts[2]), int(timer[1], 16) / 100))
+    return entries
+
+
+def _proc_address(text: str) -> str:
+    address, port = text.split(":")
+    raw = bytes.fromhex(address)
+    if len(raw) == 4:
+        return endpoint_text(".".join(str(b) for b in raw[::-1]), int(port, 16))
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+    return endpoint_text(str(ipaddress.IPv6Address(words)), int(port, 16))
+
+
+@dataclass
+class KernelView:
+    """The kernel's record for one conversation, aligned with the inferred states."""
+
+    states: dict[str, list[tuple[int | None, str]]]   # side -> (frame, state) in order
+    differences: dict[str, list[str]]                  # side -> sentences
+    time_wait_left: dict[str, float]                   # side -> seconds left when read
+    reset_reasons: dict[int, str]                      # frame of a RST -> the kernel's reason
+    retransmitted: set[int]                            # frames the kernel says it retransmitted
+
+    @property
+    def agrees(self) -> bool:
+        return not any(self.differences.values())
+
+
+def view(conversation: Conversation, record: KernelRecord) -> KernelView | None:
+    """The kernel's account of conversation, or None when there is no kernel record."""
+    if record is None or record.unavailable is not None:
+        return None
+    ends = {CLIENT: conversation.client_text, SERVER: conversation.server_text}
+    start = conversation.segments[0].record.time if conversation.segments else 0
+    states, differences, left = {}, {}, {}
+    for side in (CLIENT, SERVER):
+        own, peer = ends[side], ends[other(side)]
+        changes = [e for e in record.events if e.kind == "state" and e.src == own and e.dst == peer]
+        if side == CLIENT:  # connect() enters SYN_SENT before the socket has its port
+            first_syn = next((s.record.time for s in conversation.segments
+                              if s.sender == CLIENT and s.record.flags & SYN), None)
+            opening = [e for e in record.events if e.kind == "state" and e.new == "SYN_SENT" and e.dst == peer
+                       and e.src.endswith(":0") and first_syn is not None and 0 <= first_syn - e.time < OPENING_WINDOW]
+            changes = opening[-1:] + changes
+        if side == SERVER:  # the listener that took the connection
+            listener = [e for e in record.events if e.kind == "state" and e.new == "LISTEN"
+                        and e.src.rsplit(":", 1)[1] == own.rsplit(":", 1)[1] and e.time <= start]
+            changes = listener[-1:] + changes
+        entry = next((t for t in record.time_wait if t.local == own and t.remote == peer), None)
+        sequence = _sequence(changes, entry)
+        if entry:
+            left[side] = entry.seconds_left
+        states[side] = _align(conversation.states[side], sequence, changes, conversation)
+        differences[side] = _compare(side, [c.state.value for c in conversation.states[side]],
+                                     [state for _, state in sequence])
+    resets = {}
+    for event in record.events:
+        if event.kind == "send_reset" and {event.src, event.dst} == set(ends.values()):
+            sender = CLIENT if event.src == ends[CLIENT] else SERVER
+            frame = _nearest(conversation, event.time, sender, RST)
+            if frame is not None:
+                resets[frame] = RESET_REASONS.get(event.reason or "", (event.reason or "").replace("_", " ").lower())
+    retransmitted = {frame for event in record.events if event.kind == "retransmit"
+                     and event.src in ends.values() and event.dst in ends.values()
+                     for frame in [_nearest(conversation, event.time,
+                                            CLIENT if event.src == ends[CLIENT] else SERVER)] if frame}
+    return KernelView(states, differences, left, resets, retransmitted)
+
+
+def _sequence(changes: list[KernelEvent], time_wait: TimeWaitEntry | None) -> list[tuple[float | None, str]]:
+    """(time, state) as the kernel saw them: a listener's LISTEN, then each change of the
+    connection's own socket, starting from the state it was in."""
+    sequence: list[tuple[float | None, str]] = []
+    for event in changes:
+        if event.new == "LISTEN":
+            sequence.append((event.time, "LISTEN"))
+            continue
+        if not sequence or sequence[-1][1] != event.old:
+            sequence.append((event.time, event.old))
+        sequence.append((event.time, event.new))
+    if time_wait and sequence and sequence[-1][1] == "CLOSED":
+        sequence[-1] = (sequence[-1][0], "TIME_WAIT")
+    return sequence
+
+
+def _align(inferred, kernel: list[tuple[float | None, str]], changes, conversation) -> list[tuple[int | None, str]]:
+    """Each kernel state placed at a frame: the frame of the same inferred change where the two
+    sequences agree, else the packet nearest in time."""
+    placed: list[tuple[int | None, str]] = []
+    position = 0
+    for time, state in kernel:
+        match = next((i for i in range(position, len(inferred)) if inferred[i].state.value == state), None)
+        if match is not None:
+            placed.append((inferred[match].frame, state))
+            position = match + 1
+        else:
+            placed.append((_nearest(conversation, time) if time is not None else None, state))
+    return placed
+
+
+def _compare(side: str, inferred: list[str], kernel: list[str]) -> list[str]:
+    if not kernel:
+        # No socket of this side ever existed (a refused connection): nothing to disagree with.
+        return [] if inferred in ([], ["CLOSED"]) else [f"the kernel has no socket for the {side}"]
+    if kernel in (inferred, inferred[1:]):  # the kernel may start after the state before the capture
+        return []
+    return [f"the kernel went {' -> '.join(kernel)}; the packets imply {' -> '.join(inferred)}"]
+
+
+def _nearest(conversation: Conversation, time: float | None, sender: str | None = None, flags: int = 0) -> int | None:
+    candidates = [s for s in conversation.segments
+                  if (sender is None or s.sender == sender) and (not flags or s.record.flags & flags)]
+    if time is None or not candidates:
+        return None
+    return min(candidates, key=lambda s: abs(s.record.time - time)).record.frame

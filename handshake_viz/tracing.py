@@ -1,0 +1,111 @@
+"""The kernel's own record of a run, read from tracefs in a private tracing instance.
+
+Nothing global is changed: the instance (tracefs `instances/handshake-viz-PID-N`) has its own
+buffer, clock and event switches, and is removed afterwards, also on an error or Ctrl-C; tracefs
+is mounted only when it is missing, and unmounted again if we mounted it. Events are filtered in
+the kernel to the scenario's ports (the machine has other traffic).
+"""
+
+import itertools
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from handshake_viz.kernel_states import KernelRecord, parse_tcp_table, parse_trace
+
+TRACEFS = Path("/sys/kernel/tracing")
+EVENTS = ("sock/inet_sock_set_state", "tcp/tcp_send_reset", "tcp/tcp_receive_reset", "tcp/tcp_retransmit_skb")
+_names = itertools.count()
+
+
+class Unavailable(Exception):
+    """Why there is no kernel record; runs go on from packets alone."""
+
+
+class KernelTrace:
+    """`with KernelTrace(port) as trace:` around a run; then `trace.record` (a KernelRecord)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.instance: Path | None = None
+        self.mounted = False
+        self.offset = 0.0
+        self.record = KernelRecord()
+
+    def __enter__(self) -> "KernelTrace":
+        try:
+            self._start()
+        except Unavailable as why:
+            self._stop()
+            self.record = KernelRecord(unavailable=str(why))
+        return self
+
+    def _start(self) -> None:
+        if os.geteuid() != 0:
+            raise Unavailable("tracing the kernel needs root")
+        if not (TRACEFS / "instances").is_dir():
+            result = subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)], capture_output=True, text=True)
+            if result.returncode != 0:
+                raise Unavailable(f"tracefs is not mounted and could not be: {result.stderr.strip()}")
+            self.mounted = True
+        missing = [e for e in EVENTS if not (TRACEFS / "events" / e).is_dir()]
+        if missing:
+            raise Unavailable(f"this kernel has no tracepoint {missing[0].replace('/', ':')}")
+        self.instance = TRACEFS / "instances" / f"handshake-viz-{os.getpid()}-{next(_names)}"
+        try:
+            self.instance.mkdir()
+            _write(self.instance / "trace_clock", "mono")
+            _write(self.instance / "buffer_size_kb", "4096")
+            port_filter = f"sport == {self.port} || dport == {self.port}"
+            for event in EVENTS:
+                folder = self.instance / "events" / event
+                if event != "tcp/tcp_send_reset":  # it has no port fields: filtered when read
+                    _write(folder / "filter", port_filter)
+                _write(folder / "enable", "1")
+        except OSError as error:
+            raise Unavailable(f"cannot set up a tracing instance: {error.strerror}")
+        # The trace clock is CLOCK_MONOTONIC; packets carry wall-clock times.
+        self.offset = time.time() - time.monotonic()
+
+    def read(self) -> KernelRecord:
+        """What the kernel traced so far, and its TIME_WAIT table: call right after the teardown."""
+        if self.instance is None:
+            return self.record
+        text = (self.instance / "trace").read_text()
+        ports = (f":{self.port}",)
+        events = [e for e in parse_trace(text, self.offset)
+                  if e.src.endswith(ports) or e.dst.endswith(ports)]
+        table = []
+        for name in ("tcp", "tcp6"):
+            path = Path(f"/proc/thread-self/net/{name}")
+            if path.exists():
+                table += [t for t in parse_tcp_table(path.read_text())
+                          if t.local.endswith(ports) or t.remote.endswith(ports)]
+        self.record = KernelRecord(events, table)
+        return self.record
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self.instance is not None and self.instance.exists():
+            for event in EVENTS:
+                try:
+                    _write(self.instance / "events" / event / "enable", "0")
+                except OSError:
+                    pass
+            self.instance.rmdir()
+        if self.mounted:
+            subprocess.run(["umount", str(TRACEFS)], capture_output=True)
+            self.mounted = False
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text + "\n")
+
+
+def instances_left() -> list[str]:
+    """Our tracing instances still present (there should be none between runs)."""
+    folder = TRACEFS / "instances"
+    return sorted(p.name for p in folder.glob("handshake-viz-*")) if folder.is_dir() else []
