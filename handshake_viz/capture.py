@@ -55,6 +55,14 @@ class LiveCapture:
 
     def __enter__(self) -> "LiveCapture":
         require_capture_privileges()
+        try:
+            self._start()
+        except BaseException:  # Ctrl-C or a failure while starting: __exit__ will not run
+            self.__exit__()
+            raise
+        return self
+
+    def _start(self) -> None:
         from scapy.arch.linux import L2Socket  # scapy is slow to import: only when capturing
         from scapy.layers import l2  # noqa: F401  (maps the loopback device type to Ether)
         from scapy.sendrecv import AsyncSniffer
@@ -73,7 +81,6 @@ class LiveCapture:
         while not ready.wait(0.05):
             if not self._sniffer.thread.is_alive() or time.monotonic() > deadline:
                 raise CaptureError(self._start_failure(getattr(self._sniffer, "exception", None)))
-        return self
 
     def _start_failure(self, error) -> str:
         if error is not None and "libpcap" in str(error):

@@ -32,7 +32,7 @@ def _run(command: list[str]) -> None:
         raise ScenarioError(f"`{' '.join(command)}` failed: {result.stderr.strip() or result.returncode}")
 
 
-def _require_tools() -> None:
+def _require_root() -> None:
     if os.geteuid() != 0:
         raise PrivilegeError("this scenario makes a private network namespace, which needs root: "
                              "run it with sudo (`sudo make scenarios`)")
@@ -42,11 +42,11 @@ def _require_tools() -> None:
 def namespace(setup: tuple[tuple[str, ...], ...] = ()):
     """A fresh namespace with `lo` up and each setup command run inside it (with `ip netns
     exec`); the calling thread is inside it for the duration of the block."""
-    _require_tools()
+    _require_root()
     name = f"handshake-viz-{os.getpid()}-{next(_names)}"
-    _run(["ip", "netns", "add", name])
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
+        _run(["ip", "netns", "add", name])
         _run(["ip", "-n", name, "link", "set", "lo", "up"])
         for command in setup:
             _run(["ip", "netns", "exec", name, *command])

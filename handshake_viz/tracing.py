@@ -39,6 +39,9 @@ class KernelTrace:
         except Unavailable as why:
             self._stop()
             self.record = KernelRecord(unavailable=str(why))
+        except BaseException:  # Ctrl-C while setting up: __exit__ will not run, so clean up here
+            self._stop()
+            raise
         return self
 
     def _start(self) -> None:

@@ -100,7 +100,8 @@ def test_run_through_sudo_leaves_files_to_the_invoking_user(tmp_path, capsys, mo
     out, captures = tmp_path / "out", tmp_path / "captures"
     assert main(["run", "echo", "--out", str(out), "--captures", str(captures), "--format", "svg,png,json"]) == 0
     written = [out, captures, *out.iterdir(), *captures.iterdir()]
-    assert {p.name for p in written} == {"out", "captures", "echo.pcap", "echo.svg", "echo.png", "echo.json"}
+    assert {p.name for p in written} == {"out", "captures", "echo.pcap", "echo.events.json",
+                                         "echo.svg", "echo.png", "echo.json"}
     assert all((p.stat().st_uid, p.stat().st_gid) == (65534, 65534) for p in written)
     table = capsys.readouterr().out
     assert "echo" in table and str(captures / "echo.pcap") in table and f"Diagrams are in {out}" in table

@@ -52,6 +52,16 @@ def test_a_scenario_check_rejects_another_scenarios_wire(runs, check, other):
     assert SCENARIOS[check].check(runs[other]), f"{check}'s check accepted the wire of {other}"
 
 
+def test_the_kernel_agrees_with_the_inferred_states_for_every_tcp_conversation(runs):
+    from handshake_viz import kernel_states
+    for name, run in runs.items():
+        assert run.kernel.unavailable is None
+        for conversation in run.conversations:
+            if conversation.protocol == "tcp":
+                account = kernel_states.view(conversation, run.kernel)
+                assert account.agrees, f"{name}: {account.differences}"
+
+
 def test_the_socket_calls_tell_the_lesson(runs):
     def outcomes(name, call):
         return [c.outcome for c in runs[name].calls if c.name == call]

@@ -1,0 +1,183 @@
+"""Kernel truth: the states the kernel traced, beside those the packets imply."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, require_root
+from handshake_viz import kernel_states, tracing
+from handshake_viz.analysis import analyze
+from handshake_viz.diagram import timeline
+from handshake_viz.kernel_states import KernelEvent, KernelRecord, TimeWaitEntry, parse_tcp_table, parse_trace
+from handshake_viz.scenarios import SCENARIOS
+from segments import echo
+
+TRACE = """\
+# tracer: nop
+          python-1 [001] ..... 100.000100: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=80 dport=0 saddr=10.0.0.2 daddr=0.0.0.0 saddrv6=::ffff:10.0.0.2 daddrv6=:: oldstate=TCP_CLOSE newstate=TCP_LISTEN
+          python-1 [001] ..... 100.000900: tcp_send_reset: skbaddr=0 skaddr=0 src=10.0.0.2:80 dest=10.0.0.1:40000 state=TCP_CLOSE reason=NO_SOCKET
+          python-2 [000] ..... 100.001000: tcp_receive_reset: family=AF_INET6 sport=40000 dport=80 saddr=0.0.0.0 daddr=0.0.0.0 saddrv6=::1 daddrv6=::1 sock_cookie=1
+"""
+
+
+def test_trace_lines_become_events_on_the_capture_clock():
+    events = parse_trace(TRACE, offset=1000.0)
+    assert events[0] == KernelEvent(1100.0001, "state", "10.0.0.2:80", "0.0.0.0:0", "CLOSED", "LISTEN")
+    assert (events[1].kind, events[1].src, events[1].reason) == ("send_reset", "10.0.0.2:80", "NO_SOCKET")
+    assert (events[2].kind, events[2].src, events[2].dst) == ("receive_reset", "[::1]:40000", "[::1]:80")
+
+
+def test_the_time_wait_table_gives_each_entry_and_its_timer():
+    table = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+             "   0: 0100007F:9C40 0100007F:0050 06 00000000:00000000 03:000016F5 00000000     0        0 0\n"
+             "   1: 0100007F:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1\n")
+    assert parse_tcp_table(table) == [TimeWaitEntry("127.0.0.1:40000", "127.0.0.1:80", 58.77)]
+
+
+def kernel_for_echo(conversation, client_last="CLOSED", time_wait=True):
+    """What the kernel would trace for the hand-built echo: times just after each cause."""
+    t = {s.record.frame: s.record.time for s in conversation.segments}
+    c, s = "10.0.0.1:40000", "10.0.0.2:80"
+    events = [
+        KernelEvent(t[1] - 0.0005, "state", "10.0.0.2:80", "0.0.0.0:0", "CLOSED", "LISTEN"),
+        KernelEvent(t[1] - 0.00001, "state", "10.0.0.1:0", s, "CLOSED", "SYN_SENT"),
+        KernelEvent(t[2] + 0.00001, "state", c, s, "SYN_SENT", "ESTABLISHED"),
+        KernelEvent(t[3] + 0.00001, "state", s, c, "LISTEN", "SYN_RECEIVED"),
+        KernelEvent(t[3] + 0.00002, "state", s, c, "SYN_RECEIVED", "ESTABLISHED"),
+        KernelEvent(t[8] - 0.00001, "state", c, s, "ESTABLISHED", "FIN_WAIT_1"),
+        KernelEvent(t[8] + 0.00001, "state", s, c, "ESTABLISHED", "CLOSE_WAIT"),
+        KernelEvent(t[9] + 0.00001, "state", c, s, "FIN_WAIT_1", "FIN_WAIT_2"),
+        KernelEvent(t[10] - 0.00001, "state", s, c, "CLOSE_WAIT", "LAST_ACK"),
+        KernelEvent(t[10] + 0.00001, "state", c, s, "FIN_WAIT_2", client_last),
+        KernelEvent(t[11] + 0.00001, "state", s, c, "LAST_ACK", "CLOSED"),
+    ]
+    return KernelRecord(events, [TimeWaitEntry(c, s, 59.5)] if time_wait else [])
+
+
+def test_the_kernels_close_with_a_time_wait_entry_agrees_with_the_inferred_time_wait():
+    [conversation] = analyze(echo().records)
+    account = kernel_states.view(conversation, kernel_for_echo(conversation))
+    assert account.agrees
+    assert [state for _, state in account.states["client"]] == [
+        "CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+    assert account.states["client"][-1][0] == conversation.time_wait_frame("client")
+    assert account.time_wait_left == {"client": 59.5}
+    diagram = timeline(conversation, kernel=account)
+    assert "seen by the kernel" in diagram.spans[0].label and "60 s left" in diagram.spans[0].label
+    assert not [m for row in diagram.rows for m in row.marks if m.kind == "state-differs"]
+
+
+def test_a_disagreement_is_marked_on_the_lifeline_and_in_the_legend():
+    [conversation] = analyze(echo().records)
+    account = kernel_states.view(conversation, kernel_for_echo(conversation, time_wait=False))
+    assert not account.agrees
+    assert "CLOSED" in account.differences["client"][0] and "TIME_WAIT" in account.differences["client"][0]
+    diagram = timeline(conversation, kernel=account)
+    differing = [m.text for row in diagram.rows for m in row.marks if m.kind == "state-differs"]
+    assert differing == ["kernel: CLOSED\n(packets imply TIME_WAIT)"]
+    assert any("differ" in line for line in diagram.legend)
+    assert "inferred" in diagram.spans[0].label
+
+
+def test_without_a_kernel_record_states_are_inferred_everywhere():
+    [conversation] = analyze(echo().records)
+    assert kernel_states.view(conversation, KernelRecord(unavailable="no tracefs")) is None
+    assert any("inferred from the packets" in line for line in timeline(conversation).legend)
+
+
+def test_tracing_says_why_it_is_unavailable_without_root(monkeypatch):
+    monkeypatch.setattr(tracing.os, "geteuid", lambda: 1000)
+    with tracing.KernelTrace(8080) as trace:
+        pass
+    assert trace.record.unavailable == "tracing the kernel needs root"
+
+
+@pytest.fixture(scope="module")
+def traced():
+    require_root()
+    from handshake_viz.runner import run_scenario
+    return {name: run_scenario(SCENARIOS[name]) for name in ("echo", "server-close", "refused")}
+
+
+def kernel_sequence(run, side):
+    [conversation] = run.conversations
+    account = kernel_states.view(conversation, run.kernel)
+    return [state for _, state in account.states[side]], account
+
+
+@pytest.mark.parametrize("name, closer", [("echo", "client"), ("server-close", "server")])
+def test_the_active_closer_goes_fin_wait_1_fin_wait_2_closed_and_sits_in_the_time_wait_table(traced, name, closer):
+    run = traced[name]
+    [conversation] = run.conversations
+    ends = {"client": conversation.client_text, "server": conversation.server_text}
+    peer = "server" if closer == "client" else "client"
+    traced_states = [e.new for e in run.kernel.events
+                     if e.kind == "state" and e.src == ends[closer] and e.dst == ends[peer]]
+    assert traced_states[-3:] == ["FIN_WAIT_1", "FIN_WAIT_2", "CLOSED"]
+    [entry] = [t for t in run.kernel.time_wait if t.local == ends[closer]]
+    assert entry.remote == ends[peer] and 55 <= entry.seconds_left <= 60
+    sequence, account = kernel_sequence(run, closer)
+    assert sequence[-1] == "TIME_WAIT" and account.agrees
+    assert not [t for t in run.kernel.time_wait if t.local == ends[peer]]
+
+
+def test_a_refused_connect_goes_syn_sent_then_closed_with_the_reset_received(traced):
+    run = traced["refused"]
+    sequence, account = kernel_sequence(run, "client")
+    assert sequence == ["CLOSED", "SYN_SENT", "CLOSED"] and account.agrees
+    assert [e.kind for e in run.kernel.events if "reset" in e.kind] == ["send_reset", "receive_reset"]
+    assert list(account.reset_reasons.values()) == ["no socket on this port"]
+
+
+def test_the_tracing_instance_is_gone_after_a_run(traced):
+    assert tracing.instances_left() == []
+
+
+def test_the_tracing_instance_is_gone_after_a_run_that_fails_halfway(monkeypatch):
+    require_root()
+    from handshake_viz.runner import run_scenario
+    original = SCENARIOS["echo"]
+
+    def interrupted(session):
+        session.listen()
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(SCENARIOS, "echo", original.__class__(**{**vars(original), "program": interrupted}))
+    with pytest.raises(KeyboardInterrupt):
+        run_scenario(SCENARIOS["echo"])
+    assert tracing.instances_left() == []
+
+
+@pytest.mark.parametrize("delay", [0.0, 1.0], ids=["while-setting-up", "halfway"])
+def test_the_tracing_instance_is_gone_after_ctrl_c(tmp_path, delay):
+    require_root()
+    command = [sys.executable, "-m", "handshake_viz", "run", "keepalive", "--out", str(tmp_path / "o"),
+               "--captures", str(tmp_path / "c")]
+    running = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while not tracing.instances_left() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tracing.instances_left(), "the run never started tracing"
+    time.sleep(delay)  # keepalive idles 2.5 s: one second in is halfway through its program
+    running.send_signal(signal.SIGINT)
+    _, err = running.communicate(timeout=15)
+    assert running.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert tracing.instances_left() == []
+
+
+def test_replay_shows_the_kernels_record_kept_beside_the_capture(tmp_path):
+    require_root()
+    captures, out = tmp_path / "c", tmp_path / "o"
+    from handshake_viz.cli import main
+    assert main(["run", "echo", "--out", str(out), "--captures", str(captures), "--format", "dot"]) == 0
+    result = subprocess.run([sys.executable, "-m", "handshake_viz", "replay", str(captures / "echo.pcap"),
+                             "--out", str(tmp_path / "r"), "--format", "json,dot"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    [conversation] = json.loads((tmp_path / "r" / "echo.json").read_text())["conversations"]
+    assert conversation["kernel_agrees"] is True
+    assert {entry["source"] for side in conversation["states"].values() for entry in side} == {"kernel"}
+    assert "seen by the kernel" in (tmp_path / "r" / "echo.dot").read_text()
