@@ -309,10 +309,10 @@ def _udp_legend(with_calls: bool) -> tuple[str, ...]:
 
 
 def _legend(conversation: Conversation, with_calls: bool, kernel: KernelView | None = None) -> tuple[str, ...]:
-    isn = {side: d.base for side, d in conversation.directions.items()}
+    isns = [f"{side} {d.base}" for side, d in conversation.directions.items() if d.syn_frame is not None]
     lines = [
         "seq and ack are relative to each side's initial sequence number (ISN), as tshark shows them"
-        + (f"; ISNs on the wire: client {isn[CLIENT]}, server {isn[SERVER]}." if None not in isn.values() else "."),
+        + (f"; ISNs on the wire: {', '.join(isns)}." if isns else "."),
         "seq a:b (n) = n payload bytes, a up to b;  win = receive window in bytes, after window scaling;"
         "  an ACK acknowledges everything before its number: ack = seq + length of what it covers.",
         _LOOPBACK_LEGEND,
