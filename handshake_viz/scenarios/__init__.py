@@ -126,6 +126,24 @@ class Session:
     def recv_until_closed(self, side: str, sock: socket.socket) -> None:
         expect(self.recv(side, sock) == b"", f"the {side} expected end of stream, got data")
 
+    def close_after_client(self, conn: socket.socket, listener: socket.socket) -> None:
+        """The server's usual ending: read until the client closes, then close both sockets."""
+        self.recv_until_closed("server", conn)
+        self.close("server", conn)
+        self.close("server", listener)
+
+    def nodelay(self, side: str):
+        """A before_connect that turns Nagle off (TCP_NODELAY), recorded."""
+        return lambda sock: self.setsockopt(side, sock, socket.IPPROTO_TCP, socket.TCP_NODELAY, 1, "TCP_NODELAY, 1")
+
+    def fails(self, error: type[OSError], side: str, name: str, args: str, function: Callable, *arguments, sock=None):
+        """A call the scenario expects to fail with error (recorded like any other call)."""
+        try:
+            self.call(side, name, args, function, *arguments, sock=sock)
+        except error:
+            return
+        raise ScenarioError(f"the {side}'s {name} succeeded, but should have failed with {error.__name__}")
+
     def shutdown(self, side: str, sock: socket.socket, how: int = socket.SHUT_WR) -> None:
         name = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}[how]
         self.call(side, "shutdown", name, sock.shutdown, how, sock=sock)

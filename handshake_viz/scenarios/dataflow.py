@@ -72,12 +72,7 @@ def _sigpipe(session: Session) -> None:
             session.recv_until_closed("client", sock)
             session.send("client", sock, b"hello")
             session.call("client", "poll", "POLLERR", _wait_for_error, sock, sock=sock)
-            try:
-                session.send("client", sock, b"again")
-            except BrokenPipeError:
-                pass
-            else:
-                expect(False, "the write after the RST did not fail")
+            session.fails(BrokenPipeError, "client", "send", "5 bytes", sock.send, b"again", sock=sock)
             session.close("client", sock)
         finally:
             done.set()
@@ -134,9 +129,7 @@ def _nagle(session: Session) -> None:
 
     def client():
         for nodelay in (False, True):
-            def set_nodelay(sock):
-                session.setsockopt("client", sock, socket.IPPROTO_TCP, socket.TCP_NODELAY, 1, "TCP_NODELAY, 1")
-            sock = session.connect(before_connect=set_nodelay if nodelay else None)
+            sock = session.connect(before_connect=session.nodelay("client") if nodelay else None)
             for _ in range(ROUNDS):
                 session.send("client", sock, b"a" * 10)
                 session.send("client", sock, b"b" * 10)
@@ -181,14 +174,10 @@ def _stream_boundaries(session: Session) -> None:
         conn = session.accept(listener)
         session.call("server", "ioctl", "FIONREAD", _bytes_waiting, conn, total, sock=conn)
         expect(len(session.recv("server", conn)) == total, "one read did not return everything")
-        session.recv_until_closed("server", conn)
-        session.close("server", conn)
-        session.close("server", listener)
+        session.close_after_client(conn, listener)
 
     def client():
-        def set_nodelay(sock):
-            session.setsockopt("client", sock, socket.IPPROTO_TCP, socket.TCP_NODELAY, 1, "TCP_NODELAY, 1")
-        sock = session.connect(before_connect=set_nodelay)
+        sock = session.connect(before_connect=session.nodelay("client"))
         for message in MESSAGES:
             session.send("client", sock, message)
         session.close("client", sock)
@@ -301,14 +290,10 @@ def _retransmission(session: Session) -> None:
         while received < 3 * SEGMENT:
             received += len(session.recv("server", conn))
         session.send("server", conn, b"ok")
-        session.recv_until_closed("server", conn)
-        session.close("server", conn)
-        session.close("server", listener)
+        session.close_after_client(conn, listener)
 
     def client():
-        def set_nodelay(sock):
-            session.setsockopt("client", sock, socket.IPPROTO_TCP, socket.TCP_NODELAY, 1, "TCP_NODELAY, 1")
-        sock = session.connect(before_connect=set_nodelay)
+        sock = session.connect(before_connect=session.nodelay("client"))
         for letter in b"abc":
             session.send("client", sock, bytes([letter]) * SEGMENT)
         expect(session.recv("client", sock) == b"ok", "no reply")
@@ -344,10 +329,7 @@ def _keepalive_check(run, conversation):
 def _keepalive(session: Session) -> None:
     def server():
         listener = session.listen()
-        conn = session.accept(listener)
-        session.recv_until_closed("server", conn)
-        session.close("server", conn)
-        session.close("server", listener)
+        session.close_after_client(session.accept(listener), listener)
 
     def client():
         def keepalive(sock):
