@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--format", default=",".join(drawings.DEFAULT_FORMATS),
                              help=f"comma list of {', '.join(drawings.ALL_FORMATS)} (default: svg,png)")
         command.add_argument("--force", action="store_true", help="replace files left by an earlier run")
+        command.add_argument("--max-arrows", type=int, default=60, metavar="N",
+                             help="fold runs of ordinary data beyond N arrows (default 60)")
+        command.add_argument("--frames", metavar="A-B", help="draw frames A to B in full")
+        command.add_argument("--time", metavar="A-B", help="draw seconds A to B (from the first packet) in full")
     return parser
 
 
@@ -79,6 +83,7 @@ def _run(args) -> int:
     from handshake_viz.runner import run_scenario  # imports scapy: only when capturing
 
     formats = drawings.parse_formats(args.format)
+    window = drawings.parse_window(args.max_arrows, args.frames, args.time)
     unknown = [name for name in args.names if name not in SCENARIOS]
     if unknown:
         raise UsageError(f"no scenario named {unknown[0]}; `handshake-viz list` shows them")
@@ -100,7 +105,7 @@ def _run(args) -> int:
             print(f"handshake-viz: note: kernel record unavailable ({result.kernel.unavailable}); "
                   "states are inferred from the packets", file=sys.stderr)
         files = drawings.draw(result.conversations, scenario.name, args.out, drawn, outputs,
-                              result.calls, f"{scenario.name}: {scenario.summary}", result.kernel)
+                              result.calls, f"{scenario.name}: {scenario.summary}", result.kernel, window)
         if "json" in formats:
             files.append(write_json(outputs, args.out / f"{scenario.name}.json", str(pcap),
                                     result.records, result.calls, result.kernel))
@@ -119,6 +124,7 @@ def _watch(args) -> int:
     from handshake_viz.runner import watch  # imports scapy: only when capturing
 
     formats = drawings.parse_formats(args.format)
+    window = drawings.parse_window(args.max_arrows, args.frames, args.time)
     command = args.program[1:] if args.program[:1] == ["--"] else args.program
     name = args.name or f"watch-{args.port}"
     outputs = Outputs(args.force)
@@ -128,7 +134,7 @@ def _watch(args) -> int:
     result = watch(args.port, command, args.seconds)
     pcap = outputs.write(args.captures / f"{name}.pcap", lambda f: write_pcap(f, result.frames, result.linktype))
     drawn = tuple(f for f in formats if f != "json")
-    files = drawings.draw(result.conversations, name, args.out, drawn, outputs)
+    files = drawings.draw(result.conversations, name, args.out, drawn, outputs, window=window)
     if "json" in formats:
         files.append(write_json(outputs, args.out / f"{name}.json", str(pcap), result.records))
     _table(("#", "protocol", "client", "server", "packets", "opened", "closed"),
@@ -138,8 +144,9 @@ def _watch(args) -> int:
 
 
 def _replay(args) -> int:
+    window = drawings.parse_window(args.max_arrows, args.frames, args.time)
     result = replay(args.capture, args.out, drawings.parse_formats(args.format), Outputs(args.force),
-                    args.conversation)
+                    args.conversation, window)
     for note in result.notes:
         print(f"handshake-viz: note: {note}", file=sys.stderr)
     _table(("#", "protocol", "client", "server", "packets", "opened", "closed"), result.rows)

@@ -8,6 +8,7 @@ import textwrap
 from dataclasses import dataclass
 
 from handshake_viz import dnsmsg
+from handshake_viz.anomalies import ANOMALIES
 from handshake_viz.analysis import CLIENT, SERVER, Conversation, Datagram, Segment, UdpConversation, other
 from handshake_viz.kernel_states import KernelView
 from handshake_viz.records import SYN, PacketRecord, SocketCall, TcpOptions, endpoint_text, flag_names
@@ -46,6 +47,20 @@ class Row:
     stamp: str                 # frame number and time, shown in the margin
     arrow: Arrow | None = None
     marks: tuple[Mark, ...] = ()
+    fold: str | None = None    # a run of ordinary packets drawn as one line of text
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Which packets to draw: at most max_arrows (ordinary data folded), or frames/seconds in full."""
+
+    max_arrows: int = 60
+    frames: tuple[int, int] | None = None      # first and last frame number
+    seconds: tuple[float, float] | None = None  # from and to, in seconds since the first packet
+
+    @property
+    def in_full(self) -> bool:
+        return self.frames is not None or self.seconds is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +94,7 @@ PHASE_NAMES = {"handshake": "3-way handshake", "data": "data transfer", "teardow
 
 
 def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCall, ...] = (),
-             title: str | None = None, kernel: KernelView | None = None) -> Diagram:
+             title: str | None = None, kernel: KernelView | None = None, window: Window = Window()) -> Diagram:
     if conversation.protocol == "udp":
         packets = [(d.record, d) for d in conversation.datagrams]
     else:
@@ -87,17 +102,22 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
                          [(r, r) for r in conversation.icmp_errors], key=lambda pair: pair[0].frame)
     t0 = min([r.time for r, _ in packets] + [c.start for c in calls], default=0.0)
     times = [r.time for r, _ in packets]
+    packets = _windowed(packets, window)
     rows: list[Row] = []
-    packet_rows: dict[int, int] = {}   # frame -> row
-    for kind, item in _in_time_order(packets, calls):
+    packet_rows: dict[int, int] = {}   # frame -> row (a folded packet: its fold's row)
+    for kind, item in _in_time_order(_folded(conversation, packets, window), calls):
         if kind == "packet":
             record, packet = item
-            if not packet_rows and conversation.protocol == "tcp":
+            if not packet_rows and conversation.protocol == "tcp" and not window.in_full:
                 initial = _state_marks(conversation, None, kernel)
                 if initial:
                     rows.append(Row("", marks=initial))
             packet_rows[record.frame] = len(rows)
             rows.append(_packet_row(conversation, packet, t0, kernel))
+        elif kind == "fold":
+            for record, _ in item:
+                packet_rows[record.frame] = len(rows)
+            rows.append(_fold_row(item, t0))
         else:
             call, returning = item
             rows.append(_call_row(call, returning, times, t0))
@@ -111,9 +131,10 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     brackets = tuple(
         Bracket(PHASE_NAMES[phase], packet_rows[segments[first].record.frame],
                 packet_rows[segments[last].record.frame])
-        for phase, first, last in conversation.phases())
+        for phase, first, last in conversation.phases()
+        if segments[first].record.frame in packet_rows and segments[last].record.frame in packet_rows)
     spans = tuple(Span(side, packet_rows[conversation.time_wait_frame(side)], _time_wait_label(side, kernel))
-                  for side in conversation.time_wait)
+                  for side in conversation.time_wait if conversation.time_wait_frame(side) in packet_rows)
     return Diagram(title, lanes, tuple(rows), brackets, spans, _legend(conversation, bool(calls), kernel))
 
 
@@ -123,17 +144,85 @@ def _time_wait_label(side: str, kernel: KernelView | None) -> str:
     return f"TIME_WAIT: 2MSL = {TIME_WAIT_SECONDS} s\n(inferred, not on the wire)"
 
 
-def _in_time_order(packets: list, calls: tuple[SocketCall, ...]):
-    """Packets and call marks merged by time; a call that waited while packets passed appears
-    twice, where it was called and where it returned."""
-    times = [record.time for record, _ in packets]
-    items = [(record.time, 1, i, "packet", (record, packet)) for i, (record, packet) in enumerate(packets)]
+def _windowed(packets: list, window: Window) -> list:
+    if window.frames is not None:
+        first, last = window.frames
+        return [(r, p) for r, p in packets if first <= r.frame <= last]
+    if window.seconds is not None and packets:
+        start = packets[0][0].time
+        low, high = window.seconds
+        return [(r, p) for r, p in packets if low <= r.time - start <= high]
+    return packets
+
+
+def _ordinary(conversation, packet) -> bool:
+    """A packet that may be folded: plain data or ACK in the data phase, nothing unusual, no
+    state change. Handshake, teardown, resets, ICMP errors and every anomaly stay explicit."""
+    if isinstance(packet, PacketRecord) or (isinstance(packet, Datagram) and packet.record.icmp):
+        return False
+    if isinstance(packet, Datagram):
+        return True
+    frame = packet.record.frame
+    return (packet.phase == "data" and not packet.analysis & ANOMALIES and packet.resent_from is None
+            and not any(c.frame == frame for changes in conversation.states.values() for c in changes))
+
+
+def _folded(conversation, packets: list, window: Window) -> list:
+    """The packets to draw, with runs of ordinary ones beyond the budget folded into lists."""
+    if window.in_full or len(packets) <= window.max_arrows:
+        return packets
+    ordinary = [_ordinary(conversation, packet) for _, packet in packets]
+    budget = max(window.max_arrows - ordinary.count(False), 0)
+    head, tail = budget - budget // 2, budget // 2   # show how the data starts and how it ends
+    ordinary_seen, ordinary_total, items, run = 0, ordinary.count(True), [], []
+    for pair, plain in zip(packets, ordinary):
+        if plain:
+            ordinary_seen += 1
+            if head < ordinary_seen <= ordinary_total - tail:
+                run.append(pair)
+                continue
+        if run:
+            items.append(run)
+            run = []
+        items.append(pair)
+    if run:
+        items.append(run)
+    return items
+
+
+def _fold_row(run: list, t0: float) -> Row:
+    records = [record for record, _ in run]
+    count = len(records)
+    data = sum(r.payload_len for r in records)
+    span = records[-1].time - records[0].time
+    text = (f"… {count:,} ordinary packets folded (frames {records[0].frame}–{records[-1].frame}): "
+            f"{_size(data)} of data in {_duration(span)} …")
+    return Row(_stamp(records[0].time, t0, records[0].frame), fold=text)
+
+
+def _size(count: int) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def _in_time_order(items: list, calls: tuple[SocketCall, ...]):
+    """Packets (and folded runs) and call marks merged by time; a call that waited while packets
+    passed appears twice, where it was called and where it returned."""
+    times = [(item[0][0] if isinstance(item, list) else item[0]).time for item in items]
+    entries = [(times[i], 1, i, "fold" if isinstance(item, list) else "packet", item)
+               for i, item in enumerate(items)]
     for i, call in enumerate(calls):
-        items.append((call.start, 0, i, "call", (call, False)))
+        entries.append((call.start, 0, i, "call", (call, False)))
         if _blocked(call, times):
-            items.append((call.end, 2, i, "call", (call, True)))
-    items.sort(key=lambda item: item[:3])
-    return [(kind, item) for *_, kind, item in items]
+            entries.append((call.end, 2, i, "call", (call, True)))
+    entries.sort(key=lambda entry: entry[:3])
+    return [(kind, item) for *_, kind, item in entries]
 
 
 def _blocked(call: SocketCall, times: list[float]) -> bool:

@@ -139,6 +139,9 @@ def to_dot(diagram: Diagram, dpi: int | None = None) -> str:
             text((x1 + x2) / 2, label_y, arrow.label, LANE_GAP - 16)
         for mark in row.marks:
             _mark(g, index, row, mark, text)
+        if row.fold:
+            text((g.left_x + g.right_x) / 2, g.mark_y(index, row), [row.fold], LANE_GAP + 2 * STATE_WIDTH,
+                 color="#555555", extra=', fontname="DejaVu Sans Oblique"')
 
     for bracket in diagram.brackets:
         x = g.width - BRACKET_WIDTH - MARGIN

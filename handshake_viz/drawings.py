@@ -5,7 +5,7 @@ from pathlib import Path
 from handshake_viz import kernel_states
 from handshake_viz.analysis import Conversation, UdpConversation
 from handshake_viz.kernel_states import KernelRecord
-from handshake_viz.diagram import timeline
+from handshake_viz.diagram import Window, timeline
 from handshake_viz.dot import to_dot
 from handshake_viz.errors import UsageError
 from handshake_viz.outputs import Outputs
@@ -17,6 +17,26 @@ PNG_DPI = 150  # sharp on high-density screens, still small enough to paste into
 
 
 ALL_FORMATS = FORMATS + ("dot", "json")
+
+
+def parse_range(text: str | None, kind=int, what: str = "--frames") -> tuple | None:
+    """'100-250' as (100, 250)."""
+    if text is None:
+        return None
+    first, sep, last = text.partition("-")
+    try:
+        low, high = kind(first), kind(last)
+    except ValueError:
+        low = high = None
+    if not sep or low is None or high < low:
+        raise UsageError(f"{what} takes a range like 100-250, not {text!r}")
+    return low, high
+
+
+def parse_window(max_arrows: int, frames: str | None, seconds: str | None) -> Window:
+    if max_arrows < 10:
+        raise UsageError("--max-arrows must be at least 10")
+    return Window(max_arrows, parse_range(frames), parse_range(seconds, float, "--time"))
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -37,7 +57,8 @@ def planned_paths(stem: str, conversations: list[Conversation], out_dir: Path, f
 
 
 def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, outputs: Outputs,
-         calls: tuple[SocketCall, ...] = (), title: str | None = None, kernel: KernelRecord | None = None) -> list[Path]:
+         calls: tuple[SocketCall, ...] = (), title: str | None = None, kernel: KernelRecord | None = None,
+         window: Window = Window()) -> list[Path]:
     """Write each conversation's timeline, with the socket calls made on it (and those on no
     connection in particular: the listener's, say)."""
     written = []
@@ -45,7 +66,7 @@ def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, o
         own = calls if len(conversations) == 1 else tuple(
             c for c in calls if c.endpoint in (None, conversation.client_text))
         account = kernel_states.view(conversation, kernel) if conversation.protocol == "tcp" else None
-        diagram = timeline(conversation, own, title, account)
+        diagram = timeline(conversation, own, title, account, window)
         name = diagram_stem(stem, conversation, len(conversations))
         for fmt in formats:
             dot_text = to_dot(diagram, dpi=PNG_DPI if fmt == "png" else None)

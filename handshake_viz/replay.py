@@ -8,6 +8,7 @@ from pathlib import Path
 
 from handshake_viz import drawings
 from handshake_viz.analysis import Analyzer, ConversationEnded
+from handshake_viz.diagram import Window
 from handshake_viz.dissect import FrameDecoder
 from handshake_viz.errors import UsageError
 from handshake_viz.export import JsonExport
@@ -51,7 +52,7 @@ def summary_row(conversation) -> tuple[str, ...]:
 
 
 def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outputs,
-           only: int | None = None) -> ReplayResult:
+           only: int | None = None, window: Window = Window()) -> ReplayResult:
     """Analyse capture; write its JSON (streamed) and the diagrams of its conversations."""
     drawn = tuple(f for f in formats if f != "json")
     json_path = out_dir / f"{capture.stem}.json" if "json" in formats else None
@@ -99,7 +100,8 @@ def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outp
     if drawn:
         conversations = [c for c in analyzer.conversations if only is None or c.index == only]
         outputs.refuse_existing(drawings.planned_paths(capture.stem, conversations, out_dir, drawn))
-        result.files += drawings.draw(conversations, capture.stem, out_dir, drawn, outputs, kernel=kernel)
+        result.files += drawings.draw(conversations, capture.stem, out_dir, drawn, outputs, kernel=kernel,
+                                      window=window)
     return result
 
 

@@ -1,0 +1,62 @@
+"""Long captures stay readable: ordinary data folds, what matters stays explicit."""
+
+from handshake_viz.analysis import analyze
+from handshake_viz.diagram import Window, timeline
+from handshake_viz.dissect import FrameDecoder
+from handshake_viz.dot import to_dot
+from handshake_viz.pcapfile import CaptureReader
+from segments import Script, handshake
+
+
+def conversation_of(path):
+    decoder = FrameDecoder()
+    records = [decoder.decode(f.frame, f.time, f.data, f.linktype, f.wire_len) for f in CaptureReader(path)]
+    [conversation] = [c for c in analyze(r for r in records if r) if c.protocol == "tcp"]
+    return conversation
+
+
+def drawn_frames(diagram):
+    return {int(row.stamp.split()[0][1:]) for row in diagram.rows if row.arrow}
+
+
+def test_a_long_public_capture_keeps_handshake_teardown_and_anomalies_under_the_limit(shared_pcaps):
+    conversation = conversation_of(shared_pcaps / "public" / "http_ipv6_long_1000_requests.pcap")
+    assert len(conversation.segments) == 4102
+    diagram = timeline(conversation)
+    arrows = drawn_frames(diagram)
+    assert len(arrows) <= 60
+    must = {s.record.frame for s in conversation.segments if s.phase != "data" or s.analysis}
+    assert must <= arrows
+    [fold] = [row.fold for row in diagram.rows if row.fold]
+    assert fold.startswith("… 4,042 ordinary packets folded") and "kB of data" in fold
+    assert [b.label for b in diagram.brackets] == ["3-way handshake", "data transfer", "teardown"]
+
+
+def test_a_window_of_frames_is_drawn_in_full(shared_pcaps):
+    conversation = conversation_of(shared_pcaps / "public" / "http_ipv6_long_1000_requests.pcap")
+    diagram = timeline(conversation, window=Window(frames=(1000, 1200)))
+    assert drawn_frames(diagram) == set(range(1000, 1201))
+    assert not [row for row in diagram.rows if row.fold]
+
+
+def test_a_window_of_time_is_drawn_in_full():
+    s = Script(step=0.1)
+    handshake(s, 0, 0)
+    for n in range(20):
+        s.client("PA", 1 + 10 * n, 1, length=10)
+    [conversation] = analyze(s.records)
+    diagram = timeline(conversation, window=Window(max_arrows=10, seconds=(0.35, 0.75)))
+    assert drawn_frames(diagram) == {5, 6, 7, 8}
+
+
+def test_short_flows_are_never_folded():
+    s = Script()
+    handshake(s, 0, 0)
+    for n in range(40):
+        s.client("PA", 1 + 10 * n, 1, length=10)
+    [conversation] = analyze(s.records)
+    assert not [row for row in timeline(conversation).rows if row.fold]
+    folded = timeline(conversation, window=Window(max_arrows=12))
+    assert len(drawn_frames(folded)) == 12
+    [fold] = [row.fold for row in folded.rows if row.fold]
+    assert "31 ordinary packets folded" in fold and fold in to_dot(folded)
