@@ -7,6 +7,7 @@ from handshake_viz.analysis import Conversation, UdpConversation
 from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.diagram import Window, timeline
 from handshake_viz.dot import to_dot
+from handshake_viz.mermaid import to_markdown
 from handshake_viz.errors import UsageError
 from handshake_viz.outputs import Outputs
 from handshake_viz.records import SocketCall
@@ -16,7 +17,8 @@ DEFAULT_FORMATS = ("svg", "png")
 PNG_DPI = 150  # sharp on high-density screens, still small enough to paste into notes
 
 
-ALL_FORMATS = FORMATS + ("dot", "json")
+ALL_FORMATS = FORMATS + ("dot", "mermaid", "json")
+_SUFFIX = {"mermaid": "mermaid.md"}
 
 
 def parse_range(text: str | None, kind=int, what: str = "--frames") -> tuple | None:
@@ -52,7 +54,7 @@ def diagram_stem(stem: str, conversation: Conversation | UdpConversation, count:
 
 
 def planned_paths(stem: str, conversations: list[Conversation], out_dir: Path, formats) -> list[Path]:
-    return [out_dir / f"{diagram_stem(stem, c, len(conversations))}.{fmt}"
+    return [out_dir / f"{diagram_stem(stem, c, len(conversations))}.{_SUFFIX.get(fmt, fmt)}"
             for c in conversations for fmt in formats]
 
 
@@ -69,7 +71,10 @@ def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, o
         diagram = timeline(conversation, own, title, account, window)
         name = diagram_stem(stem, conversation, len(conversations))
         for fmt in formats:
-            dot_text = to_dot(diagram, dpi=PNG_DPI if fmt == "png" else None)
-            data = dot_text.encode("utf-8") if fmt == "dot" else render(dot_text, fmt)
-            written.append(outputs.write_bytes(out_dir / f"{name}.{fmt}", data))
+            if fmt == "mermaid":
+                data = to_markdown(diagram).encode("utf-8")
+            else:
+                dot_text = to_dot(diagram, dpi=PNG_DPI if fmt == "png" else None)
+                data = dot_text.encode("utf-8") if fmt == "dot" else render(dot_text, fmt)
+            written.append(outputs.write_bytes(out_dir / f"{name}.{_SUFFIX.get(fmt, fmt)}", data))
     return written

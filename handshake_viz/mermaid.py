@@ -1,0 +1,55 @@
+"""A `Diagram` as a Mermaid sequenceDiagram in Markdown, which GitHub and Obsidian render as is.
+
+The same arrows and labels, states and socket calls as notes, phases as boxes, folded runs as
+notes across both lanes, as far as Mermaid allows (it has no slanted arrows or margins: the
+frame number and time lead each message). Knows nothing of TCP.
+"""
+
+from handshake_viz.diagram import Diagram
+
+_ARROWS = {"control": "->>", "data": "->>", "ack": "-->>", "reset": "-x"}
+_PHASE_COLOURS = ("rgb(235, 242, 252)", "rgb(238, 248, 238)", "rgb(252, 240, 235)")
+
+
+_ESCAPES = str.maketrans({"#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", "\n": "<br/>"})
+
+
+def text(value: str) -> str:
+    """Text Mermaid shows as written: its statement and entity characters escaped, in one pass."""
+    return value.translate(_ESCAPES)
+
+
+def to_mermaid(diagram: Diagram) -> str:
+    ids = {lane.key: f"L{i}" for i, lane in enumerate(diagram.lanes)}
+    left, right = (ids[lane.key] for lane in diagram.lanes)
+    lines = ["sequenceDiagram"]
+    lines += [f"    participant {ids[lane.key]} as {text(lane.title + ' ' + lane.subtitle)}" for lane in diagram.lanes]
+    starts = {b.first_row: (i, b) for i, b in enumerate(diagram.brackets)}
+    ends = {b.last_row for b in diagram.brackets}
+    spans = {s.first_row: s for s in diagram.spans}
+    for index, row in enumerate(diagram.rows):
+        if index in starts:
+            number, bracket = starts[index]
+            lines.append(f"    rect {_PHASE_COLOURS[number % len(_PHASE_COLOURS)]}")
+            lines.append(f"    Note over {left},{right}: {text(bracket.label)}")
+        if row.arrow:
+            arrow = row.arrow
+            label = "<br/>".join(text(line) for line in (row.stamp, *arrow.label) if line)
+            lines.append(f"    {ids[arrow.source]}{_ARROWS[arrow.kind]}{ids[arrow.target]}: {label}")
+        if row.fold:
+            lines.append(f"    Note over {left},{right}: {text(row.fold)}")
+        for mark in row.marks:
+            side = "left of" if ids[mark.lane] == left else "right of"
+            lines.append(f"    Note {side} {ids[mark.lane]}: {text(mark.text)}")
+        if index in spans:
+            span = spans[index]
+            lines.append(f"    Note over {ids[span.lane]}: {text(span.label)}")
+        if index in ends:
+            lines.append("    end")
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(diagram: Diagram) -> str:
+    """A Markdown file holding the diagram's title, the Mermaid block and its legend."""
+    legend = "\n".join(f"- {line}" for line in diagram.legend)
+    return f"### {diagram.title.replace(chr(10), ' ')}\n\n```mermaid\n{to_mermaid(diagram)}```\n\n{legend}\n"

@@ -1,0 +1,65 @@
+"""The Mermaid block is a well-formed sequenceDiagram carrying the same arrows, notes and boxes."""
+
+import re
+
+from handshake_viz.analysis import analyze
+from handshake_viz.diagram import Window, timeline
+from handshake_viz.mermaid import to_markdown, to_mermaid
+from handshake_viz.records import SocketCall
+from segments import echo
+
+STATEMENT = re.compile(
+    r"^    (participant L\d as [^;#\n]+"
+    r"|L\d(->>|-->>|-x)L\d: .+"
+    r"|Note (left of|right of|over) L\d(,L\d)?: .+"
+    r"|rect rgb\(\d+, \d+, \d+\)"
+    r"|end)$")
+ENTITY = re.compile(r"#(\d+|lt|gt);")
+
+
+def check_structure(block: str) -> dict:
+    lines = block.splitlines()
+    assert lines[0] == "sequenceDiagram"
+    depth, counts, declared = 0, {"message": 0, "note": 0, "rect": 0}, set()
+    for line in lines[1:]:
+        assert STATEMENT.match(line), f"not a sequenceDiagram statement: {line!r}"
+        assert ";" not in ENTITY.sub("", line) and "#" not in ENTITY.sub("", line), line
+        if line.startswith("    participant"):
+            declared.add(line.split()[1])
+        elif line.startswith("    rect"):
+            depth += 1
+            counts["rect"] += 1
+        elif line == "    end":
+            depth -= 1
+            assert depth >= 0, "an end without a rect"
+        elif line.startswith("    Note"):
+            counts["note"] += 1
+            assert set(re.findall(r"L\d", line.split(":")[0])) <= declared
+        else:
+            counts["message"] += 1
+            assert set(re.findall(r"L\d", line.split(":")[0])) <= declared
+    assert depth == 0, "a rect is never closed"
+    return counts
+
+
+def test_mermaid_has_every_arrow_state_and_phase_of_the_timeline():
+    [conversation] = analyze(echo().records)
+    calls = (SocketCall("client", "connect", "10.0.0.2:80; now", 1000.0005, 1000.0035, "0"),)
+    diagram = timeline(conversation, calls)
+    counts = check_structure(to_mermaid(diagram))
+    assert counts["message"] == 11 and counts["rect"] == 3
+    states = sum(len(row.marks) for row in diagram.rows)
+    assert counts["note"] == states + len(diagram.brackets) + len(diagram.spans)
+
+
+def test_folded_runs_become_one_note_and_the_block_stays_small():
+    [conversation] = analyze(echo().records)
+    counts = check_structure(to_mermaid(timeline(conversation, window=Window(max_arrows=10))))
+    assert counts["message"] == 10
+
+
+def test_the_markdown_file_wraps_the_block_for_github_and_obsidian():
+    [conversation] = analyze(echo().records)
+    markdown = to_markdown(timeline(conversation))
+    assert markdown.startswith("### TCP 10.0.0.1:40000 → 10.0.0.2:80\n\n```mermaid\nsequenceDiagram\n")
+    assert markdown.count("```") == 2 and "- seq and ack are relative" in markdown
