@@ -10,7 +10,7 @@ from handshake_viz.errors import HandshakeVizError, ScenarioError, UsageError
 from handshake_viz.export import write_json
 from handshake_viz.outputs import Outputs
 from handshake_viz.pcapfile import write_pcap
-from handshake_viz.replay import kernel_record_path, replay, summary_row
+from handshake_viz.replay import kernel_record_path, read_conversations, replay, summary_row
 from handshake_viz.scenarios import SCENARIOS
 
 DEFAULT_OUT = Path("out")
@@ -44,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     watching.add_argument("program", nargs=argparse.REMAINDER, metavar="-- COMMAND",
                           help="the program to run while capturing, after --")
 
+    charting = commands.add_parser("states", help="draw the TCP state chart, with the path a conversation took")
+    charting.add_argument("capture", type=Path, nargs="?", metavar="CAPTURE", help="highlight a conversation of this capture")
+    charting.add_argument("--conversation", type=int, metavar="N", help="which TCP conversation (default: the first)")
+    charting.add_argument("--scenario", metavar="NAME", help="run this scenario (as root) and highlight its connection")
+    charting.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the chart (default: out)")
+    charting.add_argument("--format", default="svg,png", help="comma list of svg, png, pdf, dot (default: svg,png)")
+    charting.add_argument("--force", action="store_true", help="replace files left by an earlier run")
+
     replaying = commands.add_parser("replay", help="draw the conversations of a pcap/pcapng file (no privileges needed)")
     replaying.add_argument("capture", type=Path, metavar="CAPTURE")
     replaying.add_argument("--conversation", type=int, metavar="N", help="only conversation N (see the table)")
@@ -63,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"list": _list, "run": _run, "watch": _watch, "replay": _replay}[args.command](args)
+        return {"list": _list, "run": _run, "watch": _watch, "replay": _replay, "states": _states}[args.command](args)
     except HandshakeVizError as error:
         print(f"handshake-viz: {error}", file=sys.stderr)
         return error.exit_code
@@ -140,6 +148,31 @@ def _watch(args) -> int:
     _table(("#", "protocol", "client", "server", "packets", "opened", "closed"),
            [summary_row(c) for c in result.conversations])
     print(f"\n{result.how_it_ended}; {len(result.frames)} packets in {pcap}; diagrams in {args.out}/ ({len(files)} files).")
+    return 0
+
+
+def _states(args) -> int:
+    formats = [f for f in drawings.parse_formats(args.format) if f not in ("json", "mermaid")]
+    if args.capture and args.scenario:
+        raise UsageError("give a capture or --scenario, not both")
+    conversation, name = None, "states"
+    if args.capture or args.scenario:
+        if args.scenario:
+            from handshake_viz.runner import run_scenario  # imports scapy: only when capturing
+            if args.scenario not in SCENARIOS:
+                raise UsageError(f"no scenario named {args.scenario}; `handshake-viz list` shows them")
+            conversations, name = run_scenario(SCENARIOS[args.scenario]).conversations, f"states-{args.scenario}"
+        else:
+            conversations, name = read_conversations(args.capture), f"states-{args.capture.stem}"
+        tcp = [c for c in conversations if c.protocol == "tcp"]
+        if args.conversation is not None:
+            tcp = [c for c in tcp if c.index == args.conversation]
+        if not tcp:
+            raise UsageError("no such TCP conversation to highlight" if args.conversation is not None
+                             else "there is no TCP conversation to highlight")
+        conversation = tcp[0]
+    files = drawings.draw_states(conversation, name, args.out, formats, Outputs(args.force))
+    print(f"Wrote {', '.join(str(f) for f in files)}.")
     return 0
 
 

@@ -8,6 +8,7 @@ from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.diagram import Window, timeline
 from handshake_viz.dot import to_dot
 from handshake_viz.mermaid import to_markdown
+from handshake_viz.state_chart import chart_dot, paths_of
 from handshake_viz.errors import UsageError
 from handshake_viz.outputs import Outputs
 from handshake_viz.records import SocketCall
@@ -77,4 +78,18 @@ def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, o
                 dot_text = to_dot(diagram, dpi=PNG_DPI if fmt == "png" else None)
                 data = dot_text.encode("utf-8") if fmt == "dot" else render(dot_text, fmt)
             written.append(outputs.write_bytes(out_dir / f"{name}.{_SUFFIX.get(fmt, fmt)}", data))
+    return written
+
+
+def draw_states(conversation, name: str, out_dir: Path, formats, outputs: Outputs) -> list[Path]:
+    """The state chart, with conversation's paths highlighted when there is one."""
+    if conversation is None:
+        text = chart_dot()
+    else:
+        text = chart_dot(paths_of(conversation),
+                         f"The path each side took: {conversation.client_text} → {conversation.server_text}")
+    written = []
+    for fmt in formats:
+        data = text.encode("utf-8") if fmt == "dot" else render(text, fmt, pinned=False)
+        written.append(outputs.write_bytes(out_dir / f"{name}.{fmt}", data))
     return written

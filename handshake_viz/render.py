@@ -7,10 +7,13 @@ from handshake_viz.errors import RenderError
 FORMATS = ("svg", "png", "pdf")
 
 
-def render(dot_text: str, fmt: str) -> bytes:
-    """The drawing of pinned-position DOT text (`neato -n2`) in fmt."""
+def render(dot_text: str, fmt: str, pinned: bool = True) -> bytes:
+    """The drawing of DOT text in fmt: pinned positions drawn as they are (`neato -n2`), or laid
+    out by `dot`."""
     try:
-        return graphviz.pipe("neato", fmt, dot_text.encode("utf-8"), neato_no_op=2, quiet=True)
+        if pinned:
+            return graphviz.pipe("neato", fmt, dot_text.encode("utf-8"), neato_no_op=2, quiet=True)
+        return graphviz.pipe("dot", fmt, dot_text.encode("utf-8"), quiet=True)
     except graphviz.ExecutableNotFound:
         raise RenderError("graphviz is not installed (no `neato`/`dot` on PATH): "
                           "run `sudo apt-get install graphviz`, or `sudo make handshake`, which installs it")

@@ -42,6 +42,16 @@ def load_kernel_record(capture: Path) -> KernelRecord | None:
         return None  # not ours, or damaged: the packets alone still tell the story
 
 
+def read_conversations(capture: Path) -> list:
+    """Every conversation of a (small) capture, with all its packets."""
+    decoder, analyzer = FrameDecoder(), Analyzer()
+    for frame in CaptureReader(capture):
+        record = decoder.decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
+        if record is not None:
+            analyzer.receive(record)
+    return analyzer.conversations
+
+
 def summary_row(conversation) -> tuple[str, ...]:
     if conversation.protocol == "udp":
         opened = closed = "-"
