@@ -9,7 +9,7 @@ from handshake_viz import drawings
 from handshake_viz.errors import HandshakeVizError, ScenarioError, UsageError
 from handshake_viz.export import write_json
 from handshake_viz.outputs import Outputs
-from handshake_viz.pcapfile import write_pcap
+from handshake_viz.pcapfile import CaptureReader, write_pcap
 from handshake_viz.replay import kernel_record_path, read_conversations, replay, summary_row
 from handshake_viz.scenarios import SCENARIOS
 
@@ -52,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     charting.add_argument("--format", default="svg,png", help="comma list of svg, png, pdf, dot (default: svg,png)")
     charting.add_argument("--force", action="store_true", help="replace files left by an earlier run")
 
+    heading = commands.add_parser("header", help="draw one packet's IP and TCP/UDP header fields, 32 bits wide")
+    heading.add_argument("capture", type=Path, metavar="CAPTURE")
+    heading.add_argument("--frame", type=int, required=True, metavar="N", help="the packet's frame number")
+    heading.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the drawing (default: out)")
+    heading.add_argument("--format", default="svg,png", help="comma list of svg, png, pdf, dot (default: svg,png)")
+    heading.add_argument("--force", action="store_true", help="replace files left by an earlier run")
+
     replaying = commands.add_parser("replay", help="draw the conversations of a pcap/pcapng file (no privileges needed)")
     replaying.add_argument("capture", type=Path, metavar="CAPTURE")
     replaying.add_argument("--conversation", type=int, metavar="N", help="only conversation N (see the table)")
@@ -71,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"list": _list, "run": _run, "watch": _watch, "replay": _replay, "states": _states}[args.command](args)
+        return {"list": _list, "run": _run, "watch": _watch, "replay": _replay, "states": _states,
+                "header": _header}[args.command](args)
     except HandshakeVizError as error:
         print(f"handshake-viz: {error}", file=sys.stderr)
         return error.exit_code
@@ -172,6 +180,17 @@ def _states(args) -> int:
                              else "there is no TCP conversation to highlight")
         conversation = tcp[0]
     files = drawings.draw_states(conversation, name, args.out, formats, Outputs(args.force))
+    print(f"Wrote {', '.join(str(f) for f in files)}.")
+    return 0
+
+
+def _header(args) -> int:
+    formats = [f for f in drawings.parse_formats(args.format) if f not in ("json", "mermaid")]
+    frame = next((f for f in CaptureReader(args.capture) if f.frame == args.frame), None)
+    if frame is None:
+        raise UsageError(f"{args.capture} has no frame {args.frame}")
+    files = drawings.draw_header(frame, f"{args.capture.stem}-frame{args.frame}", args.out, formats,
+                                 Outputs(args.force), f"{args.capture.name}, frame {args.frame}")
     print(f"Wrote {', '.join(str(f) for f in files)}.")
     return 0
 

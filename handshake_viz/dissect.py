@@ -189,6 +189,14 @@ class FrameDecoder:
         return _Packet(first.src, first.dst, first.protocol, bytes(whole), datagram.total)
 
 
+def locate_ip(data: bytes, linktype: int) -> tuple[int, int] | None:
+    """Where the IP header starts in a frame, and its version; None for a non-IP frame."""
+    try:
+        return _network_layer(data, linktype) if linktype in LINKTYPE_NAMES else None
+    except (struct.error, IndexError):
+        return None
+
+
 def _network_layer(data: bytes, linktype: int) -> tuple[int, int] | None:
     """Offset of the IP header and its version, or None for a non-IP frame."""
     if linktype == LINKTYPE_ETHERNET:

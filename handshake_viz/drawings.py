@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from handshake_viz import kernel_states
+from handshake_viz import header_view, kernel_states
 from handshake_viz.analysis import Conversation, UdpConversation
 from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.diagram import Window, timeline
@@ -88,6 +88,19 @@ def draw_states(conversation, name: str, out_dir: Path, formats, outputs: Output
     else:
         text = chart_dot(paths_of(conversation),
                          f"The path each side took: {conversation.client_text} → {conversation.server_text}")
+    written = []
+    for fmt in formats:
+        data = text.encode("utf-8") if fmt == "dot" else render(text, fmt, pinned=False)
+        written.append(outputs.write_bytes(out_dir / f"{name}.{fmt}", data))
+    return written
+
+
+def draw_header(frame, name: str, out_dir: Path, formats, outputs: Outputs, title: str) -> list[Path]:
+    """One packet's headers, 32 bits wide."""
+    layers = header_view.headers(frame.data, frame.linktype)
+    if not layers:
+        raise UsageError(f"{title} carries no IP header this tool can read")
+    text = header_view.to_dot(layers, title + " (bytes in network order, most significant first)")
     written = []
     for fmt in formats:
         data = text.encode("utf-8") if fmt == "dot" else render(text, fmt, pinned=False)
