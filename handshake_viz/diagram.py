@@ -121,12 +121,15 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
         else:
             call, returning = item
             rows.append(_call_row(call, returning, times, t0))
-    lanes = (Lane(CLIENT, "client", conversation.client_text),
-             Lane(SERVER, "server", conversation.server_text))
+    lanes = (Lane(CLIENT, "client", short_endpoint(*conversation.client)),
+             Lane(SERVER, "server", short_endpoint(*conversation.server)))
+    full = [f"{lane.title} = {text}" for lane, text in zip(lanes, (conversation.client_text, conversation.server_text))
+            if lane.subtitle != text]
     default_title = f"{conversation.protocol.upper()} {conversation.client_text} → {conversation.server_text}"
     title = "\n".join(textwrap.wrap(title, TITLE_WIDTH)) if title else default_title
+    addresses = ("Addresses in full: " + ", ".join(full) + ".",) if full else ()
     if conversation.protocol == "udp":
-        return Diagram(title, lanes, tuple(rows), (), (), _udp_legend(bool(calls)))
+        return Diagram(title, lanes, tuple(rows), (), (), addresses + _udp_legend(bool(calls)))
     segments = conversation.segments
     brackets = tuple(
         Bracket(PHASE_NAMES[phase], packet_rows[segments[first].record.frame],
@@ -135,7 +138,18 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
         if segments[first].record.frame in packet_rows and segments[last].record.frame in packet_rows)
     spans = tuple(Span(side, packet_rows[conversation.time_wait_frame(side)], _time_wait_label(side, kernel))
                   for side in conversation.time_wait if conversation.time_wait_frame(side) in packet_rows)
-    return Diagram(title, lanes, tuple(rows), brackets, spans, _legend(conversation, bool(calls), kernel))
+    return Diagram(title, lanes, tuple(rows), brackets, spans, addresses + _legend(conversation, bool(calls), kernel))
+
+
+SHORT_ADDRESS = 20  # characters: longer IPv6 addresses are shortened on the lifelines
+
+
+def short_endpoint(address: str, port: int) -> str:
+    """An IPv6 address short enough for a lifeline: [2a00:5e80:…:db22]:37034."""
+    if ":" not in address or len(address) <= SHORT_ADDRESS:
+        return endpoint_text(address, port)
+    groups = address.split(":")
+    return f"[{groups[0]}:{groups[1]}:…:{groups[-1]}]:{port}"
 
 
 def _time_wait_label(side: str, kernel: KernelView | None) -> str:

@@ -71,3 +71,13 @@ def test_phases_are_bracketed_and_time_wait_spans_the_active_closer():
     assert span.lane == "client" and span.first_row == arrow_row(diagram, 10)
     assert "60 s" in span.label and "inferred" in span.label
     assert any("TIME_WAIT is never on the wire" in line for line in diagram.legend)
+
+
+def test_long_ipv6_addresses_are_short_on_lifelines_and_whole_in_the_legend():
+    from segments import Script, handshake
+    s = Script(client=("2a00:5e80:101:212d:504:7b1:2572:db22", 37034), server=("::1", 80))
+    handshake(s, 0, 0)
+    [conversation] = analyze(s.records)
+    diagram = timeline(conversation)
+    assert [lane.subtitle for lane in diagram.lanes] == ["[2a00:5e80:…:db22]:37034", "[::1]:80"]
+    assert diagram.legend[0] == "Addresses in full: client = [2a00:5e80:101:212d:504:7b1:2572:db22]:37034."
