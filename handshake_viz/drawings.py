@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from handshake_viz import header_view, kernel_states
+from handshake_viz import header_view, kernel_states, overview
 from handshake_viz.analysis import Conversation, UdpConversation
 from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.diagram import Window, timeline
@@ -105,4 +105,19 @@ def draw_header(frame, name: str, out_dir: Path, formats, outputs: Outputs, titl
     for fmt in formats:
         data = text.encode("utf-8") if fmt == "dot" else render(text, fmt, pinned=False)
         written.append(outputs.write_bytes(out_dir / f"{name}.{fmt}", data))
+    return written
+
+
+def draw_index(conversations, rows, capture: Path, out_dir: Path, formats, outputs: Outputs) -> list[Path]:
+    """For a capture of several conversations: the overview picture and the linked index."""
+    graph = overview.talk_graph(conversations)
+    text = overview.overview_dot(graph, f"{capture.name}: who talked to whom ({len(conversations)} conversations)")
+    pictures = [f for f in formats if f in ("svg", "png")] or ["svg"]
+    written = [outputs.write_bytes(out_dir / f"{capture.stem}-overview.{fmt}", render(text, fmt, pinned=False))
+               for fmt in pictures]
+    picture = "svg" if "svg" in formats else pictures[0]
+    links = {c.index: f"{diagram_stem(capture.stem, c, len(conversations))}.{picture}" for c in conversations}
+    index = overview.index_markdown(f"Conversations in {capture.name}", rows, links,
+                                    f"{capture.stem}-overview.{pictures[0]}")
+    written.append(outputs.write_bytes(out_dir / f"{capture.stem}-index.md", index.encode("utf-8")))
     return written

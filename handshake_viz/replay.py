@@ -112,6 +112,9 @@ def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outp
         outputs.refuse_existing(drawings.planned_paths(capture.stem, conversations, out_dir, drawn))
         result.files += drawings.draw(conversations, capture.stem, out_dir, drawn, outputs, kernel=kernel,
                                       window=window)
+        if len(conversations) > 1:
+            rows = sorted((summary_row(c) for c in conversations), key=lambda row: int(row[0]))
+            result.files += drawings.draw_index(conversations, rows, capture, out_dir, drawn, outputs)
     return result
 
 

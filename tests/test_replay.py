@@ -195,3 +195,16 @@ def test_fragmented_ip_datagrams_are_reassembled_and_reported(shared_pcaps, tmp_
     result = replay(shared_pcaps / "public" / "tcp_in_ipv4_fragments.pcap", "--out", tmp_path, "--format", "json")
     assert result.returncode == 0
     assert "4 IP fragments" in result.stderr and "1 IP datagrams reassembled" in result.stderr
+
+
+def test_a_capture_of_many_conversations_gets_an_index_and_an_overview(shared_pcaps, tmp_path):
+    path = shared_pcaps / "public" / "mixed_tcpreplay_test.pcap"
+    assert replay(path, "--out", tmp_path, "--format", "svg").returncode == 0
+    index = (tmp_path / f"{path.stem}-index.md").read_text()
+    rows = [line for line in index.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == 19
+    for row in rows:
+        link = row.split("](")[1].split(")")[0]
+        assert (tmp_path / link).exists()
+    overview = (tmp_path / f"{path.stem}-overview.svg").read_text()
+    assert "172.16.11.12" in overview and "#2 UDP :53" in overview
