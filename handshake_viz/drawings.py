@@ -8,6 +8,7 @@ from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.diagram import Window, timeline
 from handshake_viz.dot import to_dot
 from handshake_viz.mermaid import to_markdown
+from handshake_viz.report import report
 from handshake_viz.state_chart import chart_dot, paths_of
 from handshake_viz.errors import UsageError
 from handshake_viz.outputs import Outputs
@@ -18,7 +19,7 @@ DEFAULT_FORMATS = ("svg", "png")
 PNG_DPI = 150  # sharp on high-density screens, still small enough to paste into notes
 
 
-ALL_FORMATS = FORMATS + ("dot", "mermaid", "json")
+ALL_FORMATS = FORMATS + ("dot", "mermaid", "md", "json")
 _SUFFIX = {"mermaid": "mermaid.md"}
 
 
@@ -72,7 +73,10 @@ def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, o
         diagram = timeline(conversation, own, title, account, window)
         name = diagram_stem(stem, conversation, len(conversations))
         for fmt in formats:
-            if fmt == "mermaid":
+            if fmt == "md":
+                picture = f"{name}.{'svg' if 'svg' in formats else 'png' if 'png' in formats else 'svg'}"
+                data = report(conversation, picture, diagram.title.replace("\n", " "), own).encode("utf-8")
+            elif fmt == "mermaid":
                 data = to_markdown(diagram).encode("utf-8")
             else:
                 dot_text = to_dot(diagram, dpi=PNG_DPI if fmt == "png" else None)
