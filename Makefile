@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 # What each target needs from the system: "check-command:debian-package".
-RUN_NEEDS := dot:graphviz libpcap.so:libpcap0.8 ip:iproute2 tc:iproute2 nft:nftables
+RUN_NEEDS := dot:graphviz libpcap.so:libpcap0.8 ip:iproute2 tc:iproute2 nft:nftables hangul-font:fonts-nanum
 TEST_NEEDS := $(RUN_NEEDS) tshark:tshark
 
 .PHONY: handshake test replay
@@ -48,6 +48,7 @@ system-packages:
 		check=$${need%%:*}; package=$${need##*:}; \
 		case $$check in \
 			*.so) ldconfig -p 2>/dev/null | grep -q "$$check" || missing="$$missing $$package";; \
+			hangul-font) fc-list :lang=ko 2>/dev/null | grep -q . || missing="$$missing $$package";; \
 			*) command -v $$check >/dev/null 2>&1 || missing="$$missing $$package";; \
 		esac; \
 	done; \

@@ -8,6 +8,7 @@ from pathlib import Path
 from handshake_viz import drawings
 from handshake_viz.errors import HandshakeVizError, ScenarioError, UsageError
 from handshake_viz.export import write_json
+from handshake_viz.language import LANGUAGES
 from handshake_viz.outputs import Outputs
 from handshake_viz.pcapfile import CaptureReader, write_pcap
 from handshake_viz.replay import kernel_record_path, read_conversations, replay, summary_row
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
                              help="fold runs of ordinary data beyond N arrows (default 60)")
         command.add_argument("--frames", metavar="A-B", help="draw frames A to B in full")
         command.add_argument("--time", metavar="A-B", help="draw seconds A to B (from the first packet) in full")
+        command.add_argument("--lang", choices=LANGUAGES, default="en", help="language of the labels and reports (en, ko)")
     return parser
 
 
@@ -121,7 +123,7 @@ def _run(args) -> int:
             print(f"handshake-viz: note: kernel record unavailable ({result.kernel.unavailable}); "
                   "states are inferred from the packets", file=sys.stderr)
         files = drawings.draw(result.conversations, scenario.name, args.out, drawn, outputs,
-                              result.calls, f"{scenario.name}: {scenario.summary}", result.kernel, window)
+                              result.calls, f"{scenario.name}: {scenario.summary}", result.kernel, window, args.lang)
         if "json" in formats:
             files.append(write_json(outputs, args.out / f"{scenario.name}.json", str(pcap),
                                     result.records, result.calls, result.kernel))
@@ -150,7 +152,7 @@ def _watch(args) -> int:
     result = watch(args.port, command, args.seconds)
     pcap = outputs.write(args.captures / f"{name}.pcap", lambda f: write_pcap(f, result.frames, result.linktype))
     drawn = tuple(f for f in formats if f != "json")
-    files = drawings.draw(result.conversations, name, args.out, drawn, outputs, window=window)
+    files = drawings.draw(result.conversations, name, args.out, drawn, outputs, window=window, lang=args.lang)
     if "json" in formats:
         files.append(write_json(outputs, args.out / f"{name}.json", str(pcap), result.records))
     _table(("#", "protocol", "client", "server", "packets", "opened", "closed"),
@@ -198,7 +200,7 @@ def _header(args) -> int:
 def _replay(args) -> int:
     window = drawings.parse_window(args.max_arrows, args.frames, args.time)
     result = replay(args.capture, args.out, drawings.parse_formats(args.format), Outputs(args.force),
-                    args.conversation, window)
+                    args.conversation, window, args.lang)
     for note in result.notes:
         print(f"handshake-viz: note: {note}", file=sys.stderr)
     _table(("#", "protocol", "client", "server", "packets", "opened", "closed"), result.rows)

@@ -11,6 +11,7 @@ from handshake_viz import dnsmsg
 from handshake_viz.anomalies import ANOMALIES
 from handshake_viz.analysis import CLIENT, SERVER, Conversation, Datagram, Segment, UdpConversation, other
 from handshake_viz.kernel_states import KernelView
+from handshake_viz.language import Words
 from handshake_viz.records import SYN, PacketRecord, SocketCall, TcpOptions, endpoint_text, flag_names
 from handshake_viz.tcp_states import TIME_WAIT_SECONDS
 
@@ -90,11 +91,12 @@ class Diagram:
 
 
 TITLE_WIDTH = 120  # characters on a title line
-PHASE_NAMES = {"handshake": "3-way handshake", "data": "data transfer", "teardown": "teardown"}
 
 
 def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCall, ...] = (),
-             title: str | None = None, kernel: KernelView | None = None, window: Window = Window()) -> Diagram:
+             title: str | None = None, kernel: KernelView | None = None, window: Window = Window(),
+             lang: str = "en") -> Diagram:
+    say = Words(lang)
     if conversation.protocol == "udp":
         packets = [(d.record, d) for d in conversation.datagrams]
     else:
@@ -109,36 +111,37 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
         if kind == "packet":
             record, packet = item
             if not packet_rows and conversation.protocol == "tcp" and not window.in_full:
-                initial = _state_marks(conversation, None, kernel)
+                initial = _state_marks(conversation, None, kernel, say)
                 if initial:
                     rows.append(Row("", marks=initial))
             packet_rows[record.frame] = len(rows)
-            rows.append(_packet_row(conversation, packet, t0, kernel))
+            rows.append(_packet_row(conversation, packet, t0, kernel, say))
         elif kind == "fold":
             for record, _ in item:
                 packet_rows[record.frame] = len(rows)
-            rows.append(_fold_row(item, t0))
+            rows.append(_fold_row(item, t0, say))
         else:
             call, returning = item
-            rows.append(_call_row(call, returning, times, t0))
-    lanes = (Lane(CLIENT, "client", short_endpoint(*conversation.client)),
-             Lane(SERVER, "server", short_endpoint(*conversation.server)))
+            rows.append(_call_row(call, returning, times, t0, say))
+    lanes = (Lane(CLIENT, say("side.client"), short_endpoint(*conversation.client)),
+             Lane(SERVER, say("side.server"), short_endpoint(*conversation.server)))
     full = [f"{lane.title} = {text}" for lane, text in zip(lanes, (conversation.client_text, conversation.server_text))
             if lane.subtitle != text]
     default_title = f"{conversation.protocol.upper()} {conversation.client_text} → {conversation.server_text}"
     title = "\n".join(textwrap.wrap(title, TITLE_WIDTH)) if title else default_title
-    addresses = ("Addresses in full: " + ", ".join(full) + ".",) if full else ()
+    addresses = (say("addresses", addresses=", ".join(full)),) if full else ()
     if conversation.protocol == "udp":
-        return Diagram(title, lanes, tuple(rows), (), (), addresses + _udp_legend(bool(calls)))
+        return Diagram(title, lanes, tuple(rows), (), (), addresses + _udp_legend(bool(calls), say))
     segments = conversation.segments
     brackets = tuple(
-        Bracket(PHASE_NAMES[phase], packet_rows[segments[first].record.frame],
+        Bracket(say(f"phase.{phase}"), packet_rows[segments[first].record.frame],
                 packet_rows[segments[last].record.frame])
         for phase, first, last in conversation.phases()
         if segments[first].record.frame in packet_rows and segments[last].record.frame in packet_rows)
-    spans = tuple(Span(side, packet_rows[conversation.time_wait_frame(side)], _time_wait_label(side, kernel))
+    spans = tuple(Span(side, packet_rows[conversation.time_wait_frame(side)], _time_wait_label(side, kernel, say))
                   for side in conversation.time_wait if conversation.time_wait_frame(side) in packet_rows)
-    return Diagram(title, lanes, tuple(rows), brackets, spans, addresses + _legend(conversation, bool(calls), kernel))
+    return Diagram(title, lanes, tuple(rows), brackets, spans,
+                   addresses + _legend(conversation, bool(calls), kernel, say))
 
 
 SHORT_ADDRESS = 20  # characters: longer IPv6 addresses are shortened on the lifelines
@@ -152,10 +155,10 @@ def short_endpoint(address: str, port: int) -> str:
     return f"[{groups[0]}:{groups[1]}:…:{groups[-1]}]:{port}"
 
 
-def _time_wait_label(side: str, kernel: KernelView | None) -> str:
+def _time_wait_label(side: str, kernel: KernelView | None, say: Words) -> str:
     if kernel and side in kernel.time_wait_left:
-        return f"TIME_WAIT: seen by the kernel,\n{kernel.time_wait_left[side]:.0f} s left (2MSL = {TIME_WAIT_SECONDS} s)"
-    return f"TIME_WAIT: 2MSL = {TIME_WAIT_SECONDS} s\n(inferred, not on the wire)"
+        return say("time_wait.kernel", left=kernel.time_wait_left[side], msl=TIME_WAIT_SECONDS)
+    return say("time_wait.inferred", msl=TIME_WAIT_SECONDS)
 
 
 def _windowed(packets: list, window: Window) -> list:
@@ -204,13 +207,13 @@ def _folded(conversation, packets: list, window: Window) -> list:
     return items
 
 
-def _fold_row(run: list, t0: float) -> Row:
+def _fold_row(run: list, t0: float, say: Words) -> Row:
     records = [record for record, _ in run]
     count = len(records)
     data = sum(r.payload_len for r in records)
     span = records[-1].time - records[0].time
-    text = (f"… {count:,} ordinary packets folded (frames {records[0].frame}–{records[-1].frame}): "
-            f"{_size(data)} of data in {_duration(span)} …")
+    text = say("fold", count=count, first=records[0].frame, last=records[-1].frame, size=_size(data),
+               duration=_duration(span))
     return Row(_stamp(records[0].time, t0, records[0].frame), fold=text)
 
 
@@ -249,7 +252,8 @@ def _stamp(time: float, t0: float, frame: int | None = None) -> str:
     return f"#{frame}  {when}" if frame is not None else when
 
 
-def _state_marks(conversation: Conversation, frame: int | None, kernel: KernelView | None) -> tuple[Mark, ...]:
+def _state_marks(conversation: Conversation, frame: int | None, kernel: KernelView | None,
+                 say: Words) -> tuple[Mark, ...]:
     """Each side's state changes at frame (None: before the first packet). With a kernel record,
     the kernel's states are shown, and marked where the packets imply something else."""
     marks = []
@@ -265,20 +269,21 @@ def _state_marks(conversation: Conversation, frame: int | None, kernel: KernelVi
             if said:
                 marks.append(Mark(side, " → ".join(said), "state"))
         elif said and not inferred:
-            marks.append(Mark(side, f"kernel: {' → '.join(said)}\n(not seen in the packets)", "state-differs"))
+            marks.append(Mark(side, say("kernel.only", said=" → ".join(said)), "state-differs"))
         elif inferred and not said:
-            marks.append(Mark(side, f"{' → '.join(inferred)}\n(inferred; not in the kernel's record)", "state-differs"))
+            marks.append(Mark(side, say("kernel.missing", inferred=" → ".join(inferred)), "state-differs"))
         else:
-            marks.append(Mark(side, f"kernel: {' → '.join(said)}\n(packets imply {' → '.join(inferred)})", "state-differs"))
+            marks.append(Mark(side, say("kernel.differs", said=" → ".join(said), inferred=" → ".join(inferred)),
+                              "state-differs"))
     return tuple(marks)
 
 
-def _packet_row(conversation, packet, t0: float, kernel: KernelView | None = None) -> Row:
+def _packet_row(conversation, packet, t0: float, kernel: KernelView | None, say: Words) -> Row:
     if isinstance(packet, PacketRecord):
         return _icmp_row(conversation, packet, t0)
     if isinstance(packet, Datagram):
         return _icmp_row(conversation, packet.record, t0) if packet.record.icmp else _datagram_row(packet, t0)
-    return _segment_row(conversation, packet, t0, kernel)
+    return _segment_row(conversation, packet, t0, kernel, say)
 
 
 DNS_PORT = 53
@@ -317,20 +322,21 @@ def _icmp_row(conversation, record: PacketRecord, t0: float) -> Row:
     return Row(_stamp(record.time, t0, record.frame), Arrow(other(about), about, label, "reset"))
 
 
-def _segment_row(conversation: Conversation, segment: Segment, t0: float, kernel: KernelView | None) -> Row:
+def _segment_row(conversation: Conversation, segment: Segment, t0: float, kernel: KernelView | None,
+                 say: Words) -> Row:
     record = segment.record
     flags = flag_names(record.flags)
     kind = ("reset" if "RST" in flags else "control" if {"SYN", "FIN"} & set(flags)
             else "data" if record.payload_len else "ack")
     target = SERVER if segment.sender == CLIENT else CLIENT
-    label = _segment_label(conversation, segment)
+    label = _segment_label(conversation, segment, say)
     if kernel and record.frame in kernel.reset_reasons:
-        label += (f"kernel: reset because {kernel.reset_reasons[record.frame]}",)
+        label += (say("kernel.reset", reason=kernel.reset_reasons[record.frame]),)
     arrow = Arrow(segment.sender, target, label, kind)
-    return Row(_stamp(record.time, t0, record.frame), arrow, _state_marks(conversation, record.frame, kernel))
+    return Row(_stamp(record.time, t0, record.frame), arrow, _state_marks(conversation, record.frame, kernel, say))
 
 
-def _segment_label(conversation: Conversation, segment: Segment) -> tuple[str, ...]:
+def _segment_label(conversation: Conversation, segment: Segment, say: Words) -> tuple[str, ...]:
     record = segment.record
     first = ", ".join(flag_names(record.flags)) or "(no flags)"
     numbers = f"seq {segment.rel_seq}"
@@ -344,10 +350,10 @@ def _segment_label(conversation: Conversation, segment: Segment) -> tuple[str, .
         lines.append(f"ISN {record.seq}" + (f"  {_options_text(record.options)}" if record.options else ""))
     lines += _payload_lines(record)
     if segment.resent_from is not None:
-        lines.append(f"sent again: the same bytes as #{segment.resent_from}")
+        lines.append(say("sent_again", frame=segment.resent_from))
     if segment.analysis:
         lines.append("[" + ", ".join(sorted(mark.replace("_", " ") for mark in segment.analysis)) + "]")
-    explained = _ack_explanation(conversation, segment)
+    explained = _ack_explanation(conversation, segment, say)
     if explained:
         lines.append(explained)
     return tuple(lines)
@@ -366,7 +372,7 @@ def _options_text(options: TcpOptions) -> str:
     return "<" + ", ".join(parts) + ">"
 
 
-def _ack_explanation(conversation: Conversation, segment: Segment) -> str:
+def _ack_explanation(conversation: Conversation, segment: Segment, say: Words) -> str:
     """Why this ACK number: the SEQ + length of what it acknowledges (RFC 9293's SEG.SEQ+SEG.LEN)."""
     if not segment.covers:
         return ""
@@ -375,60 +381,47 @@ def _ack_explanation(conversation: Conversation, segment: Segment) -> str:
     what = ("SYN" if last.record.flags & SYN and not last.record.payload_len
             else "FIN" if not last.record.payload_len else "data")
     frames = ", ".join(f"#{s.record.frame}" for s in covered)
-    return f"ack {segment.rel_ack} = {last.rel_seq} + {last.seq_space}: acknowledges {what} {frames}"
+    return say("ack.explained", ack=segment.rel_ack, seq=last.rel_seq, space=last.seq_space,
+               what=say(f"what.{what}"), frames=frames)
 
 
-def _call_row(call: SocketCall, returning: bool, times: list[float], t0: float) -> Row:
+def _call_row(call: SocketCall, returning: bool, times: list[float], t0: float, say: Words) -> Row:
     kind = "call-error" if call.error else "call"
     if returning:
-        return Row(_stamp(call.end, t0), marks=(Mark(call.side, f"{call.name} returns {call.outcome}", kind),))
+        return Row(_stamp(call.end, t0), marks=(Mark(call.side, say("call.returns", name=call.name, outcome=call.outcome),
+                                                     kind),))
     text = f"{call.name}({call.args})"
     if _blocked(call, times):
         return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} …", "call"),))
     return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} = {call.outcome}", kind),))
 
 
-_CALLS_LEGEND = ("Green: the socket calls each side made, where they happened; a call that waits for the peer"
-                 " (connect, accept, recv) and saw packets pass is drawn where it was called (…) and where it returned.")
-_LOOPBACK_LEGEND = ("One arrow per packet, in capture order. On loopback a packet is sent and received in the same instant,"
-                    " so the slant shows direction, not delay; the margin gives the frame number and the real time since the start.")
-
-
-def _states_legend(kernel: KernelView | None) -> str:
+def _states_legend(kernel: KernelView | None, say: Words) -> str:
     if kernel is None:
-        return "States (RFC 9293 names) are inferred from the packets (no kernel record)."
+        return say("legend.states.inferred")
     if kernel.agrees:
-        return ("States (RFC 9293 names) are the kernel's, traced (sock:inet_sock_set_state) during the run;"
-                " they agree with what the packets imply.")
-    return ("States (RFC 9293 names) are the kernel's, traced during the run; red marks where they differ from what"
-            " the packets imply: " + "; ".join(d for ds in kernel.differences.values() for d in ds) + ".")
+        return say("legend.states.kernel")
+    return say("legend.states.differ", differences="; ".join(d for ds in kernel.differences.values() for d in ds))
 
 
-def _udp_legend(with_calls: bool) -> tuple[str, ...]:
-    lines = ["UDP: each arrow is one datagram and len its payload in bytes. There is no handshake, no ACK and no"
-             " teardown: nothing on the wire says whether a datagram arrived, and each keeps its own boundaries.",
-             _LOOPBACK_LEGEND, "Red: an ICMP error about a datagram (port unreachable: nothing listens on that port)."]
-    return tuple(lines + ([_CALLS_LEGEND] if with_calls else []))
+def _udp_legend(with_calls: bool, say: Words) -> tuple[str, ...]:
+    lines = [say("legend.udp"), say("legend.loopback"), say("legend.icmp")]
+    return tuple(lines + ([say("legend.calls")] if with_calls else []))
 
 
-def _legend(conversation: Conversation, with_calls: bool, kernel: KernelView | None = None) -> tuple[str, ...]:
+def _legend(conversation: Conversation, with_calls: bool, kernel: KernelView | None, say: Words) -> tuple[str, ...]:
     isns = [f"{side} {d.base}" for side, d in conversation.directions.items() if d.syn_frame is not None]
     lines = [
-        "seq and ack are relative to each side's initial sequence number (ISN), as tshark shows them"
-        + (f"; ISNs on the wire: {', '.join(isns)}." if isns else "."),
-        "seq a:b (n) = n payload bytes, a up to b;  win = receive window in bytes, after window scaling;"
-        "  an ACK acknowledges everything before its number: ack = seq + length of what it covers.",
-        _LOOPBACK_LEGEND,
-        "Black: SYN and FIN, blue: data, grey: bare ACK, red: RST or ICMP error. " + _states_legend(kernel),
-        "[marks] are tshark's analysis of a segment; a copy of unacknowledged bytes sent within one round trip"
-        " is what tshark calls out of order, so such a segment also says it was sent again.",
+        say("legend.seq", isns=say("legend.isns", isns=", ".join(isns)) if isns else ""),
+        say("legend.numbers"),
+        say("legend.loopback"),
+        say("legend.colours", states=_states_legend(kernel, say)),
+        say("legend.marks"),
     ]
     if conversation.time_wait:
         found = kernel is not None and any(side in kernel.time_wait_left for side in conversation.time_wait)
-        lines.append("TIME_WAIT is never on the wire: the side that closed first waits 2MSL"
-                     f" ({TIME_WAIT_SECONDS} s on Linux) after the last ACK; "
-                     + ("the kernel's TIME_WAIT table showed it right after the teardown (the traced socket itself goes"
-                        " FIN_WAIT_2 -> CLOSE: a separate mini-socket holds TIME_WAIT)." if found else "it is inferred here."))
+        lines.append(say("legend.time_wait", msl=TIME_WAIT_SECONDS,
+                         how=say("legend.time_wait.kernel" if found else "legend.time_wait.inferred")))
     if with_calls:
-        lines.append(_CALLS_LEGEND)
+        lines.append(say("legend.calls"))
     return tuple(lines)

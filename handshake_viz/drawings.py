@@ -62,7 +62,7 @@ def planned_paths(stem: str, conversations: list[Conversation], out_dir: Path, f
 
 def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, outputs: Outputs,
          calls: tuple[SocketCall, ...] = (), title: str | None = None, kernel: KernelRecord | None = None,
-         window: Window = Window()) -> list[Path]:
+         window: Window = Window(), lang: str = "en") -> list[Path]:
     """Write each conversation's timeline, with the socket calls made on it (and those on no
     connection in particular: the listener's, say)."""
     written = []
@@ -70,12 +70,12 @@ def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, o
         own = calls if len(conversations) == 1 else tuple(
             c for c in calls if c.endpoint in (None, conversation.client_text))
         account = kernel_states.view(conversation, kernel) if conversation.protocol == "tcp" else None
-        diagram = timeline(conversation, own, title, account, window)
+        diagram = timeline(conversation, own, title, account, window, lang)
         name = diagram_stem(stem, conversation, len(conversations))
         for fmt in formats:
             if fmt == "md":
                 picture = f"{name}.{'svg' if 'svg' in formats else 'png' if 'png' in formats else 'svg'}"
-                data = report(conversation, picture, diagram.title.replace("\n", " "), own).encode("utf-8")
+                data = report(conversation, picture, diagram.title.replace("\n", " "), own, lang).encode("utf-8")
             elif fmt == "mermaid":
                 data = to_markdown(diagram).encode("utf-8")
             else:

@@ -1,0 +1,172 @@
+"""The words of the diagrams and reports, in English and Korean (`--lang ko`).
+
+State names (ESTABLISHED...), flags (SYN, ACK) and numbers stay as they are in every language:
+they are what the RFCs, the kernel and Wireshark print, and what notes quote.
+"""
+
+LANGUAGES = ("en", "ko")
+
+_EN = {
+    "phase.handshake": "3-way handshake",
+    "phase.data": "data transfer",
+    "phase.teardown": "teardown",
+    "time_wait.kernel": "TIME_WAIT: seen by the kernel,\n{left:.0f} s left (2MSL = {msl} s)",
+    "time_wait.inferred": "TIME_WAIT: 2MSL = {msl} s\n(inferred, not on the wire)",
+    "addresses": "Addresses in full: {addresses}.",
+    "fold": "… {count:,} ordinary packets folded (frames {first}–{last}): {size} of data in {duration} …",
+    "sent_again": "sent again: the same bytes as #{frame}",
+    "call.returns": "{name} returns {outcome}",
+    "kernel.reset": "kernel: reset because {reason}",
+    "kernel.only": "kernel: {said}\n(not seen in the packets)",
+    "kernel.missing": "{inferred}\n(inferred; not in the kernel's record)",
+    "kernel.differs": "kernel: {said}\n(packets imply {inferred})",
+    "ack.explained": "ack {ack} = {seq} + {space}: acknowledges {what} {frames}",
+    "what.SYN": "SYN", "what.FIN": "FIN", "what.data": "data",
+    "legend.calls": "Green: the socket calls each side made, where they happened; a call that waits for the peer"
+                    " (connect, accept, recv) and saw packets pass is drawn where it was called (…) and where it returned.",
+    "legend.loopback": "One arrow per packet, in capture order. On loopback a packet is sent and received in the same"
+                       " instant, so the slant shows direction, not delay; the margin gives the frame number and the real"
+                       " time since the start.",
+    "legend.states.inferred": "States (RFC 9293 names) are inferred from the packets (no kernel record).",
+    "legend.states.kernel": "States (RFC 9293 names) are the kernel's, traced (sock:inet_sock_set_state) during the run;"
+                            " they agree with what the packets imply.",
+    "legend.states.differ": "States (RFC 9293 names) are the kernel's, traced during the run; red marks where they differ"
+                            " from what the packets imply: {differences}.",
+    "legend.udp": "UDP: each arrow is one datagram and len its payload in bytes. There is no handshake, no ACK and no"
+                  " teardown: nothing on the wire says whether a datagram arrived, and each keeps its own boundaries.",
+    "legend.icmp": "Red: an ICMP error about a datagram (port unreachable: nothing listens on that port).",
+    "legend.seq": "seq and ack are relative to each side's initial sequence number (ISN), as tshark shows them{isns}.",
+    "legend.isns": "; ISNs on the wire: {isns}",
+    "legend.numbers": "seq a:b (n) = n payload bytes, a up to b;  win = receive window in bytes, after window scaling;"
+                      "  an ACK acknowledges everything before its number: ack = seq + length of what it covers.",
+    "legend.colours": "Black: SYN and FIN, blue: data, grey: bare ACK, red: RST or ICMP error. {states}",
+    "legend.marks": "[marks] are tshark's analysis of a segment; a copy of unacknowledged bytes sent within one round"
+                    " trip is what tshark calls out of order, so such a segment also says it was sent again.",
+    "legend.time_wait": "TIME_WAIT is never on the wire: the side that closed first waits 2MSL ({msl} s on Linux) after"
+                        " the last ACK; {how}",
+    "legend.time_wait.kernel": "the kernel's TIME_WAIT table showed it right after the teardown (the traced socket itself"
+                               " goes FIN_WAIT_2 -> CLOSE: a separate mini-socket holds TIME_WAIT).",
+    "legend.time_wait.inferred": "it is inferred here.",
+    "report.happened": "What happened",
+    "report.packets": "Packets",
+    "report.calls": "Socket calls",
+    "report.calls.header": "| time (ms) | side | call | result |",
+    "report.tcp.header": "| frame | time (ms) | from | flags | seq (raw) | ack (raw) | len | window | marks |",
+    "report.udp.header": "| frame | time (ms) | from | len | note |",
+    "report.refused.title": "Connection refused",
+    "report.refused": "The client's SYN (frame {frame}) was answered by RST+ACK: nothing listened on port {port}, so"
+                      " the kernel refused the connection and connect() failed with ECONNREFUSED.",
+    "report.handshake": "The client opens with a SYN carrying its initial sequence number {isn} (shown as 0). The"
+                        " server answers SYN+ACK with its own ISN {server_isn} and ACK {ack} = {seq} + 1: the SYN"
+                        " counts as one byte. The client's ACK {final} (frame {frame}) completes the handshake, and"
+                        " both sides are ESTABLISHED.",
+    "report.data": "The client sends {client} bytes and the server {server} bytes in {segments} segments. The first,"
+                   " frame {frame}, carries {length} bytes numbered {first} to {last}",
+    "report.data.acked": "; the {side} acknowledges them in frame {ack_frame} with ACK {ack} = SEQ {seq} + {length},"
+                         " the next byte it expects.",
+    "report.data.resent": " {count} segment(s) were sent again (frame {frame} repeats the bytes of frame {original}).",
+    "report.reset": "The {side} ends the connection with a RST (frame {frame}) instead of a FIN: no goodbye, no"
+                    " TIME_WAIT, and the peer's next call fails.",
+    "report.no_fin": "The capture ends before either side closes.",
+    "report.fin": "The {side} closes first: its FIN (frame {frame}, SEQ {seq})",
+    "report.fin.acked": " is acknowledged with ACK {ack} = {seq} + 1, since a FIN also counts as one byte",
+    "report.simultaneous": " The other FIN left before this one arrived: a simultaneous close, both sides pass"
+                           " through CLOSING.",
+    "report.second_fin": " The {side} then sends its own FIN (frame {frame}){together}",
+    "report.second_fin.together": ", on the same segment as its ACK: a three-segment close.",
+    "report.time_wait": " The {sides}, having closed first, waits in TIME_WAIT for 2MSL ({msl} s on Linux), which is"
+                        " never seen on the wire.",
+    "report.udp": "{count} datagram(s), {lengths} bytes: no handshake, no acknowledgement, no teardown. Each datagram"
+                  " is delivered whole or not at all, and keeps its boundaries.",
+    "report.icmp": " Frame {frame} is an ICMP {kind} from {reporter}: the datagram reached a host where nothing"
+                   " listens on port {port}.",
+    "side.client": "client", "side.server": "server", "side.both": "client and server",
+}
+
+_KO = {
+    "phase.handshake": "3-way 핸드셰이크",
+    "phase.data": "데이터 전송",
+    "phase.teardown": "연결 종료",
+    "time_wait.kernel": "TIME_WAIT: 커널에서 확인,\n{left:.0f}초 남음 (2MSL = {msl}초)",
+    "time_wait.inferred": "TIME_WAIT: 2MSL = {msl}초\n(추정, 패킷에는 보이지 않음)",
+    "addresses": "전체 주소: {addresses}.",
+    "fold": "… 평범한 패킷 {count:,}개 접음 (프레임 {first}–{last}): {duration} 동안 데이터 {size} …",
+    "sent_again": "재전송: #{frame}과 같은 바이트",
+    "call.returns": "{name} 반환 {outcome}",
+    "kernel.reset": "커널: 리셋 이유 - {reason}",
+    "kernel.only": "커널: {said}\n(패킷에는 보이지 않음)",
+    "kernel.missing": "{inferred}\n(추정; 커널 기록에 없음)",
+    "kernel.differs": "커널: {said}\n(패킷으로 본 상태 {inferred})",
+    "ack.explained": "ack {ack} = {seq} + {space}: {what} {frames} 확인 응답",
+    "what.SYN": "SYN", "what.FIN": "FIN", "what.data": "데이터",
+    "legend.calls": "초록색: 각 쪽이 호출한 소켓 함수와 그 시점. 상대를 기다리는 호출(connect, accept, recv)이 기다리는 동안"
+                    " 패킷이 오갔다면, 호출한 곳(…)과 반환한 곳에 두 번 그립니다.",
+    "legend.loopback": "패킷 하나가 화살표 하나이며, 캡처된 순서대로 그립니다. 루프백에서는 보내는 순간과 받는 순간이 같으므로"
+                       " 기울기는 방향만 나타내고 지연을 뜻하지 않습니다. 왼쪽 여백은 프레임 번호와 시작 후 실제 시간입니다.",
+    "legend.states.inferred": "상태(RFC 9293 이름)는 패킷으로부터 추정한 것입니다 (커널 기록 없음).",
+    "legend.states.kernel": "상태(RFC 9293 이름)는 실행 중 커널이 기록한 것(sock:inet_sock_set_state)이며,"
+                            " 패킷으로 추정한 상태와 일치합니다.",
+    "legend.states.differ": "상태(RFC 9293 이름)는 실행 중 커널이 기록한 것이며, 패킷으로 추정한 상태와 다른 곳은 빨간색으로"
+                            " 표시했습니다: {differences}.",
+    "legend.udp": "UDP: 화살표 하나가 데이터그램 하나이고 len은 페이로드 바이트 수입니다. 핸드셰이크도 ACK도 연결 종료도"
+                  " 없습니다. 데이터그램이 도착했는지는 선 위에 드러나지 않으며, 각 데이터그램은 경계를 유지합니다.",
+    "legend.icmp": "빨간색: 데이터그램에 대한 ICMP 오류 (port unreachable: 그 포트에서 아무도 기다리지 않음).",
+    "legend.seq": "seq와 ack는 tshark처럼 각 쪽의 초기 순서 번호(ISN)에 대한 상대값입니다{isns}.",
+    "legend.isns": ". 실제 ISN: {isns}",
+    "legend.numbers": "seq a:b (n) = 페이로드 n바이트, a부터 b 직전까지;  win = 윈도 스케일링을 적용한 수신 윈도(바이트);"
+                      "  ACK는 그 번호 앞의 모든 바이트를 확인합니다: ack = 확인하는 세그먼트의 seq + 길이.",
+    "legend.colours": "검은색: SYN과 FIN, 파란색: 데이터, 회색: ACK만 있는 세그먼트, 빨간색: RST 또는 ICMP 오류. {states}",
+    "legend.marks": "[표시]는 tshark의 세그먼트 분석입니다. 확인되지 않은 바이트를 한 왕복 시간 안에 다시 보내면 tshark는"
+                    " out of order라고 부르므로, 그런 세그먼트에는 재전송이라는 설명도 붙입니다.",
+    "legend.time_wait": "TIME_WAIT는 패킷으로 보이지 않습니다: 먼저 닫은 쪽이 마지막 ACK 뒤에 2MSL(리눅스에서 {msl}초)"
+                        " 동안 기다립니다. {how}",
+    "legend.time_wait.kernel": "연결 종료 직후 커널의 TIME_WAIT 표에서 확인했습니다 (기록된 소켓 자체는 FIN_WAIT_2 -> CLOSE로"
+                               " 바뀌고, 별도의 작은 소켓이 TIME_WAIT를 맡습니다).",
+    "legend.time_wait.inferred": "여기서는 추정한 것입니다.",
+    "report.happened": "무슨 일이 있었나",
+    "report.packets": "패킷",
+    "report.calls": "소켓 호출",
+    "report.calls.header": "| 시간 (ms) | 쪽 | 호출 | 결과 |",
+    "report.tcp.header": "| 프레임 | 시간 (ms) | 보낸 쪽 | 플래그 | seq (실제) | ack (실제) | 길이 | 윈도 | 표시 |",
+    "report.udp.header": "| 프레임 | 시간 (ms) | 보낸 쪽 | 길이 | 비고 |",
+    "report.refused.title": "연결 거부",
+    "report.refused": "클라이언트의 SYN(프레임 {frame})에 RST+ACK가 돌아왔습니다. 포트 {port}에서 기다리는 소켓이 없어 커널이"
+                      " 연결을 거부했고, connect()는 ECONNREFUSED로 실패했습니다.",
+    "report.handshake": "클라이언트가 초기 순서 번호 {isn}(0으로 표시)를 담은 SYN으로 시작합니다. 서버는 자신의 ISN {server_isn}와"
+                        " ACK {ack} = {seq} + 1을 담은 SYN+ACK로 답합니다: SYN도 1바이트로 셉니다. 클라이언트의"
+                        " ACK {final}(프레임 {frame})로 핸드셰이크가 끝나고 양쪽 모두 ESTABLISHED가 됩니다.",
+    "report.data": "클라이언트는 {client}바이트, 서버는 {server}바이트를 세그먼트 {segments}개로 보냅니다. 첫 세그먼트인"
+                   " 프레임 {frame}은 {first}번부터 {last}번까지 {length}바이트를 담고 있습니다",
+    "report.data.acked": ". {side}는 프레임 {ack_frame}에서 ACK {ack} = SEQ {seq} + {length}로 확인 응답합니다:"
+                         " 다음에 받을 바이트 번호입니다.",
+    "report.data.resent": " 세그먼트 {count}개가 다시 전송되었습니다 (프레임 {frame}이 프레임 {original}의 바이트를 반복).",
+    "report.reset": "{side}가 FIN 대신 RST(프레임 {frame})로 연결을 끝냅니다: 작별 인사도 TIME_WAIT도 없고, 상대의 다음"
+                    " 호출은 실패합니다.",
+    "report.no_fin": "어느 쪽도 닫기 전에 캡처가 끝납니다.",
+    "report.fin": "{side}가 먼저 닫습니다: 그 FIN(프레임 {frame}, SEQ {seq})은",
+    "report.fin.acked": " ACK {ack} = {seq} + 1로 확인됩니다. FIN도 1바이트로 세기 때문입니다",
+    "report.simultaneous": " 다른 쪽의 FIN은 이 FIN이 도착하기 전에 떠났습니다: 동시 종료이며, 양쪽 모두 CLOSING을 거칩니다.",
+    "report.second_fin": " 이어서 {side}가 자신의 FIN(프레임 {frame})을 보냅니다{together}",
+    "report.second_fin.together": ". 이 FIN은 ACK와 같은 세그먼트에 실렸습니다: 세그먼트 세 개로 끝나는 종료입니다.",
+    "report.time_wait": " 먼저 닫은 {sides}는 TIME_WAIT에서 2MSL(리눅스에서 {msl}초) 동안 기다리며, 이는 패킷으로 보이지"
+                        " 않습니다.",
+    "report.udp": "데이터그램 {count}개, {lengths}바이트: 핸드셰이크도 확인 응답도 연결 종료도 없습니다. 각 데이터그램은"
+                  " 통째로 전달되거나 아예 전달되지 않으며, 경계를 유지합니다.",
+    "report.icmp": " 프레임 {frame}은 {reporter}가 보낸 ICMP {kind}입니다: 데이터그램이 도착한 호스트의 포트 {port}에서"
+                   " 기다리는 소켓이 없었습니다.",
+    "side.client": "클라이언트", "side.server": "서버", "side.both": "클라이언트와 서버",
+}
+
+TEXTS = {"en": _EN, "ko": _KO}
+
+
+class Words:
+    """say(key, **values) in one language."""
+
+    def __init__(self, lang: str = "en"):
+        if lang not in TEXTS:
+            raise ValueError(f"unknown language {lang}: choose from {', '.join(LANGUAGES)}")
+        self.lang = lang
+
+    def __call__(self, key: str, **values) -> str:
+        return TEXTS[self.lang][key].format(**values)

@@ -1,0 +1,35 @@
+"""Labels and reports in Korean as well as English (--lang ko)."""
+
+import xml.etree.ElementTree as ElementTree
+
+from handshake_viz.analysis import analyze
+from handshake_viz.diagram import timeline
+from handshake_viz.dot import to_dot
+from handshake_viz.language import TEXTS
+from handshake_viz.render import render
+from handshake_viz.report import report
+from segments import echo
+
+
+def test_every_phrase_exists_in_every_language():
+    keys = [set(texts) for texts in TEXTS.values()]
+    assert all(k == keys[0] for k in keys)
+
+
+def test_the_korean_diagram_names_phases_lanes_and_time_wait_in_korean():
+    [conversation] = analyze(echo().records)
+    diagram = timeline(conversation, lang="ko")
+    assert [b.label for b in diagram.brackets] == ["3-way 핸드셰이크", "데이터 전송", "연결 종료"]
+    assert [lane.title for lane in diagram.lanes] == ["클라이언트", "서버"]
+    assert "추정" in diagram.spans[0].label and any("TIME_WAIT는 패킷으로 보이지 않습니다" in line for line in diagram.legend)
+    assert any("SYN_SENT" == m.text for row in diagram.rows for m in row.marks)  # RFC names stay as they are
+    svg = render(to_dot(diagram), "svg")
+    texts = {"".join(t.itertext()) for t in ElementTree.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")}
+    assert "데이터 전송" in texts
+
+
+def test_the_korean_report_explains_with_the_same_numbers():
+    [conversation] = analyze(echo().records)
+    english, korean = report(conversation, "e.svg", "echo"), report(conversation, "e.svg", "echo", lang="ko")
+    assert "ACK 6 = SEQ 1 + 5" in english and "ACK 6 = SEQ 1 + 5" in korean
+    assert "## 무슨 일이 있었나" in korean and "먼저 닫은 클라이언트는 TIME_WAIT" in korean
