@@ -425,3 +425,23 @@ def _legend(conversation: Conversation, with_calls: bool, kernel: KernelView | N
     if with_calls:
         lines.append(say("legend.calls"))
     return tuple(lines)
+
+
+PAGE_ROWS = 80  # rows on one PNG page: cairo shrinks taller bitmaps until they are unreadable
+
+
+def pages(diagram: Diagram, rows_per_page: int = PAGE_ROWS) -> list[Diagram]:
+    """The diagram cut into pages of rows_per_page rows, brackets and spans clipped to each."""
+    count = max(1, -(-len(diagram.rows) // rows_per_page))
+    if count == 1:
+        return [diagram]
+    cut = []
+    for number in range(count):
+        first, last = number * rows_per_page, min((number + 1) * rows_per_page, len(diagram.rows)) - 1
+        brackets = tuple(Bracket(b.label, max(b.first_row, first) - first, min(b.last_row, last) - first)
+                         for b in diagram.brackets if b.first_row <= last and b.last_row >= first)
+        spans = tuple(Span(s.lane, max(s.first_row, first) - first, s.label)
+                      for s in diagram.spans if s.first_row <= last)
+        cut.append(Diagram(f"{diagram.title} (page {number + 1} of {count})", diagram.lanes,
+                           diagram.rows[first:last + 1], brackets, spans, diagram.legend))
+    return cut

@@ -5,7 +5,7 @@ from pathlib import Path
 from handshake_viz import header_view, kernel_states, overview
 from handshake_viz.analysis import Conversation, UdpConversation
 from handshake_viz.kernel_states import KernelRecord
-from handshake_viz.diagram import Window, timeline
+from handshake_viz.diagram import Window, pages, timeline
 from handshake_viz.dot import to_dot
 from handshake_viz.mermaid import to_markdown
 from handshake_viz.report import report
@@ -78,6 +78,11 @@ def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, o
                 data = report(conversation, picture, diagram.title.replace("\n", " "), own, lang).encode("utf-8")
             elif fmt == "mermaid":
                 data = to_markdown(diagram).encode("utf-8")
+            elif fmt == "png" and len(pages(diagram)) > 1:
+                for number, page in enumerate(pages(diagram), 1):
+                    written.append(outputs.write_bytes(out_dir / f"{name}-p{number}.png",
+                                                       render(to_dot(page, dpi=PNG_DPI), "png")))
+                continue
             else:
                 dot_text = to_dot(diagram, dpi=PNG_DPI if fmt == "png" else None)
                 data = dot_text.encode("utf-8") if fmt == "dot" else render(dot_text, fmt)

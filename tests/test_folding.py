@@ -60,3 +60,15 @@ def test_short_flows_are_never_folded():
     assert len(drawn_frames(folded)) == 12
     [fold] = [row.fold for row in folded.rows if row.fold]
     assert "31 ordinary packets folded" in fold and fold in to_dot(folded)
+
+
+def test_a_long_window_is_cut_into_pages_with_clipped_brackets(shared_pcaps):
+    from handshake_viz.diagram import PAGE_ROWS, pages
+    conversation = conversation_of(shared_pcaps / "public" / "http_ipv6_long_1000_requests.pcap")
+    diagram = timeline(conversation, window=Window(frames=(1, 300)))
+    cut = pages(diagram)
+    assert len(cut) == -(-len(diagram.rows) // PAGE_ROWS) > 1
+    assert sum(len(page.rows) for page in cut) == len(diagram.rows)
+    assert cut[0].title.endswith(f"(page 1 of {len(cut)})")
+    for page in cut:
+        assert all(0 <= b.first_row <= b.last_row < len(page.rows) for b in page.brackets)
