@@ -43,3 +43,8 @@ def test_png_carries_the_requested_resolution():
     assert png.startswith(b"\x89PNG")
     width = int.from_bytes(png[16:20], "big")
     assert width > 2000  # about 1300 points at 150 dpi
+
+
+def test_pdf_is_a_real_pdf():
+    pdf = render(to_dot(odd_diagram()), "pdf")
+    assert pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-64:]
