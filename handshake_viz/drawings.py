@@ -97,11 +97,14 @@ def draw_states(conversation, name: str, out_dir: Path, formats, outputs: Output
     else:
         text = chart_dot(paths_of(conversation),
                          f"The path each side took: {conversation.client_text} → {conversation.server_text}")
-    written = []
-    for fmt in formats:
-        data = text.encode("utf-8") if fmt == "dot" else render(text, fmt, pinned=False)
-        written.append(outputs.write_bytes(out_dir / f"{name}.{fmt}", data))
-    return written
+    return _write_laid_out(text, name, out_dir, formats, outputs)
+
+
+def _write_laid_out(text: str, name: str, out_dir: Path, formats, outputs: Outputs) -> list[Path]:
+    """DOT that graphviz lays out itself (not pinned), in each format."""
+    return [outputs.write_bytes(out_dir / f"{name}.{fmt}",
+                                text.encode("utf-8") if fmt == "dot" else render(text, fmt, pinned=False))
+            for fmt in formats]
 
 
 def draw_header(frame, name: str, out_dir: Path, formats, outputs: Outputs, title: str) -> list[Path]:
@@ -110,11 +113,7 @@ def draw_header(frame, name: str, out_dir: Path, formats, outputs: Outputs, titl
     if not layers:
         raise UsageError(f"{title} carries no IP header this tool can read")
     text = header_view.to_dot(layers, title + " (bytes in network order, most significant first)")
-    written = []
-    for fmt in formats:
-        data = text.encode("utf-8") if fmt == "dot" else render(text, fmt, pinned=False)
-        written.append(outputs.write_bytes(out_dir / f"{name}.{fmt}", data))
-    return written
+    return _write_laid_out(text, name, out_dir, formats, outputs)
 
 
 def draw_index(conversations, rows, capture: Path, out_dir: Path, formats, outputs: Outputs) -> list[Path]:
