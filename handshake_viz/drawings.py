@@ -121,8 +121,7 @@ def draw_index(conversations, rows, capture: Path, out_dir: Path, formats, outpu
     graph = overview.talk_graph(conversations)
     text = overview.overview_dot(graph, f"{capture.name}: who talked to whom ({len(conversations)} conversations)")
     pictures = [f for f in formats if f in ("svg", "png")] or ["svg"]
-    written = [outputs.write_bytes(out_dir / f"{capture.stem}-overview.{fmt}", render(text, fmt, pinned=False))
-               for fmt in pictures]
+    written = _write_laid_out(text, f"{capture.stem}-overview", out_dir, pictures, outputs)
     picture = "svg" if "svg" in formats else pictures[0]
     links = {c.index: f"{diagram_stem(capture.stem, c, len(conversations))}.{picture}" for c in conversations}
     index = overview.index_markdown(f"Conversations in {capture.name}", rows, links,
