@@ -2,16 +2,13 @@
 
 from handshake_viz.analysis import analyze
 from handshake_viz.diagram import Window, timeline
-from handshake_viz.dissect import FrameDecoder
 from handshake_viz.dot import to_dot
-from handshake_viz.pcapfile import CaptureReader
+from handshake_viz.replay import read_conversations
 from segments import Script, handshake
 
 
 def conversation_of(path):
-    decoder = FrameDecoder()
-    records = [decoder.decode(f.frame, f.time, f.data, f.linktype, f.wire_len) for f in CaptureReader(path)]
-    [conversation] = [c for c in analyze(r for r in records if r) if c.protocol == "tcp"]
+    [conversation] = [c for c in read_conversations(path) if c.protocol == "tcp"]
     return conversation
 
 

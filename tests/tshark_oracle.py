@@ -5,9 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from handshake_viz.analysis import Analyzer
-from handshake_viz.dissect import FrameDecoder
-from handshake_viz.pcapfile import CaptureReader
+from handshake_viz.replay import read_conversations
 
 MARK_COLUMNS = {
     "retransmission": "tcp.analysis.retransmission",
@@ -41,15 +39,6 @@ def tshark_rows(tsv: Path) -> list[dict]:
     return [dict(zip(rows[0], values)) for values in rows[1:]]
 
 
-def analyse(pcap: Path):
-    analyzer, decoder = Analyzer(), FrameDecoder()
-    for frame in CaptureReader(pcap):
-        record = decoder.decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
-        if record is not None:
-            analyzer.receive(record)
-    return analyzer.conversations
-
-
 def _tcp_values(row: dict) -> dict:
     flag_text = row["tcp.flags.str"][-8:]
     flags = sum(1 << (7 - i) for i, char in enumerate(flag_text) if char == _FLAG_CHARS[i])
@@ -70,7 +59,7 @@ def _segment_values(segment) -> dict:
 def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
     """(packets compared, differences): every TCP segment field by field, every UDP datagram's
     length, every ICMP error's conversation, and the grouping of TCP frames into connections."""
-    conversations = analyse(pcap)
+    conversations = read_conversations(pcap)
     segments = {s.record.frame: (c.index, s) for c in conversations if c.protocol == "tcp" for s in c.segments}
     datagrams = {d.record.frame: (c, d) for c in conversations if c.protocol == "udp" for d in c.datagrams}
     icmp = {r.frame: (c, r) for c in conversations if c.protocol == "tcp" for r in c.icmp_errors}
