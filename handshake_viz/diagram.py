@@ -15,7 +15,6 @@ from handshake_viz.language import Words
 from handshake_viz.records import SYN, PacketRecord, SocketCall, TcpOptions, endpoint_text, flag_names
 from handshake_viz.tcp_states import TIME_WAIT_SECONDS
 
-ARROW_KINDS = ("control", "data", "ack", "reset")
 # Calls that wait for the peer; others (send, close, shutdown) emit their packets during the
 # call and return at once, so they are drawn once, where they were made.
 WAITING_CALLS = frozenset({"connect", "accept", "recv", "recvfrom"})
@@ -33,7 +32,7 @@ class Arrow:
     source: str                # lane key
     target: str
     label: tuple[str, ...]     # lines
-    kind: str                  # one of ARROW_KINDS
+    kind: str                  # "control", "data", "ack" or "reset"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +106,7 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     packets = _windowed(packets, window)
     rows: list[Row] = []
     packet_rows: dict[int, int] = {}   # frame -> row (a folded packet: its fold's row)
-    for kind, item in _in_time_order(_folded(conversation, packets, window), calls):
+    for kind, item in _in_time_order(_folded(conversation, packets, window), calls, times):
         if kind == "packet":
             record, packet = item
             if not packet_rows and conversation.protocol == "tcp" and not window.in_full:
@@ -228,12 +227,11 @@ def _duration(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def _in_time_order(items: list, calls: tuple[SocketCall, ...]):
+def _in_time_order(items: list, calls: tuple[SocketCall, ...], times: list[float]):
     """Packets (and folded runs) and call marks merged by time; a call that waited while packets
-    passed appears twice, where it was called and where it returned."""
-    times = [(item[0][0] if isinstance(item, list) else item[0]).time for item in items]
-    entries = [(times[i], 1, i, "fold" if isinstance(item, list) else "packet", item)
-               for i, item in enumerate(items)]
+    (any of times) passed appears twice, where it was called and where it returned."""
+    entries = [((item[0] if isinstance(item, list) else item)[0].time, 1, i,
+                "fold" if isinstance(item, list) else "packet", item) for i, item in enumerate(items)]
     for i, call in enumerate(calls):
         entries.append((call.start, 0, i, "call", (call, False)))
         if _blocked(call, times):

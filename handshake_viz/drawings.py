@@ -65,6 +65,8 @@ def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, o
          window: Window = Window(), lang: str = "en") -> list[Path]:
     """Write each conversation's timeline, with the socket calls made on it (and those on no
     connection in particular: the listener's, say)."""
+    if "md" in formats and not {"svg", "png"} & set(formats):
+        formats = (*formats, "svg")  # the report embeds the diagram
     written = []
     for conversation in conversations:
         own = calls if len(conversations) == 1 else tuple(
@@ -74,7 +76,7 @@ def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, o
         name = diagram_stem(stem, conversation, len(conversations))
         for fmt in formats:
             if fmt == "md":
-                picture = f"{name}.{'svg' if 'svg' in formats else 'png' if 'png' in formats else 'svg'}"
+                picture = f"{name}.{'svg' if 'svg' in formats else 'png'}"
                 data = report(conversation, picture, diagram.title.replace("\n", " "), own, lang).encode("utf-8")
             elif fmt == "mermaid":
                 data = to_markdown(diagram).encode("utf-8")

@@ -63,6 +63,3 @@ def namespace(setup: tuple[tuple[str, ...], ...] = ()):
         os.close(home)
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
-
-def exists(name: str) -> bool:
-    return os.path.exists(f"/run/netns/{name}")

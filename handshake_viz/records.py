@@ -61,10 +61,6 @@ class PacketRecord(NamedTuple):
     reporter: str | None = None  # who sent that ICMP error
 
     @property
-    def is_ipv6(self) -> bool:
-        return ":" in self.src
-
-    @property
     def preview(self) -> str:
         return preview_text(self.payload, self.payload_len)
 

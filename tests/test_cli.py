@@ -123,3 +123,9 @@ def test_a_busy_port_is_named_with_what_to_do(tmp_path):
         port = squatter.getsockname()[1]
         result = run_command("run", "handshake", "--port", port, "--out", tmp_path / "o", "--captures", tmp_path / "c")
     one_line_error(result, 4, f"127.0.0.1:{port}", "--port")
+
+
+def test_a_report_alone_still_gets_the_picture_it_embeds(tmp_path):
+    assert main(["replay", str(EXAMPLES / "echo.pcap"), "--out", str(tmp_path), "--format", "md"]) == 0
+    report = (tmp_path / "echo.md").read_text()
+    assert "![timeline](echo.svg)" in report and (tmp_path / "echo.svg").exists()

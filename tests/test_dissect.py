@@ -25,7 +25,6 @@ def test_ipv6_data_segment_behind_vlan_tags():
                   TCP(sport=1, dport=2, flags="PA", seq=10, ack=20) / Raw(b"hello"))
     record = dissect(3, 0.0, frame, LINKTYPE_ETHERNET)
     assert (record.src, record.flags, record.payload_len, record.preview) == ("::1", PSH | ACK, 5, "hello")
-    assert record.is_ipv6
 
 
 def dissect(frame, time, data, linktype, wire_len=None):

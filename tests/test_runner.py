@@ -115,12 +115,17 @@ def tshark_fields(path):
     return [tuple(int(v, 0) for v in line.split(",")) for line in result.stdout.splitlines()]
 
 
+def written(run, folder):
+    path = folder / f"{run.scenario.name}.pcap"
+    with path.open("wb") as f:
+        write_pcap(f, run.frames, run.linktype)
+    return path
+
+
 @pytest.mark.parametrize("name", DEFAULT)
 def test_tshark_reads_the_written_pcap_with_our_relative_numbers(runs, name, tmp_path):
     run = runs[name]
-    path = tmp_path / f"{name}.pcap"
-    with path.open("wb") as f:
-        write_pcap(f, run.frames, run.linktype)
+    path = written(run, tmp_path)
     ours = [(s.record.flags, s.rel_seq, s.rel_ack if s.rel_ack is not None else 0, s.record.payload_len, s.window)
             for s in only_conversation(run).segments]
     assert tshark_fields(path) == ours
@@ -129,9 +134,7 @@ def test_tshark_reads_the_written_pcap_with_our_relative_numbers(runs, name, tmp
 @pytest.mark.parametrize("name", DEFAULT)
 def test_a_replayed_capture_draws_the_same_timeline_as_the_live_run(runs, name, tmp_path):
     run = runs[name]
-    path = tmp_path / f"{name}.pcap"
-    with path.open("wb") as f:
-        write_pcap(f, run.frames, run.linktype)
+    path = written(run, tmp_path)
     decoder = FrameDecoder()
     [replayed] = analyze(decoder.decode(f.frame, f.time, f.data, f.linktype, f.wire_len) for f in CaptureReader(path))
     assert to_dot(timeline(replayed)) == to_dot(timeline(only_conversation(run)))
