@@ -151,13 +151,11 @@ def _watch(args) -> int:
           + (f", for {args.seconds:g} s" if args.seconds is not None else "") + " (Ctrl-C to stop)", file=sys.stderr)
     result = watch(args.port, command, args.seconds)
     pcap = outputs.write(args.captures / f"{name}.pcap", lambda f: write_pcap(f, result.frames, result.linktype))
-    drawn = tuple(f for f in formats if f != "json")
-    files = drawings.draw(result.conversations, name, args.out, drawn, outputs, window=window, lang=args.lang)
-    if "json" in formats:
-        files.append(write_json(outputs, args.out / f"{name}.json", str(pcap), result.records))
-    _table(("#", "protocol", "client", "server", "packets", "opened", "closed"),
-           [summary_row(c) for c in result.conversations])
-    print(f"\n{result.how_it_ended}; {len(result.frames)} packets in {pcap}; diagrams in {args.out}/ ({len(files)} files).")
+    # The watched capture is drawn exactly as a replay of its pcap: one path, and an index when it holds several.
+    replayed = replay(pcap, args.out, formats, outputs, window=window, lang=args.lang)
+    _table(("#", "protocol", "client", "server", "packets", "opened", "closed"), replayed.rows)
+    print(f"\n{result.how_it_ended}; {len(result.frames)} packets in {pcap}; "
+          f"diagrams in {args.out}/ ({len(replayed.files)} files).")
     return 0
 
 

@@ -93,8 +93,6 @@ SETTLE_SECONDS = 2.0   # after a watched program ends, how long its connections 
 class Watch:
     frames: list[tuple[float, bytes]]
     linktype: int
-    records: list[PacketRecord]
-    conversations: list[Conversation | UdpConversation]
     how_it_ended: str
 
 
@@ -108,7 +106,7 @@ def watch(port: int, command: list[str], seconds: float | None) -> Watch:
         how = _watch_until_done(command, seconds)
         # Let connections the program left closing finish, without waiting for open ones forever.
         capture.wait_for(ended, SETTLE_SECONDS)
-    return Watch(capture.frames, capture.linktype, capture.records, analyzer.conversations, how)
+    return Watch(capture.frames, capture.linktype, how)
 
 
 def _watch_until_done(command: list[str], seconds: float | None) -> str:

@@ -104,16 +104,22 @@ def test_watch_captures_a_students_own_server_and_client(tmp_path):
     from handshake_viz.runner import free_port
     port = free_port("127.0.0.1")
     programs = REPO / "tests" / "programs"
-    both = f"{sys.executable} {programs / 'echo_server.py'} {port} & {sys.executable} {programs / 'echo_client.py'} {port}; wait"
+    # The client starts first, so its first attempts are refused, as when a student starts things in the wrong order.
+    both = f"{sys.executable} {programs / 'echo_client.py'} {port} & sleep 0.3; {sys.executable} {programs / 'echo_server.py'} {port}; wait"
     result = subprocess.run(watch_command(tmp_path, port, "--", "sh", "-c", both), capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert "hello, server" in result.stdout
     conversations = json.loads((tmp_path / "out" / f"watch-{port}.json").read_text())["conversations"]
-    # The client retries while the server starts: those attempts are refused, on the wire too.
+    refused = [c for c in conversations if c["handshake"] == "refused"]
     [conversation] = [c for c in conversations if c["handshake"] != "refused"]
+    assert refused and all(c["teardown"] == "rst" for c in refused)
     assert (conversation["handshake"], conversation["teardown"], conversation["time_wait"]) == ("complete", "fin", "client")
     assert [p["len"] for p in conversation["packets"] if p["len"]] == [14, 14]
-    assert (tmp_path / "out" / f"watch-{port}.svg").exists() and (tmp_path / "captures" / f"watch-{port}.pcap").exists()
+    # Several conversations: each diagram is named by its index, and an index page links them.
+    out = tmp_path / "out"
+    assert {f"watch-{port}-conv{c['index']}.svg" for c in conversations} <= {p.name for p in out.iterdir()}
+    assert f"watch-{port}-conv{conversation['index']}.svg" in (out / f"watch-{port}-index.md").read_text()
+    assert (tmp_path / "captures" / f"watch-{port}.pcap").exists()
 
 
 def test_ctrl_c_ends_watch_cleanly_and_keeps_what_was_captured(tmp_path):
