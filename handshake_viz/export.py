@@ -1,8 +1,9 @@
 """The analysis as one JSON document (the format is described in the README).
 
 Fed with the analyzer's events, so it streams: each packet is turned into JSON text as it comes
-and spooled to a temporary file in chunks, and a conversation is written out whole when it
-ends. Memory holds only the conversations still open.
+and spooled to a temporary file in chunks. A conversation that has ended is written out once
+every conversation begun before it has ended too, so the document lists them in index order.
+Memory holds the open conversations' latest chunk and a few numbers per waiting one.
 """
 
 import io
@@ -46,6 +47,8 @@ class JsonExport:
         self.pending: dict[int, list[str]] = {}
         self.pending_size: dict[int, int] = {}
         self.chunks: dict[int, list[tuple[int, int]]] = {}
+        self.ended: dict[int, tuple[tuple[int, int], list[tuple[int, int]], tuple[int, int]]] = {}
+        self.next_index = 0
         self.written = 0
         out.write('{"capture": %s, "conversations": [' % json.dumps(capture))
 
@@ -63,6 +66,9 @@ class JsonExport:
 
     def close(self, calls: tuple[SocketCall, ...] | None = None) -> None:
         """End the document; a scenario's run adds the socket calls its program made."""
+        # Indexes chosen out (replay --conversation) never end: whatever still waits goes now, in order.
+        for index in sorted(self.ended):
+            self._emit(index)
         self.out.write("\n]")
         if calls is not None:
             self.out.write(', "calls": [' + ", ".join(json.dumps(_call(c)) for c in calls) + "]")
@@ -81,30 +87,43 @@ class JsonExport:
         data = ",\n    ".join(self.pending.pop(conversation, [])).encode()
         self.pending_size.pop(conversation, None)
         if data:
-            offset = self.spool.seek(0, 2)
-            self.spool.write(data)
-            self.chunks.setdefault(conversation, []).append((offset, len(data)))
+            self.chunks.setdefault(conversation, []).append(self._spool(data))
+
+    def _spool(self, data: bytes) -> tuple[int, int]:
+        offset = self.spool.seek(0, 2)
+        self.spool.write(data)
+        return offset, len(data)
 
     def _conversation(self, conversation) -> None:
         self._spill(conversation.index)
         summary = {"index": conversation.index, "protocol": conversation.protocol,
                    "client": conversation.client_text, "server": conversation.server_text,
                    "packet_count": conversation.packet_count}
-        account = None
+        tail = "\n  ]"
         if conversation.protocol == "tcp":
             summary.update(_tcp_summary(conversation))
             account = kernel_states.view(conversation, self.kernel)
             summary["kernel_agrees"] = account.agrees if account else None
-        head = json.dumps(summary)[:-1]
-        self.out.write(("\n" if not self.written else ",\n") + "  " + head + ', "packets": [\n    ')
-        for number, (offset, length) in enumerate(self.chunks.pop(conversation.index, [])):
-            self.spool.seek(offset)
-            self.out.write((",\n    " if number else "") + self.spool.read(length).decode())
-        self.out.write("\n  ]")
-        if conversation.protocol == "tcp":
-            self.out.write(', "states": ' + json.dumps(_states(conversation, account)))
-        self.out.write("}")
+            tail += ', "states": ' + json.dumps(_states(conversation, account))
+        head = json.dumps(summary)[:-1] + ', "packets": [\n    '
+        self.ended[conversation.index] = (self._spool(head.encode()), self.chunks.pop(conversation.index, []),
+                                          self._spool((tail + "}").encode()))
+        while self.next_index in self.ended:
+            self._emit(self.next_index)
+            self.next_index += 1
+
+    def _emit(self, index: int) -> None:
+        head, chunks, tail = self.ended.pop(index)
+        self.out.write(("\n" if not self.written else ",\n") + "  " + self._read(head))
+        for number, chunk in enumerate(chunks):  # one chunk at a time: a long conversation stays on disk
+            self.out.write((",\n    " if number else "") + self._read(chunk))
+        self.out.write(self._read(tail))
         self.written += 1
+
+    def _read(self, piece: tuple[int, int]) -> str:
+        offset, length = piece
+        self.spool.seek(offset)
+        return self.spool.read(length).decode()
 
 
 def _tcp_summary(conversation) -> dict:

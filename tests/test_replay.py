@@ -86,9 +86,21 @@ def test_streaming_holds_only_open_conversations_and_writes_the_same_json(monkey
     streamed, held = export(records, keep=False)
     kept, _ = export(records, keep=True)
     assert held <= 6
-    by_index = lambda document: sorted(document["conversations"], key=lambda c: c["index"])
-    assert by_index(streamed) == by_index(kept)
-    assert len(kept["conversations"]) == 60
+    assert streamed == kept
+    assert [c["index"] for c in kept["conversations"]] == list(range(60))
+
+
+def test_conversations_are_listed_in_index_order_even_when_the_first_ends_last(monkeypatch):
+    monkeypatch.setattr(analysis, "CLOSED_KEPT", 2)
+    records = many_connections(20)
+    first_close = records[7:11]  # connection 0's four-segment close, moved to the end of the capture
+    moved = records[:7] + records[11:] + first_close
+    records = [record._replace(frame=number) for number, record in enumerate(moved, 1)]
+    streamed, held = export(records, keep=False)
+    assert held < 20  # the others ended while connection 0 was still open
+    assert [c["index"] for c in streamed["conversations"]] == list(range(20))
+    assert streamed["conversations"][0]["teardown"] == "fin"
+    assert streamed == export(records, keep=True)[0]
 
 
 def test_a_late_packet_of_a_closed_conversation_stays_in_it():
