@@ -10,7 +10,8 @@ from pathlib import Path
 from handshake_viz.errors import OutputExistsError
 
 
-def _invoking_user() -> tuple[int, int] | None:
+def invoking_user() -> tuple[int, int] | None:
+    """(uid, gid) of the user who ran sudo, when running as root through sudo."""
     if os.geteuid() != 0 or "SUDO_UID" not in os.environ:
         return None
     return int(os.environ["SUDO_UID"]), int(os.environ.get("SUDO_GID", os.environ["SUDO_UID"]))
@@ -19,7 +20,7 @@ def _invoking_user() -> tuple[int, int] | None:
 class Outputs:
     def __init__(self, force: bool = False):
         self.force = force
-        self.owner = _invoking_user()
+        self.owner = invoking_user()
         self.written: list[Path] = []
 
     def refuse_existing(self, paths: list[Path]) -> None:

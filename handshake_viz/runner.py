@@ -1,6 +1,8 @@
 """Running a scenario under live capture: ready before the first call, stopped after the last packet."""
 
 import errno
+import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -12,6 +14,7 @@ from handshake_viz.analysis import Analyzer, Conversation, UdpConversation
 from handshake_viz.capture import LiveCapture
 from handshake_viz.errors import PortBusyError, ScenarioError, UsageError
 from handshake_viz.kernel_states import KernelRecord
+from handshake_viz.outputs import invoking_user
 from handshake_viz.tracing import KernelTrace
 from handshake_viz.records import PacketRecord, SocketCall, endpoint_text
 from handshake_viz.scenarios import Scenario, Session
@@ -109,13 +112,27 @@ def watch(port: int, command: list[str], seconds: float | None) -> Watch:
     return Watch(capture.frames, capture.linktype, how)
 
 
+def _as_invoking_user() -> dict:
+    """Popen arguments that run a watched program as the user who ran sudo: only the capture needs root."""
+    user = invoking_user()
+    if user is None:
+        return {}
+    uid, gid = user
+    try:
+        account = pwd.getpwuid(uid)
+    except KeyError:  # a uid with no account: run with just its ids
+        return {"user": uid, "group": gid, "extra_groups": []}
+    env = dict(os.environ, HOME=account.pw_dir, USER=account.pw_name, LOGNAME=account.pw_name)
+    return {"user": uid, "group": gid, "extra_groups": os.getgrouplist(account.pw_name, gid), "env": env}
+
+
 def _watch_until_done(command: list[str], seconds: float | None) -> str:
     deadline = time.monotonic() + seconds if seconds is not None else None
     program = None
     try:
         if command:
             try:
-                program = subprocess.Popen(command)
+                program = subprocess.Popen(command, **_as_invoking_user())
             except OSError as error:
                 raise UsageError(f"cannot run {command[0]}: {error.strerror}")
             try:

@@ -5,6 +5,8 @@ over IPv4 and IPv6, and the checks are shown to reject a wire that does not matc
 """
 
 import json
+import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -120,6 +122,19 @@ def test_watch_captures_a_students_own_server_and_client(tmp_path):
     assert {f"watch-{port}-conv{c['index']}.svg" for c in conversations} <= {p.name for p in out.iterdir()}
     assert f"watch-{port}-conv{conversation['index']}.svg" in (out / f"watch-{port}-index.md").read_text()
     assert (tmp_path / "captures" / f"watch-{port}.pcap").exists()
+
+
+def test_under_sudo_watch_runs_the_program_as_the_invoking_user_not_root(tmp_path):
+    require_root()
+    from handshake_viz.runner import free_port
+    port = free_port("127.0.0.1")
+    nobody = pwd.getpwnam("nobody")
+    env = dict(os.environ, SUDO_UID=str(nobody.pw_uid), SUDO_GID=str(nobody.pw_gid))
+    result = subprocess.run(watch_command(tmp_path, port, "--", "sh", "-c", "id -u; id -g; echo $HOME"),
+                            capture_output=True, text=True, cwd=REPO, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:3] == [str(nobody.pw_uid), str(nobody.pw_gid), nobody.pw_dir]
+    assert (tmp_path / "captures" / f"watch-{port}.pcap").stat().st_uid == nobody.pw_uid
 
 
 def test_ctrl_c_ends_watch_cleanly_and_keeps_what_was_captured(tmp_path):
