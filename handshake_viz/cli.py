@@ -118,10 +118,7 @@ def _run(args) -> int:
         result = run_scenario(scenario, host, args.port)
         pcap = outputs.write(args.captures / f"{scenario.name}.pcap",
                              lambda f: write_pcap(f, result.frames, result.linktype))
-        outputs.write_bytes(kernel_record_path(pcap), json.dumps(result.kernel.to_json(), indent=1).encode())
-        if result.kernel.unavailable:
-            print(f"handshake-viz: note: kernel record unavailable ({result.kernel.unavailable}); "
-                  "states are inferred from the packets", file=sys.stderr)
+        _keep_kernel_record(outputs, pcap, result.kernel)
         files = drawings.draw(result.conversations, scenario.name, args.out, drawn, outputs,
                               result.calls, f"{scenario.name}: {scenario.summary}", result.kernel, window, args.lang)
         if "json" in formats:
@@ -138,6 +135,14 @@ def _run(args) -> int:
     return ScenarioError.exit_code if failed else 0
 
 
+def _keep_kernel_record(outputs: Outputs, pcap: Path, kernel) -> None:
+    """The kernel's record beside the capture, where replay finds it again."""
+    outputs.write_bytes(kernel_record_path(pcap), json.dumps(kernel.to_json(), indent=1).encode())
+    if kernel.unavailable:
+        print(f"handshake-viz: note: kernel record unavailable ({kernel.unavailable}); "
+              "states are inferred from the packets", file=sys.stderr)
+
+
 def _watch(args) -> int:
     from handshake_viz.runner import watch  # imports scapy: only when capturing
 
@@ -146,11 +151,13 @@ def _watch(args) -> int:
     command = args.program[1:] if args.program[:1] == ["--"] else args.program
     name = args.name or f"watch-{args.port}"
     outputs = Outputs(args.force)
-    outputs.refuse_existing([args.captures / f"{name}.pcap"] + [args.out / f"{name}.{fmt}" for fmt in formats])
+    pcap = args.captures / f"{name}.pcap"
+    outputs.refuse_existing([pcap, kernel_record_path(pcap)] + [args.out / f"{name}.{fmt}" for fmt in formats])
     print(f"capturing port {args.port} on loopback" + (f" while {' '.join(command)} runs" if command else "")
           + (f", for {args.seconds:g} s" if args.seconds is not None else "") + " (Ctrl-C to stop)", file=sys.stderr)
     result = watch(args.port, command, args.seconds)
-    pcap = outputs.write(args.captures / f"{name}.pcap", lambda f: write_pcap(f, result.frames, result.linktype))
+    outputs.write(pcap, lambda f: write_pcap(f, result.frames, result.linktype))
+    _keep_kernel_record(outputs, pcap, result.kernel)
     # The watched capture is drawn exactly as a replay of its pcap: one path, and an index when it holds several.
     replayed = replay(pcap, args.out, formats, outputs, window=window, lang=args.lang)
     _table(("#", "protocol", "client", "server", "packets", "opened", "closed"), replayed.rows)

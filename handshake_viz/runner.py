@@ -96,6 +96,7 @@ SETTLE_SECONDS = 2.0   # after a watched program ends, how long its connections 
 class Watch:
     frames: list[tuple[float, bytes]]
     linktype: int
+    kernel: KernelRecord
     how_it_ended: str
 
 
@@ -104,12 +105,13 @@ def watch(port: int, command: list[str], seconds: float | None) -> Watch:
     Ctrl-C (which ends the capture cleanly and keeps what was captured)."""
     if not command and seconds is None:
         raise UsageError("give a command to run (after --), --seconds, or both; Ctrl-C also stops")
-    ended, analyzer = everything_ended(0)
-    with LiveCapture([port]) as capture:
+    ended, _ = everything_ended(0)
+    with KernelTrace(port) as trace, LiveCapture([port]) as capture:
         how = _watch_until_done(command, seconds)
         # Let connections the program left closing finish, without waiting for open ones forever.
         capture.wait_for(ended, SETTLE_SECONDS)
-    return Watch(capture.frames, capture.linktype, how)
+        kernel = trace.read()  # right after the teardown: the TIME_WAIT entries are fresh
+    return Watch(capture.frames, capture.linktype, kernel, how)
 
 
 def _as_invoking_user() -> dict:

@@ -117,6 +117,12 @@ def test_watch_captures_a_students_own_server_and_client(tmp_path):
     assert refused and all(c["teardown"] == "rst" for c in refused)
     assert (conversation["handshake"], conversation["teardown"], conversation["time_wait"]) == ("complete", "fin", "client")
     assert [p["len"] for p in conversation["packets"] if p["len"]] == [14, 14]
+    # The kernel's record is kept beside the pcap; the kernel saw what the packets show.
+    assert all(c["kernel_agrees"] for c in conversations)
+    client = conversation["states"]["client"]
+    assert [s["state"] for s in client] == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+    assert {s["source"] for s in client} == {"kernel"}
+    assert (tmp_path / "captures" / f"watch-{port}.events.json").exists()
     # Several conversations: each diagram is named by its index, and an index page links them.
     out = tmp_path / "out"
     assert {f"watch-{port}-conv{c['index']}.svg" for c in conversations} <= {p.name for p in out.iterdir()}
