@@ -8,7 +8,7 @@ from pathlib import Path
 from handshake_viz import drawings
 from handshake_viz.errors import HandshakeVizError, ScenarioError, UsageError
 from handshake_viz.export import write_json
-from handshake_viz.language import LANGUAGES
+from handshake_viz.language import LANGUAGES, Words
 from handshake_viz.outputs import Outputs
 from handshake_viz.pcapfile import CaptureReader, write_pcap
 from handshake_viz.replay import kernel_record_path, read_conversations, replay, summary_row
@@ -120,7 +120,7 @@ def _run(args) -> int:
                              lambda f: write_pcap(f, result.frames, result.linktype))
         _keep_kernel_record(outputs, pcap, result.kernel)
         files = drawings.draw(result.conversations, scenario.name, args.out, drawn, outputs,
-                              result.calls, f"{scenario.name}: {scenario.summary}", result.kernel, window, args.lang)
+                              result.calls, Words(args.lang).scenario_title(scenario.name, scenario.summary), result.kernel, window, args.lang)
         if "json" in formats:
             files.append(write_json(outputs, args.out / f"{scenario.name}.json", str(pcap),
                                     result.records, result.calls, result.kernel))

@@ -386,12 +386,12 @@ def _ack_explanation(conversation: Conversation, segment: Segment, say: Words) -
 def _call_row(call: SocketCall, returning: bool, times: list[float], t0: float, say: Words) -> Row:
     kind = "call-error" if call.error else "call"
     if returning:
-        return Row(_stamp(call.end, t0), marks=(Mark(call.side, say("call.returns", name=call.name, outcome=call.outcome),
+        return Row(_stamp(call.end, t0), marks=(Mark(call.side, say("call.returns", name=call.name, outcome=say.outcome(call)),
                                                      kind),))
     text = f"{call.name}({call.args})"
     if _blocked(call, times):
         return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} …", "call"),))
-    return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} = {call.outcome}", kind),))
+    return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} = {say.outcome(call)}", kind),))
 
 
 def _states_legend(kernel: KernelView | None, say: Words) -> str:

@@ -16,6 +16,7 @@ _EN = {
     "fold": "… {count:,} ordinary packets folded (frames {first}–{last}): {size} of data in {duration} …",
     "sent_again": "sent again: the same bytes as #{frame}",
     "call.returns": "{name} returns {outcome}",
+    "call.end_of_stream": "{outcome} (end of stream)",
     "kernel.reset": "kernel: reset because {reason}",
     "kernel.only": "kernel: {said}\n(not seen in the packets)",
     "kernel.missing": "{inferred}\n(inferred; not in the kernel's record)",
@@ -93,6 +94,7 @@ _KO = {
     "fold": "… 평범한 패킷 {count:,}개 접음 (프레임 {first}–{last}): {duration} 동안 데이터 {size} …",
     "sent_again": "재전송: #{frame}과 같은 바이트",
     "call.returns": "{name} 반환 {outcome}",
+    "call.end_of_stream": "{outcome} (스트림 끝)",
     "kernel.reset": "커널: 리셋 이유 - {reason}",
     "kernel.only": "커널: {said}\n(패킷에는 보이지 않음)",
     "kernel.missing": "{inferred}\n(추정; 커널 기록에 없음)",
@@ -159,6 +161,47 @@ _KO = {
 
 TEXTS = {"en": _EN, "ko": _KO}
 
+# The scenarios' one-line summaries in Korean, for diagram titles; English ones live with each scenario.
+_KO_SUMMARIES = {
+    "handshake": "서버가 listen하고 클라이언트가 connect한 뒤, 양쪽이 close한다 (클라이언트가 먼저)",
+    "echo": "클라이언트가 5바이트를 보내고 서버가 그대로 돌려보낸다. 클라이언트가 먼저 close한다"
+            " (능동 종료: 클라이언트가 TIME_WAIT로 끝난다)",
+    "server-close": "같은 에코지만 서버가 먼저 close하므로 서버가 TIME_WAIT로 끝난다",
+    "simultaneous-close": "양쪽이 같은 순간에 close한다. 전용 네트워크 네임스페이스에서 lo의 느린 큐가 각 세그먼트를"
+                          " ~33 ms 붙잡아, 두 FIN 모두 상대에게 닿기 전에 떠난다: 양쪽 모두 FIN_WAIT_1 -> CLOSING -> TIME_WAIT",
+    "half-close": "클라이언트가 요청을 보낸 뒤 shutdown(SHUT_WR)한다. 서버는 스트림 끝까지 읽고 (recv가 0을 반환)"
+                  " 응답한 뒤 close한다",
+    "refused": "아무도 listen하지 않는 포트에 connect한다: SYN에 RST+ACK가 돌아오고 connect는 ECONNREFUSED로 실패한다",
+    "abort": "클라이언트가 SO_LINGER {on, 0}을 설정하고 close한다: FIN 대신 RST가 가고 TIME_WAIT는 없으며,"
+             " 서버의 다음 recv는 ECONNRESET으로 실패한다",
+    "reuseaddr": "서버가 먼저 close하고 (그래서 서버 쪽이 TIME_WAIT) 곧바로 같은 포트에 다시 bind한다:"
+                 " SO_REUSEADDR 없이는 bind가 EADDRINUSE로 실패하고, 있으면 성공한다",
+    "sigpipe": "서버가 close한다. 클라이언트는 스트림 끝을 읽은 뒤 두 번 write한다: 첫 write에는 RST가 돌아오고,"
+               " 두 번째는 EPIPE로 실패한다 (서버들이 흔히 하듯 SIGPIPE는 무시)",
+    "nagle": "10바이트 메시지로 write-write-read를 3번, 먼저 Nagle을 켠 채로, 이어서 두 번째 연결에서 TCP_NODELAY로 한다:"
+             " Nagle이 켜져 있으면 두 번째 write가 서버의 지연 ACK를 기다린다",
+    "stream-boundaries": "TCP에서 send()를 세 번 호출한다 (TCP_NODELAY라 세그먼트 세 개). 수신 측은 모두 도착한 뒤 한 번"
+                         " 읽는다: recv 한 번이 모든 바이트를 반환하고, 메시지 경계는 사라진다",
+    "zero-window": "서버가 작은 SO_RCVBUF를 설정하고 1초 동안 읽지 않는 사이 클라이언트가 64 KB를 쓴다: 윈도우가 0으로"
+                   " 줄고, 클라이언트가 프로브를 보내고, 서버가 읽으면 윈도우가 열려 데이터가 다시 흐른다",
+    "retransmission": "클라이언트가 100바이트 세그먼트 세 개를 보낸다. 전용 네임스페이스의 nftables 규칙이 두 번째"
+                      " 세그먼트를 들어오는 길에 한 번 버린다: 수신 측은 빠진 곳 앞까지만 확인 응답하고, 클라이언트가"
+                      " 그 세그먼트를 다시 보낸 뒤 모두 확인 응답된다",
+    "keepalive": "클라이언트가 SO_KEEPALIVE를 켜고 TCP_KEEPIDLE과 TCP_KEEPINTVL을 1초로 둔 채 2.5초 동안 아무것도"
+                 " 보내지 않는다: keep-alive 프로브 (seq가 다음 바이트보다 하나 작음)와 그 ACK",
+    "backlog": "listen(backlog=1) 뒤 0.3초 동안 accept하지 않는 사이 클라이언트 셋이 connect한다: accept 큐는 둘을 담고,"
+               " 세 번째 SYN은 버려져 약 1초 뒤 클라이언트가 다시 보내며, 그 뒤 셋 모두 처리된다",
+    "udp": "연결하지 않은 UDP: 클라이언트가 4바이트를 sendto()하고, 서버가 recvfrom()으로 받아 9바이트 응답을"
+           " sendto()한다: 데이터그램 둘, 핸드셰이크도 ACK도 종료도 없다",
+    "udp-boundaries": "sendto() 세 번, recvfrom() 세 번: 읽을 때마다 데이터그램 하나가 통째로 반환된다. 이어서 20바이트"
+                      " 데이터그램을 8바이트 버퍼로 읽으면 잘리고, recvmsg가 MSG_TRUNC를 알린다",
+    "udp-unreachable": "connect한 UDP 소켓이 아무 소켓도 없는 포트로 보낸다: ICMP port unreachable이 돌아오고,"
+                       " 다음 recv()는 ECONNREFUSED로 실패한다",
+    "dns": "전용 네임스페이스 loopback의 53번 포트에서 도는 작은 DNS 응답기에 example.test (A) 질의를 UDP로 보내고,"
+           " 같은 질의를 TCP로도 보낸다. TCP에서는 메시지마다 앞에 2바이트 길이가 붙는다",
+}
+SCENARIO_SUMMARIES = {"en": {}, "ko": _KO_SUMMARIES}
+
 
 class Words:
     """say(key, **values) in one language."""
@@ -170,3 +213,10 @@ class Words:
 
     def __call__(self, key: str, **values) -> str:
         return TEXTS[self.lang][key].format(**values)
+
+    def outcome(self, call) -> str:
+        """What a socket call returned, with what a 0 from recv means."""
+        return self("call.end_of_stream", outcome=call.outcome) if call.end_of_stream else call.outcome
+
+    def scenario_title(self, name: str, summary: str) -> str:
+        return f"{name}: {SCENARIO_SUMMARIES[self.lang].get(name, summary)}"

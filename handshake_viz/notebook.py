@@ -7,6 +7,7 @@ registers SVG display formatters, so the analysis itself stays free of drawing c
 from handshake_viz import kernel_states
 from handshake_viz.analysis import Conversation, UdpConversation
 from handshake_viz.diagram import timeline
+from handshake_viz.language import Words
 from handshake_viz.dot import to_dot
 from handshake_viz.render import render
 
@@ -19,7 +20,7 @@ def run_svg(run) -> str:
     """A scenario's run: its first conversation, with the socket calls and the kernel's record."""
     conversation = run.conversations[0]
     account = kernel_states.view(conversation, run.kernel) if conversation.protocol == "tcp" else None
-    title = f"{run.scenario.name}: {run.scenario.summary}"
+    title = Words().scenario_title(run.scenario.name, run.scenario.summary)
     calls = run.calls if len(run.conversations) == 1 else ()
     return render(to_dot(timeline(conversation, calls, title, account)), "svg").decode("utf-8")
 

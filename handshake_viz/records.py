@@ -86,3 +86,8 @@ class SocketCall:
     @property
     def outcome(self) -> str:
         return f"-1 {self.error}" if self.error else self.result
+
+    @property
+    def end_of_stream(self) -> bool:
+        """recv returned 0: the peer's FIN has arrived and every byte before it has been read."""
+        return self.name == "recv" and self.result == "0" and not self.error

@@ -19,7 +19,7 @@ def report(conversation, picture: str, title: str, calls=(), lang: str = "en") -
     if calls:
         lines += [f"## {say('report.calls')}", "", say("report.calls.header"), "|---|---|---|---|"]
         start = min(c.start for c in calls)
-        lines += [f"| {1000 * (c.start - start):.3f} | {say('side.' + c.side)} | `{c.name}({c.args})` | {c.outcome} |"
+        lines += [f"| {1000 * (c.start - start):.3f} | {say('side.' + c.side)} | `{c.name}({c.args})` | {say.outcome(c)} |"
                   for c in calls]
         lines.append("")
     return "\n".join(lines)

@@ -5,7 +5,9 @@ import xml.etree.ElementTree as ElementTree
 from handshake_viz.analysis import analyze
 from handshake_viz.diagram import timeline
 from handshake_viz.dot import to_dot
-from handshake_viz.language import TEXTS
+from handshake_viz.language import SCENARIO_SUMMARIES, TEXTS, Words
+from handshake_viz.records import SocketCall
+from handshake_viz.scenarios import SCENARIOS
 from handshake_viz.render import render
 from handshake_viz.report import report
 from segments import echo
@@ -14,6 +16,19 @@ from segments import echo
 def test_every_phrase_exists_in_every_language():
     keys = [set(texts) for texts in TEXTS.values()]
     assert all(k == keys[0] for k in keys)
+
+
+def test_every_scenario_has_a_korean_title():
+    assert set(SCENARIO_SUMMARIES["ko"]) == set(SCENARIOS)
+    echo = SCENARIOS["echo"]
+    assert Words("en").scenario_title("echo", echo.summary) == f"echo: {echo.summary}"
+    assert Words("ko").scenario_title("echo", echo.summary).startswith("echo: 클라이언트가 5바이트를 보내고")
+
+
+def test_a_recv_of_zero_says_end_of_stream_in_each_language():
+    eof = SocketCall("server", "recv", "1024", 0.0, 0.1, "0")
+    assert [Words(lang).outcome(eof) for lang in ("en", "ko")] == ["0 (end of stream)", "0 (스트림 끝)"]
+    assert Words("en").outcome(SocketCall("client", "send", "5 bytes", 0.0, 0.1, "0")) == "0"
 
 
 def test_the_korean_diagram_names_phases_lanes_and_time_wait_in_korean():

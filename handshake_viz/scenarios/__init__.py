@@ -193,7 +193,7 @@ def _result_text(name: str, result) -> str:
     if isinstance(result, tuple) and result and isinstance(result[0], bytes):  # recvfrom
         return f"{len(result[0])} ({endpoint_text(*result[1][:2])})"
     if isinstance(result, bytes):
-        return f"{len(result)}" if result else "0 (end of stream)"
+        return f"{len(result)}"
     if result is None:
         return "0"
     return str(result)

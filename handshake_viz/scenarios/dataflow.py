@@ -147,7 +147,7 @@ def _boundaries_check(run, conversation):
     client_data = [s for s in conversation.segments if s.sender == "client" and s.record.payload_len]
     need(problems, [s.record.payload_len for s in client_data] == [len(m) for m in MESSAGES],
          f"the three sends were not three segments: {[s.record.payload_len for s in client_data]}")
-    reads = [c for c in calls_named(run, "recv", "server") if c.result not in ("0 (end of stream)",)]
+    reads = [c for c in calls_named(run, "recv", "server") if not c.end_of_stream]
     need(problems, [c.result for c in reads] == [str(sum(map(len, MESSAGES)))],
          f"the server's reads returned {[c.result for c in reads]}, expected one read of all the bytes")
     return problems
