@@ -41,7 +41,9 @@ def test_json_describes_each_conversation_packet_and_state(tmp_path):
     assert ack["ack_raw"] == (syn_ack["seq_raw"] + 1) % 2**32
     data = packets[3]
     assert (data["len"], data["seq"], data["analysis"]) == (5, 1, [])
-    assert conv["states"]["client"][0] == {"frame": None, "state": "CLOSED", "source": "inferred"}
+    # The example keeps the kernel's record of its run beside it (echo.events.json): replay shows it again.
+    assert conv["kernel_agrees"] is True
+    assert conv["states"]["client"][0] == {"frame": None, "state": "CLOSED", "source": "kernel"}
     assert conv["states"]["client"][-1]["state"] == "TIME_WAIT"
 
 
