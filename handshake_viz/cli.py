@@ -162,7 +162,7 @@ def _watch(args) -> int:
     replayed = replay(pcap, args.out, formats, outputs, window=window, lang=args.lang)
     _table(("#", "protocol", "client", "server", "packets", "opened", "closed"), replayed.rows)
     print(f"\n{result.how_it_ended}; {len(result.frames)} packets in {pcap}; "
-          f"diagrams in {args.out}/ ({len(replayed.files)} files).")
+          f"diagrams in {args.out}/ ({_files(replayed.files)}).")
     return 0
 
 
@@ -213,7 +213,7 @@ def _replay(args) -> int:
         print(f"... and {result.conversations - len(result.rows)} more conversations (all are in the JSON)")
     if not result.conversations:
         print(f"\n{args.capture} holds no TCP or UDP conversation.")
-    print(f"\nWrote {len(result.files)} files to {args.out}/.")
+    print(f"\nWrote {_files(result.files)} to {args.out}/.")
     return 0
 
 
@@ -225,6 +225,10 @@ def _phases(conversations: list) -> str:
     if conversation.protocol == "udp":
         return f"{len(conversation.datagrams)} datagrams"
     return ", ".join(f"{phase} {last - first + 1}" for phase, first, last in conversation.phases())
+
+
+def _files(files: list) -> str:
+    return "1 file" if len(files) == 1 else f"{len(files)} files"
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

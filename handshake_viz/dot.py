@@ -121,10 +121,11 @@ def to_dot(diagram: Diagram, dpi: int | None = None) -> str:
         start = g.mark_y(span.first_row, diagram.rows[span.first_row])
         line(point(x, start), point(x, g.rows_bottom + TAIL),
              'dir=none, color="#f0a030", penwidth=7')
+        # Set on the outer side, aligned toward the bar, so a long line never runs over it.
         outward = -1 if x == g.left_x else 1
-        label_x = x + outward * (STATE_WIDTH / 2 + MARGIN)
-        text(label_x, g.rows_bottom + TAIL / 2, span.label.split("\n"), STATE_WIDTH + 20,
-             color="#a05a00")
+        width = STATE_WIDTH + CALL_WIDTH / 2
+        text(x + outward * (width / 2 + MARGIN), g.rows_bottom + TAIL / 2, span.label.split("\n"), width,
+             "\\r" if outward < 0 else "\\l", color="#a05a00")
 
     for index, row in enumerate(diagram.rows):
         if row.stamp:
