@@ -18,8 +18,31 @@ DEFAULT_OUT = Path("out")
 DEFAULT_CAPTURES = Path("captures")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Misuse gets one line that says where to look, like every other error."""
+
+    def error(self, message: str):
+        self.exit(UsageError.exit_code, f"handshake-viz: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0, not {text!r}")
+    return seconds
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="handshake-viz",
         description="Capture real socket sessions on loopback, or replay a capture, and draw "
                     "their TCP timelines.")
@@ -31,15 +54,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("names", nargs="*", metavar="NAME", help="scenarios to run (default: the default set)")
     run.add_argument("--all", action="store_true", help="run every scenario")
     run.add_argument("--ipv6", action="store_true", help="talk on ::1 instead of 127.0.0.1")
-    run.add_argument("--port", type=int, help="server port (default: a free one)")
+    run.add_argument("--port", type=_port, help="server port (default: a free one)")
     run.add_argument("--captures", type=Path, default=DEFAULT_CAPTURES, help="folder for the pcaps (default: captures)")
 
     watching = commands.add_parser(
         "watch", help="capture your own program's traffic on a loopback port (needs root or CAP_NET_RAW)",
         description="Capture loopback traffic to and from --port while COMMAND runs (or for --seconds, "
                     "or until Ctrl-C), then write the pcap and the diagrams.")
-    watching.add_argument("--port", type=int, required=True, help="the port your server listens on")
-    watching.add_argument("--seconds", type=float, help="stop after this long")
+    watching.add_argument("--port", type=_port, required=True, help="the port your server listens on")
+    watching.add_argument("--seconds", type=_seconds, help="stop after this long")
     watching.add_argument("--name", help="name of the files written (default: watch-PORT)")
     watching.add_argument("--captures", type=Path, default=DEFAULT_CAPTURES, help="folder for the pcap (default: captures)")
     watching.add_argument("program", nargs=argparse.REMAINDER, metavar="-- COMMAND",
@@ -153,9 +176,9 @@ def _watch(args) -> int:
     outputs = Outputs(args.force)
     pcap = args.captures / f"{name}.pcap"
     outputs.refuse_existing([pcap, kernel_record_path(pcap)] + [args.out / f"{name}.{fmt}" for fmt in formats])
-    print(f"capturing port {args.port} on loopback" + (f" while {' '.join(command)} runs" if command else "")
-          + (f", for {args.seconds:g} s" if args.seconds is not None else "") + " (Ctrl-C to stop)", file=sys.stderr)
-    result = watch(args.port, command, args.seconds)
+    announce = (f"capturing port {args.port} on loopback" + (f" while {' '.join(command)} runs" if command else "")
+                + (f", for {args.seconds:g} s" if args.seconds is not None else "") + " (Ctrl-C to stop)")
+    result = watch(args.port, command, args.seconds, lambda: print(announce, file=sys.stderr, flush=True))
     outputs.write(pcap, lambda f: write_pcap(f, result.frames, result.linktype))
     _keep_kernel_record(outputs, pcap, result.kernel)
     # The watched capture is drawn exactly as a replay of its pcap: one path, and an index when it holds several.

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from handshake_viz import netns
@@ -100,13 +101,13 @@ class Watch:
     how_it_ended: str
 
 
-def watch(port: int, command: list[str], seconds: float | None) -> Watch:
+def watch(port: int, command: list[str], seconds: float | None, on_ready: Callable[[], None]) -> Watch:
     """Capture loopback traffic to and from port while command runs, for seconds, or until
-    Ctrl-C (which ends the capture cleanly and keeps what was captured)."""
-    if not command and seconds is None:
-        raise UsageError("give a command to run (after --), --seconds, or both; Ctrl-C also stops")
+    Ctrl-C (which ends the capture cleanly and keeps what was captured). on_ready is called once
+    the capture is up, before command starts."""
     ended, _ = everything_ended(0)
     with KernelTrace(port) as trace, LiveCapture([port]) as capture:
+        on_ready()
         how = _watch_until_done(command, seconds)
         # Let connections the program left closing finish, without waiting for open ones forever.
         capture.wait_for(ended, SETTLE_SECONDS)
@@ -144,6 +145,8 @@ def _watch_until_done(command: list[str], seconds: float | None) -> str:
                 program.send_signal(signal.SIGTERM)
                 program.wait()
                 return f"stopped {command[0]} after {seconds:g} s"
+        while seconds is None:  # neither a program nor a limit: until Ctrl-C
+            time.sleep(3600)
         time.sleep(seconds)
         return f"captured for {seconds:g} s"
     except KeyboardInterrupt:

@@ -83,6 +83,17 @@ def test_unknown_scenario_and_format_are_usage_errors():
     one_line_error(run_command("replay", EXAMPLES / "echo.pcap", "--format", "gif"), 2, "gif")
 
 
+@pytest.mark.parametrize("args, words", [
+    (("replay", EXAMPLES / "echo.pcap", "--max-arrows", "many"), ("--max-arrows", "handshake-viz replay --help")),
+    (("watch", "--port", "99999", "--seconds", "1"), ("1 to 65535", "99999")),
+    (("run", "echo", "--port", "http"), ("1 to 65535",)),
+    (("watch", "--port", "9000", "--seconds", "-1"), ("above 0",)),
+    (("no-such-command",), ("invalid choice", "handshake-viz --help")),
+])
+def test_a_misused_option_gets_one_line_that_says_where_to_look(args, words):
+    one_line_error(run_command(*args), 2, *words)
+
+
 def test_run_without_capture_privileges_stops_at_once_and_points_to_replay(tmp_path):
     require_root()  # to take the privilege away, we must have it
     result = subprocess.run(

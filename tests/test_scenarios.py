@@ -10,7 +10,6 @@ import pwd
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -143,13 +142,14 @@ def test_under_sudo_watch_runs_the_program_as_the_invoking_user_not_root(tmp_pat
     assert (tmp_path / "captures" / f"watch-{port}.pcap").stat().st_uid == nobody.pw_uid
 
 
-def test_ctrl_c_ends_watch_cleanly_and_keeps_what_was_captured(tmp_path):
+@pytest.mark.parametrize("limit", [["--seconds", "30"], []], ids=["with-seconds", "until-ctrl-c"])
+def test_ctrl_c_ends_watch_cleanly_and_keeps_what_was_captured(tmp_path, limit):
     require_root()
     from handshake_viz.runner import free_port
     port = free_port("127.0.0.1")
-    watcher = subprocess.Popen(watch_command(tmp_path, port, "--seconds", "30"), stdout=subprocess.PIPE,
+    watcher = subprocess.Popen(watch_command(tmp_path, port, *limit), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=REPO)
-    time.sleep(2.5)  # the capture is up well before this
+    assert watcher.stderr.readline().startswith(f"capturing port {port} on loopback")  # said once it is up
     _echo_once(port)
     watcher.send_signal(signal.SIGINT)
     out, err = watcher.communicate(timeout=15)
