@@ -183,7 +183,8 @@ def _watch(args) -> int:
     _keep_kernel_record(outputs, pcap, result.kernel)
     # The watched capture is drawn exactly as a replay of its pcap: one path, and an index when it holds several.
     replayed = replay(pcap, args.out, formats, outputs, window=window, lang=args.lang)
-    _table(("#", "protocol", "client", "server", "packets", "opened", "closed"), replayed.rows)
+    _conversations(replayed, f"nothing went to or from port {args.port} on loopback: "
+                             "is that the port your server listens on?")
     print(f"\n{result.how_it_ended}; {len(result.frames)} packets in {pcap}; "
           f"diagrams in {args.out}/ ({_files(replayed.files)}).")
     return 0
@@ -231,11 +232,7 @@ def _replay(args) -> int:
                     args.conversation, window, args.lang)
     for note in result.notes:
         print(f"handshake-viz: note: {note}", file=sys.stderr)
-    _table(("#", "protocol", "client", "server", "packets", "opened", "closed"), result.rows)
-    if result.conversations > len(result.rows):
-        print(f"... and {result.conversations - len(result.rows)} more conversations (all are in the JSON)")
-    if not result.conversations:
-        print(f"\n{args.capture} holds no TCP or UDP conversation.")
+    _conversations(result, f"{args.capture} holds no TCP or UDP conversation.")
     print(f"\nWrote {_files(result.files)} to {args.out}/.")
     return 0
 
@@ -252,6 +249,16 @@ def _phases(conversations: list) -> str:
 
 def _files(files: list) -> str:
     return "1 file" if len(files) == 1 else f"{len(files)} files"
+
+
+def _conversations(result, when_none: str) -> None:
+    """The table of a replay's conversations (its first rows), or what to say when there are none."""
+    if not result.conversations:
+        print(when_none)
+        return
+    _table(("#", "protocol", "client", "server", "packets", "opened", "closed"), result.rows)
+    if result.conversations > len(result.rows):
+        print(f"... and {result.conversations - len(result.rows)} more conversations (all are in the JSON)")
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
