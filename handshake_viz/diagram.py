@@ -329,7 +329,7 @@ def _segment_row(conversation: Conversation, segment: Segment, t0: float, kernel
     target = SERVER if segment.sender == CLIENT else CLIENT
     label = _segment_label(conversation, segment, say)
     if kernel and record.frame in kernel.reset_reasons:
-        label += (say("kernel.reset", reason=kernel.reset_reasons[record.frame]),)
+        label += (say("kernel.reset", reason=say.reset_reason(kernel.reset_reasons[record.frame])),)
     arrow = Arrow(segment.sender, target, label, kind)
     return Row(_stamp(record.time, t0, record.frame), arrow, _state_marks(conversation, record.frame, kernel, say))
 
@@ -399,7 +399,10 @@ def _states_legend(kernel: KernelView | None, say: Words) -> str:
         return say("legend.states.inferred")
     if kernel.agrees:
         return say("legend.states.kernel")
-    return say("legend.states.differ", differences="; ".join(d for ds in kernel.differences.values() for d in ds))
+    differences = [say("kernel.went", side=say(f"side.{side}"), kernel=" -> ".join(traced), inferred=" -> ".join(inferred))
+                   if traced else say("kernel.no_socket", side=say(f"side.{side}"))
+                   for side, (traced, inferred) in kernel.differences.items()]
+    return say("legend.states.differ", differences="; ".join(differences))
 
 
 def _udp_legend(with_calls: bool, say: Words) -> tuple[str, ...]:

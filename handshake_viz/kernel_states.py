@@ -22,16 +22,6 @@ _KERNEL_NAMES = {
     "TCP_TIME_WAIT": "TIME_WAIT", "TCP_CLOSE": "CLOSED", "TCP_CLOSE_WAIT": "CLOSE_WAIT",
     "TCP_LAST_ACK": "LAST_ACK", "TCP_LISTEN": "LISTEN", "TCP_CLOSING": "CLOSING",
 }
-RESET_REASONS = {
-    "NO_SOCKET": "no socket on this port",
-    "NOT_SPECIFIED": "closed with unread data or SO_LINGER 0",
-    "TCP_ABORT_ON_DATA": "data arrived for a socket already closed",
-    "TCP_ABORT_ON_CLOSE": "closed with unread data",
-    "TCP_ABORT_ON_LINGER": "SO_LINGER timeout",
-    "TCP_ABORT_ON_MEMORY": "out of memory",
-    "TCP_TIMEWAIT_SOCKET": "a segment for a TIME_WAIT socket",
-    "TCP_INVALID_ACK_SEQUENCE": "an ACK for data never sent",
-}
 
 
 @dataclass(frozen=True)
@@ -128,14 +118,14 @@ class KernelView:
     """The kernel's record for one conversation, aligned with the inferred states."""
 
     states: dict[str, list[tuple[int | None, str]]]   # side -> (frame, state) in order
-    differences: dict[str, list[str]]                  # side -> sentences
+    differences: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]  # side -> (kernel's, inferred) where they differ
     time_wait_left: dict[str, float]                   # side -> seconds left when read
-    reset_reasons: dict[int, str]                      # frame of a RST -> the kernel's reason
+    reset_reasons: dict[int, str]                      # frame of a RST -> the kernel's reason ("NO_SOCKET")
     retransmitted: set[int]                            # frames the kernel says it retransmitted
 
     @property
     def agrees(self) -> bool:
-        return not any(self.differences.values())
+        return not self.differences
 
 
 def view(conversation: Conversation, record: KernelRecord) -> KernelView | None:
@@ -163,15 +153,16 @@ def view(conversation: Conversation, record: KernelRecord) -> KernelView | None:
         if entry:
             left[side] = entry.seconds_left
         states[side] = _align(conversation.states[side], sequence, changes, conversation)
-        differences[side] = _compare(side, [c.state.value for c in conversation.states[side]],
-                                     [state for _, state in sequence])
+        inferred, traced = tuple(c.state.value for c in conversation.states[side]), tuple(s for _, s in sequence)
+        if _differ(inferred, traced):
+            differences[side] = (traced, inferred)
     resets = {}
     for event in record.events:
         if event.kind == "send_reset" and {event.src, event.dst} == set(ends.values()):
             sender = CLIENT if event.src == ends[CLIENT] else SERVER
             frame = _nearest(conversation, event.time, sender, RST)
             if frame is not None:
-                resets[frame] = RESET_REASONS.get(event.reason or "", (event.reason or "").replace("_", " ").lower())
+                resets[frame] = event.reason or "NOT_SPECIFIED"
     retransmitted = {frame for event in record.events if event.kind == "retransmit"
                      and event.src in ends.values() and event.dst in ends.values()
                      for frame in [_nearest(conversation, event.time,
@@ -210,13 +201,11 @@ def _align(inferred, kernel: list[tuple[float | None, str]], changes, conversati
     return placed
 
 
-def _compare(side: str, inferred: list[str], kernel: list[str]) -> list[str]:
+def _differ(inferred: tuple[str, ...], kernel: tuple[str, ...]) -> bool:
     if not kernel:
         # No socket of this side ever existed (a refused connection): nothing to disagree with.
-        return [] if inferred in ([], ["CLOSED"]) else [f"the kernel has no socket for the {side}"]
-    if kernel in (inferred, inferred[1:]):  # the kernel may start after the state before the capture
-        return []
-    return [f"the kernel went {' -> '.join(kernel)}; the packets imply {' -> '.join(inferred)}"]
+        return inferred not in ((), ("CLOSED",))
+    return kernel not in (inferred, inferred[1:])  # the kernel may start after the state before the capture
 
 
 def _nearest(conversation: Conversation, time: float | None, sender: str | None = None, flags: int = 0) -> int | None:

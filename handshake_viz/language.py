@@ -18,9 +18,20 @@ _EN = {
     "call.returns": "{name} returns {outcome}",
     "call.end_of_stream": "{outcome} (end of stream)",
     "kernel.reset": "kernel: reset because {reason}",
+    # The reasons tcp:tcp_send_reset gives (enum sk_rst_reason), in words.
+    "reset.NO_SOCKET": "no socket on this port",
+    "reset.NOT_SPECIFIED": "closed with unread data or SO_LINGER 0",
+    "reset.TCP_ABORT_ON_DATA": "data arrived for a socket already closed",
+    "reset.TCP_ABORT_ON_CLOSE": "closed with unread data",
+    "reset.TCP_ABORT_ON_LINGER": "SO_LINGER timeout",
+    "reset.TCP_ABORT_ON_MEMORY": "out of memory",
+    "reset.TCP_TIMEWAIT_SOCKET": "a segment for a TIME_WAIT socket",
+    "reset.TCP_INVALID_ACK_SEQUENCE": "an ACK for data never sent",
     "kernel.only": "kernel: {said}\n(not seen in the packets)",
     "kernel.missing": "{inferred}\n(inferred; not in the kernel's record)",
     "kernel.differs": "kernel: {said}\n(packets imply {inferred})",
+    "kernel.went": "the kernel's {side} went {kernel}; the packets imply {inferred}",
+    "kernel.no_socket": "the kernel has no socket for the {side}",
     "ack.explained": "ack {ack} = {seq} + {space}: acknowledges {what} {frames}",
     "what.SYN": "SYN", "what.FIN": "FIN", "what.data": "data",
     "legend.calls": "Green: the socket calls each side made, where they happened; a call that waits for the peer"
@@ -96,9 +107,19 @@ _KO = {
     "call.returns": "{name} 반환 {outcome}",
     "call.end_of_stream": "{outcome} (스트림 끝)",
     "kernel.reset": "커널: 리셋 이유 - {reason}",
+    "reset.NO_SOCKET": "이 포트에 소켓이 없음",
+    "reset.NOT_SPECIFIED": "읽지 않은 데이터가 남은 채 close했거나 SO_LINGER 0",
+    "reset.TCP_ABORT_ON_DATA": "이미 닫은 소켓에 데이터가 도착함",
+    "reset.TCP_ABORT_ON_CLOSE": "읽지 않은 데이터가 남은 채 close함",
+    "reset.TCP_ABORT_ON_LINGER": "SO_LINGER 시간 초과",
+    "reset.TCP_ABORT_ON_MEMORY": "메모리 부족",
+    "reset.TCP_TIMEWAIT_SOCKET": "TIME_WAIT 소켓에 온 세그먼트",
+    "reset.TCP_INVALID_ACK_SEQUENCE": "보낸 적 없는 데이터에 대한 ACK",
     "kernel.only": "커널: {said}\n(패킷에는 보이지 않음)",
     "kernel.missing": "{inferred}\n(추정; 커널 기록에 없음)",
     "kernel.differs": "커널: {said}\n(패킷으로 본 상태 {inferred})",
+    "kernel.went": "커널의 {side}: {kernel}, 패킷으로 본 상태: {inferred}",
+    "kernel.no_socket": "커널에 {side} 소켓이 없음",
     "ack.explained": "ack {ack} = {seq} + {space}: {what} {frames} 확인 응답",
     "what.SYN": "SYN", "what.FIN": "FIN", "what.data": "데이터",
     "legend.calls": "초록색: 각 쪽이 호출한 소켓 함수와 그 시점. 상대를 기다리는 호출(connect, accept, recv)이 기다리는 동안"
@@ -217,6 +238,11 @@ class Words:
     def outcome(self, call) -> str:
         """What a socket call returned, with what a 0 from recv means."""
         return self("call.end_of_stream", outcome=call.outcome) if call.end_of_stream else call.outcome
+
+    def reset_reason(self, code: str) -> str:
+        """The kernel's reason for a reset in words; one this table lacks, as the kernel spells it."""
+        key = f"reset.{code}"
+        return self(key) if key in TEXTS[self.lang] else code.replace("_", " ").lower()
 
     def scenario_title(self, name: str, summary: str) -> str:
         return f"{name}: {SCENARIO_SUMMARIES[self.lang].get(name, summary)}"

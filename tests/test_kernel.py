@@ -75,11 +75,15 @@ def test_a_disagreement_is_marked_on_the_lifeline_and_in_the_legend():
     [conversation] = analyze(echo().records)
     account = kernel_states.view(conversation, kernel_for_echo(conversation, time_wait=False))
     assert not account.agrees
-    assert "CLOSED" in account.differences["client"][0] and "TIME_WAIT" in account.differences["client"][0]
+    traced, inferred = account.differences["client"]
+    assert traced[-1] == "CLOSED" and inferred[-1] == "TIME_WAIT" and "server" not in account.differences
     diagram = timeline(conversation, kernel=account)
     differing = [m.text for row in diagram.rows for m in row.marks if m.kind == "state-differs"]
     assert differing == ["kernel: CLOSED\n(packets imply TIME_WAIT)"]
-    assert any("differ" in line for line in diagram.legend)
+    assert any("differ" in line and "the kernel's client went" in line and "the packets imply" in line
+               for line in diagram.legend)
+    korean = timeline(conversation, kernel=account, lang="ko")
+    assert any("커널의 클라이언트: CLOSED -> SYN_SENT" in line for line in korean.legend)
     assert "inferred" in diagram.spans[0].label
 
 
@@ -130,7 +134,12 @@ def test_a_refused_connect_goes_syn_sent_then_closed_with_the_reset_received(tra
     sequence, account = kernel_sequence(run, "client")
     assert sequence == ["CLOSED", "SYN_SENT", "CLOSED"] and account.agrees
     assert [e.kind for e in run.kernel.events if "reset" in e.kind] == ["send_reset", "receive_reset"]
-    assert list(account.reset_reasons.values()) == ["no socket on this port"]
+    assert list(account.reset_reasons.values()) == ["NO_SOCKET"]
+    [conversation] = run.conversations
+    for lang, words in (("en", "kernel: reset because no socket on this port"), ("ko", "이 포트에 소켓이 없음")):
+        labels = [line for row in timeline(conversation, kernel=account, lang=lang).rows if row.arrow
+                  for line in row.arrow.label]
+        assert any(words in line for line in labels), labels
 
 
 def test_the_tracing_instance_is_gone_after_a_run(traced):

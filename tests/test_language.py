@@ -31,6 +31,12 @@ def test_a_recv_of_zero_says_end_of_stream_in_each_language():
     assert Words("en").outcome(SocketCall("client", "send", "5 bytes", 0.0, 0.1, "0")) == "0"
 
 
+def test_the_kernels_reset_reasons_are_said_in_each_language():
+    assert Words("en").reset_reason("NO_SOCKET") == "no socket on this port"
+    assert Words("ko").reset_reason("NO_SOCKET") == "이 포트에 소켓이 없음"
+    assert Words("ko").reset_reason("TCP_SOMETHING_NEW") == "tcp something new"  # a newer kernel's reason
+
+
 def test_the_korean_diagram_names_phases_lanes_and_time_wait_in_korean():
     [conversation] = analyze(echo().records)
     diagram = timeline(conversation, lang="ko")
