@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from handshake_viz import drawings
-from handshake_viz.analysis import Analyzer, ConversationEnded
+from handshake_viz.analysis import Analyzer, ConversationEnded, analyze
 from handshake_viz.diagram import Window
 from handshake_viz.dissect import FrameDecoder
 from handshake_viz.errors import UsageError
@@ -44,12 +44,9 @@ def load_kernel_record(capture: Path) -> KernelRecord | None:
 
 def read_conversations(capture: Path) -> list:
     """Every conversation of a (small) capture, with all its packets."""
-    decoder, analyzer = FrameDecoder(), Analyzer()
-    for frame in CaptureReader(capture):
-        record = decoder.decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
-        if record is not None:
-            analyzer.receive(record)
-    return analyzer.conversations
+    decoder = FrameDecoder()
+    records = (decoder.decode(f.frame, f.time, f.data, f.linktype, f.wire_len) for f in CaptureReader(capture))
+    return analyze(record for record in records if record is not None)
 
 
 def summary_row(conversation) -> tuple[str, ...]:

@@ -8,13 +8,7 @@ def seq_add(value: int, amount: int) -> int:
     return (value + amount) % MODULUS
 
 
-def seq_diff(a: int, b: int) -> int:
-    """The signed distance from b to a, taking the shorter way round the 32-bit circle."""
-    distance = (a - b) % MODULUS
-    return distance - MODULUS if distance >= _HALF else distance
-
-
-# The comparisons below are seq_diff(a, b) against 0, written out: they run for every packet.
+# a is before b when going from b to a is the longer way round the 32-bit circle (over half of it).
 def seq_lt(a: int, b: int) -> bool:
     return (a - b) % MODULUS >= _HALF
 
