@@ -33,12 +33,11 @@ def _port(text: str) -> int:
 
 def _seconds(text: str) -> float:
     try:
-        seconds = float(text)
+        if 0 < float(text) < float("inf"):
+            return float(text)
     except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"a number of seconds above 0, not {text!r}")
-    return seconds
+        pass
+    raise argparse.ArgumentTypeError(f"a number of seconds above 0, not {text!r}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,8 +141,9 @@ def _run(args) -> int:
         pcap = outputs.write(args.captures / f"{scenario.name}.pcap",
                              lambda f: write_pcap(f, result.frames, result.linktype))
         _keep_kernel_record(outputs, pcap, result.kernel)
+        title = Words(args.lang).scenario_title(scenario.name, scenario.summary)
         files = drawings.draw(result.conversations, scenario.name, args.out, drawn, outputs,
-                              result.calls, Words(args.lang).scenario_title(scenario.name, scenario.summary), result.kernel, window, args.lang)
+                              result.calls, title, result.kernel, window, args.lang)
         if "json" in formats:
             files.append(write_json(outputs, args.out / f"{scenario.name}.json", str(pcap),
                                     result.records, result.calls, result.kernel))

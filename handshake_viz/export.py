@@ -46,8 +46,8 @@ class JsonExport:
         self.spool = tempfile.TemporaryFile()
         self.pending: dict[int, list[str]] = {}
         self.pending_size: dict[int, int] = {}
-        self.chunks: dict[int, list[tuple[int, int]]] = {}
-        self.ended: dict[int, tuple[tuple[int, int], list[tuple[int, int]], tuple[int, int]]] = {}
+        self.chunks: dict[int, list[tuple[int, int]]] = {}  # conversation -> (offset, length) on the spool
+        self.ended: dict[int, list[tuple[int, int]]] = {}    # the same, for a whole conversation waiting its turn
         self.next_index = 0
         self.written = 0
         out.write('{"capture": %s, "conversations": [' % json.dumps(capture))
@@ -84,12 +84,14 @@ class JsonExport:
             self._spill(conversation)
 
     def _spill(self, conversation: int) -> None:
-        data = ",\n    ".join(self.pending.pop(conversation, [])).encode()
+        data = ",\n    ".join(self.pending.pop(conversation, []))
         self.pending_size.pop(conversation, None)
         if data:
-            self.chunks.setdefault(conversation, []).append(self._spool(data))
+            chunks = self.chunks.setdefault(conversation, [])
+            chunks.append(self._spool((",\n    " if chunks else "") + data))
 
-    def _spool(self, data: bytes) -> tuple[int, int]:
+    def _spool(self, text: str) -> tuple[int, int]:
+        data = text.encode()
         offset = self.spool.seek(0, 2)
         self.spool.write(data)
         return offset, len(data)
@@ -105,25 +107,18 @@ class JsonExport:
             account = kernel_states.view(conversation, self.kernel)
             summary["kernel_agrees"] = account.agrees if account else None
             tail += ', "states": ' + json.dumps(_states(conversation, account))
-        head = json.dumps(summary)[:-1] + ', "packets": [\n    '
-        self.ended[conversation.index] = (self._spool(head.encode()), self.chunks.pop(conversation.index, []),
-                                          self._spool((tail + "}").encode()))
+        head = self._spool(json.dumps(summary)[:-1] + ', "packets": [\n    ')
+        self.ended[conversation.index] = [head, *self.chunks.pop(conversation.index, []), self._spool(tail + "}")]
         while self.next_index in self.ended:
             self._emit(self.next_index)
             self.next_index += 1
 
     def _emit(self, index: int) -> None:
-        head, chunks, tail = self.ended.pop(index)
-        self.out.write(("\n" if not self.written else ",\n") + "  " + self._read(head))
-        for number, chunk in enumerate(chunks):  # one chunk at a time: a long conversation stays on disk
-            self.out.write((",\n    " if number else "") + self._read(chunk))
-        self.out.write(self._read(tail))
+        self.out.write(",\n  " if self.written else "\n  ")
+        for offset, length in self.ended.pop(index):  # a piece at a time: a long conversation stays on disk
+            self.spool.seek(offset)
+            self.out.write(self.spool.read(length).decode())
         self.written += 1
-
-    def _read(self, piece: tuple[int, int]) -> str:
-        offset, length = piece
-        self.spool.seek(offset)
-        return self.spool.read(length).decode()
 
 
 def _tcp_summary(conversation) -> dict:

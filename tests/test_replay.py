@@ -8,6 +8,7 @@ import sys
 import pytest
 
 import handshake_viz.analysis as analysis
+import handshake_viz.export as export_module
 from conftest import REPO
 from handshake_viz.analysis import Analyzer
 from handshake_viz.dissect import FrameDecoder
@@ -94,6 +95,7 @@ def test_streaming_holds_only_open_conversations_and_writes_the_same_json(monkey
 
 def test_conversations_are_listed_in_index_order_even_when_the_first_ends_last(monkeypatch):
     monkeypatch.setattr(analysis, "CLOSED_KEPT", 2)
+    monkeypatch.setattr(export_module, "_CHUNK", 500)  # each conversation spooled in several chunks
     records = many_connections(20)
     first_close = records[7:11]  # connection 0's four-segment close, moved to the end of the capture
     moved = records[:7] + records[11:] + first_close
@@ -102,6 +104,7 @@ def test_conversations_are_listed_in_index_order_even_when_the_first_ends_last(m
     assert held < 20  # the others ended while connection 0 was still open
     assert [c["index"] for c in streamed["conversations"]] == list(range(20))
     assert streamed["conversations"][0]["teardown"] == "fin"
+    assert all(len(c["packets"]) == c["packet_count"] == 11 for c in streamed["conversations"])
     assert streamed == export(records, keep=True)[0]
 
 
