@@ -1,3 +1,3 @@
-from handshake_viz.cli import main
+from handshake_viz.launch import main
 
 raise SystemExit(main())

@@ -2,11 +2,14 @@
 
 import argparse
 import json
+import signal
 import sys
+import time
 from pathlib import Path
 
 from handshake_viz import drawings
-from handshake_viz.errors import HandshakeVizError, ScenarioError, UsageError
+from handshake_viz.errors import HandshakeVizError, Interrupted, ScenarioError, UsageError
+from handshake_viz.launch import interruptible
 from handshake_viz.export import write_json
 from handshake_viz.language import LANGUAGES, Words
 from handshake_viz.outputs import Outputs
@@ -101,15 +104,32 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return {"list": _list, "run": _run, "watch": _watch, "replay": _replay, "states": _states,
-                "header": _header}[args.command](args)
-    except HandshakeVizError as error:
-        print(f"handshake-viz: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print("handshake-viz: interrupted", file=sys.stderr)
-        return 130
+    with interruptible():
+        try:
+            return {"list": _list, "run": _run, "watch": _watch, "replay": _replay, "states": _states,
+                    "header": _header}[args.command](args)
+        except HandshakeVizError as error:
+            print(f"handshake-viz: {error}", file=sys.stderr)
+            return error.exit_code
+        except KeyboardInterrupt as stop:
+            return _interrupted(stop, args)
+
+
+def _interrupted(stop: KeyboardInterrupt, args) -> int:
+    """One line, the partial capture kept under a name no other file has, the shell's exit code."""
+    if not isinstance(stop, Interrupted):  # a KeyboardInterrupt raised before our handler was in place
+        stop = Interrupted("SIGINT", signal.SIGINT)
+    kept = ""
+    partial = stop.partial
+    if partial is not None and partial.frames:
+        path = args.captures / f"{partial.name}.interrupted-{time.strftime('%Y%m%d-%H%M%S')}.pcap"
+        try:
+            Outputs().write(path, lambda f: write_pcap(f, partial.frames, partial.linktype))
+            kept = f"; the {len(partial.frames)} packets captured so far are in {path}"
+        except (HandshakeVizError, OSError) as error:
+            kept = f"; the packets captured so far could not be kept: {error}"
+    print(f"handshake-viz: interrupted by {stop.signal_name}{kept}", file=sys.stderr)
+    return stop.exit_code
 
 
 def _list(args) -> int:
@@ -178,7 +198,7 @@ def _watch(args) -> int:
     outputs.refuse_existing([pcap, kernel_record_path(pcap)] + [args.out / f"{name}.{fmt}" for fmt in formats])
     announce = (f"capturing port {args.port} on loopback" + (f" while {' '.join(command)} runs" if command else "")
                 + (f", for {args.seconds:g} s" if args.seconds is not None else "") + " (Ctrl-C to stop)")
-    result = watch(args.port, command, args.seconds, lambda: print(announce, file=sys.stderr, flush=True))
+    result = watch(args.port, command, args.seconds, lambda: print(announce, file=sys.stderr, flush=True), name)
     outputs.write(pcap, lambda f: write_pcap(f, result.frames, result.linktype))
     _keep_kernel_record(outputs, pcap, result.kernel)
     # The watched capture is drawn exactly as a replay of its pcap: one path, and an index when it holds several.
@@ -187,7 +207,9 @@ def _watch(args) -> int:
                              "is that the port your server listens on?")
     print(f"\n{result.how_it_ended}; {len(result.frames)} packets in {pcap}; "
           f"diagrams in {args.out}/ ({_files(replayed.files)}).")
-    return 0
+    for problem in result.problems:
+        print(f"handshake-viz: {problem}", file=sys.stderr)
+    return ScenarioError.exit_code if result.problems else 0
 
 
 def _states(args) -> int:

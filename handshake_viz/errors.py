@@ -47,3 +47,16 @@ class ScenarioError(HandshakeVizError):
     """A scenario's program did not behave as the scenario expects."""
 
     exit_code = 9
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP: the run stops, cleans up and keeps what it captured.
+
+    A KeyboardInterrupt, so that only code meant to see an interruption catches it; the exit code
+    is the shell's 128 + the signal's number. `partial` is set by whoever holds a capture."""
+
+    def __init__(self, signal_name: str, number: int):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = 128 + number
+        self.partial = None   # a PartialCapture, when the interruption came during a capture

@@ -63,3 +63,14 @@ def namespace(setup: tuple[tuple[str, ...], ...] = ()):
         os.close(home)
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
+
+
+def ours() -> list[str]:
+    """The names of every run's namespaces present now (ours are named handshake-viz-PID-N)."""
+    result = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    return [line.split()[0] for line in result.stdout.splitlines() if line.startswith("handshake-viz-")]
+
+
+def remove(name: str) -> None:
+    """Remove a namespace a dead run left."""
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)

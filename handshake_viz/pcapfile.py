@@ -22,6 +22,7 @@ _PCAPNG_BYTE_ORDER = 0x1A2B3C4D
 _IDB, _OBSOLETE_PB, _SPB, _EPB = 1, 2, 3, 6
 _MAX_RECORD = 256 * 1024 * 1024   # a caplen beyond this is corruption, not a packet
 _READ_SIZE = 1 << 20
+SNAPLEN = 262144   # what tcpdump writes and captures: loopback frames reach 65,549 bytes
 
 
 class RawFrame(NamedTuple):
@@ -209,9 +210,9 @@ def as_written(time: float) -> float:
 
 def write_pcap(f, frames, linktype: int) -> None:
     """A classic microsecond pcap, the kind every tool opens, to binary file f.
-    frames: (time, data) pairs."""
-    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype))
-    for time, data in frames:
-        micros = round(time * 1_000_000)
-        f.write(struct.pack("<IIII", micros // 1_000_000, micros % 1_000_000, len(data), len(data)))
-        f.write(data)
+    frames: RawFrames of linktype, each written with its length on the wire."""
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, linktype))
+    for frame in frames:
+        micros = round(frame.time * 1_000_000)
+        f.write(struct.pack("<IIII", micros // 1_000_000, micros % 1_000_000, len(frame.data), frame.wire_len))
+        f.write(frame.data)

@@ -1,4 +1,9 @@
-"""Running a scenario under live capture: ready before the first call, stopped after the last packet."""
+"""Running a scenario under live capture: ready before the first call, stopped after the last packet.
+
+Before anything starts, what a dead run of ours left behind (killed by SIGKILL, so it could not
+clean up) is removed: our namespaces and tracing instances carry the pid of the run that made
+them, and only those whose process is gone are touched, so runs side by side never meet.
+"""
 
 import errno
 import os
@@ -8,32 +13,43 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from handshake_viz import netns
+from handshake_viz import causality, netns, tracing
 from handshake_viz.analysis import Analyzer, Conversation, UdpConversation
 from handshake_viz.capture import LiveCapture
-from handshake_viz.errors import PortBusyError, ScenarioError, UsageError
+from handshake_viz.errors import CaptureError, Interrupted, PortBusyError, ScenarioError, UsageError
 from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.outputs import invoking_user
+from handshake_viz.pcapfile import RawFrame
 from handshake_viz.tracing import KernelTrace
 from handshake_viz.records import PacketRecord, SocketCall, endpoint_text
-from handshake_viz.scenarios import Scenario, Session
+from handshake_viz.scenarios import Scenario, Session, Traffic
 
-END_TIMEOUT = 5.0
+END_TIMEOUT = 5.0    # after the program ended, how long its last packets may take to be seen
 PRIVATE_PORT = 8080   # the server's port inside a scenario's own namespace
+
+
+@dataclass
+class PartialCapture:
+    """What an interrupted run had captured, for the caller to keep."""
+
+    name: str
+    frames: list[RawFrame]
+    linktype: int
 
 
 @dataclass
 class ScenarioRun:
     scenario: Scenario
-    frames: list[tuple[float, bytes]]
+    frames: list[RawFrame]
     linktype: int
     records: list[PacketRecord]
     calls: tuple[SocketCall, ...]
     conversations: list[Conversation | UdpConversation]
     kernel: KernelRecord = field(default_factory=KernelRecord)
-    problems: list[str] = field(default_factory=list)   # what the wire did not show as promised
+    problems: list[str] = field(default_factory=list)   # what the wire did not show as promised, what came out of order
 
 
 def free_port(host: str) -> int:
@@ -43,27 +59,49 @@ def free_port(host: str) -> int:
         return probe.getsockname()[1]
 
 
-def everything_ended(datagrams: int):
-    """The capture may stop once every TCP connection is closed and the scenario's datagrams
-    (and ICMP errors) have all been seen: then the last packet is in."""
+def pending_traffic(traffic: Traffic):
+    """A function of the records captured so far: what of traffic has not been seen to end."""
     analyzer = Analyzer()
     analyzed = 0
 
-    def ended(records: list[PacketRecord]) -> bool:
+    def pending(records: list[PacketRecord]) -> list[str]:
         nonlocal analyzed
         for record in records[analyzed:]:
             analyzer.receive(record)
         analyzed = len(records)
-        conversations = analyzer.conversations
-        tcp_closed = all(c.closed for c in conversations if c.protocol == "tcp")
-        seen = sum(len(c.datagrams) for c in conversations if c.protocol == "udp")
-        return bool(conversations) and tcp_closed and seen >= datagrams
+        return traffic.pending(analyzer.conversations)
 
-    return ended, analyzer
+    return pending, analyzer
+
+
+def leftovers(pid: int | None = None) -> list[str]:
+    """Namespaces and tracing instances of our runs: of the run with this pid, or of runs whose
+    process is gone (a run killed outright could not remove them)."""
+    found = []
+    for owner in (netns, tracing):
+        for name in owner.ours():
+            parts = name.split("-")
+            if len(parts) != 4 or not parts[2].isdigit():
+                continue
+            run = int(parts[2])
+            if run == pid or (pid is None and not os.path.exists(f"/proc/{run}")):
+                found.append(name)
+    return found
+
+
+def sweep_leftovers() -> None:
+    """Remove what dead runs of ours left; never what a live run is using."""
+    if os.geteuid() != 0:
+        return
+    for owner in (netns, tracing):
+        for name in set(owner.ours()) & set(leftovers()):
+            owner.remove(name)
 
 
 def run_scenario(scenario: Scenario, host: str = "127.0.0.1", port: int | None = None) -> ScenarioRun:
-    """Run scenario's program under capture (in its own namespace if it needs one) and check it."""
+    """Run scenario's program under capture (in its own namespace if it needs one) and check it:
+    its promises about the wire, and the order of its calls, packets and kernel states."""
+    sweep_leftovers()
     if scenario.setup is not None:
         port = scenario.port or port or PRIVATE_PORT  # a fresh namespace: every port is free
         with netns.namespace(scenario.setup(port)):
@@ -73,8 +111,8 @@ def run_scenario(scenario: Scenario, host: str = "127.0.0.1", port: int | None =
 
 def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
     session = Session(host, port)
-    ended, analyzer = everything_ended(scenario.datagrams)
-    with KernelTrace(port) as trace, LiveCapture([port]) as capture:
+    pending, analyzer = pending_traffic(scenario.traffic)
+    with KernelTrace(port) as trace, LiveCapture([port]) as capture, _kept(capture, scenario.name):
         try:
             scenario.program(session)
         except OSError as error:
@@ -82,12 +120,29 @@ def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
                 raise PortBusyError(f"port {endpoint_text(host, port)} is in use by another program: "
                                     "pick a free one with --port, or leave --port out to get one")
             raise ScenarioError(f"scenario {scenario.name}: {error}") from error
-        capture.wait_for(ended, END_TIMEOUT, "the end of every exchange (the last ACK, RST or datagram)")
+        if not capture.wait_for(lambda records: not pending(records), END_TIMEOUT):
+            raise CaptureError(f"scenario {scenario.name}: the capture never saw the end of its traffic within "
+                               f"{END_TIMEOUT:g} s (saw {'; '.join(pending(capture.records))}); run it again")
         kernel = trace.read()  # right after the teardown: the TIME_WAIT entries are fresh
     run = ScenarioRun(scenario, capture.frames, capture.linktype, capture.records,
                       session.resolved_calls(), analyzer.conversations, kernel)
-    run.problems = scenario.check(run)
+    run.problems = scenario.check(run) + out_of_order(run.calls, run.conversations, kernel)
     return run
+
+
+def out_of_order(calls, conversations, kernel: KernelRecord) -> list[str]:
+    """The causality checker's findings, worded as problems of the run."""
+    return [f"out of order: {problem}" for problem in causality.check(calls, conversations, kernel)]
+
+
+@contextmanager
+def _kept(capture: LiveCapture, name: str):
+    """An interruption carries what was captured so far, for the caller to keep."""
+    try:
+        yield
+    except Interrupted as stop:
+        stop.partial = PartialCapture(name, capture.frames, capture.linktype)
+        raise
 
 
 SETTLE_SECONDS = 2.0   # after a watched program ends, how long its connections get to finish closing
@@ -95,24 +150,30 @@ SETTLE_SECONDS = 2.0   # after a watched program ends, how long its connections 
 
 @dataclass
 class Watch:
-    frames: list[tuple[float, bytes]]
+    frames: list[RawFrame]
     linktype: int
     kernel: KernelRecord
     how_it_ended: str
+    problems: list[str]   # packets and kernel states out of order
 
 
-def watch(port: int, command: list[str], seconds: float | None, on_ready: Callable[[], None]) -> Watch:
+def watch(port: int, command: list[str], seconds: float | None, on_ready: Callable[[], None],
+          name: str = "watch") -> Watch:
     """Capture loopback traffic to and from port while command runs, for seconds, or until
     Ctrl-C (which ends the capture cleanly and keeps what was captured). on_ready is called once
-    the capture is up, before command starts."""
-    ended, _ = everything_ended(0)
-    with KernelTrace(port) as trace, LiveCapture([port]) as capture:
+    the capture is up, before command starts. The capture ends once every packet sent until then
+    has been read and every connection seen has ended (or after SETTLE_SECONDS)."""
+    sweep_leftovers()
+    pending, analyzer = pending_traffic(Traffic(connections=0))
+    with KernelTrace(port) as trace, LiveCapture([port]) as capture, _kept(capture, name):
         on_ready()
         how = _watch_until_done(command, seconds)
+        capture.flush()
         # Let connections the program left closing finish, without waiting for open ones forever.
-        capture.wait_for(ended, SETTLE_SECONDS)
+        capture.wait_for(lambda records: not pending(records), SETTLE_SECONDS)
         kernel = trace.read()  # right after the teardown: the TIME_WAIT entries are fresh
-    return Watch(capture.frames, capture.linktype, kernel, how)
+    pending(capture.records)  # the analysis has every record
+    return Watch(capture.frames, capture.linktype, kernel, how, out_of_order((), analyzer.conversations, kernel))
 
 
 def _as_invoking_user() -> dict:
@@ -149,11 +210,14 @@ def _watch_until_done(command: list[str], seconds: float | None) -> str:
             time.sleep(3600)
         time.sleep(seconds)
         return f"captured for {seconds:g} s"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if program is not None and program.poll() is None:
             program.send_signal(signal.SIGINT)
             try:
                 program.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 program.kill()
+                program.wait()
+        if isinstance(stop, Interrupted) and stop.signal_name != "SIGINT":
+            raise  # SIGTERM or SIGHUP: stop here, keeping the capture; Ctrl-C is how a watch ends
         return "stopped by Ctrl-C"

@@ -1,9 +1,15 @@
 """The kernel's own record of a run, read from tracefs in a private tracing instance.
 
 Nothing global is changed: the instance (tracefs `instances/handshake-viz-PID-N`) has its own
-buffer, clock and event switches, and is removed afterwards, also on an error or Ctrl-C; tracefs
-is mounted only when it is missing, and unmounted again if we mounted it. Events are filtered in
-the kernel to the scenario's ports (the machine has other traffic).
+buffer, clock and event switches, and is removed afterwards, also on an error, Ctrl-C, SIGTERM
+or SIGHUP; one left by a run killed outright is removed by the next run, once its pid is gone.
+tracefs is mounted when it is missing and then left mounted: another run, ours or anyone's, may
+be using it, and no run can know that it is the last. Events are filtered in the kernel to the
+run's ports (the machine has other traffic).
+
+The instance's clock is TAI, which differs from the wall clock the packets carry by a whole
+number of seconds (0 or the leap seconds), so the kernel's events and the packets share one
+clock exactly; a kernel without the TAI trace clock gets the monotonic clock and a measured offset.
 """
 
 import itertools
@@ -29,7 +35,6 @@ class KernelTrace:
     def __init__(self, port: int):
         self.port = port
         self.instance: Path | None = None
-        self.mounted = False
         self.offset = 0.0
         self.record = KernelRecord()
 
@@ -51,14 +56,13 @@ class KernelTrace:
             result = subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)], capture_output=True, text=True)
             if result.returncode != 0:
                 raise Unavailable(f"tracefs is not mounted and could not be: {result.stderr.strip()}")
-            self.mounted = True
         missing = [e for e in EVENTS if not (TRACEFS / "events" / e).is_dir()]
         if missing:
             raise Unavailable(f"this kernel has no tracepoint {missing[0].replace('/', ':')}")
         self.instance = TRACEFS / "instances" / f"handshake-viz-{os.getpid()}-{next(_names)}"
         try:
             self.instance.mkdir()
-            _write(self.instance / "trace_clock", "mono")
+            self.offset = _use_clock(self.instance)
             _write(self.instance / "buffer_size_kb", "4096")
             port_filter = f"sport == {self.port} || dport == {self.port}"
             for event in EVENTS:
@@ -68,8 +72,6 @@ class KernelTrace:
                 _write(folder / "enable", "1")
         except OSError as error:
             raise Unavailable(f"cannot set up a tracing instance: {error.strerror}")
-        # The trace clock is CLOCK_MONOTONIC; packets carry wall-clock times.
-        self.offset = time.time() - time.monotonic()
 
     def read(self) -> KernelRecord:
         """What the kernel traced so far, and its TIME_WAIT table: call right after the teardown."""
@@ -92,23 +94,45 @@ class KernelTrace:
         self._stop()
 
     def _stop(self) -> None:
-        if self.instance is not None and self.instance.exists():
-            for event in EVENTS:
-                try:
-                    _write(self.instance / "events" / event / "enable", "0")
-                except OSError:
-                    pass
-            self.instance.rmdir()
-        if self.mounted:
-            subprocess.run(["umount", str(TRACEFS)], capture_output=True)
-            self.mounted = False
+        if self.instance is not None:
+            _remove(self.instance)
+            self.instance = None
+
+
+def _use_clock(instance: Path) -> float:
+    """Set the instance's clock; what to add to its times to get wall-clock seconds."""
+    try:
+        _write(instance / "trace_clock", "tai")
+        return round(time.clock_gettime(time.CLOCK_REALTIME) - time.clock_gettime(time.CLOCK_TAI))
+    except OSError:
+        _write(instance / "trace_clock", "mono")
+        return time.time() - time.monotonic()
+
+
+def _remove(instance: Path) -> None:
+    if not instance.exists():
+        return
+    for event in EVENTS:
+        try:
+            _write(instance / "events" / event / "enable", "0")
+        except OSError:
+            pass
+    instance.rmdir()
 
 
 def _write(path: Path, text: str) -> None:
     path.write_text(text + "\n")
 
 
-def instances_left() -> list[str]:
-    """Our tracing instances still present (there should be none between runs)."""
+def ours() -> list[str]:
+    """The names of every run's tracing instances present now (ours are named handshake-viz-PID-N)."""
     folder = TRACEFS / "instances"
     return sorted(p.name for p in folder.glob("handshake-viz-*")) if folder.is_dir() else []
+
+
+def remove(name: str) -> None:
+    """Remove a tracing instance a dead run left."""
+    try:
+        _remove(TRACEFS / "instances" / name)
+    except OSError:
+        pass  # another run is removing it at the same moment

@@ -4,12 +4,14 @@ import struct
 import pytest
 
 from handshake_viz.errors import CaptureFileError
-from handshake_viz.pcapfile import CaptureReader, write_pcap
+from handshake_viz.pcapfile import CaptureReader, RawFrame, write_pcap
 
 
 def write(tmp_path, frames, name="c.pcap", linktype=1):
+    """frames: (time, data) pairs, or (time, data, wire_len)."""
     buffer = io.BytesIO()
-    write_pcap(buffer, frames, linktype)
+    write_pcap(buffer, [RawFrame(i, f[0], linktype, f[1], f[2] if len(f) > 2 else len(f[1]))
+                        for i, f in enumerate(frames, 1)], linktype)
     path = tmp_path / name
     path.write_bytes(buffer.getvalue())
     return path
@@ -20,6 +22,13 @@ def test_written_pcap_reads_back_frame_for_frame(tmp_path):
     read = list(CaptureReader(write(tmp_path, frames)))
     assert [(f.frame, f.linktype, f.data) for f in read] == [(1, 1, b"\x01" * 60), (2, 1, b"\x02" * 74)]
     assert [round(f.time, 6) for f in read] == [1795216013.660392, 1795216013.660401]
+
+
+def test_each_frame_is_written_with_its_length_on_the_wire_and_a_262144_byte_snap_length(tmp_path):
+    path = write(tmp_path, [(1.0, b"\x01" * 60, 65549)])
+    assert struct.unpack_from("<I", path.read_bytes(), 16)[0] == 262144
+    [frame] = CaptureReader(path)
+    assert (len(frame.data), frame.wire_len) == (60, 65549)
 
 
 def test_a_file_cut_in_the_middle_of_a_packet_keeps_the_packets_before_it(tmp_path):

@@ -13,7 +13,7 @@ from conftest import REPO
 from handshake_viz.analysis import Analyzer
 from handshake_viz.dissect import FrameDecoder
 from handshake_viz.export import JsonExport
-from handshake_viz.pcapfile import CaptureReader, write_pcap
+from handshake_viz.pcapfile import CaptureReader, RawFrame, write_pcap
 from segments import echo
 from tshark_oracle import tshark_rows
 
@@ -178,7 +178,7 @@ def test_each_link_type_yields_every_tcp_and_udp_packet_tshark_sees(shared_pcaps
 def pcap_with(tmp_path, linktype, frames):
     path = tmp_path / f"linktype{linktype}.pcap"
     with path.open("wb") as f:
-        write_pcap(f, [(1.0 + i, data) for i, data in enumerate(frames)], linktype)
+        write_pcap(f, [RawFrame(i + 1, 1.0 + i, linktype, data, len(data)) for i, data in enumerate(frames)], linktype)
     return path
 
 

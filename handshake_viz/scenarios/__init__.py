@@ -206,6 +206,31 @@ def expect(condition: bool, what: str) -> None:
 
 
 @dataclass(frozen=True)
+class Traffic:
+    """What a scenario puts on the wire; its capture ends once all of it has been seen to end."""
+
+    connections: int = 1     # TCP connections, each seen to its last ACK or RST
+    datagrams: int = 0       # UDP datagrams
+    icmp_errors: int = 0     # ICMP errors about them
+
+    def pending(self, conversations: list) -> list[str]:
+        """What has not been seen yet, in words; empty once everything has ended."""
+        tcp = [c for c in conversations if c.protocol == "tcp"]
+        closed = sum(c.closed for c in tcp)
+        datagrams = [d.record for c in conversations if c.protocol == "udp" for d in c.datagrams]
+        sent = sum(not r.icmp for r in datagrams)
+        errors = sum(bool(r.icmp) for r in datagrams) + sum(len(c.icmp_errors) for c in tcp)
+        missing = []
+        if closed < max(self.connections, len(tcp)):
+            missing.append(f"{closed} of {max(self.connections, len(tcp))} TCP connections ended")
+        if sent < self.datagrams:
+            missing.append(f"{sent} of {self.datagrams} UDP datagrams")
+        if errors < self.icmp_errors:
+            missing.append(f"{errors} of {self.icmp_errors} ICMP errors")
+        return missing
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     summary: str                     # one line: what the program does, and how it is arranged
@@ -214,7 +239,7 @@ class Scenario:
     default: bool = False            # part of `make handshake`
     setup: Callable[[int], tuple[tuple[str, ...], ...]] | None = None  # namespace commands, given the port
     port: int | None = None          # a fixed server port (inside its namespace)
-    datagrams: int = 0               # UDP datagrams and ICMP errors to see before stopping
+    traffic: Traffic = Traffic()     # what it puts on the wire: the capture ends when all of it has
 
 
 SCENARIOS: dict[str, Scenario] = {}

@@ -10,7 +10,7 @@ import time
 
 from handshake_viz.anomalies import KEEP_ALIVE, WINDOW_UPDATE, ZERO_WINDOW, ZERO_WINDOW_PROBE
 from handshake_viz.records import FIN, RST, SYN
-from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, expect, scenario
+from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, scenario
 from handshake_viz.scenarios.checks import (
     calls_named, handshake_once, need, one_connection, outcome, tcp_conversations)
 
@@ -112,7 +112,7 @@ def _stalls(conversation) -> list[float]:
 
 @scenario("nagle", "write-write-read of 10-byte messages, 3 rounds, first with Nagle on, then on a second "
                    "connection with TCP_NODELAY: with Nagle the second write waits for the server's delayed ACK",
-          _nagle_check)
+          _nagle_check, traffic=Traffic(connections=2))
 def _nagle(session: Session) -> None:
     def server():
         listener = session.listen()
@@ -366,7 +366,8 @@ def _backlog_check(run):
 
 @scenario("backlog", f"listen(backlog=1) and no accept for {ACCEPT_DELAY:g} s while {CLIENTS} clients connect: the "
                      "accept queue holds two, the third SYN is dropped and retried by the client about 1 s later, "
-                     "then all three are served", _backlog_check)
+                     "then all three are served", _backlog_check,
+          traffic=Traffic(connections=CLIENTS))
 def _backlog(session: Session) -> None:
     def server():
         listener = session.listen(backlog=1)

@@ -6,7 +6,7 @@ import threading
 
 from handshake_viz import dnsmsg
 
-from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, expect, scenario
+from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, scenario
 from handshake_viz.scenarios.checks import calls_named, need, outcome, tcp_conversations, udp_conversations
 
 
@@ -36,7 +36,8 @@ def _udp_check(run):
 
 
 @scenario("udp", "unconnected UDP: the client sendto()s 4 bytes, the server recvfrom()s them and sendto()s "
-                 "a 9-byte reply: two datagrams, no handshake, no ACK, no teardown", _udp_check, datagrams=2)
+                 "a 9-byte reply: two datagrams, no handshake, no ACK, no teardown", _udp_check,
+          traffic=Traffic(connections=0, datagrams=2))
 def _udp(session: Session) -> None:
     def server():
         sock = _bind_udp(session)
@@ -73,7 +74,8 @@ def _udp_boundaries_check(run):
 
 @scenario("udp-boundaries", "three sendto() calls, three recvfrom() calls: each read returns one whole "
                             f"datagram; then a {len(BIG)}-byte datagram read with an {SMALL_BUFFER}-byte buffer "
-                            "is cut, and recvmsg reports MSG_TRUNC", _udp_boundaries_check, datagrams=4)
+                            "is cut, and recvmsg reports MSG_TRUNC", _udp_boundaries_check,
+          traffic=Traffic(connections=0, datagrams=4))
 def _udp_boundaries(session: Session) -> None:
     sent = threading.Event()
 
@@ -113,7 +115,7 @@ def _unreachable_check(run):
 
 @scenario("udp-unreachable", "a connected UDP socket sends to a port where nothing listens: ICMP port "
                              "unreachable comes back, and the next recv() fails with ECONNREFUSED",
-          _unreachable_check, datagrams=2)
+          _unreachable_check, traffic=Traffic(connections=0, datagrams=1, icmp_errors=1))
 def _udp_unreachable(session: Session) -> None:
     sock = session.new_socket("client", socket.SOCK_DGRAM)
     session.call("client", "connect", session.server_text, sock.connect, session.server_address, sock=sock)
@@ -147,7 +149,7 @@ def _dns_check(run):
 
 @scenario("dns", f"a query for {NAME} (A) to a small DNS responder on port 53 of a private namespace's "
                  "loopback, over UDP, then the same over TCP, where each message has a two-byte length prefix",
-          _dns_check, port=53, setup=lambda port: (), datagrams=2)
+          _dns_check, port=53, setup=lambda port: (), traffic=Traffic(connections=1, datagrams=2))
 def _dns(session: Session) -> None:
     def udp_server():
         sock = _bind_udp(session)

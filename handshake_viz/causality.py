@@ -1,0 +1,184 @@
+"""Is every call and kernel state after the packet that caused it? A pure check of one run.
+
+A diagram that puts `recv() = 0` above the FIN it reports teaches the wrong thing, and clocks
+can lie (a packet stamped when Python read it, not when the kernel handled it). So each run is
+checked against the rules a socket obeys:
+
+- a read that returns N bytes ends after N bytes (or, for UDP, a datagram) reached that side;
+- `recv() = 0` ends after the peer's FIN;
+- ECONNREFUSED comes after the RST or the ICMP error, ECONNRESET after the peer's RST, EPIPE
+  after the peer's RST or after this side's own FIN;
+- `connect() = 0` ends after the SYN+ACK; `accept()` returns after the handshake's last ACK;
+- a state the kernel entered because of a packet comes after it (CLOSE_WAIT after the peer's
+  FIN), a state that sends one comes before it (FIN_WAIT_1 before our FIN).
+
+Times are compared at the capture's resolution: pcap stores microseconds.
+"""
+
+import re
+from collections.abc import Iterable
+
+from handshake_viz.analysis import CLIENT, SERVER, Conversation, UdpConversation, other
+from handshake_viz.kernel_states import KernelRecord
+from handshake_viz.records import ACK, FIN, RST, SYN, SocketCall
+
+RESOLUTION = 1e-6
+_READS = ("recv", "recvfrom", "recvmsg", "read")
+_ADDRESS = re.compile(r"\((\S+)\)")   # accept's and recvfrom's peer: "fd 5 (127.0.0.1:43210)"
+
+# Kernel state changes that a packet causes: (old, new) -> which packet, and whether the change
+# comes after it (it was received) or before it (it is what this side sends next).
+_CAUSES = {
+    ("SYN_SENT", "ESTABLISHED"): ("peer_syn_ack", "after"),
+    ("SYN_RECEIVED", "ESTABLISHED"): ("peer_handshake_ack", "after"),
+    ("LISTEN", "SYN_RECEIVED"): ("peer_syn", "after"),
+    ("ESTABLISHED", "CLOSE_WAIT"): ("peer_fin", "after"),
+    ("FIN_WAIT_1", "CLOSING"): ("peer_fin", "after"),
+    ("FIN_WAIT_1", "FIN_WAIT_2"): ("ack_of_own_fin", "after"),
+    # The socket leaves for a mini-socket that holds TIME_WAIT at the peer's FIN, or, once
+    # close() has orphaned it, already at the ACK of its own FIN (tcp_time_wait(sk, TCP_FIN_WAIT2)).
+    ("FIN_WAIT_2", "CLOSED"): ("ack_of_own_fin", "after"),
+    ("CLOSING", "TIME_WAIT"): ("ack_of_own_fin", "after"),
+    ("CLOSING", "CLOSED"): ("ack_of_own_fin", "after"),
+    ("LAST_ACK", "CLOSED"): ("ack_of_own_fin", "after"),
+    ("ESTABLISHED", "FIN_WAIT_1"): ("own_fin", "before"),
+    ("CLOSE_WAIT", "LAST_ACK"): ("own_fin", "before"),
+}
+
+
+def check(calls: Iterable[SocketCall], conversations: list, kernel: KernelRecord | None = None) -> list[str]:
+    """Every violation, as a sentence naming the call or state and the packet; empty when causal."""
+    start = min((_packets(c)[0].record.time for c in conversations if _packets(c)), default=0.0)
+    by_client = {c.client_text: c for c in conversations}
+    problems: list[str] = []
+    read_so_far: dict[tuple[int, str], int] = {}
+    for call in sorted(calls, key=lambda c: c.end):
+        conversation = by_client.get(_client_end(call))
+        if conversation is None:
+            continue
+        problem = (_tcp_call(call, conversation, read_so_far) if conversation.protocol == "tcp"
+                   else _udp_call(call, conversation, read_so_far))
+        if problem:
+            cause_name, cause = problem
+            problems.append(f"the {call.side}'s {call.name}({call.args}) = {call.outcome} ended at "
+                            f"{call.end - start:.6f} s, before {cause_name} (#{cause.frame} at "
+                            f"{cause.time - start:.6f} s)")
+    if kernel is not None and kernel.unavailable is None:
+        for conversation in conversations:
+            if conversation.protocol == "tcp":
+                problems += _kernel_states(conversation, kernel, start)
+    return problems
+
+
+def _packets(conversation) -> list:
+    return conversation.segments if conversation.protocol == "tcp" else conversation.datagrams
+
+
+def _client_end(call: SocketCall) -> str | None:
+    """The client end of the connection a call was on: recorded, or in accept's result."""
+    if call.endpoint is not None:
+        return call.endpoint
+    if call.name in ("accept", "recvfrom") and call.side == SERVER and call.error is None:
+        found = _ADDRESS.search(call.result)
+        return found[1] if found else None
+    return None
+
+
+def _count(call: SocketCall) -> int:
+    """The bytes a successful read returned: "5", "4 (127.0.0.1:5353)", "8, MSG_TRUNC"."""
+    return int(re.match(r"\d+", call.result)[0])
+
+
+def _first(segments, sender: str, test) -> object:
+    return next((s.record for s in segments if s.sender == sender and test(s)), None)
+
+
+def _tcp_call(call: SocketCall, conversation: Conversation, read_so_far: dict):
+    segments, peer = conversation.segments, other(call.side)
+    if call.name in _READS and call.error is None and not call.end_of_stream:
+        key = (conversation.index, call.side)
+        read_so_far[key] = read_so_far.get(key, 0) + _count(call)
+        arrived = max((s.rel_seq + s.record.payload_len - 1 for s in segments if s.sender == peer
+                       and s.record.payload_len and s.record.time <= call.end + RESOLUTION), default=0)
+        if read_so_far[key] > arrived:
+            last = _first(reversed(segments), peer, lambda s: s.record.payload_len) or segments[-1].record
+            return f"byte {read_so_far[key]} from the {peer} arrived", last
+        return None
+    wanted = {
+        "end_of_stream": (f"the {peer}'s FIN", lambda s: s.record.flags & FIN),
+        "ECONNREFUSED": (f"the {peer}'s RST", lambda s: s.record.flags & RST),
+        "ECONNRESET": (f"the {peer}'s RST", lambda s: s.record.flags & RST),
+        "connected": (f"the {peer}'s SYN+ACK", lambda s: s.record.flags & (SYN | ACK) == SYN | ACK),
+        "accepted": ("the handshake's last ACK",
+                     lambda s: s.record.flags & (SYN | ACK | RST) == ACK),
+    }
+    if call.end_of_stream:
+        kind = "end_of_stream"
+    elif call.error in ("ECONNREFUSED", "ECONNRESET"):
+        kind = call.error
+    elif call.error == "EPIPE":
+        reset = _first(segments, peer, lambda s: s.record.flags & RST)
+        own_fin = _first(segments, call.side, lambda s: s.record.flags & FIN)
+        causes = [r for r in (reset, own_fin) if r is not None]
+        if not causes or min(r.time for r in causes) > call.end + RESOLUTION:
+            return f"the {peer}'s RST or the {call.side}'s own FIN", causes[0] if causes else segments[-1].record
+        return None
+    elif call.name == "connect" and call.error is None:
+        kind = "connected"
+    elif call.name == "accept" and call.error is None:
+        kind = "accepted"
+    else:
+        return None
+    name, test = wanted[kind]
+    cause = _first(segments, peer, test)
+    if cause is None or cause.time > call.end + RESOLUTION:
+        return name, cause or segments[-1].record
+    return None
+
+
+def _udp_call(call: SocketCall, conversation: UdpConversation, read_so_far: dict):
+    datagrams = conversation.datagrams
+    if call.name in _READS and call.error is None:
+        key = (conversation.index, call.side)
+        read_so_far[key] = read_so_far.get(key, 0) + 1
+        arrived = [d.record for d in datagrams if d.sender != call.side and not d.record.icmp]
+        if len([r for r in arrived if r.time <= call.end + RESOLUTION]) < read_so_far[key]:
+            return f"datagram {read_so_far[key]} to the {call.side} arrived", (arrived or [datagrams[-1].record])[-1]
+    elif call.error == "ECONNREFUSED":
+        error = next((d.record for d in datagrams if d.record.icmp), None)
+        if error is None or error.time > call.end + RESOLUTION:
+            return "the ICMP error", error or datagrams[-1].record
+    return None
+
+
+def _kernel_states(conversation: Conversation, kernel: KernelRecord, start: float) -> list[str]:
+    ends = {CLIENT: conversation.client_text, SERVER: conversation.server_text}
+    segments = conversation.segments
+    problems = []
+    for side in (CLIENT, SERVER):
+        peer = other(side)
+        own_fin = _first(segments, side, lambda s: s.record.flags & FIN)
+        packets = {
+            "peer_syn": _first(segments, peer, lambda s: s.record.flags & (SYN | ACK) == SYN),
+            "peer_syn_ack": _first(segments, peer, lambda s: s.record.flags & (SYN | ACK) == SYN | ACK),
+            "peer_handshake_ack": _first(segments, peer, lambda s: s.record.flags & (SYN | ACK | RST) == ACK),
+            "peer_fin": _first(segments, peer, lambda s: s.record.flags & FIN),
+            "own_fin": own_fin,
+            "ack_of_own_fin": None if own_fin is None else _first(
+                segments, peer, lambda s: own_fin.frame in s.covers),
+        }
+        for event in kernel.events:
+            if event.kind != "state" or (event.src, event.dst) != (ends[side], ends[peer]):
+                continue
+            cause_kind = _CAUSES.get((event.old, event.new))
+            if cause_kind is None or packets[cause_kind[0]] is None:
+                continue
+            packet = packets[cause_kind[0]]
+            late = event.time + RESOLUTION < packet.time if cause_kind[1] == "after" else \
+                event.time > packet.time + RESOLUTION
+            if late:
+                problems.append(
+                    f"the kernel put the {side} in {event.new} at {event.time - start:.6f} s, "
+                    f"{'before' if cause_kind[1] == 'after' else 'after'} #{packet.frame} "
+                    f"({packet.time - start:.6f} s), which {'causes' if cause_kind[1] == 'after' else 'it sends in'} it")
+    return problems
