@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 # What each target needs from the system: "check-command:debian-package".
 RUN_NEEDS := dot:graphviz libpcap.so:libpcap0.8 ip:iproute2 tc:iproute2 nft:nftables hangul-font:fonts-nanum
-TEST_NEEDS := $(RUN_NEEDS) tshark:tshark
+TEST_NEEDS := $(RUN_NEEDS) tshark:tshark tcpdump:tcpdump
 
 .PHONY: handshake test replay
 
@@ -62,6 +62,12 @@ system-packages:
 			exit 1; \
 		fi; \
 	fi
+
+## Run the whole catalogue N times (default 20) beside two busy loops; count what went wrong.
+.PHONY: soak
+soak: $(STAMP)
+	@$(MAKE) --no-print-directory system-packages NEEDS="$(RUN_NEEDS)"
+	$(BIN)/python checks/soak.py $(or $(N),20)
 
 ## Replay speed and memory against tshark on a generated 1M-packet loopback capture.
 .PHONY: bench

@@ -34,6 +34,13 @@ def test_each_scenario_shows_what_it_promises_over_ipv4(runs, name):
 
 
 @pytest.mark.parametrize("name", CATALOGUE)
+def test_every_call_and_kernel_state_comes_after_the_packet_that_caused_it(runs, name):
+    from handshake_viz import causality
+    run = runs[name]
+    assert run.calls and causality.check(run.calls, run.conversations, run.kernel) == []
+
+
+@pytest.mark.parametrize("name", CATALOGUE)
 def test_each_scenario_shows_what_it_promises_over_ipv6(name):
     require_root()
     from handshake_viz.runner import run_scenario
