@@ -20,6 +20,7 @@ from handshake_viz import causality, netns, tracing
 from handshake_viz.analysis import Analyzer, Conversation, UdpConversation
 from handshake_viz.capture import LiveCapture
 from handshake_viz.errors import CaptureError, Interrupted, PortBusyError, ScenarioError, UsageError
+from handshake_viz.interruption import held
 from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.outputs import invoking_user
 from handshake_viz.pcapfile import RawFrame
@@ -196,7 +197,8 @@ def _watch_until_done(command: list[str], seconds: float | None) -> str:
     try:
         if command:
             try:
-                program = subprocess.Popen(command, **_as_invoking_user())
+                with held():   # the child exists before Popen returns: a signal waits until we know it
+                    program = subprocess.Popen(command, **_as_invoking_user())
             except OSError as error:
                 raise UsageError(f"cannot run {command[0]}: {error.strerror}")
             try:

@@ -185,3 +185,18 @@ def test_the_next_run_removes_what_a_killed_run_left_and_nothing_of_a_live_one(t
         assert living.exists()
     finally:
         living.rmdir()
+
+
+def test_a_watch_stopped_by_sigterm_stops_its_program_too(tmp_path):
+    from handshake_viz.runner import leftovers
+    require_root()
+    watching = subprocess.Popen(command(tmp_path, "watch", "--port", "47010") + ["--", "sleep", "60"], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "capturing port 47010" in watching.stderr.readline()
+    children = Path(f"/proc/{watching.pid}/task/{watching.pid}/children")
+    wait_until(lambda: children.read_text().split(), "the watched program")
+    [program] = children.read_text().split()
+    watching.send_signal(signal.SIGTERM)
+    _, err = watching.communicate(timeout=30)
+    assert watching.returncode == 143 and err.startswith("handshake-viz: interrupted by SIGTERM"), err
+    assert not Path(f"/proc/{program}").exists() and leftovers(watching.pid) == []
