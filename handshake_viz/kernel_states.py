@@ -175,6 +175,8 @@ def _sequence(changes: list[KernelEvent], time_wait: TimeWaitEntry | None) -> li
     connection's own socket, starting from the state it was in."""
     sequence: list[tuple[float | None, str]] = []
     for event in changes:
+        if event.old == event.new:  # traced, yet no change (shutdown(SHUT_WR), then close())
+            continue
         if event.new == "LISTEN":
             sequence.append((event.time, "LISTEN"))
             continue

@@ -72,6 +72,18 @@ def test_the_kernels_close_with_a_time_wait_entry_agrees_with_the_inferred_time_
     assert not [m for row in diagram.rows for m in row.marks if m.kind == "state-differs"]
 
 
+def test_a_traced_change_to_the_same_state_is_not_a_disagreement():
+    """shutdown(SHUT_WR) then close() makes the kernel trace FIN_WAIT_1 -> FIN_WAIT_1."""
+    [conversation] = analyze(echo().records)
+    record = kernel_for_echo(conversation)
+    fin_wait = next(e for e in record.events if e.new == "FIN_WAIT_1")
+    record.events.insert(record.events.index(fin_wait) + 1,
+                         KernelEvent(fin_wait.time + 1e-6, "state", fin_wait.src, fin_wait.dst, "FIN_WAIT_1", "FIN_WAIT_1"))
+    account = kernel_states.view(conversation, record)
+    assert account.agrees, account.differences
+    assert [state for _, state in account.states["client"]].count("FIN_WAIT_1") == 1
+
+
 def test_a_disagreement_is_marked_on_the_lifeline_and_in_the_legend():
     [conversation] = analyze(echo().records)
     account = kernel_states.view(conversation, kernel_for_echo(conversation, time_wait=False))
