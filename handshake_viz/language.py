@@ -10,8 +10,8 @@ _EN = {
     "phase.handshake": "3-way handshake",
     "phase.data": "data transfer",
     "phase.teardown": "teardown",
-    "time_wait.kernel": "TIME_WAIT: seen by the kernel,\n{left:.0f} s left (2MSL = {msl} s)",
-    "time_wait.inferred": "TIME_WAIT: 2MSL = {msl} s\n(inferred, not on the wire)",
+    "time_wait.kernel": "TIME_WAIT: seen by the kernel,\n{left:.0f} s left of Linux's fixed {msl} s",
+    "time_wait.inferred": "TIME_WAIT: {msl} s on Linux\n(inferred, not on the wire)",
     "addresses": "Addresses in full: {addresses}.",
     "fold": "… {count:,} ordinary packets folded (frames {first}–{last}): {size} of data in {duration} …",
     "sent_again": "sent again: the same bytes as #{frame}",
@@ -54,8 +54,8 @@ _EN = {
     "legend.colours": "Black: SYN and FIN, blue: data, grey: bare ACK, red: RST or ICMP error. {states}",
     "legend.marks": "[marks] are tshark's analysis of a segment; a copy of unacknowledged bytes sent within one round"
                     " trip is what tshark calls out of order, so such a segment also says it was sent again.",
-    "legend.time_wait": "TIME_WAIT is never on the wire: the side that closed first waits 2MSL ({msl} s on Linux) after"
-                        " the last ACK; {how}",
+    "legend.time_wait": "TIME_WAIT is never on the wire: the side that closed first waits after the last ACK, {msl} s on"
+                        " Linux, a fixed time (RFC 9293 asks for 2 x MSL, 4 minutes with its 2-minute MSL); {how}",
     "legend.time_wait.kernel": "the kernel's TIME_WAIT table showed it right after the teardown (the traced socket itself"
                                " goes FIN_WAIT_2 -> CLOSE: a separate mini-socket holds TIME_WAIT).",
     "legend.time_wait.inferred": "it is inferred here.",
@@ -86,8 +86,8 @@ _EN = {
                            " through CLOSING.",
     "report.second_fin": " The {side} then sends its own FIN (frame {frame}){together}",
     "report.second_fin.together": ", on the same segment as its ACK: a three-segment close.",
-    "report.time_wait": " The {sides}, having closed first, waits in TIME_WAIT for 2MSL ({msl} s on Linux), which is"
-                        " never seen on the wire.",
+    "report.time_wait": " The {sides}, having closed first, waits in TIME_WAIT for {msl} s (Linux's fixed time; RFC 9293"
+                        " asks for 2 x MSL, 4 minutes), which is never seen on the wire.",
     "report.udp": "{count} datagram(s), {lengths} bytes: no handshake, no acknowledgement, no teardown. Each datagram"
                   " is delivered whole or not at all, and keeps its boundaries.",
     "report.icmp": " Frame {frame} is an ICMP {kind} from {reporter}: the datagram reached a host where nothing"
@@ -99,8 +99,8 @@ _KO = {
     "phase.handshake": "3-way 핸드셰이크",
     "phase.data": "데이터 전송",
     "phase.teardown": "연결 종료",
-    "time_wait.kernel": "TIME_WAIT: 커널에서 확인,\n{left:.0f}초 남음 (2MSL = {msl}초)",
-    "time_wait.inferred": "TIME_WAIT: 2MSL = {msl}초\n(추정, 패킷에는 보이지 않음)",
+    "time_wait.kernel": "TIME_WAIT: 커널에서 확인,\n리눅스의 고정 {msl}초 중 {left:.0f}초 남음",
+    "time_wait.inferred": "TIME_WAIT: 리눅스에서 {msl}초\n(추정, 패킷에는 보이지 않음)",
     "addresses": "전체 주소: {addresses}.",
     "fold": "… 평범한 패킷 {count:,}개 접음 (프레임 {first}–{last}): {duration} 동안 데이터 {size} …",
     "sent_again": "재전송: #{frame}과 같은 바이트",
@@ -141,8 +141,8 @@ _KO = {
     "legend.colours": "검은색: SYN과 FIN, 파란색: 데이터, 회색: ACK만 있는 세그먼트, 빨간색: RST 또는 ICMP 오류. {states}",
     "legend.marks": "[표시]는 tshark의 세그먼트 분석입니다. 확인되지 않은 바이트를 한 왕복 시간 안에 다시 보내면 tshark는"
                     " out of order라고 부르므로, 그런 세그먼트에는 재전송이라는 설명도 붙입니다.",
-    "legend.time_wait": "TIME_WAIT는 패킷으로 보이지 않습니다: 먼저 닫은 쪽이 마지막 ACK 뒤에 2MSL(리눅스에서 {msl}초)"
-                        " 동안 기다립니다. {how}",
+    "legend.time_wait": "TIME_WAIT는 패킷으로 보이지 않습니다: 먼저 닫은 쪽이 마지막 ACK 뒤에 리눅스에서는 고정된 {msl}초"
+                        " 동안 기다립니다(RFC 9293은 2 x MSL, 곧 MSL 2분의 두 배인 4분을 요구합니다). {how}",
     "legend.time_wait.kernel": "연결 종료 직후 커널의 TIME_WAIT 표에서 확인했습니다 (기록된 소켓 자체는 FIN_WAIT_2 -> CLOSE로"
                                " 바뀌고, 별도의 작은 소켓이 TIME_WAIT를 맡습니다).",
     "legend.time_wait.inferred": "여기서는 추정한 것입니다.",
@@ -171,8 +171,8 @@ _KO = {
     "report.simultaneous": " 다른 쪽의 FIN은 이 FIN이 도착하기 전에 떠났습니다: 동시 종료이며, 양쪽 모두 CLOSING을 거칩니다.",
     "report.second_fin": " 이어서 {side}가 자신의 FIN(프레임 {frame})을 보냅니다{together}",
     "report.second_fin.together": ". 이 FIN은 ACK와 같은 세그먼트에 실렸습니다: 세그먼트 세 개로 끝나는 종료입니다.",
-    "report.time_wait": " 먼저 닫은 {sides}는 TIME_WAIT에서 2MSL(리눅스에서 {msl}초) 동안 기다리며, 이는 패킷으로 보이지"
-                        " 않습니다.",
+    "report.time_wait": " 먼저 닫은 {sides}는 TIME_WAIT에서 {msl}초(리눅스의 고정 시간, RFC 9293은 2 x MSL = 4분) 동안"
+                        " 기다리며, 이는 패킷으로 보이지 않습니다.",
     "report.udp": "데이터그램 {count}개, {lengths}바이트: 핸드셰이크도 확인 응답도 연결 종료도 없습니다. 각 데이터그램은"
                   " 통째로 전달되거나 아예 전달되지 않으며, 경계를 유지합니다.",
     "report.icmp": " 프레임 {frame}은 {reporter}가 보낸 ICMP {kind}입니다: 데이터그램이 도착한 호스트의 포트 {port}에서"

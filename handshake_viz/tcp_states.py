@@ -8,7 +8,8 @@ Rules:
 - The view is one connection's: a listener that accepts stays LISTEN in the kernel, but the
   connection it spawned goes LISTEN -> SYN_RECEIVED -> ESTABLISHED, as textbooks draw it. A
   reset connection is CLOSED whatever side opened it.
-- TIME_WAIT ends after 2*MSL (60 s on Linux, whose TCP_TIMEWAIT_LEN is fixed at 60 s).
+- TIME_WAIT ends after 2 x MSL in RFC 9293 (4 minutes: its MSL is 2 minutes); Linux holds it a
+  fixed 60 s (TCP_TIMEWAIT_LEN).
 """
 
 from enum import Enum
