@@ -64,7 +64,6 @@ def namespace(setup: tuple[tuple[str, ...], ...] = ()):
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
-
 def ours() -> list[str]:
     """The names of every run's namespaces present now (ours are named handshake-viz-PID-N)."""
     result = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)

@@ -76,18 +76,9 @@ def pending_traffic(traffic: Traffic):
 
 
 def leftovers(pid: int | None = None) -> list[str]:
-    """Namespaces and tracing instances of our runs: of the run with this pid, or of runs whose
-    process is gone (a run killed outright could not remove them)."""
-    found = []
-    for owner in (netns, tracing):
-        for name in owner.ours():
-            parts = name.split("-")
-            if len(parts) != 4 or not parts[2].isdigit():
-                continue
-            run = int(parts[2])
-            if run == pid or (pid is None and not os.path.exists(f"/proc/{run}")):
-                found.append(name)
-    return found
+    """Namespaces and tracing instances of our runs: of the run with this pid, or (with no pid)
+    of runs whose process is gone: a run killed outright could not remove them."""
+    return [name for owner in (netns, tracing) for name in owner.ours() if _belongs(name, pid)]
 
 
 def sweep_leftovers() -> None:
@@ -95,8 +86,18 @@ def sweep_leftovers() -> None:
     if os.geteuid() != 0:
         return
     for owner in (netns, tracing):
-        for name in set(owner.ours()) & set(leftovers()):
-            owner.remove(name)
+        for name in owner.ours():
+            if _belongs(name, None):
+                owner.remove(name)
+
+
+def _belongs(name: str, pid: int | None) -> bool:
+    """Whether name (handshake-viz-PID-N) is of the run pid, or with no pid, of a dead run."""
+    parts = name.split("-")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return False
+    run = int(parts[2])
+    return run == pid if pid is not None else not os.path.exists(f"/proc/{run}")
 
 
 def run_scenario(scenario: Scenario, host: str = "127.0.0.1", port: int | None = None) -> ScenarioRun:
