@@ -19,12 +19,12 @@ import re
 from collections.abc import Iterable
 
 from handshake_viz.analysis import CLIENT, SERVER, Conversation, UdpConversation, other
+from handshake_viz.attribution import conversation_of
 from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.records import ACK, FIN, RST, SYN, SocketCall
 
 RESOLUTION = 1e-6
 _READS = ("recv", "recvfrom", "recvmsg", "read")
-_ADDRESS = re.compile(r"\((\S+)\)")   # accept's and recvfrom's peer: "fd 5 (127.0.0.1:43210)"
 
 # Kernel state changes that a packet causes: (old, new) -> which packet, and whether the change
 # comes after it (it was received) or before it (it is what this side sends next).
@@ -49,11 +49,10 @@ _CAUSES = {
 def check(calls: Iterable[SocketCall], conversations: list, kernel: KernelRecord | None = None) -> list[str]:
     """Every violation, as a sentence naming the call or state and the packet; empty when causal."""
     start = min((_packets(c)[0].record.time for c in conversations if _packets(c)), default=0.0)
-    by_client = {c.client_text: c for c in conversations}
     problems: list[str] = []
     read_so_far: dict[tuple[int, str], int] = {}
     for call in sorted(calls, key=lambda c: c.end):
-        conversation = by_client.get(_client_end(call))
+        conversation = conversation_of(call, conversations)
         if conversation is None:
             continue
         problem = (_tcp_call(call, conversation, read_so_far) if conversation.protocol == "tcp"
@@ -72,16 +71,6 @@ def check(calls: Iterable[SocketCall], conversations: list, kernel: KernelRecord
 
 def _packets(conversation) -> list:
     return conversation.segments if conversation.protocol == "tcp" else conversation.datagrams
-
-
-def _client_end(call: SocketCall) -> str | None:
-    """The client end of the connection a call was on: recorded, or in accept's result."""
-    if call.endpoint is not None:
-        return call.endpoint
-    if call.name in ("accept", "recvfrom") and call.side == SERVER and call.error is None:
-        found = _ADDRESS.search(call.result)
-        return found[1] if found else None
-    return None
 
 
 def _count(call: SocketCall) -> int:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from handshake_viz import header_view, kernel_states, overview
+from handshake_viz.attribution import calls_of
 from handshake_viz.analysis import Conversation, UdpConversation
 from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.diagram import Window, pages, timeline
@@ -63,14 +64,12 @@ def planned_paths(stem: str, conversations: list[Conversation], out_dir: Path, f
 def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, outputs: Outputs,
          calls: tuple[SocketCall, ...] = (), title: str | None = None, kernel: KernelRecord | None = None,
          window: Window = Window(), lang: str = "en") -> list[Path]:
-    """Write each conversation's timeline, with the socket calls made on it (and those on no
-    connection in particular: the listener's, say)."""
+    """Write each conversation's timeline, with the socket calls made on it (see attribution)."""
     if "md" in formats and not {"svg", "png"} & set(formats):
         formats = (*formats, "svg")  # the report embeds the diagram
     written = []
     for conversation in conversations:
-        own = calls if len(conversations) == 1 else tuple(
-            c for c in calls if c.endpoint in (None, conversation.client_text))
+        own = calls_of(conversation, calls, conversations)
         account = kernel_states.view(conversation, kernel) if conversation.protocol == "tcp" else None
         diagram = timeline(conversation, own, title, account, window, lang)
         name = diagram_stem(stem, conversation, len(conversations))

@@ -11,6 +11,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from handshake_viz.attribution import conversation_of
 from handshake_viz.analysis import (
     Analyzer, ConversationEnded, DatagramSeen, IcmpErrorReceived, SegmentAnalyzed)
 from handshake_viz import kernel_states
@@ -64,14 +65,15 @@ class JsonExport:
             elif kind is ConversationEnded:
                 self._conversation(event.conversation)
 
-    def close(self, calls: tuple[SocketCall, ...] | None = None) -> None:
-        """End the document; a scenario's run adds the socket calls its program made."""
+    def close(self, calls: tuple[SocketCall, ...] | None = None, conversations: list = ()) -> None:
+        """End the document; a scenario's run adds the socket calls its program made, each with
+        the index of the conversation it was made on (among conversations)."""
         # Indexes chosen out (replay --conversation) never end: whatever still waits goes now, in order.
         for index in sorted(self.ended):
             self._emit(index)
         self.out.write("\n]")
         if calls is not None:
-            self.out.write(', "calls": [' + ", ".join(json.dumps(_call(c)) for c in calls) + "]")
+            self.out.write(', "calls": [' + ", ".join(json.dumps(_call(c, conversations)) for c in calls) + "]")
         self.out.write("}\n")
         self.spool.close()
 
@@ -165,12 +167,11 @@ def _icmp(record, sender: str) -> str:
             f'"icmp": "{record.icmp}", "reporter": {json.dumps(record.reporter)}}}')
 
 
-def _call(call: SocketCall) -> dict:
+def _call(call: SocketCall, conversations: list) -> dict:
+    on = conversation_of(call, conversations)
     return {"side": call.side, "call": call.name, "args": call.args, "start": call.start,
-            "end": call.end, "result": call.result, "error": call.error}
-
-
-
+            "end": call.end, "result": call.result, "error": call.error,
+            "conversation": on.index if on is not None else None}
 
 
 def write_json(outputs: Outputs, path: Path, capture: str, records, calls: tuple[SocketCall, ...] | None = None,
@@ -183,6 +184,6 @@ def write_json(outputs: Outputs, path: Path, capture: str, records, calls: tuple
         for record in records:
             export.write(analyzer.receive(record))
         export.write(analyzer.finish())
-        export.close(calls)
+        export.close(calls, analyzer.conversations)
         text.detach()
     return path

@@ -4,6 +4,7 @@
 registers SVG display formatters, so the analysis itself stays free of drawing code.
 """
 
+from handshake_viz.attribution import calls_of
 from handshake_viz import kernel_states
 from handshake_viz.analysis import Conversation, UdpConversation
 from handshake_viz.diagram import timeline
@@ -21,7 +22,7 @@ def run_svg(run) -> str:
     conversation = run.conversations[0]
     account = kernel_states.view(conversation, run.kernel) if conversation.protocol == "tcp" else None
     title = Words().scenario_title(run.scenario.name, run.scenario.summary)
-    calls = run.calls if len(run.conversations) == 1 else ()
+    calls = calls_of(conversation, run.calls, run.conversations)
     return render(to_dot(timeline(conversation, calls, title, account)), "svg").decode("utf-8")
 
 

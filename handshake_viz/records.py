@@ -81,7 +81,9 @@ class SocketCall:
     end: float
     result: str                # "0", "5", "fd 4", ...
     error: str | None = None   # errno name when it failed ("ECONNREFUSED")
-    endpoint: str | None = None  # the client end of the connection it was on; None: listener, unconnected
+    endpoint: str | None = None  # the client end of the connection (or UDP exchange) it was on
+    protocol: str | None = None  # "tcp" or "udp": its socket's kind; None for a call on no socket
+    local: str | None = None     # its socket's own end when on no connection: a listener's, a UDP server's
 
     @property
     def outcome(self) -> str:

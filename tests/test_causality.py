@@ -14,8 +14,8 @@ from segments import CLIENT, SERVER, Script, echo, handshake
 CLIENT_END, SERVER_END = "10.0.0.1:40000", "10.0.0.2:80"
 
 
-def call(side, name, result, end, error=None, args="", endpoint=CLIENT_END):
-    return SocketCall(side, name, args, end - 0.0001, end, result, error, endpoint)
+def call(side, name, result, end, error=None, args="", endpoint=CLIENT_END, protocol="tcp"):
+    return SocketCall(side, name, args, end - 0.0001, end, result, error, endpoint, protocol)
 
 
 def late(records, frame, seconds=0.01):
@@ -30,8 +30,7 @@ def problems(records, calls, kernel=None):
 def test_the_echo_with_every_call_after_its_cause_passes():
     records = echo().records   # 1 SYN, 2 SYN+ACK, 3 ACK, 4 data, 5 ACK, 6 data, 7 ACK, 8 FIN, 9 ACK, 10 FIN, 11 ACK
     t = {r.frame: r.time for r in records}
-    calls = [call("client", "connect", "0", t[2] + 1e-5), call("server", "accept", "fd 5 (10.0.0.1:40000)", t[3] + 1e-5,
-                                                                 endpoint=None),
+    calls = [call("client", "connect", "0", t[2] + 1e-5), call("server", "accept", "fd 5 (10.0.0.1:40000)", t[3] + 1e-5),
              call("server", "recv", "5", t[4] + 1e-5), call("client", "recv", "5", t[6] + 1e-5),
              call("server", "recv", "0", t[8] + 1e-5)]
     assert problems(records, calls) == []
@@ -39,7 +38,7 @@ def test_the_echo_with_every_call_after_its_cause_passes():
 
 @pytest.mark.parametrize("made_call, cause, words", [
     (lambda t: call("client", "connect", "0", t[2] + 1e-5), 2, "the server's SYN+ACK"),
-    (lambda t: call("server", "accept", "fd 5 (10.0.0.1:40000)", t[3] + 1e-5, endpoint=None), 3,
+    (lambda t: call("server", "accept", "fd 5 (10.0.0.1:40000)", t[3] + 1e-5), 3,
      "the handshake's last ACK"),
     (lambda t: call("server", "recv", "5", t[4] + 1e-5), 4, "byte 5 from the client arrived"),
     (lambda t: call("server", "recv", "0", t[8] + 1e-5), 8, "the client's FIN"),
@@ -89,8 +88,8 @@ def udp(time, src, dst, length=4, icmp=None, reporter=None, frame=1):
 def test_a_udp_read_comes_after_its_datagram_and_econnrefused_after_the_icmp_error():
     ping = udp(1.0, CLIENT, SERVER, frame=1)
     error = udp(1.001, CLIENT, SERVER, icmp="port_unreachable", reporter=SERVER[0], frame=2)
-    read = call("server", "recvfrom", "4 (10.0.0.1:40000)", 1.0005, endpoint=None)
-    refused = call("client", "recv", "-1", 1.0015, error="ECONNREFUSED")
+    read = call("server", "recvfrom", "4 (10.0.0.1:40000)", 1.0005, protocol="udp")
+    refused = call("client", "recv", "-1", 1.0015, error="ECONNREFUSED", protocol="udp")
     assert problems([ping, error], [read, refused]) == []
     assert "datagram 1 to the server" in problems(late([ping, error], 1), [read])[0]
     assert "the ICMP error" in problems(late([ping, error], 2), [refused])[0]
@@ -126,6 +125,15 @@ def test_without_a_kernel_record_only_the_calls_are_checked():
     unavailable = KernelRecord([kernel_event(0.0, CLIENT_END, SERVER_END, "SYN_SENT", "ESTABLISHED")],
                                unavailable="no root")
     assert problems(records, [], unavailable) == []
+
+
+def test_a_call_from_a_socket_never_bound_is_matched_by_its_port():
+    """A refused connect, or an unbound UDP client, reads back 0.0.0.0:PORT."""
+    s = Script()
+    s.client("S", 100)
+    reset = s.server("RA", 0, 101)
+    early = call("client", "connect", "-1", reset.time - 1e-3, error="ECONNREFUSED", endpoint="0.0.0.0:40000")
+    assert "the server's RST" in problems(s.records, [early])[0]
 
 
 def test_calls_on_no_known_connection_are_not_judged():

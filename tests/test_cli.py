@@ -123,6 +123,10 @@ def test_run_through_sudo_leaves_files_to_the_invoking_user(tmp_path, capsys, mo
     calls = document["calls"]
     assert [c["call"] for c in calls if c["side"] == "client"][:2] == ["socket", "connect"]
     assert all(c["start"] <= c["end"] for c in calls)
+    # Each call names the conversation it was made on; the listener's calls were made on none.
+    assert {c["call"] for c in calls if c["conversation"] is None} == {"socket", "setsockopt", "bind", "listen", "close"}
+    assert {c["conversation"] for c in calls} == {conversation["index"], None}
+    assert all(c["conversation"] == conversation["index"] for c in calls if c["side"] == "client")
 
 
 def test_a_busy_port_is_named_with_what_to_do(tmp_path):

@@ -82,17 +82,26 @@ def test_the_socket_calls_tell_the_lesson(runs):
     assert outcomes("stream-boundaries", "recv")[0] == "13"
 
 
-def test_calls_are_tied_to_their_connection_when_there_are_several(runs):
-    run = runs["backlog"]
-    clients = {c.client_text for c in run.conversations}
-    connects = [c for c in run.calls if c.name == "connect"]
-    assert {c.endpoint for c in connects} == clients
-    assert all(c.endpoint is None for c in run.calls if c.name in ("listen", "bind"))
+@pytest.mark.parametrize("name", ["backlog", "nagle", "dns"])
+def test_each_connection_shows_the_calls_made_on_it_and_its_listeners(runs, name):
+    from handshake_viz.attribution import calls_of, conversation_of
+    run = runs[name]
+    for conversation in run.conversations:
+        own = calls_of(conversation, run.calls, run.conversations)
+        connected = [c for c in own if c.name in ("connect", "accept")]
+        assert len(connected) == (0 if conversation.protocol == "udp" else 2), (conversation.client_text, own)
+        for call in own:
+            on = conversation_of(call, run.conversations)
+            assert on is conversation or (on is None and call.local == conversation.server_text), call
+        if conversation.protocol == "udp":
+            assert [c.name for c in own if c.side == "client"] == ["socket", "sendto", "recvfrom", "close"]
+    on_none = [c for c in run.calls if conversation_of(c, run.conversations) is None]
+    assert all(c.name in ("socket", "setsockopt", "bind", "listen", "close") and c.local for c in on_none), on_none
 
 
 def test_no_namespace_is_left_behind(runs):
-    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert "handshake-viz-" not in listed
+    from handshake_viz.runner import leftovers
+    assert leftovers(os.getpid()) == []
 
 
 def test_list_prints_the_whole_catalogue(capsys):

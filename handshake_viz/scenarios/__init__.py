@@ -24,10 +24,11 @@ SOCKET_TIMEOUT = 5.0
 class Session:
     host: str
     port: int
-    calls: list[tuple[SocketCall, object]] = field(default_factory=list)
+    calls: list[tuple[SocketCall, object, str | None]] = field(default_factory=list)  # (call, socket, peer)
     listening: threading.Event = field(default_factory=threading.Event)
     aborted: bool = False
-    _endpoints: dict[int, str] = field(default_factory=dict)
+    _endpoints: dict[int, str] = field(default_factory=dict)   # socket -> client end of its connection
+    _bound: dict[int, str] = field(default_factory=dict)       # socket -> the address it was bound to
     _keep: list = field(default_factory=list)   # sockets stay alive so their ids stay unique
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -43,21 +44,28 @@ class Session:
     def server_text(self) -> str:
         return endpoint_text(self.host, self.port)
 
-    def call(self, side: str, name: str, args: str, function: Callable, *arguments, sock=None):
-        """Make one socket call and record it; an OSError is recorded, then raised."""
+    def call(self, side: str, name: str, args: str, function: Callable, *arguments, sock=None, peer=None):
+        """Make one socket call and record it; an OSError is recorded, then raised. sock is the
+        socket it was made on (by default the socket it returned: socket(), accept()); peer, for a
+        UDP server's sendto/recvfrom, the client it talked to (recvfrom's is in its result)."""
         start = time.time()
         try:
             result = function(*arguments)
         except OSError as error:
             code = errno.errorcode.get(error.errno, "ETIMEDOUT" if isinstance(error, TimeoutError) else "error")
-            self._record(SocketCall(side, name, args, start, time.time(), "-1", code), sock)
+            self._record(SocketCall(side, name, args, start, time.time(), "-1", code), sock, peer)
             raise
-        self._record(SocketCall(side, name, args, start, time.time(), _result_text(name, result)), sock)
+        returned = result[0] if isinstance(result, tuple) and result else result
+        if sock is None and isinstance(returned, socket.socket):
+            sock = returned
+        if peer is None and name == "recvfrom" and side == "server":
+            peer = endpoint_text(*result[1][:2])   # the client this datagram came from
+        self._record(SocketCall(side, name, args, start, time.time(), _result_text(name, result)), sock, peer)
         return result
 
-    def _record(self, call: SocketCall, sock) -> None:
+    def _record(self, call: SocketCall, sock, peer: str | None) -> None:
         with self._lock:
-            self.calls.append((call, sock))
+            self.calls.append((call, sock, peer))
             if sock is not None:
                 self._keep.append(sock)
 
@@ -66,10 +74,26 @@ class Session:
         self._endpoints[id(sock)] = endpoint_text(*client_end[:2])
 
     def resolved_calls(self) -> tuple[SocketCall, ...]:
-        """The calls in time order, each tied to its connection where it had one."""
-        resolved = [dataclasses.replace(call, endpoint=self._endpoints.get(id(sock)) if sock is not None else None)
-                    for call, sock in self.calls]
+        """The calls in time order, each tied to its socket's connection, or to its socket's own
+        end (a listener, a bound UDP socket)."""
+        resolved = []
+        for call, sock, peer in self.calls:
+            if sock is None:
+                resolved.append(call)
+                continue
+            endpoint = peer or self._endpoints.get(id(sock))
+            resolved.append(dataclasses.replace(
+                call, endpoint=endpoint, protocol="tcp" if sock.type == socket.SOCK_STREAM else "udp",
+                local=None if endpoint else self._bound.get(id(sock))))
         return tuple(sorted(resolved, key=lambda call: call.start))
+
+    def bind(self, side: str, sock: socket.socket, address: tuple, fails: type[OSError] | None = None) -> None:
+        """bind(), remembered as the socket's own end, also when it is expected to fail."""
+        self._bound[id(sock)] = endpoint_text(*address[:2])
+        if fails is not None:
+            self.fails(fails, side, "bind", endpoint_text(*address[:2]), sock.bind, address, sock=sock)
+        else:
+            self.call(side, "bind", endpoint_text(*address[:2]), sock.bind, address, sock=sock)
 
     # TCP
     def new_socket(self, side: str, kind: int = socket.SOCK_STREAM) -> socket.socket:
@@ -89,12 +113,13 @@ class Session:
             self.setsockopt("server", server, socket.SOL_SOCKET, socket.SO_REUSEADDR, 1, "SO_REUSEADDR, 1")
         if before_listen:
             before_listen(server)
-        self.call("server", "bind", self.server_text, server.bind, self.server_address)
-        self.call("server", "listen", str(backlog), server.listen, backlog)
+        self.bind("server", server, self.server_address)
+        self.call("server", "listen", str(backlog), server.listen, backlog, sock=server)
         self.listening.set()
         return server
 
     def accept(self, listener: socket.socket) -> socket.socket:
+        """accept() is drawn on the connection it returned."""
         conn, peer = self.call("server", "accept", "", listener.accept)
         conn.settimeout(SOCKET_TIMEOUT)
         self.learn_endpoint(conn, peer)
@@ -153,8 +178,10 @@ class Session:
 
     # UDP
     def sendto(self, side: str, sock: socket.socket, data: bytes, address: tuple) -> int:
-        sent = self.call(side, "sendto", f"{len(data)} bytes, {endpoint_text(*address[:2])}",
-                         sock.sendto, data, address, sock=sock)
+        """A client's sendto ties its socket to the exchange; a server's is about the client it answers."""
+        to = endpoint_text(*address[:2])
+        sent = self.call(side, "sendto", f"{len(data)} bytes, {to}", sock.sendto, data, address, sock=sock,
+                         peer=to if side == "server" else None)
         if id(sock) not in self._endpoints and side == "client":
             self.learn_endpoint(sock, sock.getsockname())
         return sent

@@ -12,7 +12,7 @@ from handshake_viz.scenarios.checks import calls_named, need, outcome, tcp_conve
 
 def _bind_udp(session: Session) -> socket.socket:
     sock = session.new_socket("server", socket.SOCK_DGRAM)
-    session.call("server", "bind", session.server_text, sock.bind, session.server_address, sock=sock)
+    session.bind("server", sock, session.server_address)
     session.listening.set()
     return sock
 

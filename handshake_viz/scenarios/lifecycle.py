@@ -221,6 +221,7 @@ def _refused(session: Session) -> None:
     sock = session.new_socket("client")
     session.fails(ConnectionRefusedError, "client", "connect", session.server_text, sock.connect,
                   session.server_address, sock=sock)
+    session.learn_endpoint(sock, sock.getsockname())   # the port it tried from
     session.close("client", sock)
 
 
@@ -273,9 +274,9 @@ def _rebinds(run, conversation):
 def _reuseaddr(session: Session) -> None:
     _echo(session, server_closes_first=True)
     plain = session.new_socket("server")
-    session.fails(OSError, "server", "bind", session.server_text, plain.bind, session.server_address, sock=plain)
+    session.bind("server", plain, session.server_address, fails=OSError)
     session.close("server", plain)
     reusing = session.new_socket("server")
     session.setsockopt("server", reusing, socket.SOL_SOCKET, socket.SO_REUSEADDR, 1, "SO_REUSEADDR, 1")
-    session.call("server", "bind", session.server_text, reusing.bind, session.server_address, sock=reusing)
+    session.bind("server", reusing, session.server_address)
     session.close("server", reusing)
