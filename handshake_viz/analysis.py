@@ -9,13 +9,14 @@ each data segment with the ACK that covers it. Every state change goes through
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from handshake_viz.anomalies import FlowMarks, HandshakeTiming, mark
+from handshake_viz.anomalies import KEEP_ALIVE, FlowMarks, HandshakeTiming, mark
 from handshake_viz.records import ACK, FIN, RST, SYN, PacketRecord, endpoint_text
 from handshake_viz.seqnum import relative, seq_add, seq_ge, seq_gt
 from handshake_viz.tcp_states import TcpState, Trigger, next_state
 
 CLIENT, SERVER = "client", "server"
 HANDSHAKE, DATA, TEARDOWN = "handshake", "data", "teardown"
+REFUSED, IDLE, IDLE_KEEPALIVE = "refused", "idle", "idle_keepalive"   # what Conversation.phases() says instead
 
 
 def other(side: str) -> str:
@@ -212,14 +213,27 @@ class Conversation:
         return next((c.frame for c in self.states[side] if c.state is TcpState.TIME_WAIT), None)
 
     def phases(self) -> list[tuple[str, int, int]]:
-        """(phase, first segment index, last segment index) for each run of one phase."""
+        """(phase, first segment index, last segment index) for each run of one phase, named for
+        what happened: a refused connection is one run, "refused"; a data run that carried no data
+        is "idle", or "idle_keepalive" when keep-alive probes (whose byte, if any, is not data) kept it."""
+        if self.handshake == "refused":
+            return [(REFUSED, 0, len(self.segments) - 1)]
         runs: list[tuple[str, int, int]] = []
         for i, segment in enumerate(self.segments):
             if runs and runs[-1][0] == segment.phase:
                 runs[-1] = (segment.phase, runs[-1][1], i)
             else:
                 runs.append((segment.phase, i, i))
-        return runs
+        return [(self._idle_or(phase, first, last), first, last) for phase, first, last in runs]
+
+    def _idle_or(self, phase: str, first: int, last: int) -> str:
+        if phase != DATA:
+            return phase
+        run = self.segments[first:last + 1]
+        probed = any(KEEP_ALIVE in s.analysis for s in run)
+        if any(s.record.payload_len and KEEP_ALIVE not in s.analysis for s in run):
+            return DATA
+        return IDLE_KEEPALIVE if probed else IDLE
 
     def side_of(self, record: PacketRecord) -> str:
         return CLIENT if (record.src, record.sport) == self.client else SERVER

@@ -2,7 +2,7 @@ from handshake_viz.analysis import analyze
 from handshake_viz.diagram import timeline
 from handshake_viz.records import SocketCall
 
-from segments import echo
+from segments import Script, echo, handshake
 
 T = 1000.0  # the script's packets are at T + 0.001 * frame
 
@@ -81,3 +81,26 @@ def test_long_ipv6_addresses_are_short_on_lifelines_and_whole_in_the_legend():
     diagram = timeline(conversation)
     assert [lane.subtitle for lane in diagram.lanes] == ["[2a00:5e80:…:db22]:37034", "[::1]:80"]
     assert diagram.legend[0] == "Addresses in full: client = [2a00:5e80:101:212d:504:7b1:2572:db22]:37034."
+
+
+def test_a_refused_connection_is_one_phase_named_for_what_happened():
+    s = Script()
+    s.client("S", 100)
+    s.server("RA", 0, 101)
+    [conversation] = analyze(s.records)
+    assert conversation.phases() == [("refused", 0, 1)]
+    assert [b.label for b in timeline(conversation).brackets] == ["connection refused"]
+    assert [b.label for b in timeline(conversation, lang="ko").brackets] == ["연결 거부"]
+
+
+def test_a_connection_kept_only_by_keep_alive_probes_is_idle_not_data_transfer():
+    s = Script(step=1.0)
+    handshake(s, 100, 500)
+    s.client("A", 100, 501)          # a probe: one below the next byte, no data
+    s.server("A", 501, 101)
+    s.client("FA", 101, 501)
+    s.server("FA", 501, 102)
+    s.client("A", 102, 502)
+    [conversation] = analyze(s.records)
+    assert "keep_alive" in conversation.segments[3].analysis
+    assert [b.label for b in timeline(conversation).brackets] == ["3-way handshake", "idle, keep-alive probes", "teardown"]

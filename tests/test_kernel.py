@@ -149,7 +149,7 @@ def test_a_refused_connect_goes_syn_sent_then_closed_with_the_reset_received(tra
     assert [e.kind for e in run.kernel.events if "reset" in e.kind] == ["send_reset", "receive_reset"]
     assert list(account.reset_reasons.values()) == ["NO_SOCKET"]
     [conversation] = run.conversations
-    for lang, words in (("en", "kernel: reset because no socket on this port"), ("ko", "이 포트에 소켓이 없음")):
+    for lang, words in (("en", "kernel's reason: no socket on this port"), ("ko", "이 포트에 소켓이 없음")):
         labels = [line for row in timeline(conversation, kernel=account, lang=lang).rows if row.arrow
                   for line in row.arrow.label]
         assert any(words in line for line in labels), labels

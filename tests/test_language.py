@@ -1,15 +1,20 @@
 """Labels and reports in Korean as well as English (--lang ko)."""
 
+import re
 import xml.etree.ElementTree as ElementTree
+
+import pytest
 
 from handshake_viz.analysis import analyze
 from handshake_viz.diagram import timeline
 from handshake_viz.dot import to_dot
-from handshake_viz.language import SCENARIO_SUMMARIES, TEXTS, Words
+from handshake_viz.language import DROP_REASONS, RESET_REASONS, SCENARIO_SUMMARIES, TEXTS, Words
 from handshake_viz.records import SocketCall
 from handshake_viz.scenarios import SCENARIOS
 from handshake_viz.render import render
 from handshake_viz.report import report
+from conftest import require_root
+from handshake_viz.tracing import TRACEFS
 from segments import echo
 
 
@@ -35,6 +40,28 @@ def test_the_kernels_reset_reasons_are_said_in_each_language():
     assert Words("en").reset_reason("NO_SOCKET") == "no socket on this port"
     assert Words("ko").reset_reason("NO_SOCKET") == "이 포트에 소켓이 없음"
     assert Words("ko").reset_reason("TCP_SOMETHING_NEW") == "tcp something new"  # a newer kernel's reason
+    assert Words("en").reset_reason("TCP_STATE") == "aborted while open (close with SO_LINGER 0, or a disconnect)"
+    assert Words("en").drop_reason("TCP_LISTEN_OVERFLOW") == "the accept queue is full"
+
+
+def symbols(event: str, field: str) -> set[str]:
+    """The names a tracepoint's format gives a field's values (its __print_symbolic list)."""
+    format_file = TRACEFS / "events" / event / "format"
+    if not format_file.exists():
+        require_root()   # tracefs is readable by root, and CI is root
+        pytest.skip(f"{format_file} is missing: this kernel has no {event} tracepoint")
+    text = format_file.read_text()
+    listed = text[text.index(f"__print_symbolic(REC->{field}") + 1:].split("__print_symbolic")[0]
+    names = re.findall(r'\{ -?\d+, "(\w+)" \}', listed)
+    return set(names) - {"MAX"}
+
+
+@pytest.mark.parametrize("event, field, table", [("tcp/tcp_send_reset", "reason", RESET_REASONS),
+                                                 ("skb/kfree_skb", "reason", DROP_REASONS)])
+def test_every_reason_this_kernel_can_give_has_words_in_each_language(event, field, table):
+    missing = symbols(event, field) - set(table)
+    assert not missing, f"no phrase for {sorted(missing)}"
+    assert all(len(phrases) == 2 and all(phrases) for phrases in table.values())
 
 
 def test_the_korean_diagram_names_phases_lanes_and_time_wait_in_korean():
