@@ -434,7 +434,7 @@ class _TcpStep:
         if flags & (SYN | FIN | RST):
             self._sender_triggers()
         if flags & RST:
-            self._trigger(self.receiver, Trigger.RECEIVE_RST)
+            self._trigger(self.receiver, self._reset_trigger())
         else:
             self._receiver_acks(segment)
             if flags & SYN and not flags & ACK:
@@ -443,6 +443,15 @@ class _TcpStep:
                 self._trigger(self.receiver, Trigger.RECEIVE_FIN)
         if self.conv.closed_frame is None:
             self._check_closed()
+
+    def _reset_trigger(self) -> Trigger:
+        """A RST that reaches a connection opened by a listener (still in SYN_RECEIVED) sends it back
+        to LISTEN (RFC 9293 3.10.7.4); any other goes to CLOSED."""
+        history = self.conv.states[self.receiver]
+        passive = history and history[0].state is TcpState.LISTEN
+        if passive and history[-1].state is TcpState.SYN_RECEIVED:
+            return Trigger.RECEIVE_RST_AFTER_PASSIVE_OPEN
+        return Trigger.RECEIVE_RST
 
     def _scaled_window(self) -> int:
         """The window in bytes: shifted by the scale this side's SYN offered, unless the peer's

@@ -8,7 +8,7 @@ import textwrap
 from dataclasses import dataclass
 
 from handshake_viz import dnsmsg
-from handshake_viz.anomalies import ANOMALIES
+from handshake_viz.anomalies import ANOMALIES, KEEP_ALIVE, ZERO_WINDOW_PROBE
 from handshake_viz.analysis import CLIENT, SERVER, Conversation, Datagram, Segment, UdpConversation, other
 from handshake_viz.kernel_states import KernelView
 from handshake_viz.language import Words
@@ -423,6 +423,8 @@ def _legend(conversation: Conversation, with_calls: bool, kernel: KernelView | N
         found = kernel is not None and any(side in kernel.time_wait_left for side in conversation.time_wait)
         lines.append(say("legend.time_wait", msl=TIME_WAIT_SECONDS,
                          how=say("legend.time_wait.kernel" if found else "legend.time_wait.inferred")))
+    if any({KEEP_ALIVE, ZERO_WINDOW_PROBE} <= s.analysis for s in conversation.segments):
+        lines.append(say("legend.zero_window_probe"))
     if with_calls:
         lines.append(say("legend.calls"))
     return tuple(lines)

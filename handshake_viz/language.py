@@ -4,6 +4,8 @@ State names (ESTABLISHED...), flags (SYN, ACK) and numbers stay as they are in e
 they are what the RFCs, the kernel and Wireshark print, and what notes quote.
 """
 
+import re
+
 LANGUAGES = ("en", "ko")
 
 _EN = {
@@ -54,6 +56,8 @@ _EN = {
     "legend.time_wait.kernel": "the kernel's TIME_WAIT table showed it right after the teardown (the traced socket itself"
                                " goes FIN_WAIT_2 -> CLOSE: a separate mini-socket holds TIME_WAIT).",
     "legend.time_wait.inferred": "it is inferred here.",
+    "legend.zero_window_probe": "[zero window probe] on an empty segment one byte back is ours, not tshark's: Linux probes"
+                                " a zero window that way, and tshark calls such a segment only a keep-alive.",
     "report.happened": "What happened",
     "report.packets": "Packets",
     "report.calls": "Socket calls",
@@ -77,6 +81,8 @@ _EN = {
     "report.no_fin": "The capture ends before either side closes.",
     "report.fin": "The {side} closes first: its FIN (frame {frame}, SEQ {seq})",
     "report.fin.acked": " is acknowledged with ACK {ack} = {seq} + 1, since a FIN also counts as one byte",
+    "report.fin.acked.data": " carries {length} bytes of data and is acknowledged with ACK {ack} = {seq} + {length} + 1:"
+                             " the data, and the FIN, which counts as one byte",
     "report.simultaneous": " The other FIN left before this one arrived: a simultaneous close, both sides pass"
                            " through CLOSING.",
     "report.second_fin": " The {side} then sends its own FIN (frame {frame}){together}",
@@ -101,7 +107,7 @@ _KO = {
     "time_wait.inferred": "TIME_WAIT: 리눅스에서 {msl}초\n(추정, 패킷에는 보이지 않음)",
     "addresses": "전체 주소: {addresses}.",
     "fold": "… 평범한 패킷 {count:,}개 접음 (프레임 {first}–{last}): {duration} 동안 데이터 {size} …",
-    "sent_again": "재전송: #{frame}과 같은 바이트",
+    "sent_again": "재전송: #{frame}과(와) 같은 바이트",
     "call.returns": "{name} 반환 {outcome}",
     "call.end_of_stream": "{outcome} (스트림 끝)",
     "kernel.reset": "커널이 밝힌 리셋 이유: {reason}",
@@ -136,6 +142,8 @@ _KO = {
     "legend.time_wait.kernel": "연결 종료 직후 커널의 TIME_WAIT 표에서 확인했습니다 (기록된 소켓 자체는 FIN_WAIT_2 -> CLOSE로"
                                " 바뀌고, 별도의 작은 소켓이 TIME_WAIT를 맡습니다).",
     "legend.time_wait.inferred": "여기서는 추정한 것입니다.",
+    "legend.zero_window_probe": "한 바이트 앞의 빈 세그먼트에 붙은 [zero window probe]는 tshark가 아니라 이 도구의 표시입니다:"
+                                " 리눅스는 0 윈도우를 그렇게 탐색하지만, tshark는 그런 세그먼트를 keep-alive라고만 부릅니다.",
     "report.happened": "무슨 일이 있었나",
     "report.packets": "패킷",
     "report.calls": "소켓 호출",
@@ -145,19 +153,21 @@ _KO = {
     "report.refused.title": "연결 거부",
     "report.refused": "클라이언트의 SYN(프레임 {frame})에 RST+ACK가 돌아왔습니다. 포트 {port}에서 기다리는 소켓이 없어 커널이"
                       " 연결을 거부했고, connect()는 ECONNREFUSED로 실패했습니다.",
-    "report.handshake": "클라이언트가 초기 순서 번호 {isn}(0으로 표시)를 담은 SYN으로 시작합니다. 서버는 자신의 ISN {server_isn}와"
+    "report.handshake": "클라이언트가 초기 순서 번호 {isn}을(를) 담은 SYN으로 시작합니다(화면에는 0으로 표시). 서버는 자신의 ISN {server_isn}과(와)"
                         " ACK {ack} = {seq} + 1을 담은 SYN+ACK로 답합니다: SYN도 1바이트로 셉니다. 클라이언트의"
-                        " ACK {final}(프레임 {frame})로 핸드셰이크가 끝나고 양쪽 모두 ESTABLISHED가 됩니다.",
+                        " 프레임 {frame}의 ACK {final}으로(로) 핸드셰이크가 끝나고 양쪽 모두 ESTABLISHED가 됩니다.",
     "report.data": "클라이언트는 {client}바이트, 서버는 {server}바이트를 세그먼트 {segments}개로 보냅니다. 첫 세그먼트인"
-                   " 프레임 {frame}은 {first}번부터 {last}번까지 {length}바이트를 담고 있습니다",
-    "report.data.acked": ". {side}는 프레임 {ack_frame}에서 ACK {ack} = SEQ {seq} + {length}로 확인 응답합니다:"
+                   " 프레임 {frame}은(는) {first}번부터 {last}번까지 {length}바이트를 담고 있습니다",
+    "report.data.acked": ". {side}는 프레임 {ack_frame}에서 ACK {ack} = SEQ {seq} + {length}으로(로) 확인 응답합니다:"
                          " 다음에 받을 바이트 번호입니다.",
-    "report.data.resent": " 세그먼트 {count}개가 다시 전송되었습니다 (프레임 {frame}이 프레임 {original}의 바이트를 반복).",
+    "report.data.resent": " 세그먼트 {count}개가 다시 전송되었습니다 (프레임 {frame}이(가) 프레임 {original}의 바이트를 반복).",
     "report.reset": "{side}가 FIN 대신 RST(프레임 {frame})로 연결을 끝냅니다: 작별 인사도 TIME_WAIT도 없고, 상대의 다음"
                     " 호출은 실패합니다.",
     "report.no_fin": "어느 쪽도 닫기 전에 캡처가 끝납니다.",
     "report.fin": "{side}가 먼저 닫습니다: 그 FIN(프레임 {frame}, SEQ {seq})은",
     "report.fin.acked": " ACK {ack} = {seq} + 1로 확인됩니다. FIN도 1바이트로 세기 때문입니다",
+    "report.fin.acked.data": " 데이터 {length}바이트를 함께 싣고 ACK {ack} = {seq} + {length} + 1로 확인됩니다: 데이터에"
+                             " 더해 FIN도 1바이트로 세기 때문입니다",
     "report.simultaneous": " 다른 쪽의 FIN은 이 FIN이 도착하기 전에 떠났습니다: 동시 종료이며, 양쪽 모두 CLOSING을 거칩니다.",
     "report.second_fin": " 이어서 {side}가 자신의 FIN(프레임 {frame})을 보냅니다{together}",
     "report.second_fin.together": ". 이 FIN은 ACK와 같은 세그먼트에 실렸습니다: 세그먼트 세 개로 끝나는 종료입니다.",
@@ -165,7 +175,7 @@ _KO = {
                         " 기다리며, 이는 패킷으로 보이지 않습니다.",
     "report.udp": "데이터그램 {count}개, {lengths}바이트: 핸드셰이크도 확인 응답도 연결 종료도 없습니다. 각 데이터그램은"
                   " 통째로 전달되거나 아예 전달되지 않으며, 경계를 유지합니다.",
-    "report.icmp": " 프레임 {frame}은 {reporter}가 보낸 ICMP {kind}입니다: 데이터그램이 도착한 호스트의 포트 {port}에서"
+    "report.icmp": " 프레임 {frame}은(는) {reporter}이(가) 보낸 ICMP {kind}입니다: 데이터그램이 도착한 호스트의 포트 {port}에서"
                    " 기다리는 소켓이 없었습니다.",
     "side.client": "클라이언트", "side.server": "서버", "side.both": "클라이언트와 서버",
 }
@@ -376,6 +386,40 @@ _KO_SUMMARIES = {
 SCENARIO_SUMMARIES = {"en": {}, "ko": _KO_SUMMARIES}
 
 
+# A Korean particle depends on how the word before it ends: 은/는, 이/가, 을/를, 과/와, and 으로/로
+# (로 after a vowel or ㄹ). Templates write both forms, "{frame}은(는)", and the value decides.
+_KOREAN_PARTICLE = re.compile(r"(\S)(은\(는\)|이\(가\)|을\(를\)|과\(와\)|으로\(로\))")
+_RIEUL = 8   # ㄹ as a Hangul syllable's final consonant
+# How the last digit of a number is read in Sino-Korean: 일 칠 팔 end in ㄹ; 이 사 오 구 in a vowel.
+_DIGIT_FINAL = {"0": 21, "1": _RIEUL, "2": 0, "3": 16, "4": 0, "5": 0, "6": 1, "7": _RIEUL, "8": _RIEUL, "9": 0}
+# A number ending in zeros ends in the unit read last: 십 백 천 만 (then 억, 조 for 8 and 12 zeros).
+_ZEROS_FINAL = {1: 17, 2: 1, 3: 4, 4: 4, 8: 1, 12: 0}
+_LETTER_FINAL = {"L": _RIEUL, "M": 16, "N": 4, "R": _RIEUL}   # 엘 엠 엔 알; other letters end in a vowel
+
+
+def _final(word: str) -> int:
+    """The final consonant (a Hangul jongseong index, 0 for none) of the last syllable word is read with."""
+    last = word[-1]
+    if "가" <= last <= "힣":
+        return (ord(last) - 0xAC00) % 28
+    if last.isdigit():
+        digits = re.search(r"\d+$", word)[0]
+        zeros = len(digits) - len(digits.rstrip("0"))
+        if zeros == len(digits):
+            return _DIGIT_FINAL["0"]
+        return _DIGIT_FINAL[digits[-1]] if zeros == 0 else _ZEROS_FINAL.get(zeros % 4 or zeros, 4)
+    return _LETTER_FINAL.get(last.upper(), 0)
+
+
+def _particle(match: re.Match) -> str:
+    before, forms = match[1], match[2]
+    consonant_form, vowel_form = forms.rstrip(")").split("(")
+    final = _final(before)
+    if consonant_form == "으로":
+        return before + ("로" if final in (0, _RIEUL) else "으로")
+    return before + (consonant_form if final else vowel_form)
+
+
 class Words:
     """say(key, **values) in one language."""
 
@@ -385,7 +429,8 @@ class Words:
         self.lang = lang
 
     def __call__(self, key: str, **values) -> str:
-        return TEXTS[self.lang][key].format(**values)
+        text = TEXTS[self.lang][key].format(**values)
+        return _KOREAN_PARTICLE.sub(_particle, text) if self.lang == "ko" else text
 
     def outcome(self, call) -> str:
         """What a socket call returned, with what a 0 from recv means."""

@@ -71,8 +71,10 @@ def _teardown_story(conversation, say: Words) -> str:
     first = fins[0]
     text = say("report.fin", side=say(f"side.{first.sender}"), frame=first.record.frame, seq=first.rel_seq)
     ack = next((s for s in segments if s.record.frame == first.acked_by), None)
-    if ack is not None:
-        text += say("report.fin.acked", ack=ack.rel_ack, seq=first.rel_seq)
+    if ack is not None:  # the ACK counts the FIN's data too, then one for the FIN
+        length = first.record.payload_len
+        text += say("report.fin.acked.data" if length else "report.fin.acked", ack=ack.rel_ack, seq=first.rel_seq,
+                    length=length)
     text += "."
     if conversation.active_closer == "both":
         text += say("report.simultaneous")

@@ -8,6 +8,9 @@ Rules:
 - The view is one connection's: a listener that accepts stays LISTEN in the kernel, but the
   connection it spawned goes LISTEN -> SYN_RECEIVED -> ESTABLISHED, as textbooks draw it. A
   reset connection is CLOSED whatever side opened it.
+- A WARNING on what bypasses the table: nothing in the analysis sets a state directly. The
+  kernel's record (kernel_states) is read, not derived, so it may hold states the table never
+  produces for that side; where it differs, the diagram says so.
 - TIME_WAIT ends after 2 x MSL in RFC 9293 (4 minutes: its MSL is 2 minutes); Linux holds it a
   fixed 60 s (TCP_TIMEWAIT_LEN).
 """
@@ -45,6 +48,8 @@ class Trigger(Enum):
     RECEIVE_ACK_OF_FIN = "receive ACK of FIN"
     SEND_RST = "send RST"
     RECEIVE_RST = "receive RST"
+    RECEIVE_RST_AFTER_PASSIVE_OPEN = "receive RST (opened by a listener)"
+    RECEIVE_FIN_ACKING_OURS = "receive FIN that ACKs ours"
     TIMEOUT_2MSL = "2MSL timeout"
 
 
@@ -63,11 +68,15 @@ TRANSITIONS: dict[tuple[TcpState, Trigger], TcpState] = {
     (S.SYN_SENT, T.RECEIVE_SYN_ACK): S.ESTABLISHED,
     (S.SYN_SENT, T.APP_CLOSE): S.CLOSED,
     (S.SYN_RECEIVED, T.RECEIVE_ACK_OF_SYN): S.ESTABLISHED,
+    (S.SYN_RECEIVED, T.RECEIVE_RST_AFTER_PASSIVE_OPEN): S.LISTEN,   # RFC 9293 3.10.7.4: back to listening
     (S.SYN_RECEIVED, T.SEND_FIN): S.FIN_WAIT_1,
     (S.ESTABLISHED, T.SEND_FIN): S.FIN_WAIT_1,
     (S.ESTABLISHED, T.RECEIVE_FIN): S.CLOSE_WAIT,
     (S.FIN_WAIT_1, T.RECEIVE_ACK_OF_FIN): S.FIN_WAIT_2,
     (S.FIN_WAIT_1, T.RECEIVE_FIN): S.CLOSING,          # simultaneous close
+    # RFC 9293 3.10.7.4: a FIN that also acknowledges ours. Linux takes the ACK, then the FIN
+    # (its tracepoint shows FIN_WAIT_2 between), and so does the analysis; the chart shows both.
+    (S.FIN_WAIT_1, T.RECEIVE_FIN_ACKING_OURS): S.TIME_WAIT,
     (S.FIN_WAIT_2, T.RECEIVE_FIN): S.TIME_WAIT,
     (S.CLOSING, T.RECEIVE_ACK_OF_FIN): S.TIME_WAIT,
     (S.CLOSE_WAIT, T.SEND_FIN): S.LAST_ACK,
@@ -75,7 +84,7 @@ TRANSITIONS: dict[tuple[TcpState, Trigger], TcpState] = {
     (S.TIME_WAIT, T.TIMEOUT_2MSL): S.CLOSED,
     (S.TIME_WAIT, T.RECEIVE_RST): S.CLOSED,            # TIME_WAIT assassination (RFC 1337)
     **{(state, T.SEND_RST): S.CLOSED for state in _SYNCHRONIZED_OR_OPENING},
-    **{(state, T.RECEIVE_RST): S.CLOSED for state in _SYNCHRONIZED_OR_OPENING},
+    **{(state, T.RECEIVE_RST): S.CLOSED for state in _SYNCHRONIZED_OR_OPENING},  # SYN_RECEIVED: an active open's
 }
 
 

@@ -104,3 +104,16 @@ def test_a_connection_kept_only_by_keep_alive_probes_is_idle_not_data_transfer()
     [conversation] = analyze(s.records)
     assert "keep_alive" in conversation.segments[3].analysis
     assert [b.label for b in timeline(conversation).brackets] == ["3-way handshake", "idle, keep-alive probes", "teardown"]
+
+
+def test_the_legend_says_where_a_mark_is_ours_and_not_tsharks():
+    s = Script()
+    handshake(s, 100, 500)
+    s.client("PA", 101, 501, length=10)
+    s.server("A", 501, 111, window=0)         # the receiver's window is full
+    s.client("A", 110, 501)                   # Linux's probe: empty, one byte back
+    s.server("A", 501, 111, window=0)
+    [conversation] = analyze(s.records)
+    assert {"keep_alive", "zero_window_probe"} <= conversation.segments[5].analysis
+    assert any("ours, not tshark's" in line for line in timeline(conversation).legend)
+    assert not any("ours, not tshark's" in line for line in timeline(analyze(echo().records)[0]).legend)

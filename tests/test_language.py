@@ -81,3 +81,16 @@ def test_the_korean_report_explains_with_the_same_numbers():
     english, korean = report(conversation, "e.svg", "echo"), report(conversation, "e.svg", "echo", lang="ko")
     assert "ACK 6 = SEQ 1 + 5" in english and "ACK 6 = SEQ 1 + 5" in korean
     assert "## 무슨 일이 있었나" in korean and "먼저 닫은 클라이언트는 TIME_WAIT" in korean
+
+
+@pytest.mark.parametrize("value, chosen", [(4, "4와"), (6, "6과"), (10, "10과"), (3554524900, "3554524900과"),
+                                           (12, "12와"), (1000, "1000과")])
+def test_a_korean_particle_after_a_number_follows_how_the_number_is_read(value, chosen):
+    assert Words("ko")("sent_again", frame=value) == f"재전송: #{chosen} 같은 바이트"
+
+
+def test_the_korean_report_has_every_particle_chosen():
+    [conversation] = analyze(echo().records)
+    korean = report(conversation, "e.svg", "echo", lang="ko")
+    assert not re.search(r"\((는|가|를|와|로)\)", korean)
+    assert "프레임 4는" in korean and "SEQ 1 + 5로" in korean and "ISN 5000과" in korean

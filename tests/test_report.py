@@ -23,3 +23,16 @@ def test_a_refused_connection_is_explained_as_such():
     s.server("RA", 0, 501)
     [conversation] = analyze(s.records)
     assert "nothing listened on port 80" in report(conversation, "x.svg", "refused")
+
+
+def test_a_fin_that_carries_data_is_acknowledged_for_its_data_and_itself():
+    from segments import Script, handshake
+    s = Script()
+    handshake(s, 100, 500)
+    s.client("FPA", 101, 501, length=4096)
+    s.server("A", 501, 101 + 4096 + 1)
+    s.server("FA", 501, 101 + 4096 + 1)
+    s.client("A", 101 + 4096 + 1, 502)
+    [conversation] = analyze(s.records)
+    for lang, words in (("en", "ACK 4098 = 1 + 4096 + 1"), ("ko", "ACK 4098 = 1 + 4096 + 1로")):
+        assert words in report(conversation, "c.svg", "c", lang=lang)

@@ -33,3 +33,20 @@ def test_a_retransmitted_fin_changes_nothing():
 
 def test_no_trigger_shares_a_name_with_a_state():
     assert not {t.name for t in Trigger} & {s.name for s in TcpState}
+
+
+def test_rfc_9293s_edges_a_reset_after_a_passive_open_and_a_fin_that_acks_ours():
+    assert next_state(TcpState.SYN_RECEIVED, Trigger.RECEIVE_RST_AFTER_PASSIVE_OPEN) is TcpState.LISTEN
+    assert next_state(TcpState.SYN_RECEIVED, Trigger.RECEIVE_RST) is TcpState.CLOSED   # a simultaneous open's
+    assert next_state(TcpState.FIN_WAIT_1, Trigger.RECEIVE_FIN_ACKING_OURS) is TcpState.TIME_WAIT
+
+
+def test_a_reset_answering_a_listeners_syn_ack_sends_the_server_back_to_listen():
+    from handshake_viz.analysis import analyze
+    from segments import Script
+    s = Script()
+    s.client("S", 100)
+    s.server("SA", 500, 101)
+    s.client("R", 101)
+    [conversation] = analyze(s.records)
+    assert [c.state for c in conversation.states["server"]][-2:] == [TcpState.SYN_RECEIVED, TcpState.LISTEN]
