@@ -45,6 +45,7 @@ class Segment:
     acked_by: int | None = None      # frame of the first ACK covering it
     covers: tuple[int, ...] = ()     # frames this ACK was first to cover
     resent_from: int | None = None   # frame of the unacknowledged segment whose bytes this repeats
+    sack: tuple[tuple[int, int], ...] = ()   # SACK blocks, relative to the peer's sequence numbers
 
     @property
     def seq_space(self) -> int:
@@ -424,6 +425,9 @@ class _TcpStep:
             rel_ack=relative(record.ack, back.base) if flags & ACK else None,
             window=self._scaled_window(),
             phase=self._phase())
+        if record.options is not None and record.options.sack_blocks and back.base is not None:
+            segment.sack = tuple((relative(left, back.base), relative(right, back.base))
+                                 for left, right in record.options.sack_blocks)
         segment.analysis = mark(out.marks, back.marks, self.conv.timing, record.seq, record.ack,
                                 record.payload_len, flags, segment.window, record.time)
         self.segment = segment

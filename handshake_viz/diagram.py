@@ -342,6 +342,8 @@ def _segment_label(conversation: Conversation, segment: Segment, say: Words) -> 
         numbers = f"seq {segment.rel_seq}:{segment.rel_seq + record.payload_len} ({record.payload_len})"
     if segment.rel_ack is not None:
         numbers += f"  ack {segment.rel_ack}"
+    if segment.sack:   # what the receiver holds beyond the ACK: why a sender resends after one duplicate ACK
+        numbers += "  SACK " + ", ".join(f"{left}-{right}" for left, right in segment.sack)
     numbers += f"  win {segment.window}"
     lines = [f"{first}   {numbers}"]
     if record.flags & SYN:

@@ -238,7 +238,10 @@ def _tcp(frame: int, time: float, packet: _Packet) -> PacketRecord:
     data = packet.transport
     sport, dport, seq, ack, offset_byte, flags, window = _TCP_HEADER.unpack_from(data, 0)
     header_len = (offset_byte >> 4) * 4
-    options = _tcp_options(data[20:header_len]) if flags & 0x02 and header_len > 20 else None
+    raw_options = data[20:header_len]
+    # Options matter on SYNs and where SACK blocks may be (kind 5); reading every segment's
+    # timestamps would cost replay time for nothing drawn.
+    options = _tcp_options(raw_options) if raw_options and (flags & 0x02 or 5 in raw_options) else None
     payload_len = packet.transport_len - header_len
     if payload_len < 0:
         payload_len = 0

@@ -152,7 +152,8 @@ def _segment(segment) -> str:
     return (f'{{"frame": {r.frame}, "time": {r.time!r}, "from": "{segment.sender}", '
             f'"flags": [{_flags_json(r.flags)}], "seq": {segment.rel_seq}, "ack": {ack}, '
             f'"seq_raw": {r.seq}, "ack_raw": {r.ack}, "len": {r.payload_len}, '
-            f'"window": {segment.window}, "analysis": [{_marks_json(segment.analysis)}]}}')
+            f'"window": {segment.window}, "analysis": [{_marks_json(segment.analysis)}]'
+            + (f', "sack": {json.dumps([list(block) for block in segment.sack])}' if segment.sack else "") + "}")
 
 
 def _datagram(datagram) -> str:

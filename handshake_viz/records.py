@@ -54,7 +54,7 @@ class PacketRecord(NamedTuple):
     seq: int = 0               # raw 32-bit values as on the wire
     ack: int = 0
     window: int = 0            # raw 16-bit window field, before scaling
-    options: TcpOptions | None = None  # read on SYNs only, the one place they matter
+    options: TcpOptions | None = None  # read on SYNs and on segments that may carry SACK blocks
     payload_len: int = 0       # from the IP header, so right even for snaplen-cut packets
     payload: bytes = b""       # the first bytes of it, as captured
     icmp: str | None = None    # an ICMP error about this 4-tuple: "port_unreachable", ...

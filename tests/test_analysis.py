@@ -174,3 +174,19 @@ def test_syn_options_are_kept_on_the_segment():
     [conv] = analyze(s.records)
     assert conv.segments[0].record.options.mss == 65495
     assert conv.handshake == "incomplete" and states(conv, "server") == []
+
+
+def test_sack_blocks_are_numbered_like_the_ack_they_go_with():
+    from handshake_viz.records import TcpOptions
+    from segments import Script, handshake
+    s = Script()
+    handshake(s, 1000, 5000)
+    s.client("PA", 1001, 5001, length=100)
+    s.client("PA", 1201, 5001, length=100)      # the segment for 101-201 was lost
+    s.server("A", 5001, 1101, options=TcpOptions(sack_blocks=((1201, 1301),)))
+    [conversation] = analyze(s.records)
+    dup = conversation.segments[-1]
+    assert (dup.rel_ack, dup.sack) == (101, ((201, 301),))
+    from handshake_viz.diagram import timeline
+    assert any("ack 101" in line and "SACK 201-301" in line for row in timeline(conversation).rows
+               if row.arrow for line in row.arrow.label)

@@ -179,3 +179,13 @@ def _echo_once(port: int) -> None:
     subprocess.run([sys.executable, str(REPO / "tests" / "programs" / "echo_client.py"), str(port)],
                    capture_output=True, timeout=10, check=True)
     server.wait(timeout=10)
+
+
+def test_the_duplicate_ack_says_with_sack_what_arrived_beyond_the_hole(runs, tmp_path):
+    from handshake_viz.export import write_json
+    from handshake_viz.outputs import Outputs
+    run = runs["retransmission"]
+    path = write_json(Outputs(), tmp_path / "r.json", "r.pcap", run.records, run.calls, run.kernel)
+    [conversation] = json.loads(path.read_text())["conversations"]
+    sacked = [p for p in conversation["packets"] if "sack" in p]
+    assert sacked and sacked[0]["from"] == "server" and sacked[0]["ack"] == 101 and sacked[0]["sack"] == [[201, 301]]

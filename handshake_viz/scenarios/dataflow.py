@@ -248,6 +248,9 @@ def _retransmission_check(run, conversation):
                      if original.record.frame < s.record.frame < again.record.frame and s.sender == "server"]
         need(problems, bool(meanwhile) and all(s.rel_ack <= original.rel_seq for s in meanwhile),
              "the server's ACKs while the segment was missing should stop at the hole")
+        hole_end = original.rel_seq + original.record.payload_len
+        need(problems, any(s.sack and s.sack[0][0] == hole_end for s in meanwhile),
+             "no ACK during the hole carried a SACK block for the bytes beyond it")
     return problems + data_delivered(run)
 
 
