@@ -33,6 +33,7 @@ class Arrow:
     target: str
     label: tuple[str, ...]     # lines
     kind: str                  # "control", "data", "ack" or "reset"
+    dropped: bool = False      # it never reached the target's socket: drawn ending in a cross
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,14 +328,17 @@ def _segment_row(conversation: Conversation, segment: Segment, t0: float, kernel
     kind = ("reset" if "RST" in flags else "control" if {"SYN", "FIN"} & set(flags)
             else "data" if record.payload_len else "ack")
     target = SERVER if segment.sender == CLIENT else CLIENT
-    label = _segment_label(conversation, segment, say)
+    dropped = kernel.dropped if kernel else {}
+    label = _segment_label(conversation, segment, say, dropped)
     if kernel and record.frame in kernel.reset_reasons:
         label += (say("kernel.reset", reason=say.reset_reason(kernel.reset_reasons[record.frame])),)
-    arrow = Arrow(segment.sender, target, label, kind)
+    if record.frame in dropped:
+        label += (say("kernel.dropped", reason=say.drop_reason(dropped[record.frame])),)
+    arrow = Arrow(segment.sender, target, label, kind, record.frame in dropped)
     return Row(_stamp(record.time, t0, record.frame), arrow, _state_marks(conversation, record.frame, kernel, say))
 
 
-def _segment_label(conversation: Conversation, segment: Segment, say: Words) -> tuple[str, ...]:
+def _segment_label(conversation: Conversation, segment: Segment, say: Words, dropped: dict) -> tuple[str, ...]:
     record = segment.record
     first = ", ".join(flag_names(record.flags)) or "(no flags)"
     numbers = f"seq {segment.rel_seq}"
@@ -353,7 +357,7 @@ def _segment_label(conversation: Conversation, segment: Segment, say: Words) -> 
         lines.append(say("sent_again", frame=segment.resent_from))
     if segment.analysis:
         lines.append("[" + ", ".join(sorted(mark.replace("_", " ") for mark in segment.analysis)) + "]")
-    explained = _ack_explanation(conversation, segment, say)
+    explained = _ack_explanation(conversation, segment, say, dropped)
     if explained:
         lines.append(explained)
     return tuple(lines)
@@ -372,11 +376,12 @@ def _options_text(options: TcpOptions) -> str:
     return "<" + ", ".join(parts) + ">"
 
 
-def _ack_explanation(conversation: Conversation, segment: Segment, say: Words) -> str:
-    """Why this ACK number: the SEQ + length of what it acknowledges (RFC 9293's SEG.SEQ+SEG.LEN)."""
-    if not segment.covers:
+def _ack_explanation(conversation: Conversation, segment: Segment, say: Words, dropped: dict) -> str:
+    """Why this ACK number: the SEQ + length of what it acknowledges (RFC 9293's SEG.SEQ+SEG.LEN).
+    A segment that was dropped is never credited: its bytes arrived in another copy."""
+    covered = [s for s in conversation.segments if s.record.frame in segment.covers and s.record.frame not in dropped]
+    if not covered:
         return ""
-    covered = [s for s in conversation.segments if s.record.frame in segment.covers]
     last = covered[-1]
     what = ("SYN" if last.record.flags & SYN and not last.record.payload_len
             else "FIN" if not last.record.payload_len else "data")

@@ -18,6 +18,7 @@ BRACKET_WIDTH = 150.0
 MARGIN = 12.0
 HEADER_HEIGHT = 36.0
 TAIL = 46.0                 # room below the last row for what continues (TIME_WAIT)
+DROPPED_REACH = 0.8         # how far across the gap a dropped packet's arrow gets
 
 ARROW_STYLES = {
     "control": 'color="black", penwidth=1.6',
@@ -135,7 +136,12 @@ def to_dot(diagram: Diagram, dpi: int | None = None) -> str:
             arrow = row.arrow
             x1, x2 = g.lane_x[arrow.source], g.lane_x[arrow.target]
             y1 = g.arrow_y(index, row)
-            line(point(x1, y1), point(x2, y1 + SLANT), ARROW_STYLES[arrow.kind])
+            if arrow.dropped:   # it stops short of the receiver, in a cross
+                x3, y3 = x1 + (x2 - x1) * DROPPED_REACH, y1 + SLANT * DROPPED_REACH
+                line(point(x1, y1), point(x3, y3), ARROW_STYLES[arrow.kind] + ", dir=none")
+                text(x3, y3, ["✕"], 12, color="#c0262d", extra=f", fontsize={FONT_SIZE + 4}")
+            else:
+                line(point(x1, y1), point(x2, y1 + SLANT), ARROW_STYLES[arrow.kind])
             label_y = g.row_top[index] + len(arrow.label) * LINE / 2 + 2
             text((x1 + x2) / 2, label_y, arrow.label, LANE_GAP - 16)
         for mark in row.marks:

@@ -1,7 +1,8 @@
 """The analysis as one JSON document (the format is described in the README).
 
 Fed with the analyzer's events, so it streams: each packet is turned into JSON text as it comes
-and spooled to a temporary file in chunks. A conversation that has ended is written out once
+and spooled to a temporary file in chunks. With the kernel's record of a run (small by nature), a
+TCP conversation's packets are written when it ends instead, with what the kernel said of each. A conversation that has ended is written out once
 every conversation begun before it has ended too, so the document lists them in index order.
 Memory holds the open conversations' latest chunk and a few numbers per waiting one.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from handshake_viz.attribution import conversation_of
 from handshake_viz.analysis import (
-    Analyzer, ConversationEnded, DatagramSeen, IcmpErrorReceived, SegmentAnalyzed)
+    Analyzer, ConversationEnded, DatagramSeen, IcmpErrorReceived, SegmentAnalyzed, other)
 from handshake_viz import kernel_states
 from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.outputs import Outputs
@@ -44,6 +45,7 @@ class JsonExport:
     def __init__(self, out, capture: str, kernel: KernelRecord | None = None):
         self.out = out
         self.kernel = kernel
+        self.deferred = kernel is not None and kernel.unavailable is None   # TCP packets wait for the kernel's view
         self.spool = tempfile.TemporaryFile()
         self.pending: dict[int, list[str]] = {}
         self.pending_size: dict[int, int] = {}
@@ -56,11 +58,11 @@ class JsonExport:
     def write(self, events) -> None:
         for event in events:
             kind = type(event)
-            if kind is SegmentAnalyzed:
+            if kind is SegmentAnalyzed and not self.deferred:
                 self._packet(event.conversation, _segment(event.segment))
             elif kind is DatagramSeen:
                 self._packet(event.conversation, _datagram(event.datagram))
-            elif kind is IcmpErrorReceived:
+            elif kind is IcmpErrorReceived and not self.deferred:
                 self._packet(event.conversation, _icmp(event.record, event.sender))
             elif kind is ConversationEnded:
                 self._conversation(event.conversation)
@@ -99,6 +101,13 @@ class JsonExport:
         return offset, len(data)
 
     def _conversation(self, conversation) -> None:
+        account = kernel_states.view(conversation, self.kernel) if conversation.protocol == "tcp" else None
+        if self.deferred and conversation.protocol == "tcp":
+            dropped = account.dropped if account else {}
+            packets = [(s.record.frame, _segment(s, dropped.get(s.record.frame))) for s in conversation.segments]
+            packets += [(r.frame, _icmp(r, other(conversation.side_of(r)))) for r in conversation.icmp_errors]
+            for _, text in sorted(packets):
+                self._packet(conversation.index, text)
         self._spill(conversation.index)
         summary = {"index": conversation.index, "protocol": conversation.protocol,
                    "client": conversation.client_text, "server": conversation.server_text,
@@ -106,7 +115,6 @@ class JsonExport:
         tail = "\n  ]"
         if conversation.protocol == "tcp":
             summary.update(_tcp_summary(conversation))
-            account = kernel_states.view(conversation, self.kernel)
             summary["kernel_agrees"] = account.agrees if account else None
             tail += ', "states": ' + json.dumps(_states(conversation, account))
         head = self._spool(json.dumps(summary)[:-1] + ', "packets": [\n    ')
@@ -146,14 +154,15 @@ def _states(conversation, account) -> dict:
     return states
 
 
-def _segment(segment) -> str:
+def _segment(segment, dropped: str | None = None) -> str:
     r = segment.record
     ack = segment.rel_ack if segment.rel_ack is not None else "null"
     return (f'{{"frame": {r.frame}, "time": {r.time!r}, "from": "{segment.sender}", '
             f'"flags": [{_flags_json(r.flags)}], "seq": {segment.rel_seq}, "ack": {ack}, '
             f'"seq_raw": {r.seq}, "ack_raw": {r.ack}, "len": {r.payload_len}, '
             f'"window": {segment.window}, "analysis": [{_marks_json(segment.analysis)}]'
-            + (f', "sack": {json.dumps([list(block) for block in segment.sack])}' if segment.sack else "") + "}")
+            + (f', "sack": {json.dumps([list(block) for block in segment.sack])}' if segment.sack else "")
+            + (f', "dropped": {json.dumps(dropped)}' if dropped else "") + "}")
 
 
 def _datagram(datagram) -> str:

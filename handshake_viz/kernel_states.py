@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from handshake_viz.analysis import CLIENT, SERVER, Conversation, other
-from handshake_viz.records import RST, SYN, endpoint_text
+from handshake_viz.records import ACK, RST, SYN, endpoint_text
 
 OPENING_WINDOW = 0.005  # a connecting socket's SYN_SENT, traced before it has a port, precedes its SYN by µs
 
@@ -27,12 +27,12 @@ _KERNEL_NAMES = {
 @dataclass(frozen=True)
 class KernelEvent:
     time: float                 # wall-clock seconds, the capture's clock
-    kind: str                   # "state", "send_reset", "receive_reset", "retransmit"
+    kind: str                   # "state", "send_reset", "receive_reset", "retransmit", "drop"
     src: str                    # the socket's own end: "127.0.0.1:43296"
     dst: str                    # the peer's end (":0" on a listener)
     old: str | None = None      # RFC 9293 names
     new: str | None = None
-    reason: str | None = None   # a reset's reason, as the kernel names it
+    reason: str | None = None   # a reset's or a drop's reason, as the kernel names it
 
 
 @dataclass(frozen=True)
@@ -49,16 +49,19 @@ class KernelRecord:
     events: list[KernelEvent] = field(default_factory=list)
     time_wait: list[TimeWaitEntry] = field(default_factory=list)
     unavailable: str | None = None
+    listen_overflows: int = 0     # SYNs dropped for a full accept queue during the run (a counter)
 
     def to_json(self) -> dict:
         return {"unavailable": self.unavailable,
                 "events": [vars(e) for e in self.events],
-                "time_wait": [vars(t) for t in self.time_wait]}
+                "time_wait": [vars(t) for t in self.time_wait],
+                "listen_overflows": self.listen_overflows}
 
     @classmethod
     def from_json(cls, data: dict) -> "KernelRecord":
         return cls([KernelEvent(**e) for e in data.get("events", [])],
-                   [TimeWaitEntry(**t) for t in data.get("time_wait", [])], data.get("unavailable"))
+                   [TimeWaitEntry(**t) for t in data.get("time_wait", [])], data.get("unavailable"),
+                   data.get("listen_overflows", 0))
 
 
 _LINE = re.compile(r"^\s*.+?\s+\[\d+\]\s+\S+\s+(?P<time>\d+\.\d+):\s+(?P<event>\w+):\s+(?P<fields>.*)$")
@@ -89,6 +92,9 @@ def parse_trace(text: str, offset: float) -> list[KernelEvent]:
                                           src, dst))
         elif name == "tcp_send_reset":  # its %pISpc addresses read like ours: 127.0.0.1:80, [::1]:80
             events.append(KernelEvent(time, "send_reset", fields["src"], fields["dest"], reason=fields.get("reason")))
+        elif name == "kfree_skb":  # no addresses: matched to a packet by time ("reason: NETFILTER_DROP")
+            reason = re.search(r"reason: (\w+)", match["fields"])
+            events.append(KernelEvent(time, "drop", "", "", reason=reason[1] if reason else "NOT_SPECIFIED"))
     return events
 
 
@@ -122,6 +128,7 @@ class KernelView:
     time_wait_left: dict[str, float]                   # side -> seconds left when read
     reset_reasons: dict[int, str]                      # frame of a RST -> the kernel's reason ("NO_SOCKET")
     retransmitted: set[int]                            # frames the kernel says it retransmitted
+    dropped: dict[int, str]                            # frame the receiving socket never got -> why
 
     @property
     def agrees(self) -> bool:
@@ -167,7 +174,30 @@ def view(conversation: Conversation, record: KernelRecord) -> KernelView | None:
                      and event.src in ends.values() and event.dst in ends.values()
                      for frame in [_nearest(conversation, event.time,
                                             CLIENT if event.src == ends[CLIENT] else SERVER)] if frame}
-    return KernelView(states, differences, left, resets, retransmitted)
+    return KernelView(states, differences, left, resets, retransmitted, dropped_frames(conversation, record))
+
+
+DROP_WINDOW = 0.002   # a drop comes right after its packet passed the capture: the same softirq pass
+
+
+def dropped_frames(conversation: Conversation, record: KernelRecord) -> dict[int, str]:
+    """The packets the kernel dropped before a socket got them, with its reason: each traced drop
+    belongs to the packet captured last before it (within DROP_WINDOW); and when the run counted
+    listen overflows, a client SYN repeated before any answer was dropped by a full accept queue."""
+    segments = conversation.segments
+    dropped = {}
+    for event in record.events:
+        if event.kind != "drop":
+            continue
+        before = [s.record for s in segments if s.record.time <= event.time]
+        if before and event.time - before[-1].time <= DROP_WINDOW:
+            dropped[before[-1].frame] = event.reason
+    if record.listen_overflows:
+        for syn, following in zip(segments, segments[1:]):
+            if syn.sender == CLIENT and syn.record.flags & (SYN | ACK) == SYN and following.sender == CLIENT \
+                    and following.record.flags & (SYN | ACK) == SYN:
+                dropped.setdefault(syn.record.frame, "TCP_LISTEN_OVERFLOW")
+    return dropped
 
 
 def _sequence(changes: list[KernelEvent], time_wait: TimeWaitEntry | None) -> list[tuple[float | None, str]]:

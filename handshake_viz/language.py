@@ -23,6 +23,7 @@ _EN = {
     "call.returns": "{name} returns {outcome}",
     "call.end_of_stream": "{outcome} (end of stream)",
     "kernel.reset": "kernel's reason: {reason}",
+    "kernel.dropped": "dropped: {reason}",
     # The reasons tcp:tcp_send_reset gives (enum sk_rst_reason), in words.
     "kernel.only": "kernel: {said}\n(not seen in the packets)",
     "kernel.missing": "{inferred}\n(inferred; not in the kernel's record)",
@@ -111,6 +112,7 @@ _KO = {
     "call.returns": "{name} 반환 {outcome}",
     "call.end_of_stream": "{outcome} (스트림 끝)",
     "kernel.reset": "커널이 밝힌 리셋 이유: {reason}",
+    "kernel.dropped": "버려짐: {reason}",
     "kernel.only": "커널: {said}\n(패킷에는 보이지 않음)",
     "kernel.missing": "{inferred}\n(추정; 커널 기록에 없음)",
     "kernel.differs": "커널: {said}\n(패킷으로 본 상태 {inferred})",

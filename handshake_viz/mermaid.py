@@ -7,7 +7,8 @@ frame number and time lead each message). Knows nothing of TCP.
 
 from handshake_viz.diagram import Diagram
 
-_ARROWS = {"control": "->>", "data": "->>", "ack": "-->>", "reset": "-x"}
+_ARROWS = {"control": "->>", "data": "->>", "ack": "-->>", "reset": "->>"}
+_DROPPED = {"ack": "--x"}   # a cross means one thing in every format: it never reached the socket
 _PHASE_COLOURS = ("rgb(235, 242, 252)", "rgb(238, 248, 238)", "rgb(252, 240, 235)")
 
 
@@ -35,7 +36,8 @@ def to_mermaid(diagram: Diagram) -> str:
         if row.arrow:
             arrow = row.arrow
             label = "<br/>".join(text(line) for line in (row.stamp, *arrow.label) if line)
-            lines.append(f"    {ids[arrow.source]}{_ARROWS[arrow.kind]}{ids[arrow.target]}: {label}")
+            shape = _DROPPED.get(arrow.kind, "-x") if arrow.dropped else _ARROWS[arrow.kind]
+            lines.append(f"    {ids[arrow.source]}{shape}{ids[arrow.target]}: {label}")
         if row.fold:
             lines.append(f"    Note over {left},{right}: {text(row.fold)}")
         for mark in row.marks:

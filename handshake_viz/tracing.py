@@ -14,6 +14,7 @@ clock exactly; a kernel without the TAI trace clock gets the monotonic clock and
 
 import itertools
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -21,7 +22,12 @@ from pathlib import Path
 from handshake_viz.kernel_states import KernelRecord, parse_tcp_table, parse_trace
 
 TRACEFS = Path("/sys/kernel/tracing")
-EVENTS = ("sock/inet_sock_set_state", "tcp/tcp_send_reset", "tcp/tcp_receive_reset", "tcp/tcp_retransmit_skb")
+EVENTS = ("sock/inet_sock_set_state", "tcp/tcp_send_reset", "tcp/tcp_receive_reset", "tcp/tcp_retransmit_skb",
+          "skb/kfree_skb")
+# Frees that are not a packet lost on its way: a closing socket's unread queue, the unnamed rest.
+# kfree_skb has no ports: what is left is matched to the run's packets by time when read.
+ORDINARY_FREES = ("NOT_SPECIFIED", "QUEUE_PURGE", "SOCKET_CLOSE")
+IP_PROTOCOLS = (0x0800, 0x86DD)
 _names = itertools.count()
 
 
@@ -36,6 +42,7 @@ class KernelTrace:
         self.port = port
         self.instance: Path | None = None
         self.offset = 0.0
+        self.overflows = 0
         self.record = KernelRecord()
 
     def __enter__(self) -> "KernelTrace":
@@ -67,11 +74,14 @@ class KernelTrace:
             port_filter = f"sport == {self.port} || dport == {self.port}"
             for event in EVENTS:
                 folder = self.instance / "events" / event
-                if event != "tcp/tcp_send_reset":  # it has no port fields: filtered when read
+                if event == "skb/kfree_skb":
+                    _write(folder / "filter", _drop_filter(folder / "format"))
+                elif event != "tcp/tcp_send_reset":  # it has no port fields: filtered when read
                     _write(folder / "filter", port_filter)
                 _write(folder / "enable", "1")
         except OSError as error:
             raise Unavailable(f"cannot set up a tracing instance: {error.strerror}")
+        self.overflows = _listen_overflows()
 
     def read(self) -> KernelRecord:
         """What the kernel traced so far, and its TIME_WAIT table: call right after the teardown."""
@@ -79,15 +89,15 @@ class KernelTrace:
             return self.record
         text = (self.instance / "trace").read_text()
         ports = (f":{self.port}",)
-        events = [e for e in parse_trace(text, self.offset)
-                  if e.src.endswith(ports) or e.dst.endswith(ports)]
+        events = [e for e in parse_trace(text, self.offset)   # drops carry no ports: kept, matched later
+                  if e.kind == "drop" or e.src.endswith(ports) or e.dst.endswith(ports)]
         table = []
         for name in ("tcp", "tcp6"):
             path = Path(f"/proc/thread-self/net/{name}")
             if path.exists():
                 table += [t for t in parse_tcp_table(path.read_text())
                           if t.local.endswith(ports) or t.remote.endswith(ports)]
-        self.record = KernelRecord(events, table)
+        self.record = KernelRecord(events, table, listen_overflows=_listen_overflows() - self.overflows)
         return self.record
 
     def __exit__(self, *exc_info) -> None:
@@ -97,6 +107,22 @@ class KernelTrace:
         if self.instance is not None:
             _remove(self.instance)
             self.instance = None
+
+
+def _drop_filter(format_file: Path) -> str:
+    """IP packets only, without the ordinary frees (named by number: this kernel's numbering)."""
+    numbers = dict((name, number) for number, name in re.findall(r'\{ (\d+), "(\w+)" \}', format_file.read_text()))
+    protocols = " || ".join(f"protocol == {p}" for p in IP_PROTOCOLS)
+    return f"({protocols})" + "".join(f" && reason != {numbers[name]}" for name in ORDINARY_FREES if name in numbers)
+
+
+def _listen_overflows() -> int:
+    """SYNs dropped because an accept queue was full, in this network namespace so far (a SYN so
+    dropped is freed as consumed, so kfree_skb never sees it; the kernel counts it instead)."""
+    lines = [line.split() for line in Path("/proc/thread-self/net/netstat").read_text().splitlines()
+             if line.startswith("TcpExt:")]
+    names, values = lines[0], lines[1]
+    return int(values[names.index("ListenOverflows")])
 
 
 def _use_clock(instance: Path) -> float:

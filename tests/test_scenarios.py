@@ -189,3 +189,26 @@ def test_the_duplicate_ack_says_with_sack_what_arrived_beyond_the_hole(runs, tmp
     [conversation] = json.loads(path.read_text())["conversations"]
     sacked = [p for p in conversation["packets"] if "sack" in p]
     assert sacked and sacked[0]["from"] == "server" and sacked[0]["ack"] == 101 and sacked[0]["sack"] == [[201, 301]]
+
+
+@pytest.mark.parametrize("name, words", [("retransmission", "dropped: a firewall rule (netfilter)"),
+                                         ("backlog", "dropped: the accept queue is full")])
+def test_a_dropped_packet_ends_in_a_cross_with_the_kernels_reason_and_no_ack_credits_it(runs, name, words, tmp_path):
+    from handshake_viz import kernel_states
+    from handshake_viz.diagram import timeline
+    from handshake_viz.dot import to_dot
+    from handshake_viz.export import write_json
+    from handshake_viz.outputs import Outputs
+    run = runs[name]
+    [conversation] = [c for c in run.conversations if kernel_states.view(c, run.kernel).dropped]
+    account = kernel_states.view(conversation, run.kernel)
+    [frame] = account.dropped
+    diagram = timeline(conversation, kernel=account)
+    [row] = [r for r in diagram.rows if r.arrow and r.stamp.startswith(f"#{frame} ")]
+    assert row.arrow.dropped and words in row.arrow.label
+    assert "✕" in to_dot(diagram)
+    assert not any(f"#{frame}" in line for r in diagram.rows if r.arrow for line in r.arrow.label
+                   if line.startswith("ack ") and "acknowledges" in line)
+    path = write_json(Outputs(), tmp_path / "d.json", "d.pcap", run.records, run.calls, run.kernel)
+    packets = [p for c in json.loads(path.read_text())["conversations"] for p in c["packets"]]
+    assert [p["frame"] for p in packets if "dropped" in p] == [frame]

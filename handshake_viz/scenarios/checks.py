@@ -4,6 +4,7 @@ Each check reads a run (its records, analysed conversations and recorded calls) 
 list of sentences, empty when the wire and the calls show what the scenario promises.
 """
 
+from handshake_viz import kernel_states
 from handshake_viz.records import ACK, FIN, RST, SYN
 
 
@@ -76,6 +77,15 @@ def orderly_close(conversation, closer: str) -> list[str]:
          f"{peer} went {states(conversation, peer)}")
     need(problems, not any(s.record.flags & RST for s in conversation.segments), "a RST was sent")
     return problems
+
+
+def kernel_dropped(run, conversation, frame: int, reason: str) -> list[str]:
+    """The kernel's record says the socket never got frame, for reason (when there is a record)."""
+    account = kernel_states.view(conversation, run.kernel)
+    if account is None:
+        return []
+    got = account.dropped.get(frame)
+    return [] if got == reason else [f"the kernel's record has frame {frame} dropped for {got}, not {reason}"]
 
 
 def outcome(run, name: str, side: str, expected: str, index: int = 0) -> list[str]:

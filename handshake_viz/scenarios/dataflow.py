@@ -10,7 +10,7 @@ from handshake_viz.anomalies import KEEP_ALIVE, WINDOW_UPDATE, ZERO_WINDOW, ZERO
 from handshake_viz.records import FIN, RST, SYN
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, scenario
 from handshake_viz.scenarios.checks import (
-    calls_named, handshake_once, need, one_connection, outcome, tcp_conversations)
+    calls_named, handshake_once, kernel_dropped, need, one_connection, outcome, tcp_conversations)
 
 
 def _single(*checks):
@@ -248,6 +248,7 @@ def _retransmission_check(run, conversation):
                      if original.record.frame < s.record.frame < again.record.frame and s.sender == "server"]
         need(problems, bool(meanwhile) and all(s.rel_ack <= original.rel_seq for s in meanwhile),
              "the server's ACKs while the segment was missing should stop at the hole")
+        problems += kernel_dropped(run, conversation, original.record.frame, "NETFILTER_DROP")
         hole_end = original.rel_seq + original.record.payload_len
         need(problems, any(s.sack and s.sack[0][0] == hole_end for s in meanwhile),
              "no ACK during the hole carried a SACK block for the bytes beyond it")
@@ -352,6 +353,7 @@ def _backlog_check(run):
              f"{conversation.client_text} was never served")
         if len(syns) > 1:
             retried.append(syns[1].record.time - syns[0].record.time)
+            problems += kernel_dropped(run, conversation, syns[0].record.frame, "TCP_LISTEN_OVERFLOW")
     need(problems, len(retried) == 1, f"{len(retried)} clients retried their SYN, expected exactly one")
     need(problems, all(0.8 <= gap <= 1.5 for gap in retried), f"SYN retried after {retried} s, expected about 1 s")
     return problems
@@ -360,7 +362,7 @@ def _backlog_check(run):
 @scenario("backlog", f"listen(backlog=1) and no accept for {ACCEPT_DELAY:g} s while {CLIENTS} clients connect: the "
                      "accept queue holds two, the third SYN is dropped and retried by the client about 1 s later, "
                      "then all three are served", _backlog_check,
-          traffic=Traffic(connections=CLIENTS))
+          traffic=Traffic(connections=CLIENTS), setup=lambda port: ())   # its own namespace: its listen-overflow count
 def _backlog(session: Session) -> None:
     def server():
         listener = session.listen(backlog=1)
