@@ -28,7 +28,7 @@ class StateChange:
     frame: int | None          # None: the state before the capture shows anything of this side
     state: TcpState
     trigger: Trigger | None = None
-    source: str = "inferred"   # "inferred" from packets, or "kernel"
+    time: float | None = None  # the time of the packet at frame
 
 
 @dataclass(slots=True)
@@ -155,6 +155,7 @@ class _Direction:
 
     base: int | None = None            # relative numbers count from here (tshark's base_seq)
     syn_frame: int | None = None
+    syn_time: float | None = None
     syn_end: int | None = None         # the ACK that acknowledges the SYN
     syn_acked: bool = False
     window_scale: int = -1             # tshark's convention: -1 no SYN seen, -2 SYN without scaling
@@ -490,7 +491,7 @@ class _TcpStep:
         seq_space = segment.seq_space
         end = seq_add(record.seq, seq_space)
         if record.flags & SYN and out.syn_frame is None:
-            out.syn_frame, out.syn_end = record.frame, seq_add(record.seq, 1)
+            out.syn_frame, out.syn_time, out.syn_end = record.frame, record.time, seq_add(record.seq, 1)
         if record.flags & FIN and out.fin_frame is None:
             out.fin_frame, out.fin_end = record.frame, end
             self._note_fin()
@@ -521,8 +522,10 @@ class _TcpStep:
             elif flags & SYN:
                 # Answering a SYN with SYN+ACK means it was listening when the SYN came.
                 states[self.sender].append(StateChange(None, TcpState.LISTEN))
-                syn_frame = self.back.syn_frame if self.back.syn_frame is not None else frame
-                self._trigger(self.sender, Trigger.RECEIVE_SYN, syn_frame)
+                if self.back.syn_frame is not None:
+                    self._trigger(self.sender, Trigger.RECEIVE_SYN, self.back.syn_frame, self.back.syn_time)
+                else:
+                    self._trigger(self.sender, Trigger.RECEIVE_SYN)
             elif flags & RST and states[self.receiver] and \
                     states[self.receiver][-1].state is TcpState.SYN_SENT:
                 states[self.sender].append(StateChange(None, TcpState.CLOSED))
@@ -579,15 +582,17 @@ class _TcpStep:
             back.fin_acked = True
             self._trigger(self.receiver, Trigger.RECEIVE_ACK_OF_FIN)
 
-    def _trigger(self, side: str, trigger: Trigger, frame: int | None = None) -> None:
+    def _trigger(self, side: str, trigger: Trigger, frame: int | None = None, time: float | None = None) -> None:
+        """trigger for side, at frame (default: this segment's) and its time."""
         history = self.conv.states[side]
         if not history:
             return  # nothing is known of this side yet
         new = next_state(history[-1].state, trigger)
         if new is None:
             return
-        frame = self.record.frame if frame is None else frame
-        history.append(StateChange(frame, new, trigger))
+        if frame is None:
+            frame, time = self.record.frame, self.record.time
+        history.append(StateChange(frame, new, trigger, time))
         self.events.append(StateChanged(self.conv.index, side, frame, new))
 
     def _check_closed(self) -> None:

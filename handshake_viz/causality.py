@@ -20,31 +20,11 @@ from collections.abc import Iterable
 
 from handshake_viz.analysis import CLIENT, SERVER, Conversation, UdpConversation, other
 from handshake_viz.attribution import conversation_of
-from handshake_viz.kernel_states import KernelRecord
+from handshake_viz.kernel_states import CAUSES, KernelRecord, cause_packet
 from handshake_viz.records import ACK, FIN, RST, SYN, SocketCall
 
 RESOLUTION = 1e-6
 _READS = ("recv", "recvfrom", "recvmsg", "read")
-
-# Kernel state changes that a packet causes: (old, new) -> which packet, and whether the change
-# comes after it (it was received) or before it (it is what this side sends next).
-_CAUSES = {
-    ("SYN_SENT", "ESTABLISHED"): ("peer_syn_ack", "after"),
-    ("SYN_RECEIVED", "ESTABLISHED"): ("peer_handshake_ack", "after"),
-    ("LISTEN", "SYN_RECEIVED"): ("peer_syn", "after"),
-    ("ESTABLISHED", "CLOSE_WAIT"): ("peer_fin", "after"),
-    ("FIN_WAIT_1", "CLOSING"): ("peer_fin", "after"),
-    ("FIN_WAIT_1", "FIN_WAIT_2"): ("ack_of_own_fin", "after"),
-    # The socket leaves for a mini-socket that holds TIME_WAIT at the peer's FIN, or, once
-    # close() has orphaned it, already at the ACK of its own FIN (tcp_time_wait(sk, TCP_FIN_WAIT2)).
-    ("FIN_WAIT_2", "CLOSED"): ("ack_of_own_fin", "after"),
-    ("CLOSING", "TIME_WAIT"): ("ack_of_own_fin", "after"),
-    ("CLOSING", "CLOSED"): ("ack_of_own_fin", "after"),
-    ("LAST_ACK", "CLOSED"): ("ack_of_own_fin", "after"),
-    ("ESTABLISHED", "FIN_WAIT_1"): ("own_fin", "before"),
-    ("CLOSE_WAIT", "LAST_ACK"): ("own_fin", "before"),
-}
-
 
 def check(calls: Iterable[SocketCall], conversations: list, kernel: KernelRecord | None = None) -> list[str]:
     """Every violation, as a sentence naming the call or state and the packet; empty when causal."""
@@ -142,32 +122,20 @@ def _udp_call(call: SocketCall, conversation: UdpConversation, read_so_far: dict
 
 def _kernel_states(conversation: Conversation, kernel: KernelRecord, start: float) -> list[str]:
     ends = {CLIENT: conversation.client_text, SERVER: conversation.server_text}
-    segments = conversation.segments
+    frames = {s.record.frame: s.record for s in conversation.segments}
     problems = []
     for side in (CLIENT, SERVER):
-        peer = other(side)
-        own_fin = _first(segments, side, lambda s: s.record.flags & FIN)
-        packets = {
-            "peer_syn": _first(segments, peer, lambda s: s.record.flags & (SYN | ACK) == SYN),
-            "peer_syn_ack": _first(segments, peer, lambda s: s.record.flags & (SYN | ACK) == SYN | ACK),
-            "peer_handshake_ack": _first(segments, peer, lambda s: s.record.flags & (SYN | ACK | RST) == ACK),
-            "peer_fin": _first(segments, peer, lambda s: s.record.flags & FIN),
-            "own_fin": own_fin,
-            "ack_of_own_fin": None if own_fin is None else _first(
-                segments, peer, lambda s: own_fin.frame in s.covers),
-        }
         for event in kernel.events:
-            if event.kind != "state" or (event.src, event.dst) != (ends[side], ends[peer]):
+            if event.kind != "state" or (event.src, event.dst) != (ends[side], ends[other(side)]):
                 continue
-            cause_kind = _CAUSES.get((event.old, event.new))
-            if cause_kind is None or packets[cause_kind[0]] is None:
+            cause = CAUSES.get((event.old, event.new))
+            frame = cause and cause_packet(conversation, side, cause[0], None)   # the first of its kind
+            if not frame:
                 continue
-            packet = packets[cause_kind[0]]
-            late = event.time + RESOLUTION < packet.time if cause_kind[1] == "after" else \
-                event.time > packet.time + RESOLUTION
-            if late:
+            packet, after = frames[frame], cause[1] == "after"
+            if (event.time + RESOLUTION < packet.time) if after else (event.time > packet.time + RESOLUTION):
                 problems.append(
                     f"the kernel put the {side} in {event.new} at {event.time - start:.6f} s, "
-                    f"{'before' if cause_kind[1] == 'after' else 'after'} #{packet.frame} "
-                    f"({packet.time - start:.6f} s), which {'causes' if cause_kind[1] == 'after' else 'it sends in'} it")
+                    f"{'before' if after else 'after'} #{packet.frame} ({packet.time - start:.6f} s), "
+                    f"which {'causes' if after else 'it sends in'} it")
     return problems

@@ -107,7 +107,9 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     packets = _windowed(packets, window)
     rows: list[Row] = []
     packet_rows: dict[int, int] = {}   # frame -> row (a folded packet: its fold's row)
-    for kind, item in _in_time_order(_folded(conversation, packets, window), calls, times):
+    call_rows: dict[int, int] = {}     # call (its position in calls) -> the row where it was made
+    at_calls, on_own_rows = _timed_states(kernel, calls, say)
+    for kind, item in _in_time_order(_folded(conversation, packets, window), calls, times, on_own_rows):
         if kind == "packet":
             record, packet = item
             if not packet_rows and conversation.protocol == "tcp" and not window.in_full:
@@ -120,9 +122,17 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
             for record, _ in item:
                 packet_rows[record.frame] = len(rows)
             rows.append(_fold_row(item, t0, say))
+        elif kind == "state":
+            time, mark = item
+            rows.append(Row(_stamp(time, t0), marks=(mark,)))
         else:
             call, returning = item
+            if not returning:
+                call_rows[calls.index(call)] = len(rows)
             rows.append(_call_row(call, returning, times, t0, say))
+    for number, marks in at_calls.items():   # a state a call put the socket in, beside that call
+        row = rows[call_rows[number]]
+        rows[call_rows[number]] = Row(row.stamp, row.arrow, row.marks + marks, row.fold)
     lanes = (Lane(CLIENT, say("side.client"), short_endpoint(*conversation.client)),
              Lane(SERVER, say("side.server"), short_endpoint(*conversation.server)))
     full = [f"{lane.title} = {text}" for lane, text in zip(lanes, (conversation.client_text, conversation.server_text))
@@ -141,7 +151,7 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     spans = tuple(Span(side, packet_rows[conversation.time_wait_frame(side)], _time_wait_label(side, kernel, say))
                   for side in conversation.time_wait if conversation.time_wait_frame(side) in packet_rows)
     return Diagram(title, lanes, tuple(rows), brackets, spans,
-                   addresses + _legend(conversation, bool(calls), kernel, say))
+                   addresses + _legend(conversation, bool(calls), kernel, say, t0))
 
 
 SHORT_ADDRESS = 20  # characters: longer IPv6 addresses are shortened on the lifelines
@@ -228,11 +238,13 @@ def _duration(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def _in_time_order(items: list, calls: tuple[SocketCall, ...], times: list[float]):
-    """Packets (and folded runs) and call marks merged by time; a call that waited while packets
-    (any of times) passed appears twice, where it was called and where it returned."""
+def _in_time_order(items: list, calls: tuple[SocketCall, ...], times: list[float], states: list = ()):
+    """Packets (and folded runs), call marks and kernel states drawn at their own time, merged by
+    time; a call that waited while packets (any of times) passed appears twice, where it was
+    called and where it returned."""
     entries = [((item[0] if isinstance(item, list) else item)[0].time, 1, i,
                 "fold" if isinstance(item, list) else "packet", item) for i, item in enumerate(items)]
+    entries += [(time, 1, i, "state", (time, mark)) for i, (time, mark) in enumerate(states)]
     for i, call in enumerate(calls):
         entries.append((call.start, 0, i, "call", (call, False)))
         if _blocked(call, times):
@@ -251,10 +263,31 @@ def _stamp(time: float, t0: float, frame: int | None = None) -> str:
     return f"#{frame}  {when}" if frame is not None else when
 
 
+def _timed_states(kernel: KernelView | None, calls: tuple[SocketCall, ...], say: Words):
+    """The kernel's states that no packet caused or carried, placed by their time: beside the call
+    of that side running then (close -> FIN_WAIT_1, listen -> LISTEN), else on a row of their own.
+    ({call position: marks}, [(time, mark)])."""
+    at_calls: dict[int, tuple[Mark, ...]] = {}
+    own_rows = []
+    for side, states in (kernel.states.items() if kernel else ()):
+        kind = "state-differs" if side in kernel.differences else "state"
+        for state in states:
+            if state.frame is not None or state.time is None:
+                continue
+            mark = Mark(side, say("kernel.only", said=state.state) if kind == "state-differs" else state.state, kind)
+            number = next((i for i, c in enumerate(calls) if c.side == side and c.start <= state.time <= c.end), None)
+            if number is None:
+                own_rows.append((state.time, mark))
+            else:
+                at_calls[number] = at_calls.get(number, ()) + (mark,)
+    return at_calls, own_rows
+
+
 def _state_marks(conversation: Conversation, frame: int | None, kernel: KernelView | None,
                  say: Words) -> tuple[Mark, ...]:
     """Each side's state changes at frame (None: before the first packet). With a kernel record,
-    the kernel's states are shown, and marked where the packets imply something else."""
+    the kernel's states are shown where the kernel entered them; where its sequence differs from
+    what the packets imply, that is marked."""
     marks = []
     for side in (CLIENT, SERVER):
         inferred = [c.state.value for c in conversation.states[side] if c.frame == frame]
@@ -263,7 +296,11 @@ def _state_marks(conversation: Conversation, frame: int | None, kernel: KernelVi
             if inferred:
                 marks.append(Mark(side, " → ".join(inferred), "state"))
             continue
-        said = [state for at, state in traced if at == frame]
+        said = [k.state for k in traced if k.frame == frame and (frame is not None or k.time is None)]
+        if side not in kernel.differences:   # the same states: drawn where the kernel entered each
+            if said:
+                marks.append(Mark(side, " → ".join(said), "state"))
+            continue
         if said == inferred:
             if said:
                 marks.append(Mark(side, " → ".join(said), "state"))
@@ -401,9 +438,13 @@ def _call_row(call: SocketCall, returning: bool, times: list[float], t0: float, 
     return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} = {say.outcome(call)}", kind),))
 
 
-def _states_legend(kernel: KernelView | None, say: Words) -> str:
+def _states_legend(kernel: KernelView | None, say: Words, t0: float) -> str:
     if kernel is None:
         return say("legend.states.inferred")
+    if kernel.moved and not kernel.differences:
+        moved = [say("kernel.moved", side=say(f"side.{side}"), state=state.state, when=_stamp(state.time, t0),
+                     frame=frame) for side, state, frame in kernel.moved]
+        return say("legend.states.moved", moved="; ".join(moved))
     if kernel.agrees:
         return say("legend.states.kernel")
     differences = [say("kernel.went", side=say(f"side.{side}"), kernel=" -> ".join(traced), inferred=" -> ".join(inferred))
@@ -417,13 +458,14 @@ def _udp_legend(with_calls: bool, say: Words) -> tuple[str, ...]:
     return tuple(lines + ([say("legend.calls")] if with_calls else []))
 
 
-def _legend(conversation: Conversation, with_calls: bool, kernel: KernelView | None, say: Words) -> tuple[str, ...]:
+def _legend(conversation: Conversation, with_calls: bool, kernel: KernelView | None, say: Words,
+            t0: float) -> tuple[str, ...]:
     isns = [f"{side} {d.base}" for side, d in conversation.directions.items() if d.syn_frame is not None]
     lines = [
         say("legend.seq", isns=say("legend.isns", isns=", ".join(isns)) if isns else ""),
         say("legend.numbers"),
         say("legend.loopback"),
-        say("legend.colours", states=_states_legend(kernel, say)),
+        say("legend.colours", states=_states_legend(kernel, say, t0)),
         say("legend.marks"),
     ]
     if conversation.time_wait:

@@ -143,14 +143,18 @@ def _tcp_summary(conversation) -> dict:
 
 
 def _states(conversation, account) -> dict:
-    """Each side's states: the kernel's where it has a record of that side, else inferred."""
+    """Each side's states: the kernel's where it has a record of that side (with when the kernel
+    entered each), else inferred (at the time of the packet that implies it)."""
     states = {}
     for side, changes in conversation.states.items():
         if account and account.states[side]:
-            states[side] = [{"frame": frame, "state": state, "source": "kernel"}
-                            for frame, state in account.states[side]]
+            implied = {c.frame: c.time for c in changes}   # TIME_WAIT: the table has no time, its FIN has
+            states[side] = [{"frame": k.frame, "state": k.state, "source": "kernel",
+                             "time": k.time if k.time is not None else implied.get(k.frame)}
+                            for k in account.states[side]]
         else:
-            states[side] = [{"frame": c.frame, "state": c.state.value, "source": "inferred"} for c in changes]
+            states[side] = [{"frame": c.frame, "state": c.state.value, "source": "inferred", "time": c.time}
+                            for c in changes]
     return states
 
 

@@ -10,11 +10,42 @@ TIME_WAIT, so a CLOSE with a TIME_WAIT entry for its 4-tuple is read as TIME_WAI
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from handshake_viz.analysis import CLIENT, SERVER, Conversation, other
-from handshake_viz.records import ACK, RST, SYN, endpoint_text
+from handshake_viz.records import ACK, FIN, RST, SYN, endpoint_text
 
 OPENING_WINDOW = 0.005  # a connecting socket's SYN_SENT, traced before it has a port, precedes its SYN by µs
+PLACE_WINDOW = 0.005    # a state the kernel entered this close to its packet is drawn at that packet
+
+# Kernel state changes that a packet causes: (old, new) -> which packet, and whether the change
+# comes after it (it was received) or before it (it is what this side sends next).
+CAUSES = {
+    ("SYN_SENT", "ESTABLISHED"): ("peer_syn_ack", "after"),
+    ("SYN_RECEIVED", "ESTABLISHED"): ("peer_handshake_ack", "after"),
+    # Linux makes (and traces) the connection's own socket only at the handshake's last ACK: its
+    # SYN_RECEIVED is drawn at the SYN it answered, the latest before it.
+    ("LISTEN", "SYN_RECEIVED"): ("peer_syn", "after"),
+    ("ESTABLISHED", "CLOSE_WAIT"): ("peer_fin", "after"),
+    ("FIN_WAIT_1", "CLOSING"): ("peer_fin", "after"),
+    ("FIN_WAIT_1", "FIN_WAIT_2"): ("ack_of_own_fin", "after"),
+    # The socket leaves for a mini-socket that holds TIME_WAIT at the peer's FIN, or, once
+    # close() has orphaned it, already at the ACK of its own FIN (tcp_time_wait(sk, TCP_FIN_WAIT2)).
+    ("FIN_WAIT_2", "CLOSED"): ("ack_of_own_fin", "after"),
+    ("CLOSING", "CLOSED"): ("ack_of_own_fin", "after"),
+    ("LAST_ACK", "CLOSED"): ("ack_of_own_fin", "after"),
+    ("CLOSED", "SYN_SENT"): ("own_syn", "before"),
+    ("ESTABLISHED", "FIN_WAIT_1"): ("own_fin", "before"),
+    ("CLOSE_WAIT", "LAST_ACK"): ("own_fin", "before"),
+}
+
+
+class KernelState(NamedTuple):
+    """A state as the kernel's record places it."""
+
+    state: str
+    frame: int | None     # the packet that caused it, or that it sent; None: drawn at its time
+    time: float | None    # when the kernel entered it; None for where a side's record starts
 
 _KERNEL_NAMES = {
     "TCP_ESTABLISHED": "ESTABLISHED", "TCP_SYN_SENT": "SYN_SENT", "TCP_SYN_RECV": "SYN_RECEIVED",
@@ -33,6 +64,7 @@ class KernelEvent:
     old: str | None = None      # RFC 9293 names
     new: str | None = None
     reason: str | None = None   # a reset's or a drop's reason, as the kernel names it
+    where: str | None = None    # a drop's: the kernel function that dropped it ("tcp_v4_rcv")
 
 
 @dataclass(frozen=True)
@@ -94,7 +126,8 @@ def parse_trace(text: str, offset: float) -> list[KernelEvent]:
             events.append(KernelEvent(time, "send_reset", fields["src"], fields["dest"], reason=fields.get("reason")))
         elif name == "kfree_skb":  # no addresses: matched to a packet by time ("reason: NETFILTER_DROP")
             reason = re.search(r"reason: (\w+)", match["fields"])
-            events.append(KernelEvent(time, "drop", "", "", reason=reason[1] if reason else "NOT_SPECIFIED"))
+            events.append(KernelEvent(time, "drop", "", "", reason=reason[1] if reason else "NOT_SPECIFIED",
+                                      where=fields.get("location", "").split("+")[0]))
     return events
 
 
@@ -123,16 +156,18 @@ def _proc_address(text: str) -> str:
 class KernelView:
     """The kernel's record for one conversation, aligned with the inferred states."""
 
-    states: dict[str, list[tuple[int | None, str]]]   # side -> (frame, state) in order
+    states: dict[str, list[KernelState]]              # side -> its states in order, each placed
     differences: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]  # side -> (kernel's, inferred) where they differ
     time_wait_left: dict[str, float]                   # side -> seconds left when read
     reset_reasons: dict[int, str]                      # frame of a RST -> the kernel's reason ("NO_SOCKET")
     retransmitted: set[int]                            # frames the kernel says it retransmitted
     dropped: dict[int, str]                            # frame the receiving socket never got -> why
+    moved: list[tuple[str, KernelState, int]]          # (side, kernel state, frame the packets imply)
 
     @property
     def agrees(self) -> bool:
-        return not self.differences
+        """The same states in the same order, each entered where the packets imply."""
+        return not self.differences and not self.moved
 
 
 def view(conversation: Conversation, record: KernelRecord) -> KernelView | None:
@@ -141,7 +176,7 @@ def view(conversation: Conversation, record: KernelRecord) -> KernelView | None:
         return None
     ends = {CLIENT: conversation.client_text, SERVER: conversation.server_text}
     start = conversation.segments[0].record.time if conversation.segments else 0
-    states, differences, left = {}, {}, {}
+    states, differences, left, moved = {}, {}, {}, []
     for side in (CLIENT, SERVER):
         own, peer = ends[side], ends[other(side)]
         changes = [e for e in record.events if e.kind == "state" and e.src == own and e.dst == peer]
@@ -159,10 +194,14 @@ def view(conversation: Conversation, record: KernelRecord) -> KernelView | None:
         sequence = _sequence(changes, entry)
         if entry:
             left[side] = entry.seconds_left
-        states[side] = _align(conversation.states[side], sequence, changes, conversation)
+        states[side] = _placed(side, sequence, conversation)
         inferred, traced = tuple(c.state.value for c in conversation.states[side]), tuple(s for _, s in sequence)
         if _differ(inferred, traced):
             differences[side] = (traced, inferred)
+        else:
+            moved += [(side, kernel, inferred.frame) for kernel, inferred
+                      in zip(reversed(states[side]), reversed(conversation.states[side]))
+                      if kernel.time is not None and kernel.frame != inferred.frame]
     resets = {}
     for event in record.events:
         if event.kind == "send_reset" and {event.src, event.dst} == set(ends.values()):
@@ -174,7 +213,7 @@ def view(conversation: Conversation, record: KernelRecord) -> KernelView | None:
                      and event.src in ends.values() and event.dst in ends.values()
                      for frame in [_nearest(conversation, event.time,
                                             CLIENT if event.src == ends[CLIENT] else SERVER)] if frame}
-    return KernelView(states, differences, left, resets, retransmitted, dropped_frames(conversation, record))
+    return KernelView(states, differences, left, resets, retransmitted, dropped_frames(conversation, record), moved)
 
 
 DROP_WINDOW = 0.002   # a drop comes right after its packet passed the capture: the same softirq pass
@@ -182,16 +221,21 @@ DROP_WINDOW = 0.002   # a drop comes right after its packet passed the capture: 
 
 def dropped_frames(conversation: Conversation, record: KernelRecord) -> dict[int, str]:
     """The packets the kernel dropped before a socket got them, with its reason: each traced drop
-    belongs to the packet captured last before it (within DROP_WINDOW); and when the run counted
+    belongs to the packet captured last before it (within DROP_WINDOW), unless the function that
+    dropped it was another protocol's; and when the run counted
     listen overflows, a client SYN repeated before any answer was dropped by a full accept queue."""
     segments = conversation.segments
     dropped = {}
     for event in record.events:
-        if event.kind != "drop":
+        # A drop in a UDP or ICMP function is not a TCP segment's (a datagram dropped at that moment).
+        if event.kind != "drop" or any(other in (event.where or "") for other in ("udp", "icmp")):
             continue
-        before = [s.record for s in segments if s.record.time <= event.time]
-        if before and event.time - before[-1].time <= DROP_WINDOW:
-            dropped[before[-1].frame] = event.reason
+        before = [s for s in segments if 0 <= event.time - s.record.time <= DROP_WINDOW]
+        if len(before) > 1 and before[-1].record.flags & RST and any(
+                e.kind == "send_reset" and before[-2].record.time <= e.time <= event.time for e in record.events):
+            before.pop()   # the RST the kernel sent in answer, before it freed the packet it answers
+        if before:
+            dropped[before[-1].record.frame] = event.reason
     if record.listen_overflows:
         for syn, following in zip(segments, segments[1:]):
             if syn.sender == CLIENT and syn.record.flags & (SYN | ACK) == SYN and following.sender == CLIENT \
@@ -218,19 +262,76 @@ def _sequence(changes: list[KernelEvent], time_wait: TimeWaitEntry | None) -> li
     return sequence
 
 
-def _align(inferred, kernel: list[tuple[float | None, str]], changes, conversation) -> list[tuple[int | None, str]]:
-    """Each kernel state placed at a frame: the frame of the same inferred change where the two
-    sequences agree, else the packet nearest in time."""
-    placed: list[tuple[int | None, str]] = []
-    position = 0
-    for time, state in kernel:
-        match = next((i for i in range(position, len(inferred)) if inferred[i].state.value == state), None)
-        if match is not None:
-            placed.append((inferred[match].frame, state))
-            position = match + 1
+def _placed(side: str, sequence: list[tuple[float | None, str]], conversation: Conversation) -> list[KernelState]:
+    """Each state where the kernel entered it: at the packet that caused it (or that it sent), when
+    the kernel's time puts it there; else at its own time. The first is where the record starts."""
+    placed = [KernelState(sequence[0][1], None, None)] if sequence else []
+    for (_, old), (time, new) in zip(sequence, sequence[1:]):
+        if new == "TIME_WAIT":   # from the TIME_WAIT table: no time, its cause is the peer's FIN
+            placed.append(KernelState(new, cause_packet(conversation, side, "peer_fin", None), None))
         else:
-            placed.append((_nearest(conversation, time) if time is not None else None, state))
+            placed.append(KernelState(new, _packet_at(conversation, side, old, new, time), time))
     return placed
+
+
+def _packet_at(conversation: Conversation, side: str, old: str, new: str, time: float) -> int | None:
+    """The packet where the kernel's change belongs: the one it received last before the change
+    (the kernel changes state as it processes a packet), the one it sends right after (FIN_WAIT_1
+    before its FIN), or a reset either way; None when no packet is within PLACE_WINDOW of it."""
+    if (old, new) == ("LISTEN", "SYN_RECEIVED"):
+        return cause_packet(conversation, side, "peer_syn", time)
+    frames = {s.record.frame: s.record for s in conversation.segments}
+
+    def within(frame: int, after: bool) -> bool:
+        gap = (time - frames[frame].time) if after else (frames[frame].time - time)
+        return -PLACE_RESOLUTION <= gap <= PLACE_WINDOW
+
+    kind, direction = CAUSES.get((old, new), (None, None))
+    if direction == "before":
+        frame = cause_packet(conversation, side, kind, None, after=time)
+        return frame if frame is not None and within(frame, False) else None
+    if kind is None and new == "CLOSED":   # a reset: the peer's that arrived, or our own that leaves
+        frame = cause_packet(conversation, side, "peer_rst", time)
+        if frame is not None and within(frame, True):
+            return frame
+        frame = cause_packet(conversation, side, "own_rst", None, after=time)
+        return frame if frame is not None and within(frame, False) else None
+    if kind is None:
+        return None
+    received = [s.record.frame for s in conversation.segments
+                if s.sender == other(side) and s.record.time <= time + PLACE_RESOLUTION]
+    return received[-1] if received and within(received[-1], True) else None
+
+
+PLACE_RESOLUTION = 1e-6   # the capture's: pcap keeps microseconds
+
+
+def cause_packet(conversation: Conversation, side: str, kind: str, before: float | None,
+                  after: float | None = None) -> int | None:
+    """The frame of the packet of kind for side: the latest one at or before `before`, or (with
+    `after`) the first of side's own at or after it, or (with neither) the first."""
+    peer = other(side)
+    tests = {
+        "peer_syn": (peer, lambda s: s.record.flags & (SYN | ACK) == SYN),
+        "peer_syn_ack": (peer, lambda s: s.record.flags & (SYN | ACK) == SYN | ACK),
+        "peer_handshake_ack": (peer, lambda s: s.record.flags & (SYN | ACK | RST) == ACK),
+        "peer_fin": (peer, lambda s: s.record.flags & FIN),
+        "peer_rst": (peer, lambda s: s.record.flags & RST),
+        "own_syn": (side, lambda s: s.record.flags & SYN),
+        "own_fin": (side, lambda s: s.record.flags & FIN),
+        "own_rst": (side, lambda s: s.record.flags & RST),
+    }
+    if kind == "ack_of_own_fin":
+        fin = cause_packet(conversation, side, "own_fin", None)
+        found = [s for s in conversation.segments if s.sender == peer and fin in s.covers] if fin else []
+    else:
+        sender, test = tests[kind]
+        found = [s for s in conversation.segments if s.sender == sender and test(s)]
+    if before is not None:
+        found = [s for s in found if s.record.time <= before + PLACE_RESOLUTION][-1:]
+    elif after is not None and kind.startswith("own"):
+        found = [s for s in found if s.record.time >= after - PLACE_RESOLUTION][:1]
+    return found[0].record.frame if found else None
 
 
 def _differ(inferred: tuple[str, ...], kernel: tuple[str, ...]) -> bool:

@@ -40,6 +40,9 @@ _EN = {
     "legend.states.inferred": "States (RFC 9293 names) are inferred from the packets (no kernel record).",
     "legend.states.kernel": "States (RFC 9293 names) are the kernel's, traced (sock:inet_sock_set_state) during the run;"
                             " they agree with what the packets imply.",
+    "legend.states.moved": "States (RFC 9293 names) are the kernel's, traced (sock:inet_sock_set_state) during the run,"
+                           " each drawn where the kernel entered it; the same states as the packets imply, but {moved}.",
+    "kernel.moved": "the {side} entered {state} at {when}, not at #{frame}",
     "legend.states.differ": "States (RFC 9293 names) are the kernel's, traced during the run; red marks where they differ"
                             " from what the packets imply: {differences}.",
     "legend.udp": "UDP: each arrow is one datagram and len its payload in bytes. There is no handshake, no ACK and no"
@@ -127,6 +130,9 @@ _KO = {
     "legend.states.inferred": "상태(RFC 9293 이름)는 패킷으로부터 추정한 것입니다 (커널 기록 없음).",
     "legend.states.kernel": "상태(RFC 9293 이름)는 실행 중 커널이 기록한 것(sock:inet_sock_set_state)이며,"
                             " 패킷으로 추정한 상태와 일치합니다.",
+    "legend.states.moved": "상태(RFC 9293 이름)는 실행 중에 기록한 커널의 것(sock:inet_sock_set_state)이며, 커널이"
+                           " 들어간 자리에 그렸습니다. 패킷이 뜻하는 상태와 같지만 {moved}.",
+    "kernel.moved": "{side}는 #{frame}이(가) 아니라 {when}에 {state}에 들어갔습니다",
     "legend.states.differ": "상태(RFC 9293 이름)는 실행 중 커널이 기록한 것이며, 패킷으로 추정한 상태와 다른 곳은 빨간색으로"
                             " 표시했습니다: {differences}.",
     "legend.udp": "UDP: 화살표 하나가 데이터그램 하나이고 len은 페이로드 바이트 수입니다. 핸드셰이크도 ACK도 연결 종료도"

@@ -15,7 +15,7 @@ from handshake_viz.analysis import analyze
 from handshake_viz.diagram import timeline
 from handshake_viz.kernel_states import KernelEvent, KernelRecord, TimeWaitEntry, parse_tcp_table, parse_trace
 from handshake_viz.scenarios import SCENARIOS
-from segments import echo
+from segments import Script, echo
 
 TRACE = """\
 # tracer: nop
@@ -63,9 +63,9 @@ def test_the_kernels_close_with_a_time_wait_entry_agrees_with_the_inferred_time_
     [conversation] = analyze(echo().records)
     account = kernel_states.view(conversation, kernel_for_echo(conversation))
     assert account.agrees
-    assert [state for _, state in account.states["client"]] == [
+    assert [k.state for k in account.states["client"]] == [
         "CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
-    assert account.states["client"][-1][0] == conversation.time_wait_frame("client")
+    assert account.states["client"][-1].frame == conversation.time_wait_frame("client")
     assert account.time_wait_left == {"client": 59.5}
     diagram = timeline(conversation, kernel=account)
     assert "seen by the kernel" in diagram.spans[0].label and "60 s left" in diagram.spans[0].label
@@ -81,7 +81,7 @@ def test_a_traced_change_to_the_same_state_is_not_a_disagreement():
                          KernelEvent(fin_wait.time + 1e-6, "state", fin_wait.src, fin_wait.dst, "FIN_WAIT_1", "FIN_WAIT_1"))
     account = kernel_states.view(conversation, record)
     assert account.agrees, account.differences
-    assert [state for _, state in account.states["client"]].count("FIN_WAIT_1") == 1
+    assert [k.state for k in account.states["client"]].count("FIN_WAIT_1") == 1
 
 
 def test_a_disagreement_is_marked_on_the_lifeline_and_in_the_legend():
@@ -123,7 +123,7 @@ def traced():
 def kernel_sequence(run, side):
     [conversation] = run.conversations
     account = kernel_states.view(conversation, run.kernel)
-    return [state for _, state in account.states[side]], account
+    return [k.state for k in account.states[side]], account
 
 
 @pytest.mark.parametrize("name, closer", [("echo", "client"), ("server-close", "server")])
@@ -188,3 +188,21 @@ def test_replay_shows_the_kernels_record_kept_beside_the_capture(tmp_path):
     assert conversation["kernel_agrees"] is True
     assert {entry["source"] for side in conversation["states"].values() for entry in side} == {"kernel"}
     assert "seen by the kernel" in (tmp_path / "r" / "echo.dot").read_text()
+
+
+def drop(time, reason, where="tcp_v4_rcv"):
+    return KernelEvent(time, "drop", "", "", reason=reason, where=where)
+
+
+def test_a_drop_belongs_to_the_packet_before_it_not_to_another_protocols_nor_to_the_reset_that_answers_it():
+    s = Script()
+    syn = s.client("S", 100)
+    reset = s.server("RA", 0, 101)
+    [conversation] = analyze(s.records)
+    record = KernelRecord([KernelEvent(reset.time - 1e-6, "send_reset", "10.0.0.2:80", "10.0.0.1:40000", reason="NO_SOCKET"),
+                           drop(reset.time + 1e-6, "NO_SOCKET")])
+    assert kernel_states.dropped_frames(conversation, record) == {syn.frame: "NO_SOCKET"}
+    datagram = KernelRecord([drop(syn.time + 1e-6, "NO_SOCKET", where="__udp4_lib_rcv")])
+    assert kernel_states.dropped_frames(conversation, datagram) == {}
+    late = KernelRecord([drop(syn.time + 0.01, "NETFILTER_DROP", where="nft_do_chain")])
+    assert kernel_states.dropped_frames(conversation, late) == {}   # 10 ms after: not this packet's

@@ -44,7 +44,7 @@ def test_json_describes_each_conversation_packet_and_state(tmp_path):
     assert (data["len"], data["seq"], data["analysis"]) == (5, 1, [])
     # The example keeps the kernel's record of its run beside it (echo.events.json): replay shows it again.
     assert conv["kernel_agrees"] is True
-    assert conv["states"]["client"][0] == {"frame": None, "state": "CLOSED", "source": "kernel"}
+    assert conv["states"]["client"][0] == {"frame": None, "state": "CLOSED", "source": "kernel", "time": None}
     assert conv["states"]["client"][-1]["state"] == "TIME_WAIT"
 
 

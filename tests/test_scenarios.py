@@ -15,6 +15,7 @@ import pytest
 
 from conftest import REPO, require_root
 from handshake_viz.cli import main
+from handshake_viz.records import RST
 from handshake_viz.scenarios import SCENARIOS
 
 CATALOGUE = sorted(SCENARIOS)
@@ -60,14 +61,35 @@ def test_a_scenario_check_rejects_another_scenarios_wire(runs, check, other):
     assert SCENARIOS[check].check(runs[other]), f"{check}'s check accepted the wire of {other}"
 
 
-def test_the_kernel_agrees_with_the_inferred_states_for_every_tcp_conversation(runs):
+def test_the_kernel_goes_through_the_inferred_states_and_where_it_enters_one_elsewhere_it_is_drawn_there(runs):
+    """The kernel's sequence always matches the packets'; its times differ where a call, not a
+    packet, moved the socket, or where the packets alone would guess wrong."""
     from handshake_viz import kernel_states
+    elsewhere = {}
     for name, run in runs.items():
         assert run.kernel.unavailable is None
         for conversation in run.conversations:
             if conversation.protocol == "tcp":
                 account = kernel_states.view(conversation, run.kernel)
-                assert account.agrees, f"{name}: {account.differences}"
+                assert not account.differences, f"{name}: {account.differences}"
+                elsewhere.update({(name, side, state.state): (state.frame, frame) for side, state, frame in account.moved})
+    frame_of = {name: {s.record.frame: s for c in runs[name].conversations if c.protocol == "tcp" for s in c.segments}
+                for name in ("simultaneous-close", "sigpipe", "backlog")}
+    assert set(elsewhere) == {
+        ("simultaneous-close", "client", "FIN_WAIT_1"), ("simultaneous-close", "server", "FIN_WAIT_1"),
+        ("simultaneous-close", "server", "CLOSING"), ("zero-window", "client", "FIN_WAIT_1"),
+        ("sigpipe", "server", "CLOSED"), ("backlog", "server", "SYN_RECEIVED")}
+    # close() put each side in FIN_WAIT_1 (drawn at the call) before its held or queued FIN left.
+    assert elsewhere[("zero-window", "client", "FIN_WAIT_1")][0] is None
+    # The client's FIN made the server CLOSING, not the server's own FIN.
+    closing, implied = elsewhere[("simultaneous-close", "server", "CLOSING")]
+    assert frame_of["simultaneous-close"][closing].sender == "client" and closing < implied
+    # close() orphaned the server in FIN_WAIT_2: its socket went at the ACK of its FIN, before the RST.
+    gone, reset = elsewhere[("sigpipe", "server", "CLOSED")]
+    assert frame_of["sigpipe"][gone].covers and frame_of["sigpipe"][reset].record.flags & RST
+    # The dropped SYN made no SYN_RECEIVED; the retried one did.
+    retried, dropped = elsewhere[("backlog", "server", "SYN_RECEIVED")]
+    assert frame_of["backlog"][retried].record.seq == frame_of["backlog"][dropped].record.seq and retried > dropped
 
 
 def test_the_socket_calls_tell_the_lesson(runs):
