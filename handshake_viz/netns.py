@@ -32,6 +32,17 @@ def _run(command: list[str]) -> None:
         raise ScenarioError(f"`{' '.join(command)}` failed: {result.stderr.strip() or result.returncode}")
 
 
+PORT_WINDOWS = 400      # windows of 100 client ports between 20000 and 59999, one chosen by pid
+
+
+def _port_window() -> str:
+    """This run's own client ports. Tracepoints are machine-wide and carry no namespace, and
+    Linux picks a connection's first ephemeral port from its addresses alone, so runs side by side
+    in namespaces of their own would otherwise make the same 4-tuples and mix their kernel records."""
+    first = 20000 + (os.getpid() % PORT_WINDOWS) * 100
+    return f"{first} {first + 99}"
+
+
 def _require_root() -> None:
     if os.geteuid() != 0:
         raise PrivilegeError("this scenario makes a private network namespace, which needs root: "
@@ -48,6 +59,7 @@ def namespace(setup: tuple[tuple[str, ...], ...] = ()):
     try:
         _run(["ip", "netns", "add", name])
         _run(["ip", "-n", name, "link", "set", "lo", "up"])
+        _run(["ip", "netns", "exec", name, "sysctl", "-q", "-w", f"net.ipv4.ip_local_port_range={_port_window()}"])
         for command in setup:
             _run(["ip", "netns", "exec", name, *command])
         target = os.open(f"/run/netns/{name}", os.O_RDONLY)

@@ -29,7 +29,6 @@ from handshake_viz.records import PacketRecord, SocketCall, endpoint_text
 from handshake_viz.scenarios import Scenario, Session, Traffic
 
 END_TIMEOUT = 5.0    # after the program ended, how long its last packets may take to be seen
-PRIVATE_PORT = 8080   # the server's port inside a scenario's own namespace
 
 
 @dataclass
@@ -105,7 +104,8 @@ def run_scenario(scenario: Scenario, host: str = "127.0.0.1", port: int | None =
     its promises about the wire, and the order of its calls, packets and kernel states."""
     sweep_leftovers()
     if scenario.setup is not None:
-        port = scenario.port or port or PRIVATE_PORT  # a fresh namespace: every port is free
+        # Any port is free in a fresh namespace; one free on the machine is also no other run's.
+        port = scenario.port or port or free_port(host)
         with netns.namespace(scenario.setup(port)):
             return _run(scenario, host, port)
     return _run(scenario, host, scenario.port or port or free_port(host))
