@@ -4,6 +4,7 @@ Pure and free of graphviz: `timeline()` turns an analysed conversation and the s
 the program that made it into rows in the order things happened; `dot` draws them.
 """
 
+import dataclasses
 import textwrap
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from handshake_viz.anomalies import ANOMALIES, KEEP_ALIVE, ZERO_WINDOW_PROBE
 from handshake_viz.analysis import CLIENT, SERVER, Conversation, Datagram, Segment, UdpConversation, other
 from handshake_viz.kernel_states import KernelView
 from handshake_viz.language import Words
-from handshake_viz.records import SYN, PacketRecord, SocketCall, TcpOptions, endpoint_text, flag_names
+from handshake_viz.records import FIN, SYN, PacketRecord, SocketCall, TcpOptions, endpoint_text, flag_names
 from handshake_viz.tcp_states import TIME_WAIT_SECONDS
 
 # Calls that wait for the peer; others (send, close, shutdown) emit their packets during the
@@ -34,6 +35,7 @@ class Arrow:
     label: tuple[str, ...]     # lines
     kind: str                  # "control", "data", "ack" or "reset"
     dropped: bool = False      # it never reached the target's socket: drawn ending in a cross
+    sent_row: int | None = None  # the row where it left its source, when that is earlier than its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,7 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     packet_rows: dict[int, int] = {}   # frame -> row (a folded packet: its fold's row)
     call_rows: dict[int, int] = {}     # call (its position in calls) -> the row where it was made
     at_calls, on_own_rows = _timed_states(kernel, calls, say)
+    state_rows: dict[tuple[str, str], int] = {}   # (side, state) drawn at its own time -> its row
     for kind, item in _in_time_order(_folded(conversation, packets, window), calls, times, on_own_rows):
         if kind == "packet":
             record, packet = item
@@ -124,6 +127,7 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
             rows.append(_fold_row(item, t0, say))
         elif kind == "state":
             time, mark = item
+            state_rows[(mark.lane, mark.text)] = len(rows)
             rows.append(Row(_stamp(time, t0), marks=(mark,)))
         else:
             call, returning = item
@@ -133,6 +137,11 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     for number, marks in at_calls.items():   # a state a call put the socket in, beside that call
         row = rows[call_rows[number]]
         rows[call_rows[number]] = Row(row.stamp, row.arrow, row.marks + marks, row.fold)
+        state_rows.update({(mark.lane, mark.text): call_rows[number] for mark in marks})
+    crossing = _crossing_fins(conversation, kernel, state_rows, packet_rows) if conversation.protocol == "tcp" else {}
+    for frame, sent in crossing.items():
+        row = rows[packet_rows[frame]]
+        rows[packet_rows[frame]] = Row(row.stamp, dataclasses.replace(row.arrow, sent_row=sent), row.marks, row.fold)
     lanes = (Lane(CLIENT, say("side.client"), short_endpoint(*conversation.client)),
              Lane(SERVER, say("side.server"), short_endpoint(*conversation.server)))
     full = [f"{lane.title} = {text}" for lane, text in zip(lanes, (conversation.client_text, conversation.server_text))
@@ -150,8 +159,8 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
         if segments[first].record.frame in packet_rows and segments[last].record.frame in packet_rows)
     spans = tuple(Span(side, packet_rows[conversation.time_wait_frame(side)], _time_wait_label(side, kernel, say))
                   for side in conversation.time_wait if conversation.time_wait_frame(side) in packet_rows)
-    return Diagram(title, lanes, tuple(rows), brackets, spans,
-                   addresses + _legend(conversation, bool(calls), kernel, say, t0))
+    legend = _legend(conversation, bool(calls), kernel, say, t0) + ((say("legend.crossing"),) if crossing else ())
+    return Diagram(title, lanes, tuple(rows), brackets, spans, addresses + legend)
 
 
 SHORT_ADDRESS = 20  # characters: longer IPv6 addresses are shortened on the lifelines
@@ -261,6 +270,21 @@ def _stamp(time: float, t0: float, frame: int | None = None) -> str:
     delta = time - t0
     when = f"{delta * 1000:.3f} ms" if delta < 1 else f"{delta:.3f} s"
     return f"#{frame}  {when}" if frame is not None else when
+
+
+def _crossing_fins(conversation: Conversation, kernel: KernelView | None, state_rows: dict,
+                   packet_rows: dict) -> dict[int, int]:
+    """FINs that crossed (each sent before the other arrived, so neither acknowledges the other):
+    frame -> the row where its side's kernel sent it, its FIN_WAIT_1, when that row is earlier.
+    Only the kernel's record knows when a FIN left; the capture sees it arrive."""
+    if conversation.active_closer != "both" or kernel is None:
+        return {}
+    crossing = {}
+    for fin in [s for s in conversation.segments if s.record.flags & FIN][:2]:
+        sent = state_rows.get((fin.sender, "FIN_WAIT_1"))
+        if sent is not None and fin.record.frame in packet_rows and sent < packet_rows[fin.record.frame]:
+            crossing[fin.record.frame] = sent
+    return crossing
 
 
 def _timed_states(kernel: KernelView | None, calls: tuple[SocketCall, ...], say: Words):

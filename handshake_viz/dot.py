@@ -136,12 +136,14 @@ def to_dot(diagram: Diagram, dpi: int | None = None) -> str:
             arrow = row.arrow
             x1, x2 = g.lane_x[arrow.source], g.lane_x[arrow.target]
             y1 = g.arrow_y(index, row)
+            # It leaves from its row, or from the earlier row where it was sent (crossing segments).
+            y0 = y1 if arrow.sent_row is None else g.mark_y(arrow.sent_row, diagram.rows[arrow.sent_row])
             if arrow.dropped:   # it stops short of the receiver, in a cross
-                x3, y3 = x1 + (x2 - x1) * DROPPED_REACH, y1 + SLANT * DROPPED_REACH
-                line(point(x1, y1), point(x3, y3), ARROW_STYLES[arrow.kind] + ", dir=none")
+                x3, y3 = x1 + (x2 - x1) * DROPPED_REACH, y0 + (y1 + SLANT - y0) * DROPPED_REACH
+                line(point(x1, y0), point(x3, y3), ARROW_STYLES[arrow.kind] + ", dir=none")
                 text(x3, y3, ["✕"], 12, color="#c0262d", extra=f", fontsize={FONT_SIZE + 4}")
             else:
-                line(point(x1, y1), point(x2, y1 + SLANT), ARROW_STYLES[arrow.kind])
+                line(point(x1, y0), point(x2, y1 + SLANT), ARROW_STYLES[arrow.kind])
             label_y = g.row_top[index] + len(arrow.label) * LINE / 2 + 2
             text((x1 + x2) / 2, label_y, arrow.label, LANE_GAP - 16)
         for mark in row.marks:

@@ -267,11 +267,18 @@ def _placed(side: str, sequence: list[tuple[float | None, str]], conversation: C
     the kernel's time puts it there; else at its own time. The first is where the record starts."""
     placed = [KernelState(sequence[0][1], None, None)] if sequence else []
     for (_, old), (time, new) in zip(sequence, sequence[1:]):
-        if new == "TIME_WAIT":   # from the TIME_WAIT table: no time, its cause is the peer's FIN
-            placed.append(KernelState(new, cause_packet(conversation, side, "peer_fin", None), None))
+        if new == "TIME_WAIT":   # from the TIME_WAIT table, which has no time: see _time_wait_frame
+            placed.append(KernelState(new, _time_wait_frame(conversation, side, old, time), None))
         else:
             placed.append(KernelState(new, _packet_at(conversation, side, old, new, time), time))
     return placed
+
+
+def _time_wait_frame(conversation: Conversation, side: str, old: str, closed: float) -> int | None:
+    """Where a socket's TIME_WAIT began: where the kernel gave up the socket (traced CLOSE), or, if
+    the peer's FIN came later (a socket close() orphaned in FIN_WAIT_2), at that FIN."""
+    frames = [cause_packet(conversation, side, "peer_fin", None), _packet_at(conversation, side, old, "CLOSED", closed)]
+    return max((f for f in frames if f is not None), default=None)
 
 
 def _packet_at(conversation: Conversation, side: str, old: str, new: str, time: float) -> int | None:

@@ -234,3 +234,17 @@ def test_a_dropped_packet_ends_in_a_cross_with_the_kernels_reason_and_no_ack_cre
     path = write_json(Outputs(), tmp_path / "d.json", "d.pcap", run.records, run.calls, run.kernel)
     packets = [p for c in json.loads(path.read_text())["conversations"] for p in c["packets"]]
     assert [p["frame"] for p in packets if "dropped" in p] == [frame]
+
+
+def test_crossing_fins_are_drawn_from_when_each_was_sent_to_when_it_arrived(runs):
+    from handshake_viz import kernel_states
+    from handshake_viz.diagram import timeline
+    run = runs["simultaneous-close"]
+    [conversation] = run.conversations
+    diagram = timeline(conversation, run.calls, kernel=kernel_states.view(conversation, run.kernel))
+    fins = [(i, row.arrow) for i, row in enumerate(diagram.rows) if row.arrow and "FIN" in row.arrow.label[0]]
+    (first_row, first), (second_row, second) = fins
+    # Each left (its side's FIN_WAIT_1, at close()) before the other arrived: the two arrows cross.
+    assert first.sent_row < second.sent_row < first_row < second_row
+    assert any(m.text == "FIN_WAIT_1" and m.lane == first.source for m in diagram.rows[first.sent_row].marks)
+    assert any(line.startswith("Crossing FINs") for line in diagram.legend)
