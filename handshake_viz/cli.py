@@ -43,6 +43,15 @@ def _seconds(text: str) -> float:
     raise argparse.ArgumentTypeError(f"a number of seconds above 0, not {text!r}")
 
 
+def _scale(text: str) -> float:
+    try:
+        if 0.25 <= float(text) <= 8:
+            return float(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"a scale from 0.25 to 8, not {text!r}")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="handshake-viz",
@@ -99,6 +108,8 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--frames", metavar="A-B", help="draw frames A to B in full")
         command.add_argument("--time", metavar="A-B", help="draw seconds A to B (from the first packet) in full")
         command.add_argument("--lang", choices=LANGUAGES, default="en", help="language of the labels and reports (en, ko)")
+        command.add_argument("--scale", type=_scale, default=1.0, metavar="X",
+                             help="PNG size: 1 is about 1,100 pixels wide, for a notes column; 2 for high-density screens")
     return parser
 
 
@@ -163,7 +174,7 @@ def _run(args) -> int:
         _keep_kernel_record(outputs, pcap, result.kernel)
         title = Words(args.lang).scenario_title(scenario.name, scenario.summary)
         files = drawings.draw(result.conversations, scenario.name, args.out, drawn, outputs,
-                              result.calls, title, result.kernel, window, args.lang)
+                              result.calls, title, result.kernel, window, args.lang, args.scale)
         if "json" in formats:
             files.append(write_json(outputs, args.out / f"{scenario.name}.json", str(pcap),
                                     result.records, result.calls, result.kernel))
@@ -202,7 +213,7 @@ def _watch(args) -> int:
     outputs.write(pcap, lambda f: write_pcap(f, result.frames, result.linktype))
     _keep_kernel_record(outputs, pcap, result.kernel)
     # The watched capture is drawn exactly as a replay of its pcap: one path, and an index when it holds several.
-    replayed = replay(pcap, args.out, formats, outputs, window=window, lang=args.lang)
+    replayed = replay(pcap, args.out, formats, outputs, window=window, lang=args.lang, scale=args.scale)
     _conversations(replayed, f"nothing went to or from port {args.port} on loopback: "
                              "is that the port your server listens on?")
     print(f"\n{result.how_it_ended}; {len(result.frames)} packets in {pcap}; "
@@ -251,7 +262,7 @@ def _header(args) -> int:
 def _replay(args) -> int:
     window = drawings.parse_window(args.max_arrows, args.frames, args.time)
     result = replay(args.capture, args.out, drawings.parse_formats(args.format), Outputs(args.force),
-                    args.conversation, window, args.lang)
+                    args.conversation, window, args.lang, args.scale)
     for note in result.notes:
         print(f"handshake-viz: note: {note}", file=sys.stderr)
     _conversations(result, f"{args.capture} holds no TCP or UDP conversation.")

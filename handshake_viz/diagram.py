@@ -5,7 +5,7 @@ the program that made it into rows in the order things happened; `dot` draws the
 """
 
 import dataclasses
-import textwrap
+import ipaddress
 from dataclasses import dataclass
 
 from handshake_viz import dnsmsg
@@ -92,9 +92,6 @@ class Diagram:
     legend: tuple[str, ...]
 
 
-TITLE_WIDTH = 120  # characters on a title line
-
-
 def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCall, ...] = (),
              title: str | None = None, kernel: KernelView | None = None, window: Window = Window(),
              lang: str = "en") -> Diagram:
@@ -147,10 +144,10 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     full = [f"{lane.title} = {text}" for lane, text in zip(lanes, (conversation.client_text, conversation.server_text))
             if lane.subtitle != text]
     default_title = f"{conversation.protocol.upper()} {conversation.client_text} → {conversation.server_text}"
-    title = "\n".join(textwrap.wrap(title, TITLE_WIDTH)) if title else default_title
+    title = title or default_title   # one line: the drawing breaks it to fit
     addresses = (say("addresses", addresses=", ".join(full)),) if full else ()
     if conversation.protocol == "udp":
-        return Diagram(title, lanes, tuple(rows), (), (), addresses + _udp_legend(bool(calls), say))
+        return Diagram(title, lanes, tuple(rows), (), (), addresses + _udp_legend(conversation, bool(calls), say))
     segments = conversation.segments
     brackets = tuple(
         Bracket(say(f"phase.{phase}"), packet_rows[segments[first].record.frame],
@@ -267,8 +264,9 @@ def _blocked(call: SocketCall, times: list[float]) -> bool:
 
 
 def _stamp(time: float, t0: float, frame: int | None = None) -> str:
+    """The time since the start, to the microsecond the capture keeps, past a second too."""
     delta = time - t0
-    when = f"{delta * 1000:.3f} ms" if delta < 1 else f"{delta:.3f} s"
+    when = f"{delta * 1000:.3f} ms" if delta < 1 else f"{delta:.6f} s"
     return f"#{frame}  {when}" if frame is not None else when
 
 
@@ -446,7 +444,8 @@ def _ack_explanation(conversation: Conversation, segment: Segment, say: Words, d
     last = covered[-1]
     what = ("SYN" if last.record.flags & SYN and not last.record.payload_len
             else "FIN" if not last.record.payload_len else "data")
-    frames = ", ".join(f"#{s.record.frame}" for s in covered)
+    frames = (", ".join(f"#{s.record.frame}" for s in covered) if len(covered) <= 2
+              else f"#{covered[0].record.frame}-#{covered[-1].record.frame}")
     return say("ack.explained", ack=segment.rel_ack, seq=last.rel_seq, space=last.seq_space,
                what=say(f"what.{what}"), frames=frames)
 
@@ -477,9 +476,16 @@ def _states_legend(kernel: KernelView | None, say: Words, t0: float) -> str:
     return say("legend.states.differ", differences="; ".join(differences))
 
 
-def _udp_legend(with_calls: bool, say: Words) -> tuple[str, ...]:
-    lines = [say("legend.udp"), say("legend.loopback"), say("legend.icmp")]
+def _udp_legend(conversation: UdpConversation, with_calls: bool, say: Words) -> tuple[str, ...]:
+    lines = [say("legend.udp"), say("legend.rows")] + _loopback_legend(conversation, say)
+    if any(d.record.icmp for d in conversation.datagrams):
+        lines.append(say("legend.icmp"))
     return tuple(lines + ([say("legend.calls")] if with_calls else []))
+
+
+def _loopback_legend(conversation, say: Words) -> list[str]:
+    ends = (conversation.client[0], conversation.server[0])
+    return [say("legend.loopback")] if all(ipaddress.ip_address(a).is_loopback for a in ends) else []
 
 
 def _legend(conversation: Conversation, with_calls: bool, kernel: KernelView | None, say: Words,
@@ -488,10 +494,12 @@ def _legend(conversation: Conversation, with_calls: bool, kernel: KernelView | N
     lines = [
         say("legend.seq", isns=say("legend.isns", isns=", ".join(isns)) if isns else ""),
         say("legend.numbers"),
-        say("legend.loopback"),
+        say("legend.rows"),
+        *_loopback_legend(conversation, say),
         say("legend.colours", states=_states_legend(kernel, say, t0)),
-        say("legend.marks"),
     ]
+    if any(s.analysis or s.resent_from is not None for s in conversation.segments):
+        lines.append(say("legend.marks"))
     if conversation.time_wait:
         found = kernel is not None and any(side in kernel.time_wait_left for side in conversation.time_wait)
         lines.append(say("legend.time_wait", msl=TIME_WAIT_SECONDS,

@@ -4,18 +4,25 @@ A ladder's geometry is known before layout, so each node is pinned (`pos="x,y!"`
 only draws it (`neato -n2`): fast on long ladders and the same every time. Knows nothing of TCP.
 """
 
-from handshake_viz.diagram import Diagram, Row
+import textwrap
 
+from handshake_viz.diagram import Diagram, Mark, Row
+
+# Sized for a notes column: about 900 points wide, which a PNG at 90 dpi shows 1,120 pixels wide
+# with 10-point text 12.5 pixels high. Text wraps to its column instead of running over.
 FONT = "DejaVu Sans"
 FONT_SIZE = 10
+CHAR_WIDTH = 6.0            # points a character takes at FONT_SIZE, a little more than DejaVu's average
 LINE = 13.0                 # points per text line
 SLANT = 12.0                # how far an arrow drops across the gap between lanes
 ROW_GAP = 10.0
-STAMP_X, STAMP_WIDTH = 50.0, 96.0
-CALL_WIDTH, STATE_WIDTH = 230.0, 120.0
-LANE_GAP = 470.0
-BRACKET_WIDTH = 150.0
-MARGIN = 12.0
+STAMP_WIDTH = 76.0
+STAMP_X = 10.0 + STAMP_WIDTH / 2
+CALL_WIDTH, STATE_WIDTH = 124.0, 76.0
+LANE_GAP = 270.0
+BRACKET_WIDTH = 84.0
+FOLD_WIDTH = LANE_GAP + 2 * (STATE_WIDTH + CALL_WIDTH)   # a folded run has no marks: it may use their columns
+MARGIN = 10.0
 HEADER_HEIGHT = 36.0
 TAIL = 46.0                 # room below the last row for what continues (TIME_WAIT)
 DROPPED_REACH = 0.8         # how far across the gap a dropped packet's arrow gets
@@ -38,13 +45,39 @@ def _lines(lines, justify: str = "\\n") -> str:
     return "".join(quote(line) + justify for line in lines)
 
 
+def wrap(lines, width: float, size: float = FONT_SIZE) -> list[str]:
+    """lines broken at spaces to fit width points of text of this size (a long word stays whole)."""
+    chars = max(int(width / (CHAR_WIDTH * size / FONT_SIZE)), 8)
+    wrapped = []
+    for line in lines:
+        wrapped += textwrap.wrap(line, chars, break_long_words=False, break_on_hyphens=False,
+                                 subsequent_indent="  ") or [""]
+    return wrapped
+
+
+def _label(row: Row) -> list[str]:
+    return wrap(row.arrow.label, LANE_GAP - 16) if row.arrow else []
+
+
+def _mark_lines(mark: Mark) -> list[str]:
+    return wrap(mark.text.split("\n"), STATE_WIDTH if mark.kind.startswith("state") else CALL_WIDTH)
+
+
+def _legend(diagram: Diagram, width: float) -> list[str]:
+    return wrap(diagram.legend, width - 2 * MARGIN, FONT_SIZE - 1)
+
+
+def _title(diagram: Diagram, width: float) -> list[str]:
+    return wrap(diagram.title.split("\n"), width - 2 * MARGIN, FONT_SIZE + 3)
+
+
 class _Geometry:
     def __init__(self, diagram: Diagram):
-        self.left_x = STAMP_WIDTH + CALL_WIDTH + STATE_WIDTH + 2 * MARGIN
+        self.left_x = STAMP_WIDTH + CALL_WIDTH + STATE_WIDTH + 3 * MARGIN + 6
         self.right_x = self.left_x + LANE_GAP
         self.width = self.right_x + STATE_WIDTH + CALL_WIDTH + BRACKET_WIDTH + 3 * MARGIN
         self.lane_x = {diagram.lanes[0].key: self.left_x, diagram.lanes[1].key: self.right_x}
-        title_lines = diagram.title.count("\n") + 1
+        title_lines = len(_title(diagram, self.width))
         self.top = MARGIN + title_lines * LINE * 1.4 + HEADER_HEIGHT + 8
         self.row_top = []
         self.row_height = []
@@ -56,12 +89,11 @@ class _Geometry:
             y += height
         self.rows_bottom = y
         self.legend_top = y + TAIL + 10
-        self.height = self.legend_top + len(diagram.legend) * LINE + 2 * MARGIN
+        self.height = self.legend_top + len(_legend(diagram, self.width)) * LINE + 2 * MARGIN
 
     def arrow_y(self, index: int, row: Row) -> float:
         """Where a row's arrow leaves its source lane (it reaches the target SLANT lower)."""
-        label_lines = len(row.arrow.label) if row.arrow else 0
-        return self.row_top[index] + label_lines * LINE + 6
+        return self.row_top[index] + len(_label(row)) * LINE + 6
 
     def mark_y(self, index: int, row: Row) -> float:
         if row.arrow:
@@ -74,9 +106,10 @@ class _Geometry:
 
 
 def _row_height(row: Row) -> float:
-    arrow_part = len(row.arrow.label) * LINE + SLANT + 12 if row.arrow else 0
-    mark_lines = max((len(m.text.split("\n")) for m in row.marks), default=0)
-    return max(arrow_part, mark_lines * LINE + ROW_GAP, LINE + ROW_GAP)
+    arrow_part = len(_label(row)) * LINE + SLANT + 12 if row.arrow else 0
+    mark_lines = max((len(_mark_lines(m)) for m in row.marks), default=0)
+    fold_lines = len(wrap([row.fold], FOLD_WIDTH)) if row.fold else 0
+    return max(arrow_part, max(mark_lines, fold_lines) * LINE + ROW_GAP, LINE + ROW_GAP)
 
 
 def to_dot(diagram: Diagram, dpi: int | None = None) -> str:
@@ -106,7 +139,7 @@ def to_dot(diagram: Diagram, dpi: int | None = None) -> str:
     def line(a: str, b: str, attrs: str) -> None:
         out.append(f"  {a} -> {b} [{attrs}];")
 
-    title_lines = diagram.title.split("\n")
+    title_lines = _title(diagram, g.width)
     text(g.width / 2, MARGIN + len(title_lines) * LINE * 0.7, title_lines, g.width - 2 * MARGIN,
          extra=f', fontsize={FONT_SIZE + 3}')
     header_y = g.top - HEADER_HEIGHT / 2 - 4
@@ -124,8 +157,8 @@ def to_dot(diagram: Diagram, dpi: int | None = None) -> str:
              'dir=none, color="#f0a030", penwidth=7')
         # Set on the outer side, aligned toward the bar, so a long line never runs over it.
         outward = -1 if x == g.left_x else 1
-        width = STATE_WIDTH + CALL_WIDTH / 2
-        text(x + outward * (width / 2 + MARGIN), g.rows_bottom + TAIL / 2, span.label.split("\n"), width,
+        width = STATE_WIDTH + CALL_WIDTH
+        text(x + outward * (width / 2 + MARGIN), g.rows_bottom + TAIL / 2, wrap(span.label.split("\n"), width), width,
              "\\r" if outward < 0 else "\\l", color="#a05a00")
 
     for index, row in enumerate(diagram.rows):
@@ -144,12 +177,13 @@ def to_dot(diagram: Diagram, dpi: int | None = None) -> str:
                 text(x3, y3, ["✕"], 12, color="#c0262d", extra=f", fontsize={FONT_SIZE + 4}")
             else:
                 line(point(x1, y0), point(x2, y1 + SLANT), ARROW_STYLES[arrow.kind])
-            label_y = g.row_top[index] + len(arrow.label) * LINE / 2 + 2
-            text((x1 + x2) / 2, label_y, arrow.label, LANE_GAP - 16)
+            label = _label(row)
+            text((x1 + x2) / 2, g.row_top[index] + len(label) * LINE / 2 + 2, label, LANE_GAP - 16)
         for mark in row.marks:
             _mark(g, index, row, mark, text)
         if row.fold:
-            text((g.left_x + g.right_x) / 2, g.mark_y(index, row), [row.fold], LANE_GAP + 2 * STATE_WIDTH,
+            text((g.left_x + g.right_x) / 2, g.mark_y(index, row), wrap([row.fold], FOLD_WIDTH),
+                 FOLD_WIDTH,
                  color="#555555", extra=', fontname="DejaVu Sans Oblique"')
 
     for bracket in diagram.brackets:
@@ -160,10 +194,12 @@ def to_dot(diagram: Diagram, dpi: int | None = None) -> str:
         line(a, b, 'dir=none, color="#888888"')
         line(a, point(x - 8, top), 'dir=none, color="#888888"')
         line(b, point(x - 8, bottom), 'dir=none, color="#888888"')
-        text(x + 8 + (BRACKET_WIDTH - 16) / 2, (top + bottom) / 2, [bracket.label],
-             BRACKET_WIDTH - 16, "\\l", "#333333", extra=", fontsize=11")
+        label = wrap([bracket.label], BRACKET_WIDTH - 16, FONT_SIZE + 1)
+        text(x + 8 + (BRACKET_WIDTH - 16) / 2, (top + bottom) / 2, label,
+             BRACKET_WIDTH - 16, "\\l", "#333333", extra=f", fontsize={FONT_SIZE + 1}")
 
-    text(g.width / 2, g.legend_top + len(diagram.legend) * LINE / 2, diagram.legend,
+    legend = _legend(diagram, g.width)
+    text(g.width / 2, g.legend_top + len(legend) * LINE / 2, legend,
          g.width - 2 * MARGIN, "\\l", "#333333", extra=f", fontsize={FONT_SIZE - 1}")
     out.append("}")
     return "\n".join(out) + "\n"
@@ -174,7 +210,7 @@ def _mark(g: _Geometry, index: int, row: Row, mark, text) -> None:
     outward = -1 if x == g.left_x else 1
     justify = "\\r" if outward < 0 else "\\l"
     y = g.mark_y(index, row)
-    lines = mark.text.split("\n")
+    lines = _mark_lines(mark)
     if mark.kind.startswith("state"):
         width = STATE_WIDTH
         center = x + outward * (width / 2 + 6)

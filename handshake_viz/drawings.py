@@ -17,7 +17,7 @@ from handshake_viz.records import SocketCall
 from handshake_viz.render import FORMATS, render
 
 DEFAULT_FORMATS = ("svg", "png")
-PNG_DPI = 150  # sharp on high-density screens, still small enough to paste into notes
+PNG_DPI = 90   # a notes column's width (about 1,120 pixels); --scale 2 for high-density screens
 
 
 ALL_FORMATS = FORMATS + ("dot", "mermaid", "md", "json")
@@ -63,7 +63,7 @@ def planned_paths(stem: str, conversations: list[Conversation], out_dir: Path, f
 
 def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, outputs: Outputs,
          calls: tuple[SocketCall, ...] = (), title: str | None = None, kernel: KernelRecord | None = None,
-         window: Window = Window(), lang: str = "en") -> list[Path]:
+         window: Window = Window(), lang: str = "en", scale: float = 1.0) -> list[Path]:
     """Write each conversation's timeline, with the socket calls made on it (see attribution)."""
     if "md" in formats and not {"svg", "png"} & set(formats):
         formats = (*formats, "svg")  # the report embeds the diagram
@@ -82,10 +82,10 @@ def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, o
             elif fmt == "png" and len(pages(diagram)) > 1:
                 for number, page in enumerate(pages(diagram), 1):
                     written.append(outputs.write_bytes(out_dir / f"{name}-p{number}.png",
-                                                       render(to_dot(page, dpi=PNG_DPI), "png")))
+                                                       render(to_dot(page, dpi=PNG_DPI * scale), "png")))
                 continue
             else:
-                dot_text = to_dot(diagram, dpi=PNG_DPI if fmt == "png" else None)
+                dot_text = to_dot(diagram, dpi=PNG_DPI * scale if fmt == "png" else None)
                 data = dot_text.encode("utf-8") if fmt == "dot" else render(dot_text, fmt)
             written.append(outputs.write_bytes(out_dir / f"{name}.{_SUFFIX.get(fmt, fmt)}", data))
     return written

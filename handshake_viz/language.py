@@ -37,9 +37,9 @@ _EN = {
     "what.SYN": "SYN", "what.FIN": "FIN", "what.data": "data",
     "legend.calls": "Green: the socket calls each side made, where they happened; a call that waits for the peer"
                     " (connect, accept, recv) and saw packets pass is drawn where it was called (…) and where it returned.",
-    "legend.loopback": "One arrow per packet, in capture order. On loopback a packet is sent and received in the same"
-                       " instant, so the slant shows direction, not delay; the margin gives the frame number and the real"
-                       " time since the start.",
+    "legend.rows": "One arrow per packet, in capture order; its slant shows direction, not delay; the margin gives the"
+                   " frame number and the time since the start.",
+    "legend.loopback": "On loopback a packet is sent and received in the same instant.",
     "legend.states.inferred": "States (RFC 9293 names) are inferred from the packets (no kernel record).",
     "legend.states.kernel": "States (RFC 9293 names) are the kernel's, traced (sock:inet_sock_set_state) during the run;"
                             " they agree with what the packets imply.",
@@ -130,8 +130,9 @@ _KO = {
     "what.SYN": "SYN", "what.FIN": "FIN", "what.data": "데이터",
     "legend.calls": "초록색: 각 쪽이 호출한 소켓 함수와 그 시점. 상대를 기다리는 호출(connect, accept, recv)이 기다리는 동안"
                     " 패킷이 오갔다면, 호출한 곳(…)과 반환한 곳에 두 번 그립니다.",
-    "legend.loopback": "패킷 하나가 화살표 하나이며, 캡처된 순서대로 그립니다. 루프백에서는 보내는 순간과 받는 순간이 같으므로"
-                       " 기울기는 방향만 나타내고 지연을 뜻하지 않습니다. 왼쪽 여백은 프레임 번호와 시작 후 실제 시간입니다.",
+    "legend.rows": "패킷 하나가 화살표 하나이며, 캡처된 순서대로 그립니다. 기울기는 방향만 나타내고 지연을 뜻하지 않으며,"
+                   " 왼쪽 여백은 프레임 번호와 시작 후 시간입니다.",
+    "legend.loopback": "루프백에서는 보내는 순간과 받는 순간이 같습니다.",
     "legend.states.inferred": "상태(RFC 9293 이름)는 패킷으로부터 추정한 것입니다 (커널 기록 없음).",
     "legend.states.kernel": "상태(RFC 9293 이름)는 실행 중 커널이 기록한 것(sock:inet_sock_set_state)이며,"
                             " 패킷으로 추정한 상태와 일치합니다.",

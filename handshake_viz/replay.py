@@ -59,7 +59,7 @@ def summary_row(conversation) -> tuple[str, ...]:
 
 
 def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outputs,
-           only: int | None = None, window: Window = Window(), lang: str = "en") -> ReplayResult:
+           only: int | None = None, window: Window = Window(), lang: str = "en", scale: float = 1.0) -> ReplayResult:
     """Analyse capture; write its JSON (streamed) and the diagrams of its conversations."""
     drawn = tuple(f for f in formats if f != "json")
     json_path = out_dir / f"{capture.stem}.json" if "json" in formats else None
@@ -108,7 +108,7 @@ def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outp
         conversations = [c for c in analyzer.conversations if only is None or c.index == only]
         outputs.refuse_existing(drawings.planned_paths(capture.stem, conversations, out_dir, drawn))
         result.files += drawings.draw(conversations, capture.stem, out_dir, drawn, outputs, kernel=kernel,
-                                      window=window, lang=lang)
+                                      window=window, lang=lang, scale=scale)
         if len(conversations) > 1:
             rows = sorted((summary_row(c) for c in conversations), key=lambda row: int(row[0]))
             result.files += drawings.draw_index(conversations, rows, capture, out_dir, drawn, outputs)
