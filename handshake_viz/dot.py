@@ -4,7 +4,7 @@ A ladder's geometry is known before layout, so each node is pinned (`pos="x,y!"`
 only draws it (`neato -n2`): fast on long ladders and the same every time. Knows nothing of TCP.
 """
 
-import textwrap
+import unicodedata
 
 from handshake_viz.diagram import Diagram, Mark, Row
 
@@ -46,13 +46,30 @@ def _lines(lines, justify: str = "\\n") -> str:
 
 
 def wrap(lines, width: float, size: float = FONT_SIZE) -> list[str]:
-    """lines broken at spaces to fit width points of text of this size (a long word stays whole)."""
-    chars = max(int(width / (CHAR_WIDTH * size / FONT_SIZE)), 8)
+    """lines broken at spaces to fit width points of text of this size (a long word stays whole);
+    a Hangul or other wide character counts as WIDE ordinary ones."""
+    room = width / (CHAR_WIDTH * size / FONT_SIZE)
     wrapped = []
     for line in lines:
-        wrapped += textwrap.wrap(line, chars, break_long_words=False, break_on_hyphens=False,
-                                 subsequent_indent="  ") or [""]
+        current = None
+        for word in line.split(" "):   # runs of spaces are kept: labels align numbers with them
+            if current is None:
+                current = word
+            elif text_width(current + " " + word) > room and current.strip():
+                wrapped.append(current)
+                current = "  " + word
+            else:
+                current += " " + word
+        wrapped.append(current or "")
     return wrapped
+
+
+WIDE = 1.7   # a wide (East Asian) character, in ordinary characters: about a full em
+
+
+def text_width(text: str) -> float:
+    """How wide text is, in ordinary characters of CHAR_WIDTH."""
+    return sum(WIDE if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _label(row: Row) -> list[str]:

@@ -64,9 +64,14 @@ def test_every_text_line_fits_its_column_and_the_legend_stays_on_the_canvas():
     legend = dot._legend(diagram, geometry.width)
     assert len(legend) > len(diagram.legend)   # long lines were broken, not cut at the edges
     size = (dot.FONT_SIZE - 1) / dot.FONT_SIZE
-    assert all(len(line) * dot.CHAR_WIDTH * size <= geometry.width - 2 * dot.MARGIN for line in legend)
+    assert all(dot.text_width(line) * dot.CHAR_WIDTH * size <= geometry.width - 2 * dot.MARGIN for line in legend)
     for row in diagram.rows:
-        assert all(len(line) * dot.CHAR_WIDTH <= dot.LANE_GAP - 16 or " " not in line.strip() for line in dot._label(row))
+        assert all(dot.text_width(line) * dot.CHAR_WIDTH <= dot.LANE_GAP - 16 or " " not in line.strip()
+                   for line in dot._label(row))
+    korean = timeline(conversation, lang="ko")
+    for line in dot._legend(korean, dot._Geometry(korean).width):
+        assert dot.text_width(line) * dot.CHAR_WIDTH * size <= geometry.width - 2 * dot.MARGIN, line
+        assert dot.text_width(line) > len(line)   # Hangul counts wide
 
 
 def test_the_margin_keeps_microseconds_past_one_second_and_an_ack_names_at_most_a_range():
