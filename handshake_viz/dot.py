@@ -12,7 +12,7 @@ from handshake_viz.diagram import Diagram, Mark, Row
 # with 10-point text 12.5 pixels high. Text wraps to its column instead of running over.
 FONT = "DejaVu Sans"
 FONT_SIZE = 10
-CHAR_WIDTH = 6.0            # points a character takes at FONT_SIZE, a little more than DejaVu's average
+CHAR_WIDTH = 6.2            # points an ordinary character takes at FONT_SIZE (see text_width)
 LINE = 13.0                 # points per text line
 SLANT = 12.0                # how far an arrow drops across the gap between lanes
 ROW_GAP = 10.0
@@ -64,12 +64,17 @@ def wrap(lines, width: float, size: float = FONT_SIZE) -> list[str]:
     return wrapped
 
 
-WIDE = 1.7   # a wide (East Asian) character, in ordinary characters: about a full em
+# Widths in ordinary characters of CHAR_WIDTH, from DejaVu Sans's advances at 10 points (a digit
+# 6.4, a capital up to 7.5, a space or comma 3.2): enough to wrap "PSH, ACK   seq 101:201 (100)  ack 1
+# win 65536" as a whole line, never so little that a line runs over.
+WIDE = 1.7                   # a Hangul or other wide character: about a full em
+NARROW, NARROW_CHARACTERS = 0.55, frozenset(" ,.:;'()[]|!-ilI")
 
 
 def text_width(text: str) -> float:
     """How wide text is, in ordinary characters of CHAR_WIDTH."""
-    return sum(WIDE if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return sum(NARROW if c in NARROW_CHARACTERS else WIDE if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in text)
 
 
 def _label(row: Row) -> list[str]:
