@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from handshake_viz import dnsmsg
 from handshake_viz.anomalies import ANOMALIES, KEEP_ALIVE, ZERO_WINDOW_PROBE
 from handshake_viz.analysis import CLIENT, SERVER, Conversation, Datagram, Segment, UdpConversation, other
-from handshake_viz.kernel_states import KernelView
+from handshake_viz.kernel_states import JUDGED_BY_THE_SOCKET, KernelView
 from handshake_viz.language import Words
 from handshake_viz.records import FIN, SYN, PacketRecord, SocketCall, TcpOptions, endpoint_text, flag_names
 from handshake_viz.tcp_states import TIME_WAIT_SECONDS
@@ -391,9 +391,11 @@ def _segment_row(conversation: Conversation, segment: Segment, t0: float, kernel
     label = _segment_label(conversation, segment, say, dropped)
     if kernel and record.frame in kernel.reset_reasons:
         label += (say("kernel.reset", reason=say.reset_reason(kernel.reset_reasons[record.frame])),)
+    lost = record.frame in dropped and dropped[record.frame] not in JUDGED_BY_THE_SOCKET
     if record.frame in dropped:
-        label += (say("kernel.dropped", reason=say.drop_reason(dropped[record.frame])),)
-    arrow = Arrow(segment.sender, target, label, kind, record.frame in dropped)
+        words = "kernel.dropped" if lost else "kernel.discarded"
+        label += (say(words, reason=say.drop_reason(dropped[record.frame])),)
+    arrow = Arrow(segment.sender, target, label, kind, lost)
     return Row(_stamp(record.time, t0, record.frame), arrow, _state_marks(conversation, record.frame, kernel, say))
 
 

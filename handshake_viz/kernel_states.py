@@ -217,6 +217,14 @@ def view(conversation: Conversation, record: KernelRecord) -> KernelView | None:
 
 
 DROP_WINDOW = 0.002   # a drop comes right after its packet passed the capture: the same softirq pass
+# Reasons the receiving connection's own TCP gives after judging a segment (it reached the
+# socket, which often answered it with an ACK, then let it go): a keep-alive probe one byte back
+# is freed as TCP_OLD_SEQUENCE once its ACK is sent. Every other reason means the socket never got it.
+JUDGED_BY_THE_SOCKET = frozenset({
+    "TCP_OLD_SEQUENCE", "TCP_OLD_DATA", "TCP_OFO_DROP", "TCP_OFOMERGE", "TCP_OLD_ACK", "TCP_TOO_OLD_ACK",
+    "TCP_INVALID_SEQUENCE", "TCP_INVALID_END_SEQUENCE", "TCP_INVALID_ACK_SEQUENCE", "TCP_ACK_UNSENT_DATA",
+    "TCP_OVERWINDOW", "TCP_ZEROWINDOW", "TCP_RFC7323_PAWS", "TCP_RFC7323_PAWS_ACK", "TCP_RFC7323_TW_PAWS",
+    "TCP_RFC7323_TSECR", "TCP_FLAGS", "TCP_RESET", "TCP_INVALID_SYN"})
 
 
 def dropped_frames(conversation: Conversation, record: KernelRecord) -> dict[int, str]:

@@ -248,3 +248,27 @@ def test_crossing_fins_are_drawn_from_when_each_was_sent_to_when_it_arrived(runs
     assert first.sent_row < second.sent_row < first_row < second_row
     assert any(m.text == "FIN_WAIT_1" and m.lane == first.source for m in diagram.rows[first.sent_row].marks)
     assert any(line.startswith("Crossing FINs") for line in diagram.legend)
+
+
+def test_the_words_say_what_happened_on_real_runs(runs):
+    from handshake_viz import kernel_states
+    from handshake_viz.diagram import timeline
+
+    def drawn(name):
+        [conversation] = runs[name].conversations
+        return timeline(conversation, kernel=kernel_states.view(conversation, runs[name].kernel))
+
+    abort = [line for row in drawn("abort").rows if row.arrow and "RST" in row.arrow.label[0] for line in row.arrow.label]
+    assert "kernel's reason: aborted while open (close with SO_LINGER 0, or a disconnect)" in abort
+    assert [b.label for b in drawn("refused").brackets] == ["connection refused"]
+    assert [b.label for b in drawn("keepalive").brackets] == ["3-way handshake", "idle, keep-alive probes", "teardown"]
+
+
+def test_a_keep_alive_probe_reaches_its_socket_which_answers_it_then_lets_it_go(runs):
+    from handshake_viz import kernel_states
+    from handshake_viz.diagram import timeline
+    [conversation] = runs["keepalive"].conversations
+    diagram = timeline(conversation, kernel=kernel_states.view(conversation, runs["keepalive"].kernel))
+    probes = [row.arrow for row in diagram.rows if row.arrow and "[keep alive]" in row.arrow.label]
+    assert probes and not any(probe.dropped for probe in probes)
+    assert all("discarded by the receiver: an old sequence number (a duplicate)" in p.label for p in probes)
