@@ -224,7 +224,8 @@ JUDGED_BY_THE_SOCKET = frozenset({
     "TCP_OLD_SEQUENCE", "TCP_OLD_DATA", "TCP_OFO_DROP", "TCP_OFOMERGE", "TCP_OLD_ACK", "TCP_TOO_OLD_ACK",
     "TCP_INVALID_SEQUENCE", "TCP_INVALID_END_SEQUENCE", "TCP_INVALID_ACK_SEQUENCE", "TCP_ACK_UNSENT_DATA",
     "TCP_OVERWINDOW", "TCP_ZEROWINDOW", "TCP_RFC7323_PAWS", "TCP_RFC7323_PAWS_ACK", "TCP_RFC7323_TW_PAWS",
-    "TCP_RFC7323_TSECR", "TCP_FLAGS", "TCP_RESET", "TCP_INVALID_SYN"})
+    "TCP_RFC7323_TSECR", "TCP_FLAGS", "TCP_RESET", "TCP_INVALID_SYN",
+    "TCP_ABORT_ON_DATA"})   # an orphaned socket takes the ACK, then aborts on the data (sigpipe)
 
 
 def dropped_frames(conversation: Conversation, record: KernelRecord) -> dict[int, str]:

@@ -272,3 +272,12 @@ def test_a_keep_alive_probe_reaches_its_socket_which_answers_it_then_lets_it_go(
     probes = [row.arrow for row in diagram.rows if row.arrow and "[keep alive]" in row.arrow.label]
     assert probes and not any(probe.dropped for probe in probes)
     assert all("discarded by the receiver: an old sequence number (a duplicate)" in p.label for p in probes)
+
+
+def test_data_for_a_socket_already_closed_reaches_it_and_is_what_resets_the_connection(runs):
+    from handshake_viz import kernel_states
+    from handshake_viz.diagram import timeline
+    [conversation] = runs["sigpipe"].conversations
+    diagram = timeline(conversation, kernel=kernel_states.view(conversation, runs["sigpipe"].kernel))
+    [write] = [row.arrow for row in diagram.rows if row.arrow and row.arrow.kind == "data"]
+    assert not write.dropped and "discarded by the receiver: data for a socket already closed" in write.label
