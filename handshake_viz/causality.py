@@ -20,11 +20,12 @@ from collections.abc import Iterable
 
 from handshake_viz.analysis import CLIENT, SERVER, Conversation, UdpConversation, other
 from handshake_viz.attribution import conversation_of
+from handshake_viz.kernel_states import CAPTURE_RESOLUTION as RESOLUTION
 from handshake_viz.kernel_states import CAUSES, KernelRecord, cause_packet
 from handshake_viz.records import ACK, FIN, RST, SYN, SocketCall
 
-RESOLUTION = 1e-6
 _READS = ("recv", "recvfrom", "recvmsg", "read")
+
 
 def check(calls: Iterable[SocketCall], conversations: list, kernel: KernelRecord | None = None) -> list[str]:
     """Every violation, as a sentence naming the call or state and the packet; empty when causal."""

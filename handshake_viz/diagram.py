@@ -108,7 +108,7 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     packet_rows: dict[int, int] = {}   # frame -> row (a folded packet: its fold's row)
     call_rows: dict[int, int] = {}     # call (its position in calls) -> the row where it was made
     at_calls, on_own_rows = _timed_states(kernel, calls, say)
-    state_rows: dict[tuple[str, str], int] = {}   # (side, state) drawn at its own time -> its row
+    state_rows: dict[tuple[str, str], int] = {}   # (side, state) drawn by its time -> its row
     for kind, item in _in_time_order(_folded(conversation, packets, window), calls, times, on_own_rows):
         if kind == "packet":
             record, packet = item
@@ -123,18 +123,18 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
                 packet_rows[record.frame] = len(rows)
             rows.append(_fold_row(item, t0, say))
         elif kind == "state":
-            time, mark = item
-            state_rows[(mark.lane, mark.text)] = len(rows)
+            time, state, mark = item
+            state_rows[(mark.lane, state)] = len(rows)
             rows.append(Row(_stamp(time, t0), marks=(mark,)))
         else:
-            call, returning = item
+            call, returning, number = item
             if not returning:
-                call_rows[calls.index(call)] = len(rows)
+                call_rows[number] = len(rows)
             rows.append(_call_row(call, returning, times, t0, say))
-    for number, marks in at_calls.items():   # a state a call put the socket in, beside that call
+    for number, placed in at_calls.items():   # a state a call put the socket in, beside that call
         row = rows[call_rows[number]]
-        rows[call_rows[number]] = Row(row.stamp, row.arrow, row.marks + marks, row.fold)
-        state_rows.update({(mark.lane, mark.text): call_rows[number] for mark in marks})
+        rows[call_rows[number]] = Row(row.stamp, row.arrow, row.marks + tuple(mark for _, mark in placed), row.fold)
+        state_rows.update({(mark.lane, state): call_rows[number] for state, mark in placed})
     crossing = _crossing_fins(conversation, kernel, state_rows, packet_rows) if conversation.protocol == "tcp" else {}
     for frame, sent in crossing.items():
         row = rows[packet_rows[frame]]
@@ -250,11 +250,11 @@ def _in_time_order(items: list, calls: tuple[SocketCall, ...], times: list[float
     called and where it returned."""
     entries = [((item[0] if isinstance(item, list) else item)[0].time, 1, i,
                 "fold" if isinstance(item, list) else "packet", item) for i, item in enumerate(items)]
-    entries += [(time, 1, i, "state", (time, mark)) for i, (time, mark) in enumerate(states)]
+    entries += [(state[0], 1, i, "state", state) for i, state in enumerate(states)]
     for i, call in enumerate(calls):
-        entries.append((call.start, 0, i, "call", (call, False)))
+        entries.append((call.start, 0, i, "call", (call, False, i)))
         if _blocked(call, times):
-            entries.append((call.end, 2, i, "call", (call, True)))
+            entries.append((call.end, 2, i, "call", (call, True, i)))
     entries.sort(key=lambda entry: entry[:3])
     return [(kind, item) for *_, kind, item in entries]
 
@@ -288,8 +288,8 @@ def _crossing_fins(conversation: Conversation, kernel: KernelView | None, state_
 def _timed_states(kernel: KernelView | None, calls: tuple[SocketCall, ...], say: Words):
     """The kernel's states that no packet caused or carried, placed by their time: beside the call
     of that side running then (close -> FIN_WAIT_1, listen -> LISTEN), else on a row of their own.
-    ({call position: marks}, [(time, mark)])."""
-    at_calls: dict[int, tuple[Mark, ...]] = {}
+    ({call position: [(state, mark)]}, [(time, state, mark)])."""
+    at_calls: dict[int, list[tuple[str, Mark]]] = {}
     own_rows = []
     for side, states in (kernel.states.items() if kernel else ()):
         kind = "state-differs" if side in kernel.differences else "state"
@@ -299,9 +299,9 @@ def _timed_states(kernel: KernelView | None, calls: tuple[SocketCall, ...], say:
             mark = Mark(side, say("kernel.only", said=state.state) if kind == "state-differs" else state.state, kind)
             number = next((i for i, c in enumerate(calls) if c.side == side and c.start <= state.time <= c.end), None)
             if number is None:
-                own_rows.append((state.time, mark))
+                own_rows.append((state.time, state.state, mark))
             else:
-                at_calls[number] = at_calls.get(number, ()) + (mark,)
+                at_calls.setdefault(number, []).append((state.state, mark))
     return at_calls, own_rows
 
 

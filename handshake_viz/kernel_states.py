@@ -17,6 +17,7 @@ from handshake_viz.records import ACK, FIN, RST, SYN, endpoint_text
 
 OPENING_WINDOW = 0.005  # a connecting socket's SYN_SENT, traced before it has a port, precedes its SYN by µs
 PLACE_WINDOW = 0.005    # a state the kernel entered this close to its packet is drawn at that packet
+CAPTURE_RESOLUTION = 1e-6  # the capture's: pcap keeps microseconds
 
 # Kernel state changes that a packet causes: (old, new) -> which packet, and whether the change
 # comes after it (it was received) or before it (it is what this side sends next).
@@ -161,7 +162,7 @@ class KernelView:
     time_wait_left: dict[str, float]                   # side -> seconds left when read
     reset_reasons: dict[int, str]                      # frame of a RST -> the kernel's reason ("NO_SOCKET")
     retransmitted: set[int]                            # frames the kernel says it retransmitted
-    dropped: dict[int, str]                            # frame the receiving socket never got -> why
+    dropped: dict[int, str]                            # frame the kernel dropped -> its reason (see JUDGED_BY_THE_SOCKET)
     moved: list[tuple[str, KernelState, int]]          # (side, kernel state, frame the packets imply)
 
     @property
@@ -229,10 +230,10 @@ JUDGED_BY_THE_SOCKET = frozenset({
 
 
 def dropped_frames(conversation: Conversation, record: KernelRecord) -> dict[int, str]:
-    """The packets the kernel dropped before a socket got them, with its reason: each traced drop
-    belongs to the packet captured last before it (within DROP_WINDOW), unless the function that
-    dropped it was another protocol's; and when the run counted
-    listen overflows, a client SYN repeated before any answer was dropped by a full accept queue."""
+    """The packets the kernel dropped, with its reason: each traced drop belongs to the packet
+    captured last before it (within DROP_WINDOW), unless another protocol's function dropped it;
+    and when the run counted listen overflows, a client SYN repeated before any answer was
+    dropped by a full accept queue."""
     segments = conversation.segments
     dropped = {}
     for event in record.events:
@@ -300,7 +301,7 @@ def _packet_at(conversation: Conversation, side: str, old: str, new: str, time: 
 
     def within(frame: int, after: bool) -> bool:
         gap = (time - frames[frame].time) if after else (frames[frame].time - time)
-        return -PLACE_RESOLUTION <= gap <= PLACE_WINDOW
+        return -CAPTURE_RESOLUTION <= gap <= PLACE_WINDOW
 
     kind, direction = CAUSES.get((old, new), (None, None))
     if direction == "before":
@@ -315,15 +316,13 @@ def _packet_at(conversation: Conversation, side: str, old: str, new: str, time: 
     if kind is None:
         return None
     received = [s.record.frame for s in conversation.segments
-                if s.sender == other(side) and s.record.time <= time + PLACE_RESOLUTION]
+                if s.sender == other(side) and s.record.time <= time + CAPTURE_RESOLUTION]
     return received[-1] if received and within(received[-1], True) else None
 
 
-PLACE_RESOLUTION = 1e-6   # the capture's: pcap keeps microseconds
-
 
 def cause_packet(conversation: Conversation, side: str, kind: str, before: float | None,
-                  after: float | None = None) -> int | None:
+                 after: float | None = None) -> int | None:
     """The frame of the packet of kind for side: the latest one at or before `before`, or (with
     `after`) the first of side's own at or after it, or (with neither) the first."""
     peer = other(side)
@@ -344,9 +343,9 @@ def cause_packet(conversation: Conversation, side: str, kind: str, before: float
         sender, test = tests[kind]
         found = [s for s in conversation.segments if s.sender == sender and test(s)]
     if before is not None:
-        found = [s for s in found if s.record.time <= before + PLACE_RESOLUTION][-1:]
+        found = [s for s in found if s.record.time <= before + CAPTURE_RESOLUTION][-1:]
     elif after is not None and kind.startswith("own"):
-        found = [s for s in found if s.record.time >= after - PLACE_RESOLUTION][:1]
+        found = [s for s in found if s.record.time >= after - CAPTURE_RESOLUTION][:1]
     return found[0].record.frame if found else None
 
 
