@@ -15,7 +15,7 @@ import pytest
 
 from conftest import REPO, require_root
 from handshake_viz.cli import main
-from handshake_viz.records import RST
+from handshake_viz.records import FIN, RST
 from handshake_viz.scenarios import SCENARIOS
 
 CATALOGUE = sorted(SCENARIOS)
@@ -75,15 +75,20 @@ def test_the_kernel_goes_through_the_inferred_states_and_where_it_enters_one_els
                 elsewhere.update({(name, side, state.state): (state.frame, frame) for side, state, frame in account.moved})
     frame_of = {name: {s.record.frame: s for c in runs[name].conversations if c.protocol == "tcp" for s in c.segments}
                 for name in ("simultaneous-close", "sigpipe", "backlog")}
+    # Which FIN leaves the slow queue first varies; the side it reaches first enters CLOSING at it,
+    # where the packets alone would put that side's CLOSING at its own FIN.
+    first_fin = min((s for s in frame_of["simultaneous-close"].values() if s.record.flags & FIN),
+                    key=lambda s: s.record.frame)
+    reached = "server" if first_fin.sender == "client" else "client"
     assert set(elsewhere) == {
         ("simultaneous-close", "client", "FIN_WAIT_1"), ("simultaneous-close", "server", "FIN_WAIT_1"),
-        ("simultaneous-close", "server", "CLOSING"), ("zero-window", "client", "FIN_WAIT_1"),
+        ("simultaneous-close", reached, "CLOSING"), ("zero-window", "client", "FIN_WAIT_1"),
         ("sigpipe", "server", "CLOSED"), ("backlog", "server", "SYN_RECEIVED")}
     # close() put each side in FIN_WAIT_1 (drawn at the call) before its held or queued FIN left.
     assert elsewhere[("zero-window", "client", "FIN_WAIT_1")][0] is None
     # The client's FIN made the server CLOSING, not the server's own FIN.
-    closing, implied = elsewhere[("simultaneous-close", "server", "CLOSING")]
-    assert frame_of["simultaneous-close"][closing].sender == "client" and closing < implied
+    closing, implied = elsewhere[("simultaneous-close", reached, "CLOSING")]
+    assert closing == first_fin.record.frame and closing < implied
     # close() orphaned the server in FIN_WAIT_2: its socket went at the ACK of its FIN, before the RST.
     gone, reset = elsewhere[("sigpipe", "server", "CLOSED")]
     assert frame_of["sigpipe"][gone].covers and frame_of["sigpipe"][reset].record.flags & RST
@@ -245,7 +250,7 @@ def test_crossing_fins_are_drawn_from_when_each_was_sent_to_when_it_arrived(runs
     fins = [(i, row.arrow) for i, row in enumerate(diagram.rows) if row.arrow and "FIN" in row.arrow.label[0]]
     (first_row, first), (second_row, second) = fins
     # Each left (its side's FIN_WAIT_1, at close()) before the other arrived: the two arrows cross.
-    assert first.sent_row < second.sent_row < first_row < second_row
+    assert max(first.sent_row, second.sent_row) < first_row < second_row and first.source != second.source
     assert any(m.text == "FIN_WAIT_1" and m.lane == first.source for m in diagram.rows[first.sent_row].marks)
     assert any(line.startswith("Crossing FINs") for line in diagram.legend)
 
@@ -281,3 +286,18 @@ def test_data_for_a_socket_already_closed_reaches_it_and_is_what_resets_the_conn
     diagram = timeline(conversation, kernel=kernel_states.view(conversation, runs["sigpipe"].kernel))
     [write] = [row.arrow for row in diagram.rows if row.arrow and row.arrow.kind == "data"]
     assert not write.dropped and "discarded by the receiver: data for a socket already closed" in write.label
+
+
+def test_a_replay_of_the_capture_beside_its_kernel_record_shows_the_same_drop(runs, tmp_path):
+    from handshake_viz.outputs import Outputs
+    from handshake_viz.pcapfile import write_pcap
+    from handshake_viz.replay import kernel_record_path, replay
+    run = runs["retransmission"]
+    pcap = tmp_path / "retransmission.pcap"
+    with pcap.open("wb") as f:
+        write_pcap(f, run.frames, run.linktype)
+    kernel_record_path(pcap).write_text(json.dumps(run.kernel.to_json()))
+    replay(pcap, tmp_path / "out", ("json", "dot"), Outputs())
+    [conversation] = json.loads((tmp_path / "out" / "retransmission.json").read_text())["conversations"]
+    assert [p["dropped"] for p in conversation["packets"] if "dropped" in p] == ["NETFILTER_DROP"]
+    assert "dropped: a firewall rule (netfilter)" in (tmp_path / "out" / "retransmission.dot").read_text()
