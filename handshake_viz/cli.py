@@ -109,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--time", metavar="A-B", help="draw seconds A to B (from the first packet) in full")
         command.add_argument("--lang", choices=LANGUAGES, default="en", help="language of the labels and reports (en, ko)")
         command.add_argument("--scale", type=_scale, default=1.0, metavar="X",
-                             help="PNG size: 1 is about 1,100 pixels wide, for a notes column; 2 for high-density screens")
+                             help="PNG size: 1 is about 1,130 pixels wide, for a notes column; 2 for high-density screens")
     return parser
 
 

@@ -8,7 +8,7 @@ import unicodedata
 
 from handshake_viz.diagram import Diagram, Mark, Row
 
-# Sized for a notes column: about 900 points wide, which a PNG at 90 dpi shows 1,120 pixels wide
+# Sized for a notes column: about 905 points wide, which a PNG at 90 dpi shows about 1,130 pixels wide
 # with 10-point text 12.5 pixels high. Text wraps to its column instead of running over.
 FONT = "DejaVu Sans"
 FONT_SIZE = 10

@@ -17,7 +17,7 @@ from handshake_viz.records import SocketCall
 from handshake_viz.render import FORMATS, render
 
 DEFAULT_FORMATS = ("svg", "png")
-PNG_DPI = 90   # a notes column's width (about 1,120 pixels); --scale 2 for high-density screens
+PNG_DPI = 90   # a notes column's width (about 1,130 pixels); --scale 2 for high-density screens
 
 
 ALL_FORMATS = FORMATS + ("dot", "mermaid", "md", "json")
