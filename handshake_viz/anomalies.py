@@ -79,7 +79,9 @@ def mark(fwd: FlowMarks, rev: FlowMarks, timing: HandshakeTiming, seq: int, ack:
     # to check it against, and it disagreed on a real capture), but its effect on the duplicate-ACK
     # counter is kept: tshark's fast retransmissions depend on it.
     if flags & ACK and rev.max_seq_to_be_acked and seq_gt(ack, rev.max_seq_to_be_acked):
-        if rev.max_seq_to_be_acked > rev.nextseq:
+        # tshark 4.0.17's branch (LT_SEQ; later versions turned it around): measured against its
+        # reading of ../shared/pcaps2, the other way gave 2 false fast retransmissions there.
+        if seq_lt(rev.max_seq_to_be_acked, rev.nextseq):
             rev.max_seq_to_be_acked = rev.nextseq
         else:
             rev.dupacks = -1

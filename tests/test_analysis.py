@@ -190,3 +190,20 @@ def test_sack_blocks_are_numbered_like_the_ack_they_go_with():
     from handshake_viz.diagram import timeline
     assert any("ack 101" in line and "SACK 201-301" in line for row in timeline(conversation).rows
                if row.arrow for line in row.arrow.label)
+
+
+def test_an_ack_of_data_never_seen_does_not_make_the_next_resend_a_fast_retransmission():
+    """tshark 4.0.17 (packet-tcp.c, "ACKED LOST PACKET"): when the ACK passes the highest sequence
+    to be acknowledged and that is below the next one, it moves up; only otherwise does the
+    duplicate-ACK counter become -1 (which, unsigned, counts as many). Inverted, the resend below
+    was marked a fast retransmission."""
+    from segments import Script, handshake
+    s = Script()
+    handshake(s, 100, 500)
+    s.client("PA", 101, 501, length=10)
+    s.client("PA", 121, 501, length=10)      # bytes 11-20 were never captured
+    s.server("PA", 501, 131, length=10)      # acknowledges data the capture never saw
+    s.server("PA", 501, 131, length=10)      # the same bytes again, 1 ms later
+    [conversation] = analyze(s.records)
+    assert "fast_retransmission" not in conversation.segments[-1].analysis
+    assert conversation.segments[-1].analysis & {"retransmission", "out_of_order", "spurious_retransmission"}
