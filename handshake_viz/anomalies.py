@@ -139,12 +139,14 @@ def _retransmission_kind(fwd, rev, timing, seq, seglen, flags, time, found) -> N
         return
     # tshark's counter is unsigned, so its -1 (after an ACK of unseen data) counts as many.
     many_dupacks = rev.dupacks >= 2 or rev.dupacks == -1
-    if many_dupacks and rev.lastack == seq and time - rev.lastack_time < FAST_RETRANSMISSION_WINDOW:
+    # tshark's time differences are unsigned (guint64): a segment stamped before the time it is
+    # measured from (a clock that ran backwards) is far too late for either, so a retransmission.
+    if many_dupacks and rev.lastack == seq and 0 <= time - rev.lastack_time < FAST_RETRANSMISSION_WINDOW:
         found.update((FAST_RETRANSMISSION, RETRANSMISSION))
         return
     threshold = timing.first_rtt or DEFAULT_OUT_OF_ORDER_WINDOW
     ends_at = seq_add(seq, seglen + (1 if flags & (SYN | FIN) else 0))
-    if time - fwd.nextseq_time < threshold and fwd.nextseq != ends_at:
+    if 0 <= time - fwd.nextseq_time < threshold and fwd.nextseq != ends_at:
         found.add(OUT_OF_ORDER)
         return
     found.add(RETRANSMISSION)

@@ -207,3 +207,16 @@ def test_an_ack_of_data_never_seen_does_not_make_the_next_resend_a_fast_retransm
     [conversation] = analyze(s.records)
     assert "fast_retransmission" not in conversation.segments[-1].analysis
     assert conversation.segments[-1].analysis & {"retransmission", "out_of_order", "spurious_retransmission"}
+
+
+def test_a_segment_stamped_before_the_one_it_repeats_is_a_retransmission_not_out_of_order():
+    """tshark's time differences are unsigned: an earlier stamp is as good as far too late."""
+    from segments import Script, handshake
+    s = Script()
+    handshake(s, 100, 500)
+    s.client("PA", 101, 501, length=10)
+    s.client("PA", 111, 501, length=10)
+    earlier = s.client("PA", 101, 501, length=10)
+    s.records[-1] = earlier._replace(time=earlier.time - 0.5)   # the clock ran backwards
+    [conversation] = analyze(s.records)
+    assert conversation.segments[-1].analysis == {"retransmission"}
