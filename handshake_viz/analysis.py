@@ -495,9 +495,10 @@ class _TcpStep:
         if record.flags & FIN and out.fin_frame is None:
             out.fin_frame, out.fin_end = record.frame, end
             self._note_fin()
-        if record.payload_len and self.back.fin_frame is not None:
-            self.conv.half_close = True
-        if seq_space and (out.highest_end is None or seq_gt(end, out.highest_end)):
+        new = out.highest_end is None or seq_gt(end, out.highest_end)
+        if record.payload_len and new and self.back.fin_frame is not None:
+            self.conv.half_close = True   # new data after the peer's FIN; a resend of old bytes is not
+        if seq_space and new:
             out.highest_end = end
             out.unacked.append((end, segment))
         elif seq_space:

@@ -220,3 +220,17 @@ def test_a_segment_stamped_before_the_one_it_repeats_is_a_retransmission_not_out
     s.records[-1] = earlier._replace(time=earlier.time - 0.5)   # the clock ran backwards
     [conversation] = analyze(s.records)
     assert conversation.segments[-1].analysis == {"retransmission"}
+
+
+def test_a_resend_of_old_data_after_the_peers_fin_is_not_a_half_close():
+    from segments import Script, handshake
+    s = Script()
+    handshake(s, 100, 500)
+    s.client("PA", 101, 501, length=10)
+    s.server("FA", 501, 101)                  # the server closes before the client's data arrived
+    s.client("PA", 101, 502, length=10)       # the same bytes again: not new data
+    [resent] = analyze(s.records)
+    assert not resent.half_close
+    s.client("PA", 111, 502, length=10)       # new bytes after the peer's FIN: a half-close
+    [half] = analyze(s.records)
+    assert half.half_close
