@@ -379,15 +379,16 @@ class Analyzer:
 
     @staticmethod
     def _starts_new(conversation: Conversation, record: PacketRecord) -> bool:
-        """A fresh SYN on a 4-tuple that is closed, or from the client with a new ISN, is a new
-        connection; a SYN from the server's side is a simultaneous open."""
+        """A SYN on a known 4-tuple starts a new connection when its ISN differs from the one
+        that side's SYN had, as tshark 4.0.17 decides (packet-tcp.c): the same ISN again, even
+        after a RST or FIN, is that SYN retransmitted (a connect() retried). A SYN from a side
+        whose SYN was never seen is a simultaneous open, unless the connection has closed."""
         if record.flags & (SYN | ACK) != SYN:
             return False
-        if conversation.closed:
-            return True
-        client_syn = conversation.directions[CLIENT]
-        return (conversation.side_of(record) == CLIENT and client_syn.syn_frame is not None
-                and seq_add(record.seq, 1) != client_syn.syn_end)
+        sent_before = conversation.directions[conversation.side_of(record)]
+        if sent_before.syn_frame is not None:
+            return seq_add(record.seq, 1) != sent_before.syn_end
+        return conversation.closed
 
 
 def analyze(records) -> list["Conversation | UdpConversation"]:

@@ -234,3 +234,19 @@ def test_a_resend_of_old_data_after_the_peers_fin_is_not_a_half_close():
     s.client("PA", 111, 502, length=10)       # new bytes after the peer's FIN: a half-close
     [half] = analyze(s.records)
     assert half.half_close
+
+
+def test_a_connect_retried_with_the_same_isn_after_a_reset_is_one_conversation_as_tshark_reads_it():
+    """A Windows-style retry: SYN, RST, the same SYN again. tshark 4.0.17 keeps one stream and
+    marks the repeat a retransmission; a new ISN on the 4-tuple is a new connection."""
+    from segments import Script
+    s = Script(step=0.5)
+    s.client("S", 1000)
+    s.server("RA", 0, 1001)
+    s.client("S", 1000)                       # the same ISN: the same connection attempt, again
+    s.server("RA", 0, 1001)
+    conversations = analyze(s.records)
+    assert len(conversations) == 1
+    assert "retransmission" in conversations[0].segments[2].analysis
+    s.client("S", 7000)                       # a new ISN: a new connection
+    assert len(analyze(s.records)) == 2
