@@ -147,7 +147,8 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     title = title or default_title   # one line: the drawing breaks it to fit
     addresses = (say("addresses", addresses=", ".join(full)),) if full else ()
     if conversation.protocol == "udp":
-        return Diagram(title, lanes, tuple(rows), (), (), addresses + _udp_legend(conversation, bool(calls), say))
+        return Diagram(title, lanes, tuple(rows), (), (), addresses + _tunnel(packets, say)
+                       + _udp_legend(conversation, bool(calls), say))
     segments = conversation.segments
     brackets = tuple(
         Bracket(say(f"phase.{phase}"), packet_rows[segments[first].record.frame],
@@ -157,7 +158,7 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     spans = tuple(Span(side, packet_rows[conversation.time_wait_frame(side)], _time_wait_label(side, kernel, say))
                   for side in conversation.time_wait if conversation.time_wait_frame(side) in packet_rows)
     legend = _legend(conversation, bool(calls), kernel, say, t0) + ((say("legend.crossing"),) if crossing else ())
-    return Diagram(title, lanes, tuple(rows), brackets, spans, addresses + legend)
+    return Diagram(title, lanes, tuple(rows), brackets, spans, addresses + _tunnel(packets, say) + legend)
 
 
 SHORT_ADDRESS = 20  # characters: longer IPv6 addresses are shortened on the lifelines
@@ -169,6 +170,12 @@ def short_endpoint(address: str, port: int) -> str:
         return endpoint_text(address, port)
     groups = address.split(":")
     return f"[{groups[0]}:{groups[1]}:…:{groups[-1]}]:{port}"
+
+
+def _tunnel(packets: list, say: Words) -> tuple[str, ...]:
+    """The tunnel the conversation came in, said once (its outer headers are not drawn)."""
+    tunnel = next((record.tunnel for record, _ in packets if record.tunnel), None)
+    return (say("legend.tunnel", tunnel=tunnel),) if tunnel else ()
 
 
 def _time_wait_label(side: str, kernel: KernelView | None, say: Words) -> str:

@@ -20,15 +20,25 @@ LINKTYPE_LINUX_SLL = 113
 LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
+LINKTYPE_PPP = 9
+LINKTYPE_C_HDLC = 104
+LINKTYPE_NFLOG = 239
 LINKTYPE_NAMES = {
     LINKTYPE_NULL: "BSD loopback (NULL)", LINKTYPE_ETHERNET: "Ethernet", LINKTYPE_RAW: "raw IP",
     LINKTYPE_LINUX_SLL: "Linux cooked (SLL)", LINKTYPE_LINUX_SLL2: "Linux cooked (SLL2)",
-    LINKTYPE_IPV4: "raw IPv4", LINKTYPE_IPV6: "raw IPv6",
+    LINKTYPE_IPV4: "raw IPv4", LINKTYPE_IPV6: "raw IPv6", LINKTYPE_C_HDLC: "Cisco HDLC",
+    LINKTYPE_NFLOG: "Linux netfilter log (NFLOG)", LINKTYPE_PPP: "PPP",
 }
 
 _ETHERTYPE_IPV4, _ETHERTYPE_IPV6 = 0x0800, 0x86DD
 _VLAN_TAGS = (0x8100, 0x88A8, 0x9100)
 _ETHERTYPE_PPPOE_SESSION = 0x8864
+_ETHERTYPE_MPLS = (0x8847, 0x8848)
+_ETHERTYPE_BRIDGED, _ETHERTYPE_PPP, _ERSPAN_II, _ERSPAN_III = 0x6558, 0x880B, 0x88BE, 0x22EB
+_IP_IN_IP = {4: 4, 41: 6}       # IP protocol -> the inner IP version
+_GRE, _ESP = 47, 50
+_VXLAN_PORT, _GENEVE_PORT, _GTP_U_PORT = 4789, 6081, 2152
+_NFULA_PAYLOAD = 9
 _PPP_TO_ETHERTYPE = {0x0021: _ETHERTYPE_IPV4, 0x0057: _ETHERTYPE_IPV6}
 _AF_INET6_VALUES = (10, 24, 28, 30)   # Linux, NetBSD/OpenBSD, FreeBSD, macOS
 _IPV6_EXTENSION_HEADERS = (0, 43, 60)  # hop-by-hop, routing, destination options
@@ -36,15 +46,25 @@ _IPV6_FRAGMENT = 44
 _TCP, _UDP, _ICMP, _ICMPV6 = 6, 17, 1, 58
 _L2TP_PORT = 1701
 _KEPT_PAYLOAD = 512   # enough for a DNS message in a label; previews show the first 24 bytes
+# Every error message that quotes the packet it is about (RFC 792, 1812; RFC 4443).
 _ICMP_ERRORS = {
     (3, 0): "net_unreachable", (3, 1): "host_unreachable", (3, 2): "protocol_unreachable",
-    (3, 3): "port_unreachable", (3, 4): "fragmentation_needed", (3, 13): "administratively_prohibited",
-    (11, 0): "ttl_exceeded", (11, 1): "reassembly_time_exceeded",
+    (3, 3): "port_unreachable", (3, 4): "fragmentation_needed", (3, 5): "source_route_failed",
+    (3, 6): "net_unknown", (3, 7): "host_unknown", (3, 8): "source_host_isolated",
+    (3, 9): "net_administratively_prohibited", (3, 10): "host_administratively_prohibited",
+    (3, 11): "net_unreachable_for_tos", (3, 12): "host_unreachable_for_tos",
+    (3, 13): "administratively_prohibited", (3, 14): "host_precedence_violation",
+    (3, 15): "precedence_cutoff", (4, 0): "source_quench", (5, 0): "redirect_for_net",
+    (5, 1): "redirect_for_host", (5, 2): "redirect_for_tos_and_net", (5, 3): "redirect_for_tos_and_host",
+    (11, 0): "ttl_exceeded", (11, 1): "reassembly_time_exceeded", (12, 0): "parameter_problem",
+    (12, 1): "missing_required_option", (12, 2): "bad_length",
 }
 _ICMPV6_ERRORS = {
-    (1, 0): "no_route", (1, 1): "administratively_prohibited", (1, 3): "address_unreachable",
-    (1, 4): "port_unreachable", (2, 0): "packet_too_big", (3, 0): "hop_limit_exceeded",
-    (3, 1): "reassembly_time_exceeded",
+    (1, 0): "no_route", (1, 1): "administratively_prohibited", (1, 2): "beyond_scope_of_source",
+    (1, 3): "address_unreachable", (1, 4): "port_unreachable", (1, 5): "source_address_failed_policy",
+    (1, 6): "reject_route", (2, 0): "packet_too_big", (3, 0): "hop_limit_exceeded",
+    (3, 1): "reassembly_time_exceeded", (4, 0): "erroneous_header_field", (4, 1): "unrecognized_next_header",
+    (4, 2): "unrecognized_ipv6_option",
 }
 
 
@@ -100,6 +120,8 @@ class FrameDecoder:
         if version == 4:
             ihl = (data[offset] & 0x0F) * 4
             total_len, ident, fragment, protocol = struct.unpack_from(">HHHxB", data, offset + 2)
+            if total_len == 0:   # segmentation offload (TSO): the frame's length is the packet's, as tshark takes it
+                total_len = length_limit
             src = socket.inet_ntop(socket.AF_INET, data[offset + 12:offset + 16])
             dst = socket.inet_ntop(socket.AF_INET, data[offset + 16:offset + 20])
             transport_len = min(total_len, length_limit) - ihl
@@ -138,15 +160,94 @@ class FrameDecoder:
         if packet.protocol == _TCP:
             return _tcp(frame, time, packet)
         if packet.protocol == _UDP:
-            if _L2TP_PORT in struct.unpack_from(">HH", packet.transport, 0):
-                inner = self._l2tp_payload(packet.transport[8:])
-                tunnelled = self._transport(frame, time, inner) if inner is not None else None
-                if tunnelled is not None:  # else the tunnel itself is the conversation
-                    return tunnelled
+            inner = self._udp_tunnel(packet)
+            tunnelled = self._inside(frame, time, packet, inner) if inner is not None else None
+            if tunnelled is not None:  # else the tunnel itself is the conversation
+                return tunnelled
             return _udp(frame, time, packet)
         if packet.protocol in (_ICMP, _ICMPV6):
             return _icmp_error(frame, time, packet)
+        if packet.protocol in _IP_IN_IP:
+            inner = self._ip(packet.transport, 0, _IP_IN_IP[packet.protocol], packet.transport_len)
+            return self._inside(frame, time, packet, (inner, "IP in IP", "")) if inner else None
+        if packet.protocol == _GRE:
+            inner = self._gre(packet.transport)
+            return self._inside(frame, time, packet, inner) if inner else None
+        if packet.protocol == _ESP:
+            self.counts["frames inside IPsec ESP are encrypted: not shown"] += 1
         return None
+
+    def _inside(self, frame: int, time: float, outer: _Packet, inner: tuple) -> PacketRecord | None:
+        """The record of the packet a tunnel carried, which keeps the tunnel in words:
+        "VXLAN 10.1.0.1 → 10.1.0.2, VNI 42", outermost first when tunnels nest."""
+        packet, name, detail = inner
+        record = self._transport(frame, time, packet) if packet is not None else None
+        if record is None:
+            return None
+        said = f"{name} {outer.src} → {outer.dst}" + (f", {detail}" if detail else "")
+        return record._replace(tunnel=said + (f"; {record.tunnel}" if record.tunnel else ""))
+
+    def _udp_tunnel(self, packet: _Packet) -> tuple | None:
+        """(inner packet, tunnel name, detail) for L2TP, VXLAN, Geneve and GTP-U, by their ports."""
+        ports = struct.unpack_from(">HH", packet.transport, 0)
+        body = packet.transport[8:]
+        if _L2TP_PORT in ports:
+            return self._l2tp_payload(body), "L2TP", ""
+        if _VXLAN_PORT in ports and len(body) >= 8 and body[0] & 0x08:
+            return self._ethernet(body[8:]), "VXLAN", f"VNI {int.from_bytes(body[4:7], 'big')}"
+        if _GENEVE_PORT in ports and len(body) >= 8 and body[0] >> 6 == 0:
+            start = 8 + (body[0] & 0x3F) * 4
+            return self._by_ethertype(struct.unpack_from(">H", body, 2)[0], body[start:]), "Geneve", ""
+        if _GTP_U_PORT in ports and len(body) >= 8 and body[0] >> 5 == 1 and body[1] == 0xFF:
+            return self._gtp_payload(body), "GTP-U", f"TEID {int.from_bytes(body[4:8], 'big')}"
+        return None
+
+    def _gre(self, data: bytes) -> tuple | None:
+        """(inner packet, "GRE", detail) for GRE carrying IP, PPP (enhanced GRE, as PPTP), Ethernet or ERSPAN."""
+        flags, protocol = struct.unpack_from(">HH", data, 0)
+        if flags & 0x0007 == 1:   # version 1, enhanced GRE: a key always, an acknowledgement maybe
+            offset = 8 + (4 if flags & 0x1000 else 0) + (4 if flags & 0x0080 else 0)
+        else:
+            offset = 4 + (4 if flags & 0xC000 else 0) + (4 if flags & 0x2000 else 0) + (4 if flags & 0x1000 else 0)
+        body = data[offset:]
+        if protocol == _ETHERTYPE_PPP:
+            return self._ppp(body), "GRE", "PPP"
+        if protocol == _ERSPAN_II:
+            return self._ethernet(body[8:]), "GRE", "ERSPAN"
+        if protocol == _ERSPAN_III:
+            return self._ethernet(body[12 + (8 if body[11] & 1 else 0):]), "GRE", "ERSPAN"
+        return self._by_ethertype(protocol, body), "GRE", ""
+
+    def _gtp_payload(self, data: bytes) -> _Packet | None:
+        offset = 8
+        if data[0] & 0x07:   # a sequence number, an N-PDU number or extension headers follow
+            next_type = data[11]
+            offset = 12
+            while next_type:
+                length = data[offset] * 4
+                next_type = data[offset + length - 1]
+                offset += length
+        inner = data[offset:]
+        return self._ip(inner, 0, inner[0] >> 4, len(inner)) if inner and inner[0] >> 4 in (4, 6) else None
+
+    def _ppp(self, data: bytes) -> _Packet | None:
+        if data[:2] == b"\xff\x03":
+            data = data[2:]
+        protocol, start = (data[0], 1) if data[0] & 1 else (struct.unpack_from(">H", data, 0)[0], 2)
+        return self._by_ethertype(_PPP_TO_ETHERTYPE.get(protocol), data[start:])
+
+    def _ethernet(self, data: bytes) -> _Packet | None:
+        located = _after_ethertype(data, 12, 14)
+        if located is None:
+            return None
+        offset, version = located
+        return self._ip(data, offset, version, len(data) - offset)
+
+    def _by_ethertype(self, ethertype: int | None, data: bytes) -> _Packet | None:
+        if ethertype == _ETHERTYPE_BRIDGED:
+            return self._ethernet(data)
+        version = {_ETHERTYPE_IPV4: 4, _ETHERTYPE_IPV6: 6}.get(ethertype)
+        return self._ip(data, 0, version, len(data)) if version else None
 
     def _l2tp_payload(self, data: bytes) -> _Packet | None:
         """The IP packet in an L2TPv2 data message (RFC 2661) carrying PPP, if that is what it is."""
@@ -212,7 +313,29 @@ def _network_layer(data: bytes, linktype: int) -> tuple[int, int] | None:
         if family == socket.AF_INET:
             return 4, 4
         return (4, 6) if family in _AF_INET6_VALUES else None
+    if linktype == LINKTYPE_C_HDLC or (linktype == LINKTYPE_PPP and data[0] in (0x0F, 0x8F)):
+        return _after_ethertype(data, 2, 4)   # Cisco HDLC, also framed in PPP's link type
+    if linktype == LINKTYPE_PPP:
+        start = 2 if data[:2] == b"\xff\x03" else 0
+        ethertype = _PPP_TO_ETHERTYPE.get(struct.unpack_from(">H", data, start)[0])
+        return (start + 2, 4 if ethertype == _ETHERTYPE_IPV4 else 6) if ethertype else None
+    if linktype == LINKTYPE_NFLOG:
+        return _nflog_payload(data)
     return 0, data[0] >> 4  # raw IP
+
+
+def _nflog_payload(data: bytes) -> tuple[int, int] | None:
+    """Where the packet is in an NFLOG frame: its payload TLV (lengths in the capturing host's
+    byte order, little-endian on the machines that make these)."""
+    offset = 4
+    while offset + 4 <= len(data):
+        length, kind = struct.unpack_from("<HH", data, offset)
+        if length < 4:
+            return None
+        if kind == _NFULA_PAYLOAD:
+            return offset + 4, data[offset + 4] >> 4
+        offset += (length + 3) & ~3
+    return None
 
 
 def _after_ethertype(data: bytes, type_offset: int, header_len: int):
@@ -224,6 +347,12 @@ def _after_ethertype(data: bytes, type_offset: int, header_len: int):
     if ethertype == _ETHERTYPE_PPPOE_SESSION:
         ethertype = _PPP_TO_ETHERTYPE.get(struct.unpack_from(">H", data, offset + 6)[0])
         offset += 8
+    if ethertype in _ETHERTYPE_MPLS:   # labels until the bottom of the stack, then IP by its version
+        while not data[offset + 2] & 1:
+            offset += 4
+        offset += 4
+        version = data[offset] >> 4
+        return (offset, version) if version in (4, 6) else None
     if ethertype == _ETHERTYPE_IPV4:
         return offset, 4
     if ethertype == _ETHERTYPE_IPV6:

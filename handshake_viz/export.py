@@ -46,6 +46,7 @@ class JsonExport:
         self.out = out
         self.kernel = kernel
         self.deferred = kernel is not None and kernel.unavailable is None   # TCP packets wait for the kernel's view
+        self.tunnels: dict[int, str] = {}   # conversation -> the tunnel its first packet came in
         self.spool = tempfile.TemporaryFile()
         self.pending: dict[int, list[str]] = {}
         self.pending_size: dict[int, int] = {}
@@ -58,6 +59,10 @@ class JsonExport:
     def write(self, events) -> None:
         for event in events:
             kind = type(event)
+            if kind is SegmentAnalyzed or kind is DatagramSeen:
+                record = event.segment.record if kind is SegmentAnalyzed else event.datagram.record
+                if record.tunnel and event.conversation not in self.tunnels:
+                    self.tunnels[event.conversation] = record.tunnel
             if kind is SegmentAnalyzed and not self.deferred:
                 self._packet(event.conversation, _segment(event.segment))
             elif kind is DatagramSeen:
@@ -111,7 +116,8 @@ class JsonExport:
         self._spill(conversation.index)
         summary = {"index": conversation.index, "protocol": conversation.protocol,
                    "client": conversation.client_text, "server": conversation.server_text,
-                   "packet_count": conversation.packet_count}
+                   "packet_count": conversation.packet_count,
+                   "tunnel": self.tunnels.pop(conversation.index, None)}
         tail = "\n  ]"
         if conversation.protocol == "tcp":
             summary.update(_tcp_summary(conversation))

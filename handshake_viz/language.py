@@ -24,6 +24,7 @@ _EN = {
     "call.end_of_stream": "{outcome} (end of stream)",
     "kernel.reset": "kernel's reason: {reason}",
     "kernel.dropped": "dropped: {reason}",
+    "legend.tunnel": "Inside a tunnel: {tunnel}; the outer headers are not drawn.",
     "kernel.discarded": "discarded by the receiver: {reason}",
     "legend.crossing": "Crossing FINs: each is drawn from where its side's kernel sent it (its FIN_WAIT_1, traced) to"
                        " where the capture saw it arrive; neither acknowledges the other, as each left before the"
@@ -120,6 +121,7 @@ _KO = {
     "call.end_of_stream": "{outcome} (스트림 끝)",
     "kernel.reset": "커널이 밝힌 리셋 이유: {reason}",
     "kernel.dropped": "버려짐: {reason}",
+    "legend.tunnel": "터널 안의 패킷입니다: {tunnel}. 바깥 헤더는 그리지 않았습니다.",
     "kernel.discarded": "받는 쪽이 살펴본 뒤 버림: {reason}",
     "legend.crossing": "엇갈린 FIN: 각 FIN은 그쪽 커널이 보낸 자리(기록된 FIN_WAIT_1)에서 캡처가 도착을 본 자리까지"
                        " 그렸습니다. 서로 상대가 도착하기 전에 떠났기 때문에 어느 쪽도 상대를 확인 응답하지 않습니다.",

@@ -58,3 +58,88 @@ def test_frames_without_tcp_or_udp_give_nothing():
 def test_preview_escapes_everything_that_could_break_a_label():
     assert preview_text(b'a"b\\c\n\r\t\x00\xff<{|}>', 13) == 'a"b\\\\c\\n\\r\\t\\x00\\xff<{|}>'
     assert preview_text(b"abc", 10) == "abc…"
+
+
+def ETHER(**fields):
+    """An Ethernet header with its addresses given: scapy would otherwise ask ARP for them, on a
+    real network, for the documentation addresses these frames use."""
+    return Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", **fields)
+
+
+INNER = IP(src="10.9.0.1", dst="10.9.0.2") / TCP(sport=40000, dport=80, flags="S", seq=100)
+
+
+def inner_is_drawn(frame, tunnel_words, linktype=LINKTYPE_ETHERNET):
+    record = dissect(1, 0.0, bytes(frame), linktype)
+    assert record is not None and (record.src, record.sport, record.dst, record.dport, record.flags) == (
+        "10.9.0.1", 40000, "10.9.0.2", 80, SYN)
+    assert record.tunnel == tunnel_words
+    return record
+
+
+def test_packets_in_tunnels_are_the_packets_they_carry_with_the_tunnel_in_words():
+    from scapy.contrib.geneve import GENEVE
+    from scapy.contrib.gtp import GTP_U_Header
+    from scapy.contrib.mpls import MPLS
+    from scapy.layers.l2 import GRE
+    from scapy.layers.vxlan import VXLAN
+    outer = ETHER() / IP(src="192.0.2.1", dst="192.0.2.2")
+    inner_is_drawn(outer / INNER, "IP in IP 192.0.2.1 → 192.0.2.2")
+    inner_is_drawn(ETHER() / IPv6(src="2001:db8::1", dst="2001:db8::2") / INNER, "IP in IP 2001:db8::1 → 2001:db8::2")
+    inner_is_drawn(outer / GRE(key_present=1, key=7) / INNER, "GRE 192.0.2.1 → 192.0.2.2")
+    inner_is_drawn(outer / UDP(sport=5000, dport=4789) / VXLAN(vni=42) / ETHER() / INNER,
+                   "VXLAN 192.0.2.1 → 192.0.2.2, VNI 42")
+    inner_is_drawn(outer / UDP(sport=5000, dport=6081) / GENEVE(proto=0x0800) / INNER, "Geneve 192.0.2.1 → 192.0.2.2")
+    inner_is_drawn(outer / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=99) / INNER,
+                   "GTP-U 192.0.2.1 → 192.0.2.2, TEID 99")
+    inner_is_drawn(ETHER(type=0x8847) / MPLS(label=16, s=0) / MPLS(label=17, s=1) / INNER, None)
+    nested = outer / GRE(proto=0x6558) / ETHER() / IP(src="198.51.100.1", dst="198.51.100.2") / \
+        UDP(sport=1, dport=4789) / VXLAN(vni=5) / ETHER() / INNER
+    inner_is_drawn(nested, "GRE 192.0.2.1 → 192.0.2.2; VXLAN 198.51.100.1 → 198.51.100.2, VNI 5")
+
+
+def test_a_tso_frame_whose_ip_length_is_zero_is_as_long_as_the_frame():
+    """Captured before segmentation offload, IPv4's total length is 0: tshark takes the frame's."""
+    packet = IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1, dport=2, flags="PA", seq=1) / Raw(b"x" * 4000)
+    raw = bytearray(bytes(ETHER() / packet))
+    raw[16:18] = b"\x00\x00"
+    record = dissect(1, 0.0, bytes(raw), LINKTYPE_ETHERNET)
+    assert record.payload_len == 4000
+
+
+def test_an_icmp_error_of_any_code_that_quotes_a_packet_joins_its_conversation():
+    from scapy.layers.inet import ICMP
+    quoted = IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=5000, dport=3478)
+    frame = ETHER() / IP(src="10.0.0.254", dst="10.0.0.1") / ICMP(type=3, code=10) / bytes(quoted)
+    record = dissect(1, 0.0, bytes(frame), LINKTYPE_ETHERNET)
+    assert (record.icmp, record.sport, record.dport) == ("host_administratively_prohibited", 5000, 3478)
+
+
+def test_cisco_hdlc_framing_in_the_ppp_link_type_and_on_its_own():
+    body = b"\x0f\x00\x08\x00" + bytes(INNER)
+    inner_is_drawn(body, None, 9)
+    inner_is_drawn(body, None, 104)
+    inner_is_drawn(b"\xff\x03\x00\x21" + bytes(INNER), None, 9)
+
+
+def test_a_tunnelled_conversation_says_its_tunnel_once_in_the_legend_and_the_json(tmp_path):
+    import io
+    import json
+    from scapy.layers.vxlan import VXLAN
+    from handshake_viz.analysis import analyze
+    from handshake_viz.diagram import timeline
+    from handshake_viz.export import JsonExport
+    frame = bytes(ETHER() / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=5000, dport=4789) / VXLAN(vni=42)
+                  / ETHER() / INNER)
+    record = dissect(1, 0.0, frame, LINKTYPE_ETHERNET)
+    [conversation] = analyze([record])
+    legend = timeline(conversation).legend
+    assert legend.count("Inside a tunnel: VXLAN 192.0.2.1 → 192.0.2.2, VNI 42; the outer headers are not drawn.") == 1
+    from handshake_viz.analysis import Analyzer
+    out = io.StringIO()
+    export, analyzer = JsonExport(out, "t.pcap"), Analyzer()
+    export.write(analyzer.receive(record))
+    export.write(analyzer.finish())
+    export.close()
+    [summary] = json.loads(out.getvalue())["conversations"]
+    assert summary["tunnel"] == "VXLAN 192.0.2.1 → 192.0.2.2, VNI 42"

@@ -33,6 +33,12 @@ def readable_captures(pcaps: Path) -> list[Path]:
     return sorted(pcaps / "public" / tsv.name[:-4] for tsv in (pcaps / "oracle").glob("*.tsv"))
 
 
+def innermost(value: str) -> int:
+    """tshark prints every occurrence of a field ("56,20" for UDP in a UDP tunnel): the last is
+    the innermost, the packet handshake-viz draws."""
+    return int(value.split(",")[-1])
+
+
 def tshark_rows(tsv: Path) -> list[dict]:
     with tsv.open(encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f, delimiter="\t"))
@@ -77,11 +83,13 @@ def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
             differences.append(Difference(frame, "time", times[frame], row["frame.time_epoch"]))
         protocols = row["frame.protocols"]
         if ":icmp:ip:" in protocols or ":icmpv6:ipv6:" in protocols:  # an error quoting a header
-            ports = {int(row[c]) for c in ("tcp.srcport", "udp.srcport", "tcp.dstport", "udp.dstport") if row[c]}
+            ports = {innermost(row[c]) for c in ("tcp.srcport", "udp.srcport", "tcp.dstport", "udp.dstport") if row[c]}
             if frame not in icmp:
                 differences.append(Difference(frame, "missing", None, "icmp error"))
             elif {icmp[frame][1].sport, icmp[frame][1].dport} != ports:
                 differences.append(Difference(frame, "icmp ports", icmp[frame][1], ports))
+        elif not (row["tcp.srcport"] or row["udp.srcport"]):
+            continue   # ICMP that quotes no TCP or UDP header (an echo, neighbour discovery): not drawn
         elif row["tcp.srcport"]:
             if frame not in segments:
                 differences.append(Difference(frame, "missing", None, "tcp"))
@@ -95,9 +103,9 @@ def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
         else:
             if frame not in datagrams:
                 differences.append(Difference(frame, "missing", None, "udp"))
-            elif datagrams[frame][1].record.payload_len != int(row["udp.length"]) - 8:
+            elif datagrams[frame][1].record.payload_len != innermost(row["udp.length"]) - 8:
                 differences.append(Difference(frame, "udp len", datagrams[frame][1].record.payload_len,
-                                              int(row["udp.length"]) - 8))
+                                              innermost(row["udp.length"]) - 8))
     for stream, indexes in ours_by_stream.items():
         if len(indexes) != 1:
             differences.append(Difference(min(streams[stream]), "tcp.stream", sorted(indexes), stream))
