@@ -419,6 +419,11 @@ class _TcpStep:
         flags = record.flags
         if out.base is None:
             out.base = record.seq if flags & SYN else seq_add(record.seq, -1)
+        elif flags & (SYN | ACK) == SYN | ACK and record.seq != out.base:
+            # A SYN+ACK with a new ISN: tshark 4.0.17 counts this side from it from now on.
+            out.base = record.seq
+            if out.syn_frame is not None:
+                out.syn_end = seq_add(record.seq, 1)
         if flags & ACK and back.base is None:
             back.base = seq_add(record.ack, -1)
         segment = Segment(

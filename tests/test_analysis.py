@@ -250,3 +250,17 @@ def test_a_connect_retried_with_the_same_isn_after_a_reset_is_one_conversation_a
     assert "retransmission" in conversations[0].segments[2].analysis
     s.client("S", 7000)                       # a new ISN: a new connection
     assert len(analyze(s.records)) == 2
+
+
+def test_a_syn_ack_with_a_new_isn_numbers_that_side_from_it_as_tshark_does():
+    from segments import Script
+    s = Script()
+    s.client("S", 1000)
+    s.server("SA", 5000, 1001)
+    s.server("SA", 9000, 1001)                # answered again, with another ISN
+    s.client("A", 1001, 9001)                 # the client takes the second one
+    s.server("PA", 9001, 1001, length=10)
+    [conversation] = analyze(s.records)
+    assert [(seg.rel_seq, seg.rel_ack) for seg in conversation.segments] == [
+        (0, None), (0, 1), (0, 1), (1, 1), (1, 1)]
+    assert conversation.handshake == "complete"
