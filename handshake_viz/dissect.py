@@ -34,6 +34,7 @@ _ETHERTYPE_IPV4, _ETHERTYPE_IPV6 = 0x0800, 0x86DD
 _VLAN_TAGS = (0x8100, 0x88A8, 0x9100)
 _ETHERTYPE_PPPOE_SESSION = 0x8864
 _ETHERTYPE_MPLS = (0x8847, 0x8848)
+_ETHERTYPE_FABRICPATH = 0x8903   # Cisco FabricPath
 _ETHERTYPE_BRIDGED, _ETHERTYPE_PPP, _ERSPAN_II, _ERSPAN_III = 0x6558, 0x880B, 0x88BE, 0x22EB
 _IP_IN_IP = {4: 4, 41: 6}       # IP protocol -> the inner IP version
 _GRE, _ESP = 47, 50
@@ -341,6 +342,8 @@ def _nflog_payload(data: bytes) -> tuple[int, int] | None:
 def _after_ethertype(data: bytes, type_offset: int, header_len: int):
     ethertype = struct.unpack_from(">H", data, type_offset)[0]
     offset = header_len
+    if ethertype == _ETHERTYPE_FABRICPATH:   # two bytes of FTag and TTL, then the frame it carries
+        return _after_ethertype(data, offset + 2 + 12, offset + 2 + 14)
     while ethertype in _VLAN_TAGS:
         ethertype = struct.unpack_from(">H", data, offset + 2)[0]
         offset += 4

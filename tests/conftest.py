@@ -19,6 +19,17 @@ def shared_pcaps() -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def shared_pcaps2() -> Path:
+    """../shared/pcaps2, the second corpus: skipped on users' clones, required in CI."""
+    folder = SHARED / "pcaps2"
+    if not folder.is_dir():
+        if IN_CI:
+            pytest.fail(f"CI must have the second corpus at {folder}")
+        pytest.skip(f"no second corpus at {folder} (only the project's CI has it)")
+    return folder
+
+
 def require_root() -> None:
     """Live captures need root (or CAP_NET_RAW); CI runs as root, so there they never skip."""
     if os.geteuid() != 0:
