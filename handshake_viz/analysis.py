@@ -272,7 +272,6 @@ def _key(record: PacketRecord) -> tuple:
 
 
 CLOSED_KEPT = 1000      # closed TCP conversations kept for late packets, when not keeping all
-UDP_IDLE_SECONDS = 60   # a UDP conversation quiet this long (capture time) has ended
 
 
 class Analyzer:
@@ -281,8 +280,9 @@ class Analyzer:
     With keep=True (the default) every conversation stays in `conversations` with all its
     packets. With keep=False packets are only given out as events and each conversation is
     handed over by a `ConversationEnded` event and dropped once it can get no more packets
-    (replaced on its 4-tuple, long closed, or idle UDP), so memory is bounded by the number of
-    open conversations, not by the capture's size.
+    (replaced on its 4-tuple, or long closed), so memory is bounded by the number of open
+    conversations, not by the capture's size. A UDP conversation never closes: like tshark's one
+    stream per 4-tuple, however long it stays quiet, it is handed over at the end.
     """
 
     def __init__(self, keep: bool = True) -> None:
@@ -291,7 +291,6 @@ class Analyzer:
         self._count = 0
         self._by_tuple: dict[tuple, Conversation | UdpConversation] = {}
         self._closed: OrderedDict = OrderedDict()      # key -> closed TCP conversation
-        self._udp_activity: OrderedDict = OrderedDict()  # key -> time of its last datagram
 
     def receive(self, record: PacketRecord) -> list:
         events: list = []
@@ -318,7 +317,7 @@ class Analyzer:
                 self._closed[key] = conversation
                 self._closed.move_to_end(key)
         if not self.keep:
-            self._end_finished(record.time, events)
+            self._end_finished(events)
         return events
 
     def finish(self) -> list:
@@ -327,23 +326,16 @@ class Analyzer:
         events = [ConversationEnded(c) for c in held]
         self._by_tuple.clear()
         self._closed.clear()
-        self._udp_activity.clear()
         return events
 
     def _datagram(self, conversation: "UdpConversation", datagram: "Datagram", events: list) -> None:
         if self.keep:
             conversation.datagrams.append(datagram)
-        else:
-            key = _key(datagram.record)
-            self._udp_activity[key] = datagram.record.time
-            self._udp_activity.move_to_end(key)
         events.append(DatagramSeen(conversation.index, datagram))
 
-    def _end_finished(self, now: float, events: list) -> None:
+    def _end_finished(self, events: list) -> None:
         while len(self._closed) > CLOSED_KEPT:
             self._end(self._closed.popitem(last=False)[0], events)
-        while self._udp_activity and now - next(iter(self._udp_activity.values())) > UDP_IDLE_SECONDS:
-            self._end(self._udp_activity.popitem(last=False)[0], events)
 
     def _end(self, key: tuple, events: list) -> None:
         conversation = self._by_tuple.pop(key, None)

@@ -264,3 +264,16 @@ def test_a_syn_ack_with_a_new_isn_numbers_that_side_from_it_as_tshark_does():
     assert [(seg.rel_seq, seg.rel_ack) for seg in conversation.segments] == [
         (0, None), (0, 1), (0, 1), (1, 1), (1, 1)]
     assert conversation.handshake == "complete"
+
+
+def test_a_udp_flow_quiet_for_minutes_is_one_conversation_whether_streamed_or_kept():
+    """tshark keeps one UDP stream per 4-tuple however long it is quiet; so do both analyses."""
+    from handshake_viz.analysis import Analyzer, ConversationEnded
+    from handshake_viz.records import PacketRecord
+    records = [PacketRecord(n, 1000.0 + 200 * n, "10.0.0.1", "10.0.0.2", 5353, 53, "udp", payload_len=30)
+               for n in range(1, 5)]      # a query every 200 s
+    assert len(analyze(records)) == 1
+    streaming = Analyzer(keep=False)
+    ended = [e for r in records for e in streaming.receive(r) if isinstance(e, ConversationEnded)]
+    ended += [e for e in streaming.finish() if isinstance(e, ConversationEnded)]
+    assert len(ended) == 1 and ended[0].conversation.packet_count == 4
