@@ -131,6 +131,13 @@ class IcmpErrorReceived:
 
 
 @dataclass(slots=True)
+class MalformedSeen:
+    conversation: int
+    record: PacketRecord
+    sender: str
+
+
+@dataclass(slots=True)
 class SegmentAnalyzed:
     conversation: int
     segment: "Segment"
@@ -181,6 +188,7 @@ class Conversation:
     half_close: bool = False
     closed_frame: int | None = None
     icmp_errors: list[PacketRecord] = field(default_factory=list)
+    malformed: list[PacketRecord] = field(default_factory=list)   # packets whose TCP header is bogus
     packet_count: int = 0
     timing: HandshakeTiming = field(default_factory=HandshakeTiming, repr=False)
     directions: dict[str, _Direction] = field(
@@ -296,7 +304,11 @@ class Analyzer:
         events: list = []
         conversation = self._conversation_for(record, events)
         conversation.packet_count += 1
-        if record.icmp:
+        if record.malformed:   # as tshark: in its conversation, outside the analysis
+            if self.keep:
+                conversation.malformed.append(record)
+            events.append(MalformedSeen(conversation.index, record, conversation.side_of(record)))
+        elif record.icmp:
             sender = other(conversation.side_of(record))  # it answers what that side sent
             if record.protocol == "udp":
                 self._datagram(conversation, Datagram(record, sender), events)
@@ -345,7 +357,7 @@ class Analyzer:
     def _conversation_for(self, record: PacketRecord, events: list):
         key = _key(record)
         known = self._by_tuple.get(key)
-        if known is not None and not (record.protocol == "tcp" and not record.icmp
+        if known is not None and not (record.protocol == "tcp" and not record.icmp and not record.malformed
                                       and self._starts_new(known, record)):
             return known
         if known is not None and not self.keep:

@@ -100,7 +100,8 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
         packets = [(d.record, d) for d in conversation.datagrams]
     else:
         packets = sorted([(s.record, s) for s in conversation.segments] +
-                         [(r, r) for r in conversation.icmp_errors], key=lambda pair: pair[0].frame)
+                         [(r, r) for r in conversation.icmp_errors + conversation.malformed],
+                         key=lambda pair: pair[0].frame)
     t0 = min([r.time for r, _ in packets] + [c.start for c in calls], default=0.0)
     times = [r.time for r, _ in packets]
     packets = _windowed(packets, window)
@@ -344,6 +345,10 @@ def _state_marks(conversation: Conversation, frame: int | None, kernel: KernelVi
 
 
 def _packet_row(conversation, packet, t0: float, kernel: KernelView | None, say: Words) -> Row:
+    if isinstance(packet, PacketRecord) and packet.malformed:
+        sender = conversation.side_of(packet)
+        label = (", ".join(flag_names(packet.flags)) or "(no flags)", say("malformed", what=packet.malformed))
+        return Row(_stamp(packet.time, t0, packet.frame), Arrow(sender, other(sender), label, "reset"))
     if isinstance(packet, PacketRecord):
         return _icmp_row(conversation, packet, t0)
     if isinstance(packet, Datagram):

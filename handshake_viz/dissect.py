@@ -120,6 +120,9 @@ class FrameDecoder:
     def _ip(self, data: bytes, offset: int, version: int, length_limit: int) -> _Packet | None:
         if version == 4:
             ihl = (data[offset] & 0x0F) * 4
+            if data[offset] >> 4 != 4 or ihl < 20:   # tshark: "Bogus IP version/header length", and stops
+                self.counts["frames with a malformed IPv4 header (not shown)"] += 1
+                return None
             total_len, ident, fragment, protocol = struct.unpack_from(">HHHxB", data, offset + 2)
             if total_len == 0:   # segmentation offload (TSO): the frame's length is the packet's, as tshark takes it
                 total_len = length_limit
@@ -370,6 +373,10 @@ def _tcp(frame: int, time: float, packet: _Packet) -> PacketRecord:
     data = packet.transport
     sport, dport, seq, ack, offset_byte, flags, window = _TCP_HEADER.unpack_from(data, 0)
     header_len = (offset_byte >> 4) * 4
+    if not 20 <= header_len <= packet.transport_len:   # tshark: "Bogus TCP header length", and stops
+        return PacketRecord(frame, time, packet.src, packet.dst, sport, dport, "tcp", flags, seq, ack, window,
+                            malformed=f"TCP header length {header_len} (at least 20, at most the segment's "
+                                      f"{packet.transport_len})")
     raw_options = data[20:header_len]
     # Options matter on SYNs and where SACK blocks may be (kind 5); reading every segment's
     # timestamps would cost replay time for nothing drawn.

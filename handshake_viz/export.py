@@ -14,7 +14,7 @@ from pathlib import Path
 
 from handshake_viz.attribution import conversation_of
 from handshake_viz.analysis import (
-    Analyzer, ConversationEnded, DatagramSeen, IcmpErrorReceived, SegmentAnalyzed, other)
+    Analyzer, ConversationEnded, DatagramSeen, IcmpErrorReceived, MalformedSeen, SegmentAnalyzed, other)
 from handshake_viz import kernel_states
 from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.outputs import Outputs
@@ -69,6 +69,8 @@ class JsonExport:
                 self._packet(event.conversation, _datagram(event.datagram))
             elif kind is IcmpErrorReceived and not self.deferred:
                 self._packet(event.conversation, _icmp(event.record, event.sender))
+            elif kind is MalformedSeen and not self.deferred:
+                self._packet(event.conversation, _malformed(event.record, event.sender))
             elif kind is ConversationEnded:
                 self._conversation(event.conversation)
 
@@ -111,6 +113,7 @@ class JsonExport:
             dropped = account.dropped if account else {}
             packets = [(s.record.frame, _segment(s, dropped.get(s.record.frame))) for s in conversation.segments]
             packets += [(r.frame, _icmp(r, other(conversation.side_of(r)))) for r in conversation.icmp_errors]
+            packets += [(r.frame, _malformed(r, conversation.side_of(r))) for r in conversation.malformed]
             for _, text in sorted(packets):
                 self._packet(conversation.index, text)
         self._spill(conversation.index)
@@ -180,6 +183,11 @@ def _datagram(datagram) -> str:
     if r.icmp:
         return _icmp(r, datagram.sender)
     return f'{{"frame": {r.frame}, "time": {r.time!r}, "from": "{datagram.sender}", "len": {r.payload_len}}}'
+
+
+def _malformed(record, sender: str) -> str:
+    return (f'{{"frame": {record.frame}, "time": {record.time!r}, "from": "{sender}", '
+            f'"malformed": {json.dumps(record.malformed)}}}')
 
 
 def _icmp(record, sender: str) -> str:

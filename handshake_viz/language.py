@@ -24,6 +24,7 @@ _EN = {
     "call.end_of_stream": "{outcome} (end of stream)",
     "kernel.reset": "kernel's reason: {reason}",
     "kernel.dropped": "dropped: {reason}",
+    "malformed": "malformed: {what}; not analysed, as tshark",
     "legend.tunnel": "Inside a tunnel: {tunnel}; the outer headers are not drawn.",
     "kernel.discarded": "discarded by the receiver: {reason}",
     "legend.crossing": "Crossing FINs: each is drawn from where its side's kernel sent it (its FIN_WAIT_1, traced) to"
@@ -121,6 +122,7 @@ _KO = {
     "call.end_of_stream": "{outcome} (스트림 끝)",
     "kernel.reset": "커널이 밝힌 리셋 이유: {reason}",
     "kernel.dropped": "버려짐: {reason}",
+    "malformed": "잘못된 형식: {what}. tshark처럼 분석에서 뺐습니다",
     "legend.tunnel": "터널 안의 패킷입니다: {tunnel}. 바깥 헤더는 그리지 않았습니다.",
     "kernel.discarded": "받는 쪽이 살펴본 뒤 버림: {reason}",
     "legend.crossing": "엇갈린 FIN: 각 FIN은 그쪽 커널이 보낸 자리(기록된 FIN_WAIT_1)에서 캡처가 도착을 본 자리까지"

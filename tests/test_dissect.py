@@ -143,3 +143,37 @@ def test_a_tunnelled_conversation_says_its_tunnel_once_in_the_legend_and_the_jso
     export.close()
     [summary] = json.loads(out.getvalue())["conversations"]
     assert summary["tunnel"] == "VXLAN 192.0.2.1 → 192.0.2.2, VNI 42"
+
+
+def test_a_bogus_tcp_header_length_is_marked_malformed_and_kept_out_of_the_analysis():
+    import io
+    import json
+    from handshake_viz.analysis import Analyzer, analyze
+    from handshake_viz.diagram import timeline
+    from handshake_viz.export import JsonExport
+    good = dissect(1, 0.0, bytes(ETHER() / INNER), LINKTYPE_ETHERNET)
+    raw = bytearray(bytes(ETHER() / IP(src="10.9.0.1", dst="10.9.0.2") / TCP(sport=40000, dport=80, flags="A")))
+    raw[14 + 20 + 12] = 0x20                      # data offset 2: an 8-byte TCP header
+    bogus = dissect(2, 0.1, bytes(raw), LINKTYPE_ETHERNET)
+    assert bogus.malformed == "TCP header length 8 (at least 20, at most the segment's 20)"
+    [conversation] = analyze([good, bogus])
+    assert [s.record.frame for s in conversation.segments] == [1] and conversation.malformed == [bogus]
+    [row] = [r for r in timeline(conversation).rows if r.arrow and r.arrow.kind == "reset"]
+    assert "malformed: TCP header length 8" in row.arrow.label[1]
+    out, analyzer = io.StringIO(), Analyzer()
+    export = JsonExport(out, "m.pcap")
+    for record in (good, bogus):
+        export.write(analyzer.receive(record))
+    export.write(analyzer.finish())
+    export.close()
+    [summary] = json.loads(out.getvalue())["conversations"]
+    assert summary["packets"][1]["malformed"].startswith("TCP header length 8")
+
+
+def test_an_ipv4_header_with_a_wrong_version_or_length_is_counted_not_shown():
+    from handshake_viz.dissect import FrameDecoder
+    raw = bytearray(bytes(ETHER() / INNER))
+    raw[14] = 0x43                                # IHL 3: 12 bytes, below IPv4's 20
+    decoder = FrameDecoder()
+    assert decoder.decode(1, 0.0, bytes(raw), LINKTYPE_ETHERNET) is None
+    assert decoder.counts["frames with a malformed IPv4 header (not shown)"] == 1

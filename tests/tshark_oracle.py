@@ -69,6 +69,7 @@ def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
     segments = {s.record.frame: (c.index, s) for c in conversations if c.protocol == "tcp" for s in c.segments}
     datagrams = {d.record.frame: (c, d) for c in conversations if c.protocol == "udp" for d in c.datagrams}
     icmp = {r.frame: (c, r) for c in conversations if c.protocol == "tcp" for r in c.icmp_errors}
+    malformed = {r.frame: c.index for c in conversations if c.protocol == "tcp" for r in c.malformed}
     icmp.update({f: (c, d.record) for f, (c, d) in datagrams.items() if d.record.icmp})
     differences: list[Difference] = []
     compared = 0
@@ -90,6 +91,12 @@ def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
                 differences.append(Difference(frame, "icmp ports", icmp[frame][1], ports))
         elif not (row["tcp.srcport"] or row["udp.srcport"]):
             continue   # ICMP that quotes no TCP or UDP header (an echo, neighbour discovery): not drawn
+        elif row["tcp.srcport"] and not row["tcp.window_size"]:   # tshark stopped on a bogus header
+            if row["tcp.stream"] and frame not in malformed:
+                differences.append(Difference(frame, "malformed", None, "tshark stopped on its TCP header"))
+            elif row["tcp.stream"]:
+                streams[row["tcp.stream"]].add(frame)
+                ours_by_stream[row["tcp.stream"]].add(malformed[frame])
         elif row["tcp.srcport"]:
             if frame not in segments:
                 differences.append(Difference(frame, "missing", None, "tcp"))
