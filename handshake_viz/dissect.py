@@ -21,6 +21,8 @@ LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
 LINKTYPE_PPP = 9
+LINKTYPE_IEEE802_11 = 105
+LINKTYPE_IEEE802_11_RADIOTAP = 127
 LINKTYPE_C_HDLC = 104
 LINKTYPE_NFLOG = 239
 LINKTYPE_NAMES = {
@@ -28,6 +30,7 @@ LINKTYPE_NAMES = {
     LINKTYPE_LINUX_SLL: "Linux cooked (SLL)", LINKTYPE_LINUX_SLL2: "Linux cooked (SLL2)",
     LINKTYPE_IPV4: "raw IPv4", LINKTYPE_IPV6: "raw IPv6", LINKTYPE_C_HDLC: "Cisco HDLC",
     LINKTYPE_NFLOG: "Linux netfilter log (NFLOG)", LINKTYPE_PPP: "PPP",
+    LINKTYPE_IEEE802_11: "802.11", LINKTYPE_IEEE802_11_RADIOTAP: "802.11 with radiotap",
 }
 
 _ETHERTYPE_IPV4, _ETHERTYPE_IPV6 = 0x0800, 0x86DD
@@ -38,7 +41,7 @@ _ETHERTYPE_FABRICPATH = 0x8903   # Cisco FabricPath
 _ETHERTYPE_BRIDGED, _ETHERTYPE_PPP, _ERSPAN_II, _ERSPAN_III = 0x6558, 0x880B, 0x88BE, 0x22EB
 _IP_IN_IP = {4: 4, 41: 6}       # IP protocol -> the inner IP version
 _GRE, _ESP = 47, 50
-_VXLAN_PORT, _GENEVE_PORT, _GTP_U_PORT = 4789, 6081, 2152
+_VXLAN_PORT, _GENEVE_PORT, _GTP_U_PORT, _CAPWAP_DATA_PORT = 4789, 6081, 2152, 5247
 _NFULA_PAYLOAD = 9
 _PPP_TO_ETHERTYPE = {0x0021: _ETHERTYPE_IPV4, 0x0057: _ETHERTYPE_IPV6}
 _AF_INET6_VALUES = (10, 24, 28, 30)   # Linux, NetBSD/OpenBSD, FreeBSD, macOS
@@ -202,6 +205,8 @@ class FrameDecoder:
         if _GENEVE_PORT in ports and len(body) >= 8 and body[0] >> 6 == 0:
             start = 8 + (body[0] & 0x3F) * 4
             return self._by_ethertype(struct.unpack_from(">H", body, 2)[0], body[start:]), "Geneve", ""
+        if _CAPWAP_DATA_PORT in ports and len(body) >= 8 and body[0] == 0:
+            return self._capwap_payload(body), "CAPWAP", ""
         if _GTP_U_PORT in ports and len(body) >= 8 and body[0] >> 5 == 1 and body[1] == 0xFF:
             return self._gtp_payload(body), "GTP-U", f"TEID {int.from_bytes(body[4:8], 'big')}"
         return None
@@ -221,6 +226,19 @@ class FrameDecoder:
         if protocol == _ERSPAN_III:
             return self._ethernet(body[12 + (8 if body[11] & 1 else 0):]), "GRE", "ERSPAN"
         return self._by_ethertype(protocol, body), "GRE", ""
+
+    def _capwap_payload(self, data: bytes) -> _Packet | None:
+        """The frame a CAPWAP data message carries (RFC 5415): 802.11 when its T bit is set and
+        its wireless binding is IEEE 802.11, else Ethernet."""
+        word = int.from_bytes(data[:4], "big")
+        frame = data[((word >> 19) & 0x1F) * 4:]
+        if (word >> 8) & 1 and (word >> 9) & 0x1F == 1:
+            # Cisco's access points send the two frame-control bytes swapped, and Wireshark swaps
+            # them back by default (capwap.swap_frame_control); the captures agree.
+            frame = frame[1:2] + frame[:1] + frame[2:]
+            located = _ieee80211(frame, 0)
+            return self._ip(frame, located[0], located[1], len(frame) - located[0]) if located else None
+        return self._ethernet(frame)
 
     def _gtp_payload(self, data: bytes) -> _Packet | None:
         offset = 8
@@ -325,7 +343,30 @@ def _network_layer(data: bytes, linktype: int) -> tuple[int, int] | None:
         return (start + 2, 4 if ethertype == _ETHERTYPE_IPV4 else 6) if ethertype else None
     if linktype == LINKTYPE_NFLOG:
         return _nflog_payload(data)
+    if linktype == LINKTYPE_IEEE802_11_RADIOTAP:
+        return _ieee80211(data, struct.unpack_from("<H", data, 2)[0])
+    if linktype == LINKTYPE_IEEE802_11:
+        return _ieee80211(data, 0)
     return 0, data[0] >> 4  # raw IP
+
+
+_LLC_SNAP = b"\xaa\xaa\x03\x00\x00\x00"
+
+
+def _ieee80211(data: bytes, offset: int) -> tuple[int, int] | None:
+    """Where IP starts in an 802.11 data frame: after its header (24 bytes, the fourth address
+    when it goes between two access points, QoS and HT control when present) and LLC/SNAP.
+    A protected frame is encrypted: there is nothing to read."""
+    control, flags = data[offset], data[offset + 1]
+    if (control >> 2) & 3 != 2 or flags & 0x40:   # not a data frame, or protected
+        return None
+    header = 24 + (6 if flags & 3 == 3 else 0)
+    if control & 0x80:   # QoS data
+        header += 2 + (4 if flags & 0x80 else 0)
+    start = offset + header
+    if data[start:start + 6] != _LLC_SNAP:
+        return None
+    return _after_ethertype(data, start + 6, start + 8)
 
 
 def _nflog_payload(data: bytes) -> tuple[int, int] | None:

@@ -28,8 +28,6 @@ def test_the_whole_corpus_is_compared(shared_pcaps):
 # below are issue 11's open work and are compared by no test yet.
 PCAPS2 = SHARED / "pcaps2"
 OPEN_WORK = {
-    "ark_80211http.pcap": "802.11 with radiotap is not decoded",
-    "ndpi_capwap_data.pcapng": "CAPWAP is not decoded",
     "ark_arkime_synthetic.pcap": "IP directly in UDP (port 4790) is not decoded",
     "ndpi_ajp.pcap": "tshark stops early on these FabricPath frames' TCP (no length), for a reason not found yet",
     "ndpi_fuzz-2006-09-29-28586.pcap": "fuzzed segments that tshark groups into another stream, not understood yet",

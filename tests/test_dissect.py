@@ -177,3 +177,19 @@ def test_an_ipv4_header_with_a_wrong_version_or_length_is_counted_not_shown():
     decoder = FrameDecoder()
     assert decoder.decode(1, 0.0, bytes(raw), LINKTYPE_ETHERNET) is None
     assert decoder.counts["frames with a malformed IPv4 header (not shown)"] == 1
+
+
+def test_802_11_data_frames_with_radiotap_and_inside_capwap_carry_their_ip():
+    from scapy.layers.dot11 import Dot11, Dot11QoS, RadioTap
+    from scapy.layers.l2 import LLC, SNAP
+    wifi = Dot11(type=2, subtype=8, FCfield="to_DS", addr1="02:00:00:00:00:01", addr2="02:00:00:00:00:02",
+                 addr3="02:00:00:00:00:03") / Dot11QoS() / LLC() / SNAP(code=0x0800) / INNER
+    inner_is_drawn(bytes(RadioTap() / wifi), None, 127)
+    inner_is_drawn(bytes(wifi), None, 105)
+    frame = bytes(wifi)
+    swapped = frame[1:2] + frame[:1] + frame[2:]      # as Cisco's access points send it
+    capwap = bytes.fromhex("00200320" "00000000" "04bf2300" "00000000") + swapped
+    inner_is_drawn(ETHER() / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=41264, dport=5247) / Raw(capwap),
+                   "CAPWAP 192.0.2.1 → 192.0.2.2")
+    protected = Dot11(type=2, FCfield="protected") / Raw(b"\x00" * 40)
+    assert dissect(1, 0.0, bytes(RadioTap() / protected), 127) is None
