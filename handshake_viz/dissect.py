@@ -109,7 +109,7 @@ class FrameDecoder:
             if located is None:
                 return None
             offset, version = located
-            length_limit = (wire_len if wire_len is not None else len(data)) - offset
+            length_limit = (wire_len if wire_len is not None else len(data)) - offset - _trailer(data, linktype)
             packet = self._ip(data, offset, version, length_limit)
             return self._transport(frame, time, packet) if packet else None
         except (struct.error, IndexError, ValueError):
@@ -351,6 +351,13 @@ def _network_layer(data: bytes, linktype: int) -> tuple[int, int] | None:
 
 
 _LLC_SNAP = b"\xaa\xaa\x03\x00\x00\x00"
+
+
+def _trailer(data: bytes, linktype: int) -> int:
+    """Bytes at a frame's end that are not its IP packet's: the FCS a Cisco FabricPath frame's inner
+    frame keeps, as tshark reads it (so a packet that runs into it is cut short there)."""
+    fabricpath = linktype == LINKTYPE_ETHERNET and struct.unpack_from(">H", data, 12)[0] == _ETHERTYPE_FABRICPATH
+    return 4 if fabricpath else 0
 
 
 def _ieee80211(data: bytes, offset: int) -> tuple[int, int] | None:

@@ -29,7 +29,6 @@ def test_the_whole_corpus_is_compared(shared_pcaps):
 PCAPS2 = SHARED / "pcaps2"
 OPEN_WORK = {
     "ark_arkime_synthetic.pcap": "IP directly in UDP (port 4790) is not decoded",
-    "ndpi_ajp.pcap": "tshark stops early on these FabricPath frames' TCP (no length), for a reason not found yet",
     "ndpi_fuzz-2006-09-29-28586.pcap": "fuzzed segments that tshark groups into another stream, not understood yet",
 }
 CAPTURES_2 = ([p.name for p in readable_captures(PCAPS2)

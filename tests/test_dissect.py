@@ -193,3 +193,14 @@ def test_802_11_data_frames_with_radiotap_and_inside_capwap_carry_their_ip():
                    "CAPWAP 192.0.2.1 → 192.0.2.2")
     protected = Dot11(type=2, FCfield="protected") / Raw(b"\x00" * 40)
     assert dissect(1, 0.0, bytes(RadioTap() / protected), 127) is None
+
+
+def test_a_fabricpath_frame_keeps_its_inner_fcs_so_a_packet_running_into_it_is_cut_short():
+    """tshark reads the last 4 bytes of a Cisco FabricPath frame as its inner frame's FCS."""
+    inner = bytes(ETHER() / IP(src="10.9.0.1", dst="10.9.0.2") /
+                  TCP(sport=40000, dport=80, flags="S", options=[("MSS", 1460), ("NOP", None), ("NOP", None),
+                                                                 ("SAckOK", b""), ("Timestamp", (1, 0))]))
+    fabricpath = bytes(ETHER(type=0x8903)) + b"\x00\x3f" + inner
+    record = dissect(1, 0.0, fabricpath, LINKTYPE_ETHERNET)
+    assert record.malformed == "TCP header length 40 (at least 20, at most the segment's 36)"
+    assert dissect(1, 0.0, fabricpath + b"FCS!", LINKTYPE_ETHERNET).malformed is None

@@ -91,7 +91,7 @@ def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
                 differences.append(Difference(frame, "icmp ports", icmp[frame][1], ports))
         elif not (row["tcp.srcport"] or row["udp.srcport"]):
             continue   # ICMP that quotes no TCP or UDP header (an echo, neighbour discovery): not drawn
-        elif row["tcp.srcport"] and not row["tcp.window_size"]:   # tshark stopped on a bogus header
+        elif row["tcp.srcport"] and not (row["tcp.len"] and row["tcp.window_size"]):   # tshark stopped on the header
             if row["tcp.stream"] and frame not in malformed:
                 differences.append(Difference(frame, "malformed", None, "tshark stopped on its TCP header"))
             elif row["tcp.stream"]:
