@@ -265,6 +265,7 @@ class UdpConversation:
     server: tuple[str, int]
     datagrams: list[Datagram] = field(default_factory=list)
     packet_count: int = 0
+    malformed: list[PacketRecord] = field(default_factory=list)   # datagrams whose UDP header is bogus
 
     client_text = Conversation.client_text
     server_text = Conversation.server_text

@@ -97,7 +97,8 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
              lang: str = "en") -> Diagram:
     say = Words(lang)
     if conversation.protocol == "udp":
-        packets = [(d.record, d) for d in conversation.datagrams]
+        packets = sorted([(d.record, d) for d in conversation.datagrams] + [(r, r) for r in conversation.malformed],
+                         key=lambda pair: pair[0].frame)
     else:
         packets = sorted([(s.record, s) for s in conversation.segments] +
                          [(r, r) for r in conversation.icmp_errors + conversation.malformed],

@@ -41,7 +41,8 @@ _ETHERTYPE_FABRICPATH = 0x8903   # Cisco FabricPath
 _ETHERTYPE_BRIDGED, _ETHERTYPE_PPP, _ERSPAN_II, _ERSPAN_III = 0x6558, 0x880B, 0x88BE, 0x22EB
 _IP_IN_IP = {4: 4, 41: 6}       # IP protocol -> the inner IP version
 _GRE, _ESP = 47, 50
-_VXLAN_PORT, _GENEVE_PORT, _GTP_U_PORT, _CAPWAP_DATA_PORT = 4789, 6081, 2152, 5247
+_VXLAN_PORT, _VXLAN_GPE_PORT, _GENEVE_PORT, _GTP_U_PORT, _CAPWAP_DATA_PORT = 4789, 4790, 6081, 2152, 5247
+_GPE_NEXT = {1: _ETHERTYPE_IPV4, 2: _ETHERTYPE_IPV6, 3: _ETHERTYPE_BRIDGED}   # VXLAN-GPE's next protocol
 _NFULA_PAYLOAD = 9
 _PPP_TO_ETHERTYPE = {0x0021: _ETHERTYPE_IPV4, 0x0057: _ETHERTYPE_IPV6}
 _AF_INET6_VALUES = (10, 24, 28, 30)   # Linux, NetBSD/OpenBSD, FreeBSD, macOS
@@ -202,6 +203,10 @@ class FrameDecoder:
             return self._l2tp_payload(body), "L2TP", ""
         if _VXLAN_PORT in ports and len(body) >= 8 and body[0] & 0x08:
             return self._ethernet(body[8:]), "VXLAN", f"VNI {int.from_bytes(body[4:7], 'big')}"
+        if _VXLAN_GPE_PORT in ports and len(body) >= 8 and body[0] & 0x08:
+            # tshark reads the next protocol even when the P flag does not say it is there.
+            inner = self._by_ethertype(_GPE_NEXT.get(body[3]), body[8:])
+            return inner, "VXLAN-GPE", f"VNI {int.from_bytes(body[4:7], 'big')}"
         if _GENEVE_PORT in ports and len(body) >= 8 and body[0] >> 6 == 0:
             start = 8 + (body[0] & 0x3F) * 4
             return self._by_ethertype(struct.unpack_from(">H", body, 2)[0], body[start:]), "Geneve", ""
@@ -438,7 +443,10 @@ def _tcp(frame: int, time: float, packet: _Packet) -> PacketRecord:
 
 def _udp(frame: int, time: float, packet: _Packet) -> PacketRecord:
     sport, dport, udp_len = struct.unpack_from(">HHH", packet.transport, 0)
-    payload_len = max((udp_len or packet.transport_len) - 8, 0)
+    if udp_len < 8:   # tshark: "Bad length value", malformed
+        return PacketRecord(frame, time, packet.src, packet.dst, sport, dport, "udp",
+                            malformed=f"UDP length {udp_len} (at least 8)")
+    payload_len = udp_len - 8
     return PacketRecord(frame, time, packet.src, packet.dst, sport, dport, "udp",
                         payload_len=payload_len, payload=packet.transport[8:8 + min(payload_len, _KEPT_PAYLOAD)])
 

@@ -60,7 +60,7 @@ class PacketRecord(NamedTuple):
     icmp: str | None = None    # an ICMP error about this 4-tuple: "port_unreachable", ...
     reporter: str | None = None  # who sent that ICMP error
     tunnel: str | None = None    # the tunnel it came in, outermost first ("VXLAN 10.1.0.1 → 10.1.0.2, VNI 42")
-    malformed: str | None = None  # what is wrong with its TCP header; such a packet is not analysed
+    malformed: str | None = None  # what is wrong with its TCP or UDP header; such a packet is not analysed
 
     @property
     def preview(self) -> str:

@@ -24,11 +24,10 @@ def test_the_whole_corpus_is_compared(shared_pcaps):
 
 # The second corpus (../shared/pcaps2: tunnels, odd link types, TSO, repeated SYNs, clocks that run
 # backwards, new ISNs on SYN+ACKs, window-scale corners). Every capture is read as tshark 4.0.17
-# reads it, but for the differences listed, with their reasons, in tshark_differences.tsv; those
-# below are issue 11's open work and are compared by no test yet.
+# reads it, but for the differences listed, with their reasons, in tshark_differences.tsv; the one
+# below is issue 11's open work and is compared by no test yet.
 PCAPS2 = SHARED / "pcaps2"
 OPEN_WORK = {
-    "ark_arkime_synthetic.pcap": "IP directly in UDP (port 4790) is not decoded",
     "ndpi_fuzz-2006-09-29-28586.pcap": "fuzzed segments that tshark groups into another stream, not understood yet",
 }
 CAPTURES_2 = ([p.name for p in readable_captures(PCAPS2)

@@ -204,3 +204,12 @@ def test_a_fabricpath_frame_keeps_its_inner_fcs_so_a_packet_running_into_it_is_c
     record = dissect(1, 0.0, fabricpath, LINKTYPE_ETHERNET)
     assert record.malformed == "TCP header length 40 (at least 20, at most the segment's 36)"
     assert dissect(1, 0.0, fabricpath + b"FCS!", LINKTYPE_ETHERNET).malformed is None
+
+
+def test_vxlan_gpe_carries_ip_by_its_next_protocol_and_a_udp_length_below_8_is_malformed():
+    gpe = bytes.fromhex("08000001" "00d43100")   # I flag, next protocol 1 (IPv4), VNI 54321
+    inner_is_drawn(ETHER() / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=40000, dport=4790) / Raw(gpe)
+                   / INNER, "VXLAN-GPE 192.0.2.1 → 192.0.2.2, VNI 54321")
+    raw = bytearray(bytes(ETHER() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=9999) / Raw(b"x" * 8)))
+    raw[14 + 20 + 4:14 + 20 + 6] = b"\x00\x00"     # UDP length 0
+    assert dissect(1, 0.0, bytes(raw), LINKTYPE_ETHERNET).malformed == "UDP length 0 (at least 8)"

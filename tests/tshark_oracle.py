@@ -69,7 +69,7 @@ def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
     segments = {s.record.frame: (c.index, s) for c in conversations if c.protocol == "tcp" for s in c.segments}
     datagrams = {d.record.frame: (c, d) for c in conversations if c.protocol == "udp" for d in c.datagrams}
     icmp = {r.frame: (c, r) for c in conversations if c.protocol == "tcp" for r in c.icmp_errors}
-    malformed = {r.frame: c.index for c in conversations if c.protocol == "tcp" for r in c.malformed}
+    malformed = {r.frame: c.index for c in conversations for r in c.malformed}
     icmp.update({f: (c, d.record) for f, (c, d) in datagrams.items() if d.record.icmp})
     differences: list[Difference] = []
     compared = 0
@@ -108,7 +108,10 @@ def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
             differences += [Difference(frame, name, got[name], expected[name])
                             for name in TCP_FIELDS if got[name] != expected[name]]
         else:
-            if frame not in datagrams:
+            if innermost(row["udp.length"]) < 8:   # tshark: "Bad length value", malformed
+                if frame not in malformed:
+                    differences.append(Difference(frame, "malformed", None, "tshark found its UDP length bogus"))
+            elif frame not in datagrams:
                 differences.append(Difference(frame, "missing", None, "udp"))
             elif datagrams[frame][1].record.payload_len != innermost(row["udp.length"]) - 8:
                 differences.append(Difference(frame, "udp len", datagrams[frame][1].record.payload_len,
