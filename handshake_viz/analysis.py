@@ -358,7 +358,7 @@ class Analyzer:
     def _conversation_for(self, record: PacketRecord, events: list):
         key = _key(record)
         known = self._by_tuple.get(key)
-        if known is not None and not (record.protocol == "tcp" and not record.icmp and not record.malformed
+        if known is not None and not (record.protocol == "tcp" and not record.icmp
                                       and self._starts_new(known, record)):
             return known
         if known is not None and not self.keep:
@@ -384,16 +384,15 @@ class Analyzer:
 
     @staticmethod
     def _starts_new(conversation: Conversation, record: PacketRecord) -> bool:
-        """A SYN on a known 4-tuple starts a new connection when its ISN differs from the one
-        that side's SYN had, as tshark 4.0.17 decides (packet-tcp.c): the same ISN again, even
-        after a RST or FIN, is that SYN retransmitted (a connect() retried). A SYN from a side
-        whose SYN was never seen is a simultaneous open, unless the connection has closed."""
+        """A SYN on a known 4-tuple starts a new connection when its sequence number differs from
+        the base that side already has (its ISN, or one below its first segment), as tshark 4.0.17
+        decides (packet-tcp.c), before it even checks the header (a malformed SYN counts too): the
+        same ISN again, even after a RST or FIN, is that SYN retransmitted (a connect() retried).
+        A SYN from a side that sent nothing yet is a simultaneous open, unless the connection closed."""
         if record.flags & (SYN | ACK) != SYN:
             return False
-        sent_before = conversation.directions[conversation.side_of(record)]
-        if sent_before.syn_frame is not None:
-            return seq_add(record.seq, 1) != sent_before.syn_end
-        return conversation.closed
+        base = conversation.directions[conversation.side_of(record)].base
+        return record.seq != base if base is not None else conversation.closed
 
 
 def analyze(records) -> list["Conversation | UdpConversation"]:

@@ -277,3 +277,19 @@ def test_a_udp_flow_quiet_for_minutes_is_one_conversation_whether_streamed_or_ke
     ended = [e for r in records for e in streaming.receive(r) if isinstance(e, ConversationEnded)]
     ended += [e for e in streaming.finish() if isinstance(e, ConversationEnded)]
     assert len(ended) == 1 and ended[0].conversation.packet_count == 4
+
+
+def test_a_syn_with_another_sequence_number_starts_a_new_conversation_even_malformed_and_mid_stream():
+    """tshark 4.0.17 decides a new stream before it checks the header, against the base the side
+    already has (one below its first segment when its SYN was not captured); a malformed packet
+    sets no base, so the next good segment starts the new stream's numbering."""
+    from segments import Script
+    s = Script()
+    s.client("A", 5001, 9001)                               # mid-stream: the client's base is 5000
+    s.server("A", 9001, 5001)
+    bogus = s.client("S", 7777)
+    s.records[-1] = bogus._replace(malformed="TCP header length 8 (at least 20, at most the segment's 20)")
+    s.client("FA", 8001, 9001)
+    first, second = analyze(s.records)
+    assert second.malformed and [seg.rel_seq for seg in second.segments] == [1]
+    assert [seg.record.frame for seg in first.segments] == [1, 2]

@@ -24,14 +24,11 @@ def test_the_whole_corpus_is_compared(shared_pcaps):
 
 # The second corpus (../shared/pcaps2: tunnels, odd link types, TSO, repeated SYNs, clocks that run
 # backwards, new ISNs on SYN+ACKs, window-scale corners). Every capture is read as tshark 4.0.17
-# reads it, but for the differences listed, with their reasons, in tshark_differences.tsv; the one
-# below is issue 11's open work and is compared by no test yet.
+# reads it, but for the differences listed, with their reasons, in tshark_differences.tsv (and
+# ndpi_vnc.pcap, below, against tshark's reading without its VNC dissector).
 PCAPS2 = SHARED / "pcaps2"
-OPEN_WORK = {
-    "ndpi_fuzz-2006-09-29-28586.pcap": "fuzzed segments that tshark groups into another stream, not understood yet",
-}
 CAPTURES_2 = ([p.name for p in readable_captures(PCAPS2)
-               if p.name not in OPEN_WORK and p.name != "ndpi_vnc.pcap" and not p.name.endswith(".noproto")]
+               if p.name != "ndpi_vnc.pcap" and not p.name.endswith(".noproto")]
               if (PCAPS2 / "oracle").is_dir() else ["(absent)"])
 KNOWN = defaultdict(set)   # capture -> {(field, frame)}
 for row in tshark_rows(Path(__file__).parent / "tshark_differences.tsv"):
