@@ -16,6 +16,10 @@ MARK_COLUMNS = {
     "lost_segment": "tcp.analysis.lost_segment",
     "zero_window": "tcp.analysis.zero_window",
     "keep_alive": "tcp.analysis.keep_alive",
+    "keep_alive_ack": "tcp.analysis.keep_alive_ack",
+    "window_update": "tcp.analysis.window_update",
+    "zero_window_probe": "tcp.analysis.zero_window_probe",
+    "zero_window_probe_ack": "tcp.analysis.zero_window_probe_ack",
 }
 TCP_FIELDS = ("flags", "seq", "ack", "len", "window", *MARK_COLUMNS)
 _FLAG_CHARS = "CEUAPRSF"  # the last 8 characters of tshark's tcp.flags.str
@@ -51,7 +55,7 @@ def _tcp_values(row: dict) -> dict:
     values = {"flags": flags, "seq": int(row["tcp.seq"]), "len": int(row["tcp.len"]),
               "window": int(row["tcp.window_size"]),
               "ack": int(row["tcp.ack"]) if flags & 0x10 else None}
-    values.update({mark: bool(row[column]) for mark, column in MARK_COLUMNS.items()})
+    values.update({mark: bool(row[column]) for mark, column in MARK_COLUMNS.items() if column in row})
     return values
 
 
@@ -105,8 +109,8 @@ def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
             streams[row["tcp.stream"]].add(frame)
             ours_by_stream[row["tcp.stream"]].add(index)
             got, expected = _segment_values(segment), _tcp_values(row)
-            differences += [Difference(frame, name, got[name], expected[name])
-                            for name in TCP_FIELDS if got[name] != expected[name]]
+            differences += [Difference(frame, name, got[name], expected[name])   # the marks this oracle has
+                            for name in TCP_FIELDS if name in expected and got[name] != expected[name]]
         else:
             if innermost(row["udp.length"]) < 8:   # tshark: "Bad length value", malformed
                 if frame not in malformed:
