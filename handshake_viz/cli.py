@@ -265,7 +265,8 @@ def _replay(args) -> int:
                     args.conversation, window, args.lang, args.scale)
     for note in result.notes:
         print(f"handshake-viz: note: {note}", file=sys.stderr)
-    _conversations(result, f"{args.capture} holds no TCP or UDP conversation.")
+    held = f"; it holds {', '.join(result.held)}" if result.held else ""
+    _conversations(result, f"{args.capture} holds no TCP or UDP conversation{held}.")
     print(f"\nWrote {_files(result.files)} to {args.out}/.")
     return 0
 

@@ -1,8 +1,9 @@
 """Link-layer frames to `PacketRecord`s with struct, reading only the headers that matter.
 
 Pure: bytes in, records out. `FrameDecoder` keeps the little state decoding needs (IP fragments
-waiting for the rest of their datagram) and counts what it could not show, so a replay can say
-so. Checksums are not checked: on loopback they are left to offload and never filled in.
+waiting for the rest of their datagram) and counts what it did not show: what it cannot read
+(`counts`, which a replay says in notes) and what is not TCP or UDP (`held`, which a replay
+says when a file has no conversation). Checksums are not checked: on loopback they are left to offload and never filled in.
 """
 
 import socket
@@ -50,6 +51,19 @@ _IPV6_EXTENSION_HEADERS = (0, 43, 60)  # hop-by-hop, routing, destination option
 _IPV6_FRAGMENT = 44
 _TCP, _UDP, _ICMP, _ICMPV6 = 6, 17, 1, 58
 _L2TP_PORT = 1701
+# Non-IP frames by what they are, so a file without a conversation can say what it held.
+_ETHERTYPE_NAMES = {
+    0x0806: "ARP", 0x8035: "RARP", 0x88CC: "LLDP", 0x888E: "802.1X (EAPOL)", 0x8809: "LACP",
+    0x9000: "Ethernet loopback", 0x88F7: "PTP", 0x8863: "PPPoE discovery", 0x8137: "IPX",
+    0x809B: "AppleTalk", 0x8906: "FCoE", 0x22F0: "AVTP", 0x88E1: "HomePlug",
+}
+_ETHERTYPE_ENCRYPTED = {0x88E5: "MACsec"}
+_PPP_CONTROL_NAMES = {0xC021: "LCP", 0x8021: "IPCP", 0x8057: "IPV6CP", 0xC023: "PAP", 0xC223: "CHAP", 0x80FD: "CCP"}
+_IP_PROTOCOL_NAMES = {
+    _ICMP: "ICMP", 2: "IGMP", _ICMPV6: "ICMPv6", 4: "IP-in-IP", 41: "IPv6-in-IP", _GRE: "GRE",
+    51: "IPsec AH", 88: "EIGRP", 89: "OSPF", 103: "PIM", 112: "VRRP", 132: "SCTP",
+}
+_LISTED_ETHERTYPES = 5
 _KEPT_PAYLOAD = 512   # enough for a DNS message in a label; previews show the first 24 bytes
 # Every error message that quotes the packet it is about (RFC 792, 1812; RFC 4443).
 _ICMP_ERRORS = {
@@ -83,6 +97,21 @@ class _Packet(NamedTuple):
     transport_len: int   # as the IP header says (capped by the frame's length on the wire)
 
 
+class _NotIp(Exception):
+    """A frame that carries no IP packet: what it carries by name ("ARP"), or when handshake-viz
+    cannot read it (unknown or encrypted) the note a replay gives."""
+
+    def __init__(self, kind: str, unreadable: bool = False) -> None:
+        super().__init__(kind)
+        self.kind, self.unreadable = kind, unreadable
+
+
+class _UnreadEthertype(_NotIp):
+    def __init__(self, ethertype: int) -> None:
+        super().__init__(f"ethertype 0x{ethertype:04x}", unreadable=True)
+        self.ethertype = ethertype
+
+
 @dataclass
 class _Datagram:
     """Fragments of one IP datagram, gathered until they cover it whole."""
@@ -93,10 +122,13 @@ class _Datagram:
 
 
 class FrameDecoder:
-    """Decode frames in capture order; `counts` says what was skipped or reassembled."""
+    """Decode frames in capture order; `counts` says what could not be read or was reassembled,
+    `held` what else the frames carried, by name ("ARP", "ICMP")."""
 
     def __init__(self) -> None:
         self.counts: Counter = Counter()
+        self.held: Counter = Counter()
+        self.unread_ethertypes: Counter = Counter()
         self._datagrams: dict[tuple, _Datagram] = {}
 
     def decode(self, frame: int, time: float, data: bytes, linktype: int,
@@ -106,20 +138,41 @@ class FrameDecoder:
             self.counts[f"frames of unsupported link type {linktype}"] += 1
             return None
         try:
-            located = _network_layer(data, linktype)
-            if located is None:
-                return None
-            offset, version = located
+            offset, version = _network_layer(data, linktype)
             length_limit = (wire_len if wire_len is not None else len(data)) - offset - _trailer(data, linktype)
             packet = self._ip(data, offset, version, length_limit)
-            return self._transport(frame, time, packet) if packet else None
+            if packet is None:   # a fragment, or a malformed header (counted)
+                return None
+            record = self._transport(frame, time, packet)
+            if record is None and packet.protocol != _ESP:   # ESP has its note
+                self.held[_IP_PROTOCOL_NAMES.get(packet.protocol, f"IP protocol {packet.protocol}")] += 1
+            return record
+        except _UnreadEthertype as unread:
+            self.unread_ethertypes[unread.ethertype] += 1
+            return None
+        except _NotIp as other:
+            (self.counts if other.unreadable else self.held)[other.kind] += 1
+            return None
         except (struct.error, IndexError, ValueError):
             self.counts["frames cut short before their TCP/UDP header"] += 1
             return None
 
-    def unfinished(self) -> int:
-        """Fragmented datagrams that never got all their pieces."""
-        return len(self._datagrams)
+    def notes(self) -> list[str]:
+        """One line per kind of frame not shown or put together, once every frame is decoded."""
+        notes = [f"{count} {what}" for what, count in sorted(self.counts.items())]
+        if self.unread_ethertypes:   # one note, however many values a damaged capture holds
+            values = sorted(self.unread_ethertypes)
+            listed = ", ".join(f"0x{value:04x}" for value in values[:_LISTED_ETHERTYPES])
+            more = f" and {len(values) - _LISTED_ETHERTYPES} more" if len(values) > _LISTED_ETHERTYPES else ""
+            notes.append(f"{self.unread_ethertypes.total()} frames of an ethertype handshake-viz cannot read "
+                         f"({listed}{more}): not shown")
+        if self._datagrams:
+            notes.append(f"{len(self._datagrams)} fragmented IP datagrams never completed (not shown)")
+        return notes
+
+    def held_text(self) -> list[str]:
+        """What else the frames carried, most first: "40 frames of ARP"."""
+        return [f"{count} frame{'s' if count != 1 else ''} of {what}" for what, count in self.held.most_common()]
 
     def _ip(self, data: bytes, offset: int, version: int, length_limit: int) -> _Packet | None:
         if version == 4:
@@ -241,8 +294,11 @@ class FrameDecoder:
             # Cisco's access points send the two frame-control bytes swapped, and Wireshark swaps
             # them back by default (capwap.swap_frame_control); the captures agree.
             frame = frame[1:2] + frame[:1] + frame[2:]
-            located = _ieee80211(frame, 0)
-            return self._ip(frame, located[0], located[1], len(frame) - located[0]) if located else None
+            try:
+                offset, version = _ieee80211(frame, 0)
+            except _NotIp:
+                return None
+            return self._ip(frame, offset, version, len(frame) - offset)
         return self._ethernet(frame)
 
     def _gtp_payload(self, data: bytes) -> _Packet | None:
@@ -264,10 +320,10 @@ class FrameDecoder:
         return self._by_ethertype(_PPP_TO_ETHERTYPE.get(protocol), data[start:])
 
     def _ethernet(self, data: bytes) -> _Packet | None:
-        located = _after_ethertype(data, 12, 14)
-        if located is None:
+        try:
+            offset, version = _after_ethertype(data, 12, 14)
+        except _NotIp:   # a tunnel carrying something else: the tunnel itself is what is shown
             return None
-        offset, version = located
         return self._ip(data, offset, version, len(data) - offset)
 
     def _by_ethertype(self, ethertype: int | None, data: bytes) -> _Packet | None:
@@ -321,12 +377,12 @@ def locate_ip(data: bytes, linktype: int) -> tuple[int, int] | None:
     """Where the IP header starts in a frame, and its version; None for a non-IP frame."""
     try:
         return _network_layer(data, linktype) if linktype in LINKTYPE_NAMES else None
-    except (struct.error, IndexError):
+    except (struct.error, IndexError, _NotIp):
         return None
 
 
-def _network_layer(data: bytes, linktype: int) -> tuple[int, int] | None:
-    """Offset of the IP header and its version, or None for a non-IP frame."""
+def _network_layer(data: bytes, linktype: int) -> tuple[int, int]:
+    """Offset of the IP header and its version; `_NotIp` for a frame that carries no IP packet."""
     if linktype == LINKTYPE_ETHERNET:
         return _after_ethertype(data, 12, 14)
     if linktype == LINKTYPE_LINUX_SLL:
@@ -339,20 +395,27 @@ def _network_layer(data: bytes, linktype: int) -> tuple[int, int] | None:
             family = struct.unpack_from(">I", data, 0)[0]
         if family == socket.AF_INET:
             return 4, 4
-        return (4, 6) if family in _AF_INET6_VALUES else None
+        if family in _AF_INET6_VALUES:
+            return 4, 6
+        raise _NotIp(f"loopback address family {family}")
     if linktype == LINKTYPE_C_HDLC or (linktype == LINKTYPE_PPP and data[0] in (0x0F, 0x8F)):
         return _after_ethertype(data, 2, 4)   # Cisco HDLC, also framed in PPP's link type
     if linktype == LINKTYPE_PPP:
         start = 2 if data[:2] == b"\xff\x03" else 0
-        ethertype = _PPP_TO_ETHERTYPE.get(struct.unpack_from(">H", data, start)[0])
-        return (start + 2, 4 if ethertype == _ETHERTYPE_IPV4 else 6) if ethertype else None
+        protocol = struct.unpack_from(">H", data, start)[0]
+        if protocol not in _PPP_TO_ETHERTYPE:
+            raise _ppp_other(protocol)
+        return start + 2, 4 if _PPP_TO_ETHERTYPE[protocol] == _ETHERTYPE_IPV4 else 6
     if linktype == LINKTYPE_NFLOG:
         return _nflog_payload(data)
     if linktype == LINKTYPE_IEEE802_11_RADIOTAP:
         return _ieee80211(data, struct.unpack_from("<H", data, 2)[0])
     if linktype == LINKTYPE_IEEE802_11:
         return _ieee80211(data, 0)
-    return 0, data[0] >> 4  # raw IP
+    version = data[0] >> 4   # raw IP
+    if version not in (4, 6):
+        raise _NotIp(f"frames of IP version {version}, neither 4 nor 6: not shown", unreadable=True)
+    return 0, version
 
 
 _LLC_SNAP = b"\xaa\xaa\x03\x00\x00\x00"
@@ -365,34 +428,41 @@ def _trailer(data: bytes, linktype: int) -> int:
     return 4 if fabricpath else 0
 
 
-def _ieee80211(data: bytes, offset: int) -> tuple[int, int] | None:
+def _ppp_other(protocol: int) -> _NotIp:
+    name = _PPP_CONTROL_NAMES.get(protocol)
+    return _NotIp(f"PPP {name}" if name else f"PPP protocol 0x{protocol:04x}")
+
+
+def _ieee80211(data: bytes, offset: int) -> tuple[int, int]:
     """Where IP starts in an 802.11 data frame: after its header (24 bytes, the fourth address
     when it goes between two access points, QoS and HT control when present) and LLC/SNAP.
     A protected frame is encrypted: there is nothing to read."""
     control, flags = data[offset], data[offset + 1]
-    if (control >> 2) & 3 != 2 or flags & 0x40:   # not a data frame, or protected
-        return None
+    if (control >> 2) & 3 != 2:
+        raise _NotIp("802.11 management and control")
+    if flags & 0x40:
+        raise _NotIp("802.11 frames are encrypted (protected): not shown", unreadable=True)
     header = 24 + (6 if flags & 3 == 3 else 0)
     if control & 0x80:   # QoS data
         header += 2 + (4 if flags & 0x80 else 0)
     start = offset + header
     if data[start:start + 6] != _LLC_SNAP:
-        return None
+        raise _NotIp("802.11 data with no LLC/SNAP header (null data)")
     return _after_ethertype(data, start + 6, start + 8)
 
 
-def _nflog_payload(data: bytes) -> tuple[int, int] | None:
+def _nflog_payload(data: bytes) -> tuple[int, int]:
     """Where the packet is in an NFLOG frame: its payload TLV (lengths in the capturing host's
     byte order, little-endian on the machines that make these)."""
     offset = 4
     while offset + 4 <= len(data):
         length, kind = struct.unpack_from("<HH", data, offset)
         if length < 4:
-            return None
+            break
         if kind == _NFULA_PAYLOAD:
             return offset + 4, data[offset + 4] >> 4
         offset += (length + 3) & ~3
-    return None
+    raise _NotIp("NFLOG without a packet")
 
 
 def _after_ethertype(data: bytes, type_offset: int, header_len: int):
@@ -404,19 +474,35 @@ def _after_ethertype(data: bytes, type_offset: int, header_len: int):
         ethertype = struct.unpack_from(">H", data, offset + 2)[0]
         offset += 4
     if ethertype == _ETHERTYPE_PPPOE_SESSION:
-        ethertype = _PPP_TO_ETHERTYPE.get(struct.unpack_from(">H", data, offset + 6)[0])
+        protocol = struct.unpack_from(">H", data, offset + 6)[0]
+        if protocol not in _PPP_TO_ETHERTYPE:
+            raise _ppp_other(protocol)
+        ethertype = _PPP_TO_ETHERTYPE[protocol]
         offset += 8
     if ethertype in _ETHERTYPE_MPLS:   # labels until the bottom of the stack, then IP by its version
         while not data[offset + 2] & 1:
             offset += 4
         offset += 4
         version = data[offset] >> 4
-        return (offset, version) if version in (4, 6) else None
+        if version not in (4, 6):
+            raise _NotIp("MPLS frames carrying something other than IP (such as a pseudowire): not shown",
+                         unreadable=True)
+        return offset, version
     if ethertype == _ETHERTYPE_IPV4:
         return offset, 4
     if ethertype == _ETHERTYPE_IPV6:
         return offset, 6
-    return None
+    raise _ethertype_other(ethertype)
+
+
+def _ethertype_other(ethertype: int) -> _NotIp:
+    if ethertype <= 1500:   # a length: an 802.3 frame with an LLC header
+        return _NotIp("802.3 LLC (spanning tree, CDP and the like)")
+    if ethertype in _ETHERTYPE_NAMES:
+        return _NotIp(_ETHERTYPE_NAMES[ethertype])
+    if ethertype in _ETHERTYPE_ENCRYPTED:
+        return _NotIp(f"frames inside {_ETHERTYPE_ENCRYPTED[ethertype]} are encrypted: not shown", unreadable=True)
+    return _UnreadEthertype(ethertype)
 
 
 _TCP_HEADER = struct.Struct(">HHIIBBH")

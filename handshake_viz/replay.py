@@ -24,6 +24,7 @@ class ReplayResult:
     rows: list[tuple[str, ...]] = field(default_factory=list)   # the first TABLE_ROWS conversations
     conversations: int = 0
     notes: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)   # what else the frames carried: "40 frames of ARP"
     files: list[Path] = field(default_factory=list)
 
 
@@ -101,9 +102,8 @@ def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outp
     if json_path:
         result.files.append(json_path)
     result.rows.sort(key=lambda row: int(row[0]))
-    result.notes = reader.warnings + [f"{count} {what}" for what, count in sorted(decoder.counts.items())]
-    if decoder.unfinished():
-        result.notes.append(f"{decoder.unfinished()} fragmented IP datagrams never completed (not shown)")
+    result.notes = reader.warnings + decoder.notes()
+    result.held = decoder.held_text()
     if drawn:
         conversations = [c for c in analyzer.conversations if only is None or c.index == only]
         outputs.refuse_existing(drawings.planned_paths(capture.stem, conversations, out_dir, drawn))

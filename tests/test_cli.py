@@ -144,3 +144,20 @@ def test_a_report_alone_still_gets_the_picture_it_embeds(tmp_path):
     assert main(["replay", str(EXAMPLES / "echo.pcap"), "--out", str(tmp_path), "--format", "md"]) == 0
     report = (tmp_path / "echo.md").read_text()
     assert "![timeline](echo.svg)" in report and (tmp_path / "echo.svg").exists()
+
+
+def test_a_capture_with_no_conversation_says_what_it_held(tmp_path):
+    from scapy.layers.inet import ICMP, IP
+    from scapy.layers.l2 import ARP, Ether
+    from scapy.packet import Raw
+    from scapy.utils import wrpcap
+    ether = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")   # given: scapy would ask ARP
+    capture = tmp_path / "quiet.pcap"
+    wrpcap(str(capture), [ether / IP(src="192.0.2.1", dst="192.0.2.2") / ICMP()] * 2 +
+           [ether / ARP(hwsrc="02:00:00:00:00:01", psrc="192.0.2.1", pdst="192.0.2.2")] +
+           [Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x88B5) / Raw(b"\x00" * 40)])
+    result = run_command("replay", capture, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert f"{capture} holds no TCP or UDP conversation; it holds 2 frames of ICMP, 1 frame of ARP." in result.stdout
+    assert result.stderr == ("handshake-viz: note: 1 frames of an ethertype handshake-viz cannot read (0x88b5): "
+                             "not shown\n")

@@ -1,4 +1,4 @@
-from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
@@ -213,3 +213,44 @@ def test_vxlan_gpe_carries_ip_by_its_next_protocol_and_a_udp_length_below_8_is_m
     raw = bytearray(bytes(ETHER() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=9999) / Raw(b"x" * 8)))
     raw[14 + 20 + 4:14 + 20 + 6] = b"\x00\x00"     # UDP length 0
     assert dissect(1, 0.0, bytes(raw), LINKTYPE_ETHERNET).malformed == "UDP length 0 (at least 8)"
+
+
+def test_what_cannot_be_read_is_noted_once_per_kind_and_what_else_frames_held_is_counted_by_name():
+    from scapy.layers.dot11 import Dot11, RadioTap
+    from scapy.layers.ipsec import ESP
+    from scapy.layers.l2 import Dot3, LLC, STP
+    from handshake_viz.dissect import FrameDecoder
+    outer = ETHER() / IP(src="192.0.2.1", dst="192.0.2.2")
+    unreadable = [
+        (bytes(outer / ESP(spi=7, seq=1, data=b"\x00" * 32)), LINKTYPE_ETHERNET),
+        (bytes(ETHER(type=0x88E5) / Raw(b"\x00" * 40)), LINKTYPE_ETHERNET),      # MACsec
+        (bytes(ETHER(type=0x88B5) / Raw(b"\x00" * 40)), LINKTYPE_ETHERNET),      # local experimental
+        (bytes(ETHER(type=0x88B5) / Raw(b"\x01" * 40)), LINKTYPE_ETHERNET),
+        (bytes(RadioTap() / Dot11(type=2, FCfield="protected") / Raw(b"\x00" * 40)), 127),
+    ]
+    held = [
+        (bytes(ETHER() / ARP(hwsrc="02:00:00:00:00:01", psrc="192.0.2.1", pdst="192.0.2.2")), LINKTYPE_ETHERNET),
+        (bytes(outer / ICMP()), LINKTYPE_ETHERNET),                               # an echo request
+        (bytes(outer / ICMP()), LINKTYPE_ETHERNET),
+        (bytes(IP(src="192.0.2.1", dst="192.0.2.2", proto=89) / Raw(b"\x00" * 24)), LINKTYPE_RAW),
+        (bytes(Dot3(src="02:00:00:00:00:01", dst="01:80:c2:00:00:00") / LLC() / STP()), LINKTYPE_ETHERNET),
+    ]
+    decoder = FrameDecoder()
+    for number, (data, linktype) in enumerate(unreadable + held, 1):
+        assert decoder.decode(number, 0.0, data, linktype) is None
+    assert decoder.notes() == [
+        "1 802.11 frames are encrypted (protected): not shown",
+        "1 frames inside IPsec ESP are encrypted: not shown",
+        "1 frames inside MACsec are encrypted: not shown",
+        "2 frames of an ethertype handshake-viz cannot read (0x88b5): not shown"]
+    assert decoder.held_text() == ["2 frames of ICMP", "1 frame of ARP", "1 frame of OSPF",
+                                   "1 frame of 802.3 LLC (spanning tree, CDP and the like)"]
+
+
+def test_unknown_ethertypes_however_many_make_one_note():
+    from handshake_viz.dissect import FrameDecoder
+    decoder = FrameDecoder()
+    for ethertype in range(0x0900, 0x0908):
+        decoder.decode(1, 0.0, bytes(ETHER(type=ethertype) / Raw(b"\x00" * 40)), LINKTYPE_ETHERNET)
+    assert decoder.notes() == ["8 frames of an ethertype handshake-viz cannot read "
+                               "(0x0900, 0x0901, 0x0902, 0x0903, 0x0904 and 3 more): not shown"]
