@@ -1,3 +1,5 @@
+import struct
+
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
@@ -219,7 +221,6 @@ def test_what_cannot_be_read_is_noted_once_per_kind_and_what_else_frames_held_is
     from scapy.layers.dot11 import Dot11, RadioTap
     from scapy.layers.ipsec import ESP
     from scapy.layers.l2 import Dot3, LLC, STP
-    from handshake_viz.dissect import FrameDecoder
     outer = ETHER() / IP(src="192.0.2.1", dst="192.0.2.2")
     unreadable = [
         (bytes(outer / ESP(spi=7, seq=1, data=b"\x00" * 32)), LINKTYPE_ETHERNET),
@@ -248,9 +249,23 @@ def test_what_cannot_be_read_is_noted_once_per_kind_and_what_else_frames_held_is
 
 
 def test_unknown_ethertypes_however_many_make_one_note():
-    from handshake_viz.dissect import FrameDecoder
     decoder = FrameDecoder()
     for ethertype in range(0x0900, 0x0908):
         decoder.decode(1, 0.0, bytes(ETHER(type=ethertype) / Raw(b"\x00" * 40)), LINKTYPE_ETHERNET)
     assert decoder.notes() == ["8 frames of an ethertype handshake-viz cannot read "
                                "(0x0900, 0x0901, 0x0902, 0x0903, 0x0904 and 3 more): not shown"]
+
+
+def test_an_nflog_frame_carries_its_packet_in_the_payload_attribute():
+    """Link type 239 as tshark reads it: a 4-byte header, then attributes whose lengths and types
+    are little-endian; the payload one (9) is the IP packet. This frame's bytes, written to a
+    pcap, read in tshark 4.0.17 as nflog:ip:tcp from 10.9.0.1 port 40000, a SYN."""
+    def attribute(kind, value):
+        length = 4 + len(value)
+        return struct.pack("<HH", length, kind) + value + b"\x00" * (-length % 4)
+    frame = (bytes([2, 0, 0, 0]) + attribute(1, struct.pack(">HBB", 0x0800, 3, 0)) + attribute(10, b"log\x00")
+             + attribute(9, bytes(INNER)))
+    inner_is_drawn(frame, None, 239)
+    decoder = FrameDecoder()
+    assert decoder.decode(1, 0.0, bytes([2, 0, 0, 0]) + attribute(10, b"log\x00"), 239) is None
+    assert decoder.held_text() == ["1 frame of NFLOG without a packet"]
