@@ -68,7 +68,7 @@ def _segment_values(segment) -> dict:
 
 def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
     """(packets compared, differences): every TCP segment field by field, every UDP datagram's
-    length, every ICMP error's conversation, and the grouping of TCP frames into connections."""
+    length, every ICMP error's conversation, and the grouping of TCP and UDP frames into conversations."""
     conversations = read_conversations(pcap)
     segments = {s.record.frame: (c.index, s) for c in conversations if c.protocol == "tcp" for s in c.segments}
     datagrams = {d.record.frame: (c, d) for c in conversations if c.protocol == "udp" for d in c.datagrams}
@@ -99,15 +99,15 @@ def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
             if row["tcp.stream"] and frame not in malformed:
                 differences.append(Difference(frame, "malformed", None, "tshark stopped on its TCP header"))
             elif row["tcp.stream"]:
-                streams[row["tcp.stream"]].add(frame)
-                ours_by_stream[row["tcp.stream"]].add(malformed[frame])
+                streams["tcp", row["tcp.stream"]].add(frame)
+                ours_by_stream["tcp", row["tcp.stream"]].add(malformed[frame])
         elif row["tcp.srcport"]:
             if frame not in segments:
                 differences.append(Difference(frame, "missing", None, "tcp"))
                 continue
             index, segment = segments[frame]
-            streams[row["tcp.stream"]].add(frame)
-            ours_by_stream[row["tcp.stream"]].add(index)
+            streams["tcp", row["tcp.stream"]].add(frame)
+            ours_by_stream["tcp", row["tcp.stream"]].add(index)
             got, expected = _segment_values(segment), _tcp_values(row)
             differences += [Difference(frame, name, got[name], expected[name])   # the marks this oracle has
                             for name in TCP_FIELDS if name in expected and got[name] != expected[name]]
@@ -117,12 +117,28 @@ def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
                     differences.append(Difference(frame, "malformed", None, "tshark found its UDP length bogus"))
             elif frame not in datagrams:
                 differences.append(Difference(frame, "missing", None, "udp"))
-            elif datagrams[frame][1].record.payload_len != innermost(row["udp.length"]) - 8:
-                differences.append(Difference(frame, "udp len", datagrams[frame][1].record.payload_len,
-                                              innermost(row["udp.length"]) - 8))
-    for stream, indexes in ours_by_stream.items():
+            else:
+                conversation, datagram = datagrams[frame]
+                streams["udp", innermost(row["udp.stream"])].add(frame)
+                ours_by_stream["udp", innermost(row["udp.stream"])].add(conversation.index)
+                if datagram.record.payload_len != innermost(row["udp.length"]) - 8:
+                    differences.append(Difference(frame, "udp len", datagram.record.payload_len,
+                                                  innermost(row["udp.length"]) - 8))
+    return compared, differences + _grouping(streams, ours_by_stream)
+
+
+def _grouping(streams: dict, ours_by_stream: dict) -> list[Difference]:
+    """Where a tshark stream is not one of our conversations, or one of ours is two of tshark's
+    (at the first frame of the later stream)."""
+    differences, first_stream = [], {}
+    for key in sorted(ours_by_stream, key=lambda key: min(streams[key])):
+        protocol, stream = key
+        indexes, frame = ours_by_stream[key], min(streams[key])
         if len(indexes) != 1:
-            differences.append(Difference(min(streams[stream]), "tcp.stream", sorted(indexes), stream))
-    if len(set().union(*ours_by_stream.values()) if ours_by_stream else set()) != len(ours_by_stream):
-        differences.append(Difference(0, "tcp.stream", "two tshark streams in one conversation", ""))
-    return compared, differences
+            differences.append(Difference(frame, f"{protocol}.stream", sorted(indexes), stream))
+        for index in indexes:
+            earlier = first_stream.setdefault((protocol, index), stream)
+            if earlier != stream:
+                differences.append(Difference(frame, f"{protocol}.stream", f"conversation {index}",
+                                              f"stream {stream}, not {earlier}"))
+    return differences
