@@ -8,10 +8,9 @@ SHARED = Path(os.environ.get("HANDSHAKE_VIZ_SHARED", REPO.parent / "shared"))
 IN_CI = bool(os.environ.get("CI"))
 
 
-@pytest.fixture(scope="session")
-def shared_pcaps() -> Path:
-    """../shared/pcaps: skipped on users' clones, required in CI."""
-    folder = SHARED / "pcaps"
+def _shared(name: str) -> Path:
+    """A folder of ../shared: skipped on users' clones, required in CI."""
+    folder = SHARED / name
     if not folder.is_dir():
         if IN_CI:
             pytest.fail(f"CI must have the shared captures at {folder}")
@@ -20,14 +19,14 @@ def shared_pcaps() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_pcaps() -> Path:
+    return _shared("pcaps")
+
+
+@pytest.fixture(scope="session")
 def shared_pcaps2() -> Path:
-    """../shared/pcaps2, the second corpus: skipped on users' clones, required in CI."""
-    folder = SHARED / "pcaps2"
-    if not folder.is_dir():
-        if IN_CI:
-            pytest.fail(f"CI must have the second corpus at {folder}")
-        pytest.skip(f"no second corpus at {folder} (only the project's CI has it)")
-    return folder
+    """The second corpus."""
+    return _shared("pcaps2")
 
 
 def require_root() -> None:
