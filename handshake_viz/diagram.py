@@ -164,6 +164,7 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
 
 
 SHORT_ADDRESS = 20  # characters: longer IPv6 addresses are shortened on the lifelines
+SAID_TUNNELS = 4    # tunnels named in a legend; the JSON has them all
 
 
 def short_endpoint(address: str, port: int) -> str:
@@ -175,9 +176,15 @@ def short_endpoint(address: str, port: int) -> str:
 
 
 def _tunnel(packets: list, say: Words) -> tuple[str, ...]:
-    """The tunnel the conversation came in, said once (its outer headers are not drawn)."""
-    tunnel = next((record.tunnel for record, _ in packets if record.tunnel), None)
-    return (say("legend.tunnel", tunnel=tunnel),) if tunnel else ()
+    """The tunnels the conversation came in, each said once (their outer headers are not drawn):
+    two for a tunnel whose way back has its own outer addresses or identifier."""
+    tunnels = list(dict.fromkeys(record.tunnel for record, _ in packets if record.tunnel))   # first seen first
+    if not tunnels:
+        return ()
+    said = " · ".join(tunnels[:SAID_TUNNELS])
+    if len(tunnels) > SAID_TUNNELS:
+        said += " · " + say("legend.tunnels_more", count=len(tunnels) - SAID_TUNNELS)
+    return (say("legend.tunnel" if len(tunnels) == 1 else "legend.tunnels", tunnel=said),)
 
 
 def _time_wait_label(side: str, kernel: KernelView | None, say: Words) -> str:
@@ -438,15 +445,16 @@ def _segment_label(conversation: Conversation, segment: Segment, say: Words, dro
 
 
 def _options_text(options: TcpOptions) -> str:
+    """<mss 1460, sackOK, TS, wscale 7>; a no-break space keeps each option whole when a label wraps."""
     parts = []
     if options.mss is not None:
-        parts.append(f"mss {options.mss}")
+        parts.append(f"mss\u00a0{options.mss}")
     if options.sack_permitted:
         parts.append("sackOK")
     if options.timestamps is not None:
         parts.append("TS")
     if options.window_scale is not None:
-        parts.append(f"wscale {options.window_scale}")
+        parts.append(f"wscale\u00a0{options.window_scale}")
     return "<" + ", ".join(parts) + ">"
 
 

@@ -46,7 +46,7 @@ class JsonExport:
         self.out = out
         self.kernel = kernel
         self.deferred = kernel is not None and kernel.unavailable is None   # TCP packets wait for the kernel's view
-        self.tunnels: dict[int, str] = {}   # conversation -> the tunnel its first packet came in
+        self.tunnels: dict[int, dict[str, None]] = {}   # conversation -> the tunnels its packets came in, in order
         self.spool = tempfile.TemporaryFile()
         self.pending: dict[int, list[str]] = {}
         self.pending_size: dict[int, int] = {}
@@ -61,8 +61,8 @@ class JsonExport:
             kind = type(event)
             if kind is SegmentAnalyzed or kind is DatagramSeen:
                 record = event.segment.record if kind is SegmentAnalyzed else event.datagram.record
-                if record.tunnel and event.conversation not in self.tunnels:
-                    self.tunnels[event.conversation] = record.tunnel
+                if record.tunnel:
+                    self.tunnels.setdefault(event.conversation, {})[record.tunnel] = None
             if kind is SegmentAnalyzed and not self.deferred:
                 self._packet(event.conversation, _segment(event.segment))
             elif kind is DatagramSeen:
@@ -120,7 +120,7 @@ class JsonExport:
         summary = {"index": conversation.index, "protocol": conversation.protocol,
                    "client": conversation.client_text, "server": conversation.server_text,
                    "packet_count": conversation.packet_count,
-                   "tunnel": self.tunnels.pop(conversation.index, None)}
+                   "tunnels": list(self.tunnels.pop(conversation.index, {}))}
         tail = "\n  ]"
         if conversation.protocol == "tcp":
             summary.update(_tcp_summary(conversation))

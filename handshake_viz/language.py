@@ -26,6 +26,8 @@ _EN = {
     "kernel.dropped": "dropped: {reason}",
     "malformed": "malformed: {what}; not analysed, as tshark",
     "legend.tunnel": "Inside a tunnel: {tunnel}; the outer headers are not drawn.",
+    "legend.tunnels": "Inside tunnels: {tunnel}; the outer headers are not drawn.",
+    "legend.tunnels_more": "{count} more (all in the JSON)",
     "kernel.discarded": "discarded by the receiver: {reason}",
     "legend.crossing": "Crossing FINs: each is drawn from where its side's kernel sent it (its FIN_WAIT_1, traced) to"
                        " where the capture saw it arrive; neither acknowledges the other, as each left before the"
@@ -124,6 +126,8 @@ _KO = {
     "kernel.dropped": "버려짐: {reason}",
     "malformed": "잘못된 형식: {what}. tshark처럼 분석에서 뺐습니다",
     "legend.tunnel": "터널 안의 패킷입니다: {tunnel}. 바깥 헤더는 그리지 않았습니다.",
+    "legend.tunnels": "터널 안의 패킷입니다: {tunnel}. 바깥 헤더는 그리지 않았습니다.",
+    "legend.tunnels_more": "그 밖에 {count}개 (모두 JSON에 있음)",
     "kernel.discarded": "받는 쪽이 살펴본 뒤 버림: {reason}",
     "legend.crossing": "엇갈린 FIN: 각 FIN은 그쪽 커널이 보낸 자리(기록된 FIN_WAIT_1)에서 캡처가 도착을 본 자리까지"
                        " 그렸습니다. 서로 상대가 도착하기 전에 떠났기 때문에 어느 쪽도 상대를 확인 응답하지 않습니다.",

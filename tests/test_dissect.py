@@ -124,27 +124,44 @@ def test_cisco_hdlc_framing_in_the_ppp_link_type_and_on_its_own():
     inner_is_drawn(b"\xff\x03\x00\x21" + bytes(INNER), None, 9)
 
 
-def test_a_tunnelled_conversation_says_its_tunnel_once_in_the_legend_and_the_json(tmp_path):
+def _tunnelled(records):
+    """(legend, JSON summary) of the one conversation these records make."""
     import io
     import json
-    from scapy.layers.vxlan import VXLAN
-    from handshake_viz.analysis import analyze
+    from handshake_viz.analysis import Analyzer, analyze
     from handshake_viz.diagram import timeline
     from handshake_viz.export import JsonExport
-    frame = bytes(ETHER() / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=5000, dport=4789) / VXLAN(vni=42)
-                  / ETHER() / INNER)
-    record = dissect(1, 0.0, frame, LINKTYPE_ETHERNET)
-    [conversation] = analyze([record])
-    legend = timeline(conversation).legend
-    assert legend.count("Inside a tunnel: VXLAN 192.0.2.1 → 192.0.2.2, VNI 42; the outer headers are not drawn.") == 1
-    from handshake_viz.analysis import Analyzer
+    [conversation] = analyze(records)
     out = io.StringIO()
     export, analyzer = JsonExport(out, "t.pcap"), Analyzer()
-    export.write(analyzer.receive(record))
+    for record in records:
+        export.write(analyzer.receive(record))
     export.write(analyzer.finish())
     export.close()
     [summary] = json.loads(out.getvalue())["conversations"]
-    assert summary["tunnel"] == "VXLAN 192.0.2.1 → 192.0.2.2, VNI 42"
+    return timeline(conversation).legend, summary
+
+
+def test_a_tunnelled_conversation_says_its_tunnel_once_in_the_legend_and_the_json():
+    from scapy.layers.vxlan import VXLAN
+    frame = bytes(ETHER() / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=5000, dport=4789) / VXLAN(vni=42)
+                  / ETHER() / INNER)
+    legend, summary = _tunnelled([dissect(1, 0.0, frame, LINKTYPE_ETHERNET)] * 2)
+    assert legend.count("Inside a tunnel: VXLAN 192.0.2.1 → 192.0.2.2, VNI 42; the outer headers are not drawn.") == 1
+    assert summary["tunnels"] == ["VXLAN 192.0.2.1 → 192.0.2.2, VNI 42"]
+
+
+def test_a_tunnel_whose_way_back_has_other_outer_headers_is_said_both_ways():
+    """As GTP-U carries a call: each way its own outer addresses and TEID (ark_gtp-iphone.pcap)."""
+    from scapy.contrib.gtp import GTP_U_Header
+    def way(src, dst, teid, inner):
+        frame = ETHER() / IP(src=src, dst=dst) / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=teid) / inner
+        return dissect(1, 0.0, bytes(frame), LINKTYPE_ETHERNET)
+    back = IP(src="10.9.0.2", dst="10.9.0.1") / TCP(sport=80, dport=40000, flags="SA", seq=500, ack=101)
+    legend, summary = _tunnelled([way("192.0.2.1", "192.0.2.2", 7, INNER), way("192.0.2.2", "192.0.2.1", 9, back)])
+    both = ["GTP-U 192.0.2.1 → 192.0.2.2, TEID 7", "GTP-U 192.0.2.2 → 192.0.2.1, TEID 9"]
+    assert f"Inside tunnels: {both[0]} · {both[1]}; the outer headers are not drawn." in legend
+    assert summary["tunnels"] == both
 
 
 def test_a_bogus_tcp_header_length_is_marked_malformed_and_kept_out_of_the_analysis():
@@ -269,3 +286,13 @@ def test_an_nflog_frame_carries_its_packet_in_the_payload_attribute():
     decoder = FrameDecoder()
     assert decoder.decode(1, 0.0, bytes([2, 0, 0, 0]) + attribute(10, b"log\x00"), 239) is None
     assert decoder.held_text() == ["1 frame of NFLOG without a packet"]
+
+
+def test_a_legend_names_four_tunnels_and_counts_the_rest_which_the_json_lists():
+    from scapy.contrib.gtp import GTP_U_Header
+    records = [dissect(1, 0.0, bytes(ETHER() / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=2152, dport=2152)
+                                     / GTP_U_Header(teid=teid) / INNER), LINKTYPE_ETHERNET) for teid in range(6)]
+    legend, summary = _tunnelled(records)
+    [line] = [line for line in legend if line.startswith("Inside tunnels:")]
+    assert line.count("GTP-U") == 4 and "TEID 3 · 2 more (all in the JSON);" in line
+    assert len(summary["tunnels"]) == 6
