@@ -66,3 +66,23 @@ def test_a_stream_an_application_dissector_splits_agrees_with_tshark_once_it_is_
     assert {d.field for d in misled} <= {"tcp.stream", "udp.stream", "seq", "ack", "window"}
     compared, differences = compare(capture, shared_pcaps2 / "oracle" / f"{name}.noproto.tsv")
     assert compared and not differences, differences[:5]
+
+
+def test_the_comparison_catches_each_kind_of_difference_planted_in_tsharks_reading(shared_pcaps, tmp_path):
+    """The checker itself: a copy of tshark's reading with one field, one mark, one raw number and
+    one stream changed, and each change is reported at its frame, nothing else."""
+    capture = shared_pcaps / "public" / "ssh_retrans_dupack.pcap"
+    rows = tshark_rows(shared_pcaps / "oracle" / "ssh_retrans_dupack.pcap.tsv")
+    tcp = [row for row in rows if row["tcp.stream"]]
+    marked = next(row for row in tcp if row["tcp.analysis.retransmission"])
+    plain = [row for row in tcp if not any(row[c] for c in ("tcp.analysis.retransmission", "tcp.analysis.duplicate_ack"))]
+    marked["tcp.analysis.retransmission"] = ""
+    plain[3]["tcp.seq"] = str(int(plain[3]["tcp.seq"]) + 1)
+    plain[4]["tcp.ack_raw"] = str(int(plain[4]["tcp.ack_raw"]) ^ 1)
+    plain[-1]["tcp.stream"] = "99"
+    planted = tmp_path / "planted.tsv"
+    planted.write_text("\n".join(["\t".join(rows[0]), *("\t".join(row.values()) for row in rows)]) + "\n")
+    _, differences = compare(capture, planted)
+    assert sorted((d.frame, d.field) for d in differences) == sorted([
+        (int(marked["frame.number"]), "retransmission"), (int(plain[3]["frame.number"]), "seq"),
+        (int(plain[4]["frame.number"]), "ack_raw"), (int(plain[-1]["frame.number"]), "tcp.stream")])

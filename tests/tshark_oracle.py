@@ -21,7 +21,7 @@ MARK_COLUMNS = {
     "zero_window_probe": "tcp.analysis.zero_window_probe",
     "zero_window_probe_ack": "tcp.analysis.zero_window_probe_ack",
 }
-TCP_FIELDS = ("flags", "seq", "ack", "len", "window", *MARK_COLUMNS)
+TCP_FIELDS = ("flags", "seq", "ack", "seq_raw", "ack_raw", "len", "window", *MARK_COLUMNS)
 _FLAG_CHARS = "CEUAPRSF"  # the last 8 characters of tshark's tcp.flags.str
 
 
@@ -54,13 +54,16 @@ def _tcp_values(row: dict) -> dict:
     flags = sum(1 << (7 - i) for i, char in enumerate(flag_text) if char == _FLAG_CHARS[i])
     values = {"flags": flags, "seq": int(row["tcp.seq"]), "len": int(row["tcp.len"]),
               "window": int(row["tcp.window_size"]),
-              "ack": int(row["tcp.ack"]) if flags & 0x10 else None}
+              "ack": int(row["tcp.ack"]) if flags & 0x10 else None, "seq_raw": int(row["tcp.seq_raw"]),
+              "ack_raw": int(row["tcp.ack_raw"]) if flags & 0x10 else None}
     values.update({mark: bool(row[column]) for mark, column in MARK_COLUMNS.items() if column in row})
     return values
 
 
 def _segment_values(segment) -> dict:
-    values = {"flags": segment.record.flags & 0xFF, "seq": segment.rel_seq, "ack": segment.rel_ack,
+    record = segment.record
+    values = {"flags": record.flags & 0xFF, "seq": segment.rel_seq, "ack": segment.rel_ack, "seq_raw": record.seq,
+              "ack_raw": record.ack if record.flags & 0x10 else None,
               "len": segment.record.payload_len, "window": segment.window}
     values.update({mark: mark in segment.analysis for mark in MARK_COLUMNS})
     return values
