@@ -224,7 +224,7 @@ def _watch(args) -> int:
 
 
 def _states(args) -> int:
-    formats = [f for f in drawings.parse_formats(args.format) if f not in ("json", "mermaid")]
+    formats = drawings.parse_formats(args.format, drawings.PICTURE_FORMATS)
     if args.capture and args.scenario:
         raise UsageError("give a capture or --scenario, not both")
     conversation, name = None, "states"
@@ -249,7 +249,7 @@ def _states(args) -> int:
 
 
 def _header(args) -> int:
-    formats = [f for f in drawings.parse_formats(args.format) if f not in ("json", "mermaid")]
+    formats = drawings.parse_formats(args.format, drawings.PICTURE_FORMATS)
     frame = next((f for f in CaptureReader(args.capture) if f.frame == args.frame), None)
     if frame is None:
         raise UsageError(f"{args.capture} has no frame {args.frame}")

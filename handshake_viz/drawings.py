@@ -21,6 +21,7 @@ PNG_DPI = 90   # a notes column's width (about 1,130 pixels); --scale 2 for high
 
 
 ALL_FORMATS = FORMATS + ("dot", "mermaid", "md", "json")
+PICTURE_FORMATS = FORMATS + ("dot",)   # what a picture with no timeline (the state chart, a header) comes in
 _SUFFIX = {"mermaid": "mermaid.md"}
 
 
@@ -44,11 +45,13 @@ def parse_window(max_arrows: int, frames: str | None, seconds: str | None) -> Wi
     return Window(max_arrows, parse_range(frames), parse_range(seconds, float, "--time"))
 
 
-def parse_formats(text: str) -> tuple[str, ...]:
+def parse_formats(text: str, allowed: tuple[str, ...] = ALL_FORMATS) -> tuple[str, ...]:
     formats = tuple(part.strip().lower() for part in text.split(",") if part.strip())
-    unknown = [f for f in formats if f not in ALL_FORMATS]
-    if unknown or not formats:
-        raise UsageError(f"unknown format {', '.join(unknown) or '(none)'}: choose from {', '.join(ALL_FORMATS)}")
+    unfit = [f for f in formats if f not in allowed]
+    if unfit or not formats:
+        what = "unknown format" if set(unfit) - set(ALL_FORMATS) or not formats else "format"
+        raise UsageError(f"{what} {', '.join(unfit) or '(none)'}{' does not apply here' if what == 'format' else ''}: "
+                         f"choose from {', '.join(allowed)}")
     return formats
 
 

@@ -161,3 +161,12 @@ def test_a_capture_with_no_conversation_says_what_it_held(tmp_path):
     assert f"{capture} holds no TCP or UDP conversation; it holds 2 frames of ICMP, 1 frame of ARP." in result.stdout
     assert result.stderr == ("handshake-viz: note: 1 frames of an ethertype handshake-viz cannot read (0x88b5): "
                              "not shown\n")
+
+
+@pytest.mark.parametrize("command, fmt", [(("states", EXAMPLES / "echo.pcap"), "md"),
+                                          (("header", EXAMPLES / "echo.pcap", "--frame", "1"), "json"),
+                                          (("header", EXAMPLES / "echo.pcap", "--frame", "1"), "mermaid")])
+def test_a_format_a_picture_does_not_come_in_is_a_usage_error_not_a_traceback_or_nothing(tmp_path, command, fmt):
+    result = run_command(*command, "--format", fmt, "--out", tmp_path)
+    one_line_error(result, 2, f"format {fmt} does not apply here", "svg, png, pdf, dot")
+    assert not any(tmp_path.iterdir())
