@@ -161,7 +161,6 @@ class KernelView:
     differences: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]  # side -> (kernel's, inferred) where they differ
     time_wait_left: dict[str, float]                   # side -> seconds left when read
     reset_reasons: dict[int, str]                      # frame of a RST -> the kernel's reason ("NO_SOCKET")
-    retransmitted: set[int]                            # frames the kernel says it retransmitted
     dropped: dict[int, str]                            # frame the kernel dropped -> its reason (see JUDGED_BY_THE_SOCKET)
     moved: list[tuple[str, KernelState, int]]          # (side, kernel state, frame the packets imply)
 
@@ -207,14 +206,10 @@ def view(conversation: Conversation, record: KernelRecord) -> KernelView | None:
     for event in record.events:
         if event.kind == "send_reset" and {event.src, event.dst} == set(ends.values()):
             sender = CLIENT if event.src == ends[CLIENT] else SERVER
-            frame = _nearest(conversation, event.time, sender, RST)
+            frame = _nearest_reset(conversation, event.time, sender)
             if frame is not None:
                 resets[frame] = event.reason or "NOT_SPECIFIED"
-    retransmitted = {frame for event in record.events if event.kind == "retransmit"
-                     and event.src in ends.values() and event.dst in ends.values()
-                     for frame in [_nearest(conversation, event.time,
-                                            CLIENT if event.src == ends[CLIENT] else SERVER)] if frame}
-    return KernelView(states, differences, left, resets, retransmitted, dropped_frames(conversation, record), moved)
+    return KernelView(states, differences, left, resets, dropped_frames(conversation, record), moved)
 
 
 DROP_WINDOW = 0.002   # a drop comes right after its packet passed the capture: the same softirq pass
@@ -356,9 +351,9 @@ def _differ(inferred: tuple[str, ...], kernel: tuple[str, ...]) -> bool:
     return kernel not in (inferred, inferred[1:])  # the kernel may start after the state before the capture
 
 
-def _nearest(conversation: Conversation, time: float | None, sender: str | None = None, flags: int = 0) -> int | None:
-    candidates = [s for s in conversation.segments
-                  if (sender is None or s.sender == sender) and (not flags or s.record.flags & flags)]
+def _nearest_reset(conversation: Conversation, time: float | None, sender: str) -> int | None:
+    """The frame of sender's RST closest in time to the kernel's record of sending one."""
+    candidates = [s for s in conversation.segments if s.sender == sender and s.record.flags & RST]
     if time is None or not candidates:
         return None
     return min(candidates, key=lambda s: abs(s.record.time - time)).record.frame
