@@ -14,7 +14,7 @@ from handshake_viz.export import write_json
 from handshake_viz.language import LANGUAGES, Words
 from handshake_viz.outputs import Outputs
 from handshake_viz.pcapfile import CaptureReader, write_pcap
-from handshake_viz.replay import kernel_record_path, read_conversations, replay, summary_row
+from handshake_viz.replay import kernel_record_path, read_conversations, replay
 from handshake_viz.scenarios import SCENARIOS
 
 DEFAULT_OUT = Path("out")
@@ -175,6 +175,8 @@ def _run(args) -> int:
         title = Words(args.lang).scenario_title(scenario.name, scenario.summary)
         files = drawings.draw(result.conversations, scenario.name, args.out, drawn, outputs,
                               result.calls, title, result.kernel, window, args.lang, args.scale)
+        if drawn and len(result.conversations) > 1:   # as replay of its capture draws it
+            files += drawings.draw_index(result.conversations, pcap, args.out, drawn, outputs)
         if "json" in formats:
             files.append(write_json(outputs, args.out / f"{scenario.name}.json", str(pcap),
                                     result.records, result.calls, result.kernel))

@@ -120,8 +120,9 @@ def draw_header(frame, name: str, out_dir: Path, formats, outputs: Outputs, titl
     return _write_laid_out(text, name, out_dir, formats, outputs)
 
 
-def draw_index(conversations, rows, capture: Path, out_dir: Path, formats, outputs: Outputs) -> list[Path]:
+def draw_index(conversations, capture: Path, out_dir: Path, formats, outputs: Outputs) -> list[Path]:
     """For a capture of several conversations: the overview picture and the linked index."""
+    rows = sorted((overview.summary_row(c) for c in conversations), key=lambda row: int(row[0]))
     graph = overview.talk_graph(conversations)
     text = overview.overview_dot(graph, f"{capture.name}: who talked to whom ({len(conversations)} conversations)")
     pictures = [f for f in formats if f in ("svg", "png")] or ["svg"]

@@ -31,6 +31,17 @@ def overview_dot(graph: nx.MultiDiGraph, title: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def summary_row(conversation) -> tuple[str, ...]:
+    """(#, protocol, client, server, packets, opened, closed): a conversation's row in the table
+    a replay prints and in the index page."""
+    if conversation.protocol == "udp":
+        opened = closed = "-"
+    else:
+        opened, closed = conversation.handshake, conversation.teardown
+    return (str(conversation.index), conversation.protocol, conversation.client_text,
+            conversation.server_text, str(conversation.packet_count), opened, closed)
+
+
 def index_markdown(title: str, rows: list[tuple[str, ...]], links: dict[int, str], overview: str) -> str:
     """The table of conversations, each linked to its diagram, under the overview picture."""
     lines = [f"# {title}", "", f"![who talked to whom]({overview})", "",

@@ -14,6 +14,7 @@ from handshake_viz.errors import UsageError
 from handshake_viz.export import JsonExport
 from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.outputs import Outputs
+from handshake_viz.overview import summary_row
 from handshake_viz.pcapfile import CaptureReader
 
 TABLE_ROWS = 50  # conversations listed in the summary; the JSON has them all
@@ -48,15 +49,6 @@ def read_conversations(capture: Path) -> list:
     decoder = FrameDecoder()
     records = (decoder.decode(f.frame, f.time, f.data, f.linktype, f.wire_len) for f in CaptureReader(capture))
     return analyze(record for record in records if record is not None)
-
-
-def summary_row(conversation) -> tuple[str, ...]:
-    if conversation.protocol == "udp":
-        opened = closed = "-"
-    else:
-        opened, closed = conversation.handshake, conversation.teardown
-    return (str(conversation.index), conversation.protocol, conversation.client_text,
-            conversation.server_text, str(conversation.packet_count), opened, closed)
 
 
 def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outputs,
@@ -110,8 +102,7 @@ def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outp
         result.files += drawings.draw(conversations, capture.stem, out_dir, drawn, outputs, kernel=kernel,
                                       window=window, lang=lang, scale=scale)
         if len(conversations) > 1:
-            rows = sorted((summary_row(c) for c in conversations), key=lambda row: int(row[0]))
-            result.files += drawings.draw_index(conversations, rows, capture, out_dir, drawn, outputs)
+            result.files += drawings.draw_index(conversations, capture, out_dir, drawn, outputs)
     return result
 
 

@@ -183,3 +183,13 @@ def test_every_command_writes_each_format_it_accepts_and_refuses_the_others_in_o
         assert code == 2 and written == []
         error = capsys.readouterr().err
         assert error.count("\n") == 1 and f"format {fmt} does not apply here: choose from svg, png, pdf, dot" in error
+
+
+def test_run_of_a_scenario_of_several_conversations_writes_the_index_replay_writes(tmp_path, capsys):
+    require_root()
+    assert main(["run", "backlog", "--out", str(tmp_path / "run"), "--captures", str(tmp_path / "captures"),
+                 "--format", "svg"]) == 0
+    assert main(["replay", str(tmp_path / "captures" / "backlog.pcap"), "--out", str(tmp_path / "replay"),
+                 "--format", "svg"]) == 0
+    index = (tmp_path / "run" / "backlog-index.md").read_text()
+    assert index.count("backlog-conv") >= 2 and index == (tmp_path / "replay" / "backlog-index.md").read_text()
