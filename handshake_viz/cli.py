@@ -163,7 +163,7 @@ def _run(args) -> int:
     outputs = Outputs(args.force)
     outputs.refuse_existing([args.captures / f"{s.name}.pcap" for s in chosen] +
                             [kernel_record_path(args.captures / f"{s.name}.pcap") for s in chosen] +
-                            [args.out / f"{s.name}.{fmt}" for s in chosen for fmt in formats])
+                            [args.out / drawings.file_name(s.name, fmt) for s in chosen for fmt in formats])
     host = "::1" if args.ipv6 else "127.0.0.1"
     drawn = tuple(f for f in formats if f != "json")
     rows, failed = [], []
@@ -208,7 +208,8 @@ def _watch(args) -> int:
     name = args.name or f"watch-{args.port}"
     outputs = Outputs(args.force)
     pcap = args.captures / f"{name}.pcap"
-    outputs.refuse_existing([pcap, kernel_record_path(pcap)] + [args.out / f"{name}.{fmt}" for fmt in formats])
+    outputs.refuse_existing([pcap, kernel_record_path(pcap)] +
+                            [args.out / drawings.file_name(name, fmt) for fmt in formats])
     announce = (f"capturing port {args.port} on loopback" + (f" while {' '.join(command)} runs" if command else "")
                 + (f", for {args.seconds:g} s" if args.seconds is not None else "") + " (Ctrl-C to stop)")
     result = watch(args.port, command, args.seconds, lambda: print(announce, file=sys.stderr, flush=True), name)

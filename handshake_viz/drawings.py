@@ -55,12 +55,17 @@ def parse_formats(text: str, allowed: tuple[str, ...] = ALL_FORMATS) -> tuple[st
     return formats
 
 
+def file_name(stem: str, fmt: str) -> str:
+    """echo.svg; echo.mermaid.md for Mermaid, whose text Markdown viewers draw."""
+    return f"{stem}.{_SUFFIX.get(fmt, fmt)}"
+
+
 def diagram_stem(stem: str, conversation: Conversation | UdpConversation, count: int) -> str:
     return stem if count == 1 else f"{stem}-conv{conversation.index}"
 
 
 def planned_paths(stem: str, conversations: list[Conversation], out_dir: Path, formats) -> list[Path]:
-    return [out_dir / f"{diagram_stem(stem, c, len(conversations))}.{_SUFFIX.get(fmt, fmt)}"
+    return [out_dir / file_name(diagram_stem(stem, c, len(conversations)), fmt)
             for c in conversations for fmt in formats]
 
 
@@ -90,7 +95,7 @@ def draw(conversations: list[Conversation], stem: str, out_dir: Path, formats, o
             else:
                 dot_text = to_dot(diagram, dpi=PNG_DPI * scale if fmt == "png" else None)
                 data = dot_text.encode("utf-8") if fmt == "dot" else render(dot_text, fmt)
-            written.append(outputs.write_bytes(out_dir / f"{name}.{_SUFFIX.get(fmt, fmt)}", data))
+            written.append(outputs.write_bytes(out_dir / file_name(name, fmt), data))
     return written
 
 

@@ -193,3 +193,11 @@ def test_run_of_a_scenario_of_several_conversations_writes_the_index_replay_writ
                  "--format", "svg"]) == 0
     index = (tmp_path / "run" / "backlog-index.md").read_text()
     assert index.count("backlog-conv") >= 2 and index == (tmp_path / "replay" / "backlog-index.md").read_text()
+
+
+def test_run_refuses_before_capturing_when_a_mermaid_file_it_would_write_exists(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "echo.mermaid.md").write_text("notes")
+    result = run_command("run", "echo", "--format", "mermaid", "--out", tmp_path / "out", "--captures", tmp_path / "c")
+    one_line_error(result, 8, "echo.mermaid.md already exists", "--force")
+    assert not (tmp_path / "c").exists() and (tmp_path / "out" / "echo.mermaid.md").read_text() == "notes"
