@@ -117,3 +117,44 @@ def test_the_legend_says_where_a_mark_is_ours_and_not_tsharks():
     assert {"keep_alive", "zero_window_probe"} <= conversation.segments[5].analysis
     assert any("ours, not tshark's" in line for line in timeline(conversation).legend)
     assert not any("ours, not tshark's" in line for line in timeline(analyze(echo().records)[0]).legend)
+
+
+def test_udp_datagrams_and_the_icmp_error_they_draw_are_rows_of_their_own():
+    """A DNS query, its answer, and a second query to a port nobody listens on, answered by ICMP."""
+    from scapy.layers.dns import DNS, DNSQR, DNSRR
+    from handshake_viz.records import PacketRecord
+    query = bytes(DNS(id=7, rd=1, qd=DNSQR(qname="example.com")))
+    answer = bytes(DNS(id=7, qr=1, qd=DNSQR(qname="example.com"), an=DNSRR(rrname="example.com", rdata="192.0.2.9")))
+    records = [
+        PacketRecord(1, T + 0.001, "10.0.0.1", "10.0.0.2", 40000, 53, "udp", payload_len=len(query), payload=query),
+        PacketRecord(2, T + 0.002, "10.0.0.2", "10.0.0.1", 53, 40000, "udp", payload_len=len(answer), payload=answer),
+        PacketRecord(3, T + 0.003, "10.0.0.1", "10.0.0.2", 40000, 53, "udp", payload_len=2, payload=b"hi"),
+        PacketRecord(4, T + 0.004, "10.0.0.1", "10.0.0.2", 40000, 53, "udp", icmp="port_unreachable",
+                     reporter="10.0.0.2"),
+    ]
+    [conversation] = analyze(records)
+    diagram = timeline(conversation)
+    arrows = [row.arrow for row in diagram.rows if row.arrow]
+    assert [(a.source, a.target, a.kind) for a in arrows] == [
+        ("client", "server", "data"), ("server", "client", "data"), ("client", "server", "data"),
+        ("server", "client", "reset")]
+    assert arrows[0].label[0] == f"UDP   len {len(query)}" and arrows[0].label[1].startswith("DNS ")
+    assert "example.com" in arrows[0].label[1] and "192.0.2.9" in arrows[1].label[1]
+    assert arrows[2].label == ("UDP   len 2", '"hi"')
+    assert arrows[3].label == ("ICMP port unreachable", "from 10.0.0.2, about UDP to 10.0.0.2:53")
+    assert [row.stamp.split()[0] for row in diagram.rows if row.arrow] == ["#1", "#2", "#3", "#4"]
+    assert any(line.startswith("Red: an ICMP error about a datagram") for line in diagram.legend)
+    assert any(line.startswith("UDP: each arrow is one datagram") for line in diagram.legend)
+
+
+def test_an_icmp_error_about_a_syn_is_a_red_row_in_the_tcp_conversation():
+    from handshake_viz.records import PacketRecord
+    s = Script()
+    s.client("S", 100)
+    error = PacketRecord(2, s.time + 0.001, "10.0.0.1", "10.0.0.2", 40000, 80, "tcp", icmp="host_unreachable",
+                         reporter="192.0.2.254")
+    [conversation] = analyze(s.records + [error])
+    arrows = [row.arrow for row in timeline(conversation).rows if row.arrow]
+    assert [(a.source, a.target, a.kind) for a in arrows] == [("client", "server", "control"),
+                                                              ("server", "client", "reset")]
+    assert arrows[1].label == ("ICMP host unreachable", "from 192.0.2.254, about TCP to 10.0.0.2:80")
