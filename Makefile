@@ -21,9 +21,10 @@ scenarios: $(STAMP)
 	@$(MAKE) --no-print-directory system-packages NEEDS="$(RUN_NEEDS)"
 	$(BIN)/handshake-viz run --all --format svg,png,json --force
 
-## Run the test suite.
+## Lint (ruff: errors, style, import order), then run the test suite.
 test: $(STAMP)
 	@$(MAKE) --no-print-directory system-packages NEEDS="$(TEST_NEEDS)"
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 ## Draw every conversation of a capture: make replay CAPTURE=path/to/file.pcap

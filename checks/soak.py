@@ -9,7 +9,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
 from handshake_viz.runner import leftovers
 from handshake_viz.scenarios import SCENARIOS

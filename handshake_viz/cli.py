@@ -9,8 +9,8 @@ from pathlib import Path
 
 from handshake_viz import drawings
 from handshake_viz.errors import HandshakeVizError, Interrupted, ScenarioError, UsageError
-from handshake_viz.interruption import interruptible
 from handshake_viz.export import write_json
+from handshake_viz.interruption import interruptible
 from handshake_viz.language import LANGUAGES, Words
 from handshake_viz.outputs import Outputs
 from handshake_viz.pcapfile import CaptureReader, write_pcap

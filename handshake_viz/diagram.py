@@ -9,8 +9,8 @@ import ipaddress
 from dataclasses import dataclass
 
 from handshake_viz import dnsmsg
-from handshake_viz.anomalies import ANOMALIES, KEEP_ALIVE, ZERO_WINDOW_PROBE
 from handshake_viz.analysis import CLIENT, SERVER, Conversation, Datagram, Segment, UdpConversation, other
+from handshake_viz.anomalies import ANOMALIES, KEEP_ALIVE, ZERO_WINDOW_PROBE
 from handshake_viz.kernel_states import JUDGED_BY_THE_SOCKET, KernelView
 from handshake_viz.language import Words
 from handshake_viz.records import FIN, SYN, PacketRecord, SocketCall, TcpOptions, endpoint_text, flag_names

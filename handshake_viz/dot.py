@@ -138,7 +138,7 @@ def to_dot(diagram: Diagram, dpi: int | None = None) -> str:
     g = _Geometry(diagram)
     out = [
         "digraph timeline {",
-        f'  graph [splines=line, outputorder=edgesfirst, bgcolor="white", pad=0.2'
+        '  graph [splines=line, outputorder=edgesfirst, bgcolor="white", pad=0.2'
         + (f", dpi={dpi}" if dpi else "") + "];",
         f'  node [shape=plaintext, fontname="{FONT}", fontsize={FONT_SIZE}, margin=0, width=0, height=0];',
         f'  edge [fontname="{FONT}", fontsize={FONT_SIZE}, arrowsize=0.7];',

@@ -3,18 +3,18 @@
 from pathlib import Path
 
 from handshake_viz import header_view, kernel_states, overview
-from handshake_viz.attribution import calls_of
 from handshake_viz.analysis import Conversation, UdpConversation
-from handshake_viz.kernel_states import KernelRecord
+from handshake_viz.attribution import calls_of
 from handshake_viz.diagram import Window, pages, timeline
 from handshake_viz.dot import to_dot
-from handshake_viz.mermaid import to_markdown
-from handshake_viz.report import report
-from handshake_viz.state_chart import chart_dot, paths_of
 from handshake_viz.errors import UsageError
+from handshake_viz.kernel_states import KernelRecord
+from handshake_viz.mermaid import to_markdown
 from handshake_viz.outputs import Outputs
 from handshake_viz.records import SocketCall
 from handshake_viz.render import FORMATS, render
+from handshake_viz.report import report
+from handshake_viz.state_chart import chart_dot, paths_of
 
 DEFAULT_FORMATS = ("svg", "png")
 PNG_DPI = 90   # a notes column's width (about 1,130 pixels); --scale 2 for high-density screens

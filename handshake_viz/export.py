@@ -2,8 +2,9 @@
 
 Fed with the analyzer's events, so it streams: each packet is turned into JSON text as it comes
 and spooled to a temporary file in chunks. With the kernel's record of a run (small by nature), a
-TCP conversation's packets are written when it ends instead, with what the kernel said of each. A conversation that has ended is written out once
-every conversation begun before it has ended too, so the document lists them in index order.
+TCP conversation's packets are written when it ends instead, with what the kernel said of each. A
+conversation that has ended is written out once every conversation begun before it has ended too,
+so the document lists them in index order.
 Memory holds the open conversations' latest chunk and a few numbers per waiting one.
 """
 
@@ -12,10 +13,17 @@ import json
 import tempfile
 from pathlib import Path
 
-from handshake_viz.attribution import conversation_of
-from handshake_viz.analysis import (
-    Analyzer, ConversationEnded, DatagramSeen, IcmpErrorReceived, MalformedSeen, SegmentAnalyzed, other)
 from handshake_viz import kernel_states
+from handshake_viz.analysis import (
+    Analyzer,
+    ConversationEnded,
+    DatagramSeen,
+    IcmpErrorReceived,
+    MalformedSeen,
+    SegmentAnalyzed,
+    other,
+)
+from handshake_viz.attribution import conversation_of
 from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.outputs import Outputs
 from handshake_viz.records import SocketCall, flag_names

@@ -5,8 +5,8 @@ order can be seen on a real packet. The layout is pure; `to_dot` draws it as an 
 import ipaddress
 from dataclasses import dataclass
 
-from handshake_viz.dot import quote
 from handshake_viz.dissect import locate_ip
+from handshake_viz.dot import quote
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,12 @@
 registers SVG display formatters, so the analysis itself stays free of drawing code.
 """
 
-from handshake_viz.attribution import calls_of
 from handshake_viz import kernel_states
 from handshake_viz.analysis import Conversation, UdpConversation
+from handshake_viz.attribution import calls_of
 from handshake_viz.diagram import timeline
-from handshake_viz.language import Words
 from handshake_viz.dot import to_dot
+from handshake_viz.language import Words
 from handshake_viz.render import render
 
 

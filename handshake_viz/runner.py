@@ -24,9 +24,9 @@ from handshake_viz.interruption import held
 from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.outputs import invoking_user
 from handshake_viz.pcapfile import RawFrame
-from handshake_viz.tracing import KernelTrace
 from handshake_viz.records import PacketRecord, SocketCall, endpoint_text
 from handshake_viz.scenarios import Scenario, Session, Traffic
+from handshake_viz.tracing import KernelTrace
 
 END_TIMEOUT = 5.0    # after the program ended, how long its last packets may take to be seen
 

@@ -44,7 +44,8 @@ def chart_dot(paths: dict[str, list[tuple[TcpState, TcpState, Trigger]]] | None 
     out.append('  { rank=same; "TIME_WAIT"; resets; }')
     if paths:
         legend = ", ".join(f"{side}: {colour}" for side, colour in (("client", "blue"), ("server", "orange")))
-        out.append(f'  legend [shape=plaintext, style="", label="{quote("highlighted: the path each side took (" + legend + "; purple: both)")}"];')
+        said = quote(f"highlighted: the path each side took ({legend}; purple: both)")
+        out.append(f'  legend [shape=plaintext, style="", label="{said}"];')
     out.append("}")
     return "\n".join(out) + "\n"
 

@@ -1,9 +1,16 @@
+from segments import Script, echo, handshake
+
 from handshake_viz.analysis import (
-    Analyzer, ConnectionRefused, DataAcknowledged, FinSent, HandshakeCompleted, StateChanged, analyze)
+    Analyzer,
+    ConnectionRefused,
+    DataAcknowledged,
+    FinSent,
+    HandshakeCompleted,
+    StateChanged,
+    analyze,
+)
 from handshake_viz.records import TcpOptions
 from handshake_viz.tcp_states import TcpState as S
-
-from segments import Script, echo, handshake
 
 
 def states(conversation, side):
@@ -177,8 +184,9 @@ def test_syn_options_are_kept_on_the_segment():
 
 
 def test_sack_blocks_are_numbered_like_the_ack_they_go_with():
-    from handshake_viz.records import TcpOptions
     from segments import Script, handshake
+
+    from handshake_viz.records import TcpOptions
     s = Script()
     handshake(s, 1000, 5000)
     s.client("PA", 1001, 5001, length=100)

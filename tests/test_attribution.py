@@ -1,9 +1,10 @@
 """Which conversation a socket call was made on, and which calls a conversation's diagram shows."""
 
+from segments import Script, handshake
+
 from handshake_viz.analysis import analyze
 from handshake_viz.attribution import calls_of, conversation_of, same_end
 from handshake_viz.records import PacketRecord, SocketCall
-from segments import Script, handshake
 
 SERVER_END = "10.0.0.2:80"
 

@@ -4,12 +4,12 @@ stamped too late (the fault the checker exists for: a packet timed when Python r
 import dataclasses
 
 import pytest
+from segments import CLIENT, SERVER, Script, echo, handshake
 
 from handshake_viz import causality
 from handshake_viz.analysis import analyze
 from handshake_viz.kernel_states import KernelEvent, KernelRecord
 from handshake_viz.records import PacketRecord, SocketCall
-from segments import CLIENT, SERVER, Script, echo, handshake
 
 CLIENT_END, SERVER_END = "10.0.0.1:40000", "10.0.0.2:80"
 

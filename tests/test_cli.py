@@ -4,11 +4,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
 from conftest import REPO, require_root
+
 from handshake_viz import drawings
 from handshake_viz.cli import main
 

@@ -1,8 +1,8 @@
+from segments import Script, echo, handshake
+
 from handshake_viz.analysis import analyze
 from handshake_viz.diagram import timeline
 from handshake_viz.records import SocketCall
-
-from segments import Script, echo, handshake
 
 T = 1000.0  # the script's packets are at T + 0.001 * frame
 
@@ -122,6 +122,7 @@ def test_the_legend_says_where_a_mark_is_ours_and_not_tsharks():
 def test_udp_datagrams_and_the_icmp_error_they_draw_are_rows_of_their_own():
     """A DNS query, its answer, and a second query to a port nobody listens on, answered by ICMP."""
     from scapy.layers.dns import DNS, DNSQR, DNSRR
+
     from handshake_viz.records import PacketRecord
     query = bytes(DNS(id=7, rd=1, qd=DNSQR(qname="example.com")))
     answer = bytes(DNS(id=7, qr=1, qd=DNSQR(qname="example.com"), an=DNSRR(rrname="example.com", rdata="192.0.2.9")))

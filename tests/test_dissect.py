@@ -6,8 +6,7 @@ from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 
 from handshake_viz.dissect import LINKTYPE_ETHERNET, LINKTYPE_RAW, FrameDecoder
-from handshake_viz.records import preview_text
-from handshake_viz.records import ACK, PSH, SYN
+from handshake_viz.records import ACK, PSH, SYN, preview_text
 
 SYN_OPTIONS = [("MSS", 65495), ("SAckOK", b""), ("Timestamp", (123, 0)), ("NOP", None), ("WScale", 7)]
 
@@ -128,6 +127,7 @@ def _tunnelled(records):
     """(legend, JSON summary) of the one conversation these records make."""
     import io
     import json
+
     from handshake_viz.analysis import Analyzer, analyze
     from handshake_viz.diagram import timeline
     from handshake_viz.export import JsonExport
@@ -167,6 +167,7 @@ def test_a_tunnel_whose_way_back_has_other_outer_headers_is_said_both_ways():
 def test_a_bogus_tcp_header_length_is_marked_malformed_and_kept_out_of_the_analysis():
     import io
     import json
+
     from handshake_viz.analysis import Analyzer, analyze
     from handshake_viz.diagram import timeline
     from handshake_viz.export import JsonExport
@@ -237,7 +238,7 @@ def test_vxlan_gpe_carries_ip_by_its_next_protocol_and_a_udp_length_below_8_is_m
 def test_what_cannot_be_read_is_noted_once_per_kind_and_what_else_frames_held_is_counted_by_name():
     from scapy.layers.dot11 import Dot11, RadioTap
     from scapy.layers.ipsec import ESP
-    from scapy.layers.l2 import Dot3, LLC, STP
+    from scapy.layers.l2 import LLC, STP, Dot3
     outer = ETHER() / IP(src="192.0.2.1", dst="192.0.2.2")
     unreadable = [
         (bytes(outer / ESP(spi=7, seq=1, data=b"\x00" * 32)), LINKTYPE_ETHERNET),

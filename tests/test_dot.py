@@ -1,12 +1,12 @@
 import re
 import xml.etree.ElementTree as ElementTree
 
+from segments import Script, echo, handshake
+
 from handshake_viz.analysis import analyze
 from handshake_viz.diagram import timeline
 from handshake_viz.dot import quote, to_dot
 from handshake_viz.render import render
-
-from segments import Script, echo, handshake
 
 ODD_BYTES = b'say "hi" \n {x|y} <b> & \x00'
 ODD_PAYLOAD = 'say "hi" \\n {x|y} <b> & \\x00'  # as the label shows it

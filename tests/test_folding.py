@@ -1,10 +1,11 @@
 """Long captures stay readable: ordinary data folds, what matters stays explicit."""
 
+from segments import Script, handshake
+
 from handshake_viz.analysis import analyze
 from handshake_viz.diagram import Window, timeline
 from handshake_viz.dot import to_dot
 from handshake_viz.replay import read_conversations
-from segments import Script, handshake
 
 
 def conversation_of(path):

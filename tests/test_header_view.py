@@ -1,8 +1,9 @@
 """The header view: every field of a real packet, its value and its bytes in network order."""
 
 from conftest import REPO
+
 from handshake_viz.cli import main
-from handshake_viz.header_view import headers, to_dot
+from handshake_viz.header_view import headers
 from handshake_viz.pcapfile import CaptureReader
 
 ECHO = REPO / "captures" / "examples" / "echo.pcap"

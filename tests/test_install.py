@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import scapy
-
 from conftest import REPO
 
 

@@ -2,20 +2,18 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
-
 from conftest import REPO, require_root
+from segments import Script, echo
+
 from handshake_viz import kernel_states, tracing
 from handshake_viz.analysis import analyze
 from handshake_viz.diagram import timeline
 from handshake_viz.kernel_states import KernelEvent, KernelRecord, TimeWaitEntry, parse_tcp_table, parse_trace
 from handshake_viz.scenarios import SCENARIOS
-from segments import Script, echo
 
 TRACE = """\
 # tracer: nop

@@ -4,18 +4,18 @@ import re
 import xml.etree.ElementTree as ElementTree
 
 import pytest
+from conftest import require_root
+from segments import echo
 
 from handshake_viz.analysis import analyze
 from handshake_viz.diagram import timeline
 from handshake_viz.dot import to_dot
 from handshake_viz.language import DROP_REASONS, RESET_REASONS, SCENARIO_SUMMARIES, TEXTS, Words
 from handshake_viz.records import SocketCall
-from handshake_viz.scenarios import SCENARIOS
 from handshake_viz.render import render
 from handshake_viz.report import report
-from conftest import require_root
+from handshake_viz.scenarios import SCENARIOS
 from handshake_viz.tracing import TRACEFS
-from segments import echo
 
 
 def test_every_phrase_exists_in_every_language():

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import IN_CI, REPO, require_root
+
 from handshake_viz.pcapfile import CaptureReader
 from handshake_viz.scenarios import SCENARIOS, Traffic
 from handshake_viz.tracing import TRACEFS

@@ -7,13 +7,13 @@ import shutil
 import subprocess
 
 import pytest
+from conftest import IN_CI
 from scapy.layers.inet import IP, TCP
 from scapy.utils import PcapWriter
+from segments import Script, handshake
 
-from conftest import IN_CI
 from handshake_viz import anomalies
 from handshake_viz.analysis import analyze
-from segments import Script, handshake
 
 MARKS = sorted(value for name, value in vars(anomalies).items() if name.isupper() and isinstance(value, str))
 

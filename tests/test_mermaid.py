@@ -2,11 +2,12 @@
 
 import re
 
+from segments import echo
+
 from handshake_viz.analysis import analyze
 from handshake_viz.diagram import Window, timeline
 from handshake_viz.mermaid import to_markdown, to_mermaid
 from handshake_viz.records import SocketCall
-from segments import echo
 
 STATEMENT = re.compile(
     r"^    (participant L\d as [^;#\n]+"

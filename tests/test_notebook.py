@@ -1,8 +1,9 @@
 """In Jupyter, conversations and scenario runs display as their diagrams."""
 
+from segments import echo
+
 from handshake_viz.analysis import analyze
 from handshake_viz.notebook import register
-from segments import echo
 
 
 class Formatter:

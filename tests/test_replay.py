@@ -6,16 +6,16 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO
+from segments import echo
+from tshark_oracle import tshark_rows
 
 import handshake_viz.analysis as analysis
 import handshake_viz.export as export_module
-from conftest import REPO
 from handshake_viz.analysis import Analyzer
 from handshake_viz.dissect import FrameDecoder
 from handshake_viz.export import JsonExport
 from handshake_viz.pcapfile import CaptureReader, RawFrame, write_pcap
-from segments import echo
-from tshark_oracle import tshark_rows
 
 EXAMPLES = REPO / "captures" / "examples"
 

@@ -1,9 +1,10 @@
 """The Markdown report explains each phase with the capture's own numbers."""
 
+from segments import Script, echo
+
 from handshake_viz.analysis import analyze
 from handshake_viz.records import SocketCall
 from handshake_viz.report import report
-from segments import Script, echo
 
 
 def test_each_phase_is_explained_with_the_captures_numbers():
@@ -13,7 +14,8 @@ def test_each_phase_is_explained_with_the_captures_numbers():
     assert "![timeline](echo.svg)" in text
     assert "initial sequence number 1000 (shown as 0)" in text and "ISN 5000 and ACK 1 = 0 + 1" in text
     assert "carries 5 bytes numbered 1 to 5" in text and "ACK 6 = SEQ 1 + 5" in text
-    assert "The client closes first" in text and "ACK 7 = 6 + 1" in text and "TIME_WAIT for 60 s (Linux's fixed time; RFC 9293" in text
+    assert "The client closes first" in text and "ACK 7 = 6 + 1" in text
+    assert "TIME_WAIT for 60 s (Linux's fixed time; RFC 9293" in text
     assert "| 4 |" in text and "| `connect(10.0.0.2:80)` | 0 |" in text
 
 

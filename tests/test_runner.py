@@ -4,8 +4,8 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import IN_CI, require_root
+
 from handshake_viz.analysis import analyze
 from handshake_viz.diagram import timeline
 from handshake_viz.dissect import FrameDecoder

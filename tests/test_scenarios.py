@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, require_root
+
 from handshake_viz.cli import main
 from handshake_viz.records import FIN, RST
 from handshake_viz.scenarios import SCENARIOS
@@ -149,7 +149,8 @@ def test_watch_captures_a_students_own_server_and_client(tmp_path):
     port = free_port("127.0.0.1")
     programs = REPO / "tests" / "programs"
     # The client starts first, so its first attempts are refused, as when a student starts things in the wrong order.
-    both = f"{sys.executable} {programs / 'echo_client.py'} {port} & sleep 0.3; {sys.executable} {programs / 'echo_server.py'} {port}; wait"
+    client, server = programs / "echo_client.py", programs / "echo_server.py"
+    both = f"{sys.executable} {client} {port} & sleep 0.3; {sys.executable} {server} {port}; wait"
     result = subprocess.run(watch_command(tmp_path, port, "--", "sh", "-c", both), capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert "hello, server" in result.stdout

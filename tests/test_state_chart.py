@@ -3,12 +3,13 @@
 import re
 
 from conftest import REPO
+from segments import echo
+
 from handshake_viz.analysis import analyze
 from handshake_viz.cli import main
 from handshake_viz.render import render
 from handshake_viz.state_chart import RESETS, SIDE_COLOURS, chart_dot, paths_of
 from handshake_viz.tcp_states import TRANSITIONS, TcpState
-from segments import echo
 
 
 def edges(dot: str) -> list[tuple[str, str, str, str]]:

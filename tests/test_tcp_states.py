@@ -42,8 +42,9 @@ def test_rfc_9293s_edges_a_reset_after_a_passive_open_and_a_fin_that_acks_ours()
 
 
 def test_a_reset_answering_a_listeners_syn_ack_sends_the_server_back_to_listen():
-    from handshake_viz.analysis import analyze
     from segments import Script
+
+    from handshake_viz.analysis import analyze
     s = Script()
     s.client("S", 100)
     s.server("SA", 500, 101)

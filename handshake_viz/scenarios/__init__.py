@@ -244,9 +244,9 @@ class Traffic:
         """What has not been seen yet, in words; empty once everything has ended."""
         tcp = [c for c in conversations if c.protocol == "tcp"]
         closed = sum(c.closed for c in tcp)
-        datagrams = [d.record for c in conversations if c.protocol == "udp" for d in c.datagrams]
-        sent = sum(not r.icmp for r in datagrams)
-        errors = sum(bool(r.icmp) for r in datagrams) + sum(len(c.icmp_errors) for c in tcp)
+        udp = [d.record for c in conversations if c.protocol == "udp" for d in c.datagrams]
+        sent = sum(not r.icmp for r in udp)
+        errors = sum(bool(r.icmp) for r in udp) + sum(len(c.icmp_errors) for c in tcp)
         missing = []
         if closed < max(self.connections, len(tcp)):
             missing.append(f"{closed} of {max(self.connections, len(tcp))} TCP connections ended")
@@ -280,4 +280,4 @@ def scenario(name: str, summary: str, check: Callable, **options):
 
 
 # The catalogue, in the order `list` shows it.
-from handshake_viz.scenarios import lifecycle, dataflow, datagrams  # noqa: E402,F401
+from handshake_viz.scenarios import lifecycle, dataflow, datagrams  # noqa: E402,F401,I001 (this order)

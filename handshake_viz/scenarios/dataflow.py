@@ -10,7 +10,14 @@ from handshake_viz.anomalies import KEEP_ALIVE, WINDOW_UPDATE, ZERO_WINDOW, ZERO
 from handshake_viz.records import FIN, RST, SYN
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, scenario
 from handshake_viz.scenarios.checks import (
-    calls_named, handshake_once, kernel_dropped, need, one_connection, outcome, tcp_conversations)
+    calls_named,
+    handshake_once,
+    kernel_dropped,
+    need,
+    one_connection,
+    outcome,
+    tcp_conversations,
+)
 
 
 def _single(*checks):

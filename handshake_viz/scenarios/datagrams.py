@@ -5,7 +5,6 @@ import struct
 import threading
 
 from handshake_viz import dnsmsg
-
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, scenario
 from handshake_viz.scenarios.checks import calls_named, need, outcome, tcp_conversations, udp_conversations
 

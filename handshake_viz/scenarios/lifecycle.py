@@ -4,10 +4,17 @@ import socket
 import struct
 import threading
 
-from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, expect, scenario
 from handshake_viz.records import ACK, FIN, RST, SYN
+from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, expect, scenario
 from handshake_viz.scenarios.checks import (
-    data_acked_at_seq_plus_len, handshake_once, need, one_connection, orderly_close, outcome, states)
+    data_acked_at_seq_plus_len,
+    handshake_once,
+    need,
+    one_connection,
+    orderly_close,
+    outcome,
+    states,
+)
 
 MESSAGE = b"hello"
 # Simultaneous close: both FINs wait in a slow queue on the namespace's lo (an htb class at
