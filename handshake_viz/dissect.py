@@ -3,7 +3,8 @@
 Pure: bytes in, records out. `FrameDecoder` keeps the little state decoding needs (IP fragments
 waiting for the rest of their datagram) and counts what it did not show: what it cannot read
 (`counts`, which a replay says in notes) and what is not TCP or UDP (`held`, which a replay
-says when a file has no conversation). Checksums are not checked: on loopback they are left to offload and never filled in.
+says when a file has no conversation). Checksums are not checked: on loopback they are left to
+offload and never filled in.
 """
 
 import socket

@@ -48,10 +48,11 @@ def parse_window(max_arrows: int, frames: str | None, seconds: str | None) -> Wi
 def parse_formats(text: str, allowed: tuple[str, ...] = ALL_FORMATS) -> tuple[str, ...]:
     formats = tuple(part.strip().lower() for part in text.split(",") if part.strip())
     unfit = [f for f in formats if f not in allowed]
-    if unfit or not formats:
-        what = "unknown format" if set(unfit) - set(ALL_FORMATS) or not formats else "format"
-        raise UsageError(f"{what} {', '.join(unfit) or '(none)'}{' does not apply here' if what == 'format' else ''}: "
-                         f"choose from {', '.join(allowed)}")
+    unknown = [f for f in unfit if f not in ALL_FORMATS]
+    if unknown or not formats:
+        raise UsageError(f"unknown format {', '.join(unknown) or '(none)'}: choose from {', '.join(allowed)}")
+    if unfit:
+        raise UsageError(f"format {', '.join(unfit)} does not apply here: choose from {', '.join(allowed)}")
     return formats
 
 
