@@ -63,8 +63,8 @@ def _tcp_values(row: dict) -> dict:
 def _segment_values(segment) -> dict:
     record = segment.record
     values = {"flags": record.flags & 0xFF, "seq": segment.rel_seq, "ack": segment.rel_ack, "seq_raw": record.seq,
-              "ack_raw": record.ack if record.flags & 0x10 else None,
-              "len": segment.record.payload_len, "window": segment.window}
+              "ack_raw": record.ack if record.flags & 0x10 else None, "len": record.payload_len,
+              "window": segment.window}
     values.update({mark: mark in segment.analysis for mark in MARK_COLUMNS})
     return values
 
