@@ -29,7 +29,23 @@ def shared_pcaps2() -> Path:
     return _shared("pcaps2")
 
 
-def require_root() -> None:
+# Module fixtures that run scenarios under capture: a test that uses one is live.
+LIVE_FIXTURES = {"runs", "traced"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if LIVE_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.live)
+
+
+def pytest_runtest_setup(item) -> None:
+    """The one place live tests meet the machine: skipped for a user without root, a failure in CI."""
+    if item.get_closest_marker("live"):
+        _require_root()
+
+
+def _require_root() -> None:
     """Live captures need root (or CAP_NET_RAW); CI runs as root, so there they never skip."""
     if os.geteuid() != 0:
         if IN_CI:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, require_root
+from conftest import REPO
 
 from handshake_viz import drawings
 from handshake_viz.cli import main
@@ -94,8 +94,8 @@ def test_a_misused_option_gets_one_line_that_says_where_to_look(args, words):
     one_line_error(run_command(*args), 2, *words)
 
 
+@pytest.mark.live
 def test_run_without_capture_privileges_stops_at_once_and_points_to_replay(tmp_path):
-    require_root()  # to take the privilege away, we must have it
     result = subprocess.run(
         ["setpriv", "--bounding-set=-net_raw", "--", sys.executable, "-m", "handshake_viz", "run",
          "--out", str(tmp_path / "out"), "--captures", str(tmp_path / "captures")],
@@ -104,8 +104,8 @@ def test_run_without_capture_privileges_stops_at_once_and_points_to_replay(tmp_p
     assert not (tmp_path / "out").exists() and not (tmp_path / "captures").exists()
 
 
+@pytest.mark.live
 def test_run_through_sudo_leaves_files_to_the_invoking_user(tmp_path, capsys, monkeypatch):
-    require_root()
     monkeypatch.setenv("SUDO_UID", "65534")
     monkeypatch.setenv("SUDO_GID", "65534")
     out, captures = tmp_path / "out", tmp_path / "captures"
@@ -129,8 +129,8 @@ def test_run_through_sudo_leaves_files_to_the_invoking_user(tmp_path, capsys, mo
     assert all(c["conversation"] == conversation["index"] for c in calls if c["side"] == "client")
 
 
+@pytest.mark.live
 def test_a_busy_port_is_named_with_what_to_do(tmp_path):
-    require_root()
     import socket
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
@@ -184,8 +184,8 @@ def test_every_command_writes_each_format_it_accepts_and_refuses_the_others_in_o
         assert error.count("\n") == 1 and f"format {fmt} does not apply here: choose from svg, png, pdf, dot" in error
 
 
+@pytest.mark.live
 def test_run_of_a_scenario_of_several_conversations_writes_the_index_replay_writes(tmp_path, capsys):
-    require_root()
     assert main(["run", "backlog", "--out", str(tmp_path / "run"), "--captures", str(tmp_path / "captures"),
                  "--format", "svg"]) == 0
     assert main(["replay", str(tmp_path / "captures" / "backlog.pcap"), "--out", str(tmp_path / "replay"),

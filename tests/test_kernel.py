@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, require_root
+from conftest import REPO
 from segments import Script, echo
 
 from handshake_viz import kernel_states, tracing
@@ -113,7 +113,6 @@ def test_tracing_says_why_it_is_unavailable_without_root(monkeypatch):
 
 @pytest.fixture(scope="module")
 def traced():
-    require_root()
     from handshake_viz.runner import run_scenario
     return {name: run_scenario(SCENARIOS[name]) for name in ("echo", "server-close", "refused")}
 
@@ -158,8 +157,8 @@ def test_the_tracing_instance_is_gone_after_a_run(traced):
     assert leftovers(os.getpid()) == []
 
 
+@pytest.mark.live
 def test_the_tracing_instance_is_gone_after_a_run_that_fails_halfway(monkeypatch):
-    require_root()
     from handshake_viz.runner import run_scenario
     original = SCENARIOS["echo"]
 
@@ -174,8 +173,8 @@ def test_the_tracing_instance_is_gone_after_a_run_that_fails_halfway(monkeypatch
     assert leftovers(os.getpid()) == []
 
 
+@pytest.mark.live
 def test_replay_shows_the_kernels_record_kept_beside_the_capture(tmp_path):
-    require_root()
     captures, out = tmp_path / "c", tmp_path / "o"
     from handshake_viz.cli import main
     assert main(["run", "echo", "--out", str(out), "--captures", str(captures), "--format", "dot"]) == 0

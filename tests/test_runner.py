@@ -4,7 +4,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import IN_CI, require_root
+from conftest import IN_CI
 
 from handshake_viz.analysis import analyze
 from handshake_viz.diagram import timeline
@@ -20,7 +20,6 @@ DEFAULT = ("handshake", "echo", "server-close")
 
 @pytest.fixture(scope="module")
 def runs():
-    require_root()
     from handshake_viz.runner import run_scenario
     return {name: run_scenario(SCENARIOS[name]) for name in DEFAULT}
 
@@ -140,8 +139,8 @@ def test_a_replayed_capture_draws_the_same_timeline_as_the_live_run(runs, name, 
     assert to_dot(timeline(replayed)) == to_dot(timeline(only_conversation(run)))
 
 
+@pytest.mark.live
 def test_scenarios_run_over_ipv6_too():
-    require_root()
     from handshake_viz.runner import run_scenario
     run = run_scenario(SCENARIOS["echo"], host="::1")
     conversation = only_conversation(run)

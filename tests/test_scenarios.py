@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, require_root
+from conftest import REPO
 
 from handshake_viz.cli import main
 from handshake_viz.records import FIN, RST
@@ -24,7 +24,6 @@ CATALOGUE = sorted(SCENARIOS)
 @pytest.fixture(scope="module")
 def runs():
     """Each scenario run once over IPv4, shared by the tests below."""
-    require_root()
     from handshake_viz.runner import run_scenario
     return {name: run_scenario(SCENARIOS[name]) for name in CATALOGUE}
 
@@ -41,9 +40,9 @@ def test_every_call_and_kernel_state_comes_after_the_packet_that_caused_it(runs,
     assert run.calls and causality.check(run.calls, run.conversations, run.kernel) == []
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_each_scenario_shows_what_it_promises_over_ipv6(name):
-    require_root()
     from handshake_viz.runner import run_scenario
     run = run_scenario(SCENARIOS[name], host="::1")
     assert run.problems == []
@@ -143,8 +142,8 @@ def watch_command(tmp_path, port, *rest):
             "--out", str(tmp_path / "out"), "--captures", str(tmp_path / "captures"), "--format", "svg,json", *rest]
 
 
+@pytest.mark.live
 def test_watch_captures_a_students_own_server_and_client(tmp_path):
-    require_root()
     from handshake_viz.runner import free_port
     port = free_port("127.0.0.1")
     programs = REPO / "tests" / "programs"
@@ -173,8 +172,8 @@ def test_watch_captures_a_students_own_server_and_client(tmp_path):
     assert (tmp_path / "captures" / f"watch-{port}.pcap").exists()
 
 
+@pytest.mark.live
 def test_under_sudo_watch_runs_the_program_as_the_invoking_user_not_root(tmp_path):
-    require_root()
     from handshake_viz.runner import free_port
     port = free_port("127.0.0.1")
     nobody = pwd.getpwnam("nobody")
@@ -186,9 +185,9 @@ def test_under_sudo_watch_runs_the_program_as_the_invoking_user_not_root(tmp_pat
     assert (tmp_path / "captures" / f"watch-{port}.pcap").stat().st_uid == nobody.pw_uid
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("limit", [["--seconds", "30"], []], ids=["with-seconds", "until-ctrl-c"])
 def test_ctrl_c_ends_watch_cleanly_and_keeps_what_was_captured(tmp_path, limit):
-    require_root()
     from handshake_viz.runner import free_port
     port = free_port("127.0.0.1")
     watcher = subprocess.Popen(watch_command(tmp_path, port, *limit), stdout=subprocess.PIPE,
