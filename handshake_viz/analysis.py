@@ -294,8 +294,9 @@ class Analyzer:
     stream per 4-tuple, however long it stays quiet, it is handed over at the end.
     """
 
-    def __init__(self, keep: bool = True) -> None:
+    def __init__(self, keep: bool = True, closed_kept: int = CLOSED_KEPT) -> None:
         self.keep = keep
+        self.closed_kept = closed_kept
         self.conversations: list[Conversation | UdpConversation] = []
         self._count = 0
         self._by_tuple: dict[tuple, Conversation | UdpConversation] = {}
@@ -347,7 +348,7 @@ class Analyzer:
         events.append(DatagramSeen(conversation.index, datagram))
 
     def _end_finished(self, events: list) -> None:
-        while len(self._closed) > CLOSED_KEPT:
+        while len(self._closed) > self.closed_kept:
             self._end(self._closed.popitem(last=False)[0], events)
 
     def _end(self, key: tuple, events: list) -> None:

@@ -28,7 +28,7 @@ from handshake_viz.kernel_states import KernelRecord
 from handshake_viz.outputs import Outputs
 from handshake_viz.records import SocketCall, flag_names
 
-_CHUNK = 64 * 1024
+CHUNK = 64 * 1024
 _FLAGS: dict[int, str] = {}
 _MARKS: dict[frozenset, str] = {}
 
@@ -50,8 +50,9 @@ def _marks_json(marks: frozenset) -> str:
 class JsonExport:
     """`write(events)` as they come, then `close()`; the document goes to text file `out`."""
 
-    def __init__(self, out, capture: str, kernel: KernelRecord | None = None):
+    def __init__(self, out, capture: str, kernel: KernelRecord | None = None, chunk: int = CHUNK):
         self.out = out
+        self.chunk = chunk   # bytes of a conversation's packets held before they go to the spool
         self.kernel = kernel
         self.deferred = kernel is not None and kernel.unavailable is None   # TCP packets wait for the kernel's view
         self.tunnels: dict[int, dict[str, None]] = {}   # conversation -> the tunnels its packets came in, in order
@@ -99,7 +100,7 @@ class JsonExport:
         pending.append(text)
         size = self.pending_size.get(conversation, 0) + len(text)
         self.pending_size[conversation] = size
-        if size > _CHUNK:
+        if size > self.chunk:
             self._spill(conversation)
 
     def _spill(self, conversation: int) -> None:

@@ -11,10 +11,9 @@ from segments import echo
 from tshark_oracle import tshark_rows
 
 import handshake_viz.analysis as analysis
-import handshake_viz.export as export_module
 from handshake_viz.analysis import Analyzer
 from handshake_viz.dissect import FrameDecoder
-from handshake_viz.export import JsonExport
+from handshake_viz.export import CHUNK, JsonExport
 from handshake_viz.pcapfile import CaptureReader, RawFrame, write_pcap
 
 EXAMPLES = REPO / "captures" / "examples"
@@ -72,9 +71,9 @@ def many_connections(count: int) -> list:
     return records
 
 
-def export(records, keep: bool) -> tuple[dict, int]:
-    analyzer, out, most_held = Analyzer(keep=keep), io.StringIO(), 0
-    exporter = JsonExport(out, "synthetic")
+def export(records, keep: bool, closed_kept: int, chunk: int = CHUNK) -> tuple[dict, int]:
+    analyzer, out, most_held = Analyzer(keep=keep, closed_kept=closed_kept), io.StringIO(), 0
+    exporter = JsonExport(out, "synthetic", chunk=chunk)
     for record in records:
         exporter.write(analyzer.receive(record))
         most_held = max(most_held, len(analyzer._by_tuple))
@@ -83,29 +82,27 @@ def export(records, keep: bool) -> tuple[dict, int]:
     return json.loads(out.getvalue()), most_held
 
 
-def test_streaming_holds_only_open_conversations_and_writes_the_same_json(monkeypatch):
-    monkeypatch.setattr(analysis, "CLOSED_KEPT", 5)
+def test_streaming_holds_only_open_conversations_and_writes_the_same_json():
     records = many_connections(60)
-    streamed, held = export(records, keep=False)
-    kept, _ = export(records, keep=True)
+    streamed, held = export(records, keep=False, closed_kept=5)
+    kept, _ = export(records, keep=True, closed_kept=5)
     assert held <= 6
     assert streamed == kept
     assert [c["index"] for c in kept["conversations"]] == list(range(60))
 
 
-def test_conversations_are_listed_in_index_order_even_when_the_first_ends_last(monkeypatch):
-    monkeypatch.setattr(analysis, "CLOSED_KEPT", 2)
-    monkeypatch.setattr(export_module, "_CHUNK", 500)  # each conversation spooled in several chunks
+def test_conversations_are_listed_in_index_order_even_when_the_first_ends_last():
     records = many_connections(20)
     first_close = records[7:11]  # connection 0's four-segment close, moved to the end of the capture
     moved = records[:7] + records[11:] + first_close
     records = [record._replace(frame=number) for number, record in enumerate(moved, 1)]
-    streamed, held = export(records, keep=False)
+    # each conversation spooled in several chunks of 500 bytes
+    streamed, held = export(records, keep=False, closed_kept=2, chunk=500)
     assert held < 20  # the others ended while connection 0 was still open
     assert [c["index"] for c in streamed["conversations"]] == list(range(20))
     assert streamed["conversations"][0]["teardown"] == "fin"
     assert all(len(c["packets"]) == c["packet_count"] == 11 for c in streamed["conversations"])
-    assert streamed == export(records, keep=True)[0]
+    assert streamed == export(records, keep=True, closed_kept=2, chunk=500)[0]
 
 
 def test_a_late_packet_of_a_closed_conversation_stays_in_it():
