@@ -315,10 +315,11 @@ class FrameDecoder:
         return self._ip(inner, 0, inner[0] >> 4, len(inner)) if inner and inner[0] >> 4 in (4, 6) else None
 
     def _ppp(self, data: bytes) -> _Packet | None:
-        if data[:2] == b"\xff\x03":
-            data = data[2:]
-        protocol, start = (data[0], 1) if data[0] & 1 else (struct.unpack_from(">H", data, 0)[0], 2)
-        return self._by_ethertype(_PPP_TO_ETHERTYPE.get(protocol), data[start:])
+        try:
+            offset, version = _after_ppp(data, 0)
+        except _NotIp:   # PPP's own control protocols, inside a tunnel
+            return None
+        return self._ip(data, offset, version, len(data) - offset)
 
     def _ethernet(self, data: bytes) -> _Packet | None:
         try:
@@ -341,13 +342,7 @@ class FrameDecoder:
         offset = 2 + (2 if flags & 0x4000 else 0) + 4 + (4 if flags & 0x0800 else 0)
         if flags & 0x0200:
             offset += 2 + struct.unpack_from(">H", data, offset)[0]
-        if data[offset:offset + 2] == b"\xff\x03":
-            offset += 2
-        ethertype = _PPP_TO_ETHERTYPE.get(struct.unpack_from(">H", data, offset)[0])
-        if ethertype is None:
-            return None
-        inner = data[offset + 2:]
-        return self._ip(inner, 0, 4 if ethertype == _ETHERTYPE_IPV4 else 6, len(inner))
+        return self._ppp(data[offset:])
 
     def _fragment(self, key: tuple, packet: _Packet, offset: int, more: bool) -> _Packet | None:
         """The whole datagram once its last missing piece arrives, else None."""
@@ -402,11 +397,7 @@ def _network_layer(data: bytes, linktype: int) -> tuple[int, int]:
     if linktype == LINKTYPE_C_HDLC or (linktype == LINKTYPE_PPP and data[0] in (0x0F, 0x8F)):
         return _after_ethertype(data, 2, 4)   # Cisco HDLC, also framed in PPP's link type
     if linktype == LINKTYPE_PPP:
-        start = 2 if data[:2] == b"\xff\x03" else 0
-        protocol = struct.unpack_from(">H", data, start)[0]
-        if protocol not in _PPP_TO_ETHERTYPE:
-            raise _ppp_other(protocol)
-        return start + 2, 4 if _PPP_TO_ETHERTYPE[protocol] == _ETHERTYPE_IPV4 else 6
+        return _after_ppp(data, 0)
     if linktype == LINKTYPE_NFLOG:
         return _nflog_payload(data)
     if linktype == LINKTYPE_IEEE802_11_RADIOTAP:
@@ -429,9 +420,20 @@ def _trailer(data: bytes, linktype: int) -> int:
     return 4 if fabricpath else 0
 
 
-def _ppp_other(protocol: int) -> _NotIp:
-    name = _PPP_CONTROL_NAMES.get(protocol)
-    return _NotIp(f"PPP {name}" if name else f"PPP protocol 0x{protocol:04x}")
+def _after_ppp(data: bytes, start: int) -> tuple[int, int]:
+    """Where IP starts after the PPP header at start (its address and control bytes ff 03 when
+    there, a one-byte protocol field when compressed), and its version; `_NotIp` for PPP's own
+    protocols (LCP, IPCP, ...)."""
+    if data[start:start + 2] == b"\xff\x03":
+        start += 2
+    if data[start] & 1:   # compressed: the protocol's high byte, 0, left out
+        protocol, start = data[start], start + 1
+    else:
+        protocol, start = struct.unpack_from(">H", data, start)[0], start + 2
+    if protocol not in _PPP_TO_ETHERTYPE:
+        name = _PPP_CONTROL_NAMES.get(protocol)
+        raise _NotIp(f"PPP {name}" if name else f"PPP protocol 0x{protocol:04x}")
+    return start, 4 if _PPP_TO_ETHERTYPE[protocol] == _ETHERTYPE_IPV4 else 6
 
 
 def _ieee80211(data: bytes, offset: int) -> tuple[int, int]:
@@ -474,12 +476,8 @@ def _after_ethertype(data: bytes, type_offset: int, header_len: int):
     while ethertype in _VLAN_TAGS:
         ethertype = struct.unpack_from(">H", data, offset + 2)[0]
         offset += 4
-    if ethertype == _ETHERTYPE_PPPOE_SESSION:
-        protocol = struct.unpack_from(">H", data, offset + 6)[0]
-        if protocol not in _PPP_TO_ETHERTYPE:
-            raise _ppp_other(protocol)
-        ethertype = _PPP_TO_ETHERTYPE[protocol]
-        offset += 8
+    if ethertype == _ETHERTYPE_PPPOE_SESSION:   # a 6-byte PPPoE header, then PPP
+        return _after_ppp(data, offset + 6)
     if ethertype in _ETHERTYPE_MPLS:   # labels until the bottom of the stack, then IP by its version
         while not data[offset + 2] & 1:
             offset += 4
