@@ -10,7 +10,7 @@ import tempfile
 import time
 from collections import Counter
 
-from handshake_viz.runner import leftovers
+from handshake_viz.live.runner import leftovers
 from handshake_viz.scenarios import SCENARIOS
 
 BUSY = ["sh", "-c", "while :; do :; done"]

@@ -7,15 +7,19 @@ import sys
 import time
 from pathlib import Path
 
-from handshake_viz import drawings
 from handshake_viz.errors import HandshakeVizError, Interrupted, ScenarioError, UsageError
-from handshake_viz.export import write_json
-from handshake_viz.interruption import interruptible
-from handshake_viz.language import LANGUAGES, Words
-from handshake_viz.outputs import Outputs
-from handshake_viz.pcapfile import CaptureReader, write_pcap
+from handshake_viz.live.interruption import interruptible
+from handshake_viz.output.files import Outputs
+from handshake_viz.output.formats import CAPTURE, DEFAULT, FORMATS, PICTURE, TIMELINE, Drawing, names, parse_formats
+from handshake_viz.output.publish import Request, Subject, publish
+from handshake_viz.render.header import to_dot as header_dot
+from handshake_viz.render.state_chart import chart_dot, paths_of
 from handshake_viz.replay import kernel_record_path, read_conversations, replay
 from handshake_viz.scenarios import SCENARIOS
+from handshake_viz.views.header import headers
+from handshake_viz.views.timeline import Window
+from handshake_viz.views.words import LANGUAGES, Words
+from handshake_viz.wire.pcapfile import CaptureReader, write_pcap
 
 DEFAULT_OUT = Path("out")
 DEFAULT_CAPTURES = Path("captures")
@@ -84,14 +88,16 @@ def _parser() -> argparse.ArgumentParser:
     charting.add_argument("--conversation", type=int, metavar="N", help="which TCP conversation (default: the first)")
     charting.add_argument("--scenario", metavar="NAME", help="run this scenario (as root) and highlight its connection")
     charting.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the chart (default: out)")
-    charting.add_argument("--format", default="svg,png", help="comma list of svg, png, pdf, dot (default: svg,png)")
+    charting.add_argument("--format", default=",".join(DEFAULT),
+                          help=f"comma list of {', '.join(names(PICTURE))} (default: svg,png)")
     charting.add_argument("--force", action="store_true", help="replace files left by an earlier run")
 
     heading = commands.add_parser("header", help="draw one packet's IP and TCP/UDP header fields, 32 bits wide")
     heading.add_argument("capture", type=Path, metavar="CAPTURE")
     heading.add_argument("--frame", type=int, required=True, metavar="N", help="the packet's frame number")
     heading.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the drawing (default: out)")
-    heading.add_argument("--format", default="svg,png", help="comma list of svg, png, pdf, dot (default: svg,png)")
+    heading.add_argument("--format", default=",".join(DEFAULT),
+                         help=f"comma list of {', '.join(names(PICTURE))} (default: svg,png)")
     heading.add_argument("--force", action="store_true", help="replace files left by an earlier run")
 
     replaying = commands.add_parser("replay", help="draw the conversations of a pcap/pcapng file (no privileges needed)")
@@ -100,8 +106,8 @@ def _parser() -> argparse.ArgumentParser:
 
     for command in (run, watching, replaying):
         command.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the results (default: out)")
-        command.add_argument("--format", default=",".join(drawings.DEFAULT_FORMATS),
-                             help=f"comma list of {', '.join(drawings.ALL_FORMATS)} (default: svg,png)")
+        command.add_argument("--format", default=",".join(DEFAULT),
+                             help=f"comma list of {', '.join(names(TIMELINE) + names(CAPTURE))} (default: svg,png)")
         command.add_argument("--force", action="store_true", help="replace files left by an earlier run")
         command.add_argument("--max-arrows", type=int, default=60, metavar="N",
                              help="fold runs of ordinary data beyond N arrows (default 60)")
@@ -150,22 +156,47 @@ def _list(args) -> int:
     return 0
 
 
-def _run(args) -> int:
-    from handshake_viz.runner import run_scenario  # imports scapy: only when capturing
+def _parse_range(text: str | None, kind=int, what: str = "--frames") -> tuple | None:
+    """'100-250' as (100, 250)."""
+    if text is None:
+        return None
+    first, sep, last = text.partition("-")
+    try:
+        low, high = kind(first), kind(last)
+    except ValueError:
+        low = high = None
+    if not sep or low is None or high < low:
+        raise UsageError(f"{what} takes a range like 100-250, not {text!r}")
+    return low, high
 
-    formats = drawings.parse_formats(args.format)
-    window = drawings.parse_window(args.max_arrows, args.frames, args.time)
+
+def _request(args) -> Request:
+    """The drawing options of run, watch and replay, checked before any work."""
+    if args.max_arrows < 10:
+        raise UsageError("--max-arrows must be at least 10")
+    window = Window(args.max_arrows, _parse_range(args.frames), _parse_range(args.time, float, "--time"))
+    return Request(args.out, parse_formats(args.format, (TIMELINE, CAPTURE)), Outputs(args.force), window,
+                   args.lang, args.scale)
+
+
+def _picture_request(args) -> Request:
+    return Request(args.out, parse_formats(args.format, (PICTURE,)), Outputs(args.force))
+
+
+def _run(args) -> int:
+    from handshake_viz.live.runner import run_scenario  # imports scapy: only when capturing
+
+    request = _request(args)
     unknown = [name for name in args.names if name not in SCENARIOS]
     if unknown:
         raise UsageError(f"no scenario named {unknown[0]}; `handshake-viz list` shows them")
     chosen = (list(SCENARIOS.values()) if args.all else
               [SCENARIOS[name] for name in args.names] or [s for s in SCENARIOS.values() if s.default])
-    outputs = Outputs(args.force)
+    outputs = request.outputs
     outputs.refuse_existing([args.captures / f"{s.name}.pcap" for s in chosen] +
                             [kernel_record_path(args.captures / f"{s.name}.pcap") for s in chosen] +
-                            [args.out / drawings.file_name(s.name, fmt) for s in chosen for fmt in formats])
+                            [args.out / FORMATS[fmt].file_name(s.name) for s in chosen for fmt in request.formats])
     host = "::1" if args.ipv6 else "127.0.0.1"
-    drawn = tuple(f for f in formats if f != "json")
     rows, failed = [], []
     for scenario in chosen:
         result = run_scenario(scenario, host, args.port)
@@ -173,13 +204,8 @@ def _run(args) -> int:
                              lambda f: write_pcap(f, result.frames, result.linktype))
         _keep_kernel_record(outputs, pcap, result.kernel)
         title = Words(args.lang).scenario_title(scenario.name, scenario.summary)
-        files = drawings.draw(result.conversations, scenario.name, args.out, drawn, outputs,
-                              result.calls, title, result.kernel, window, args.lang, args.scale)
-        if drawn and len(result.conversations) > 1:   # as replay of its capture draws it
-            files += drawings.draw_index(result.conversations, pcap, args.out, drawn, outputs)
-        if "json" in formats:
-            files.append(write_json(outputs, args.out / f"{scenario.name}.json", str(pcap),
-                                    result.records, result.calls, result.kernel))
+        files = publish(request, Subject(scenario.name, result.conversations, result.calls, result.kernel, title,
+                                         str(pcap)))
         wire = "as promised" if not result.problems else f"{len(result.problems)} problem(s)"
         rows.append((scenario.name, str(len(result.frames)), wire, _phases(result.conversations),
                      str(pcap), ", ".join(str(f) for f in files)))
@@ -200,23 +226,22 @@ def _keep_kernel_record(outputs: Outputs, pcap: Path, kernel) -> None:
 
 
 def _watch(args) -> int:
-    from handshake_viz.runner import watch  # imports scapy: only when capturing
+    from handshake_viz.live.runner import watch  # imports scapy: only when capturing
 
-    formats = drawings.parse_formats(args.format)
-    window = drawings.parse_window(args.max_arrows, args.frames, args.time)
+    request = _request(args)
     command = args.program[1:] if args.program[:1] == ["--"] else args.program
     name = args.name or f"watch-{args.port}"
-    outputs = Outputs(args.force)
+    outputs = request.outputs
     pcap = args.captures / f"{name}.pcap"
     outputs.refuse_existing([pcap, kernel_record_path(pcap)] +
-                            [args.out / drawings.file_name(name, fmt) for fmt in formats])
+                            [args.out / FORMATS[fmt].file_name(name) for fmt in request.formats])
     announce = (f"capturing port {args.port} on loopback" + (f" while {' '.join(command)} runs" if command else "")
                 + (f", for {args.seconds:g} s" if args.seconds is not None else "") + " (Ctrl-C to stop)")
     result = watch(args.port, command, args.seconds, lambda: print(announce, file=sys.stderr, flush=True), name)
     outputs.write(pcap, lambda f: write_pcap(f, result.frames, result.linktype))
     _keep_kernel_record(outputs, pcap, result.kernel)
     # The watched capture is drawn exactly as a replay of its pcap: one path, and an index when it holds several.
-    replayed = replay(pcap, args.out, formats, outputs, window=window, lang=args.lang, scale=args.scale)
+    replayed = replay(pcap, request)
     _conversations(replayed, f"nothing went to or from port {args.port} on loopback: "
                              "is that the port your server listens on?")
     print(f"\n{result.how_it_ended}; {len(result.frames)} packets in {pcap}; "
@@ -227,13 +252,13 @@ def _watch(args) -> int:
 
 
 def _states(args) -> int:
-    formats = drawings.parse_formats(args.format, drawings.PICTURE_FORMATS)
+    request = _picture_request(args)
     if args.capture and args.scenario:
         raise UsageError("give a capture or --scenario, not both")
-    conversation, name = None, "states"
+    text, name = chart_dot(), "states"
     if args.capture or args.scenario:
         if args.scenario:
-            from handshake_viz.runner import run_scenario  # imports scapy: only when capturing
+            from handshake_viz.live.runner import run_scenario  # imports scapy: only when capturing
             if args.scenario not in SCENARIOS:
                 raise UsageError(f"no scenario named {args.scenario}; `handshake-viz list` shows them")
             conversations, name = run_scenario(SCENARIOS[args.scenario]).conversations, f"states-{args.scenario}"
@@ -245,27 +270,30 @@ def _states(args) -> int:
         if not tcp:
             raise UsageError("no such TCP conversation to highlight" if args.conversation is not None
                              else "there is no TCP conversation to highlight")
-        conversation = tcp[0]
-    files = drawings.draw_states(conversation, name, args.out, formats, Outputs(args.force))
+        text = chart_dot(paths_of(tcp[0]), f"The path each side took: {tcp[0].client_text} → {tcp[0].server_text}")
+    files = publish(request, Subject(name, picture=Drawing(name, picture=text)))
     print(f"Wrote {', '.join(str(f) for f in files)}.")
     return 0
 
 
 def _header(args) -> int:
-    formats = drawings.parse_formats(args.format, drawings.PICTURE_FORMATS)
+    request = _picture_request(args)
     frame = next((f for f in CaptureReader(args.capture) if f.frame == args.frame), None)
     if frame is None:
         raise UsageError(f"{args.capture} has no frame {args.frame}")
-    files = drawings.draw_header(frame, f"{args.capture.stem}-frame{args.frame}", args.out, formats,
-                                 Outputs(args.force), f"{args.capture.name}, frame {args.frame}")
+    title = f"{args.capture.name}, frame {args.frame}"
+    layers = headers(frame.data, frame.linktype)
+    if not layers:
+        raise UsageError(f"{title} carries no IP header this tool can read")
+    name = f"{args.capture.stem}-frame{args.frame}"
+    text = header_dot(layers, title + " (bytes in network order, most significant first)")
+    files = publish(request, Subject(name, picture=Drawing(name, picture=text)))
     print(f"Wrote {', '.join(str(f) for f in files)}.")
     return 0
 
 
 def _replay(args) -> int:
-    window = drawings.parse_window(args.max_arrows, args.frames, args.time)
-    result = replay(args.capture, args.out, drawings.parse_formats(args.format), Outputs(args.force),
-                    args.conversation, window, args.lang, args.scale)
+    result = replay(args.capture, _request(args), args.conversation)
     for note in result.notes:
         print(f"handshake-viz: note: {note}", file=sys.stderr)
     held = f"; it holds {', '.join(result.held)}" if result.held else ""

@@ -5,7 +5,7 @@ heavy is imported, so a signal at any moment ends in one line and the shell's ex
 import sys
 
 from handshake_viz.errors import Interrupted
-from handshake_viz.interruption import interruptible
+from handshake_viz.live.interruption import interruptible
 
 
 def main() -> int:

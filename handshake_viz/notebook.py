@@ -4,31 +4,31 @@
 registers SVG display formatters, so the analysis itself stays free of drawing code.
 """
 
-from handshake_viz import kernel_states
-from handshake_viz.analysis import Conversation, UdpConversation
-from handshake_viz.attribution import calls_of
-from handshake_viz.diagram import timeline
-from handshake_viz.dot import to_dot
-from handshake_viz.language import Words
-from handshake_viz.render import render
+from handshake_viz.core.analysis import Conversation, UdpConversation
+from handshake_viz.output.formats import FORMATS
+from handshake_viz.output.publish import Subject, timelines
+from handshake_viz.views.words import Words
+
+
+def _svg(subject: Subject) -> str:
+    """The first conversation's timeline, drawn by the same rule and writer as the SVG files."""
+    [(_, data)] = FORMATS["svg"].write(timelines(subject)[0], 1.0, ("svg",))
+    return data.decode("utf-8")
 
 
 def conversation_svg(conversation) -> str:
-    return render(to_dot(timeline(conversation)), "svg").decode("utf-8")
+    return _svg(Subject("notebook", [conversation]))
 
 
 def run_svg(run) -> str:
     """A scenario's run: its first conversation, with the socket calls and the kernel's record."""
-    conversation = run.conversations[0]
-    account = kernel_states.view(conversation, run.kernel) if conversation.protocol == "tcp" else None
     title = Words().scenario_title(run.scenario.name, run.scenario.summary)
-    calls = calls_of(conversation, run.calls, run.conversations)
-    return render(to_dot(timeline(conversation, calls, title, account)), "svg").decode("utf-8")
+    return _svg(Subject(run.scenario.name, run.conversations, run.calls, run.kernel, title))
 
 
 def register(formatters) -> None:
     """Register with an IPython display-formatter table (`ipython.display_formatter.formatters`)."""
-    from handshake_viz.runner import ScenarioRun
+    from handshake_viz.live.runner import ScenarioRun
     svg = formatters["image/svg+xml"]
     svg.for_type(Conversation, conversation_svg)
     svg.for_type(UdpConversation, conversation_svg)

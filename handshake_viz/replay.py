@@ -1,21 +1,23 @@
-"""Replaying a stored capture: read, decode, analyse and export in one streaming pass, then draw."""
+"""Replaying a stored capture: the file read and decoded into records, analysed, and published.
+
+Drawings need every packet, and so does setting the kernel's record beside them: the capture is
+analysed whole and handed to `publish`. JSON alone streams instead, in one pass with bounded memory.
+"""
 
 import io
 import json
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handshake_viz import drawings
-from handshake_viz.analysis import Analyzer, ConversationEnded, analyze
-from handshake_viz.diagram import Window
-from handshake_viz.dissect import FrameDecoder
+from handshake_viz.core.analysis import Analyzer, ConversationEnded, analyze
 from handshake_viz.errors import UsageError
-from handshake_viz.export import JsonExport
-from handshake_viz.kernel_states import KernelRecord
-from handshake_viz.outputs import Outputs
-from handshake_viz.overview import summary_row
-from handshake_viz.pcapfile import CaptureReader
+from handshake_viz.kernel.record import KernelRecord
+from handshake_viz.output.formats import FORMATS
+from handshake_viz.output.json_export import JsonExport
+from handshake_viz.output.publish import Request, Subject, publish
+from handshake_viz.views.overview import summary_row
+from handshake_viz.wire.dissect import FrameDecoder
+from handshake_viz.wire.pcapfile import CaptureReader
 
 TABLE_ROWS = 50  # conversations listed in the summary; the JSON has them all
 
@@ -27,6 +29,23 @@ class ReplayResult:
     notes: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)   # what else the frames carried: "40 frames of ARP"
     files: list[Path] = field(default_factory=list)
+
+
+class CaptureRecords:
+    """The packet records of a capture file, in order; then what the reading and decoding noticed."""
+
+    def __init__(self, capture: Path):
+        self.reader, self.decoder = CaptureReader(capture), FrameDecoder()
+
+    def __iter__(self):
+        decode = self.decoder.decode
+        for frame in self.reader:
+            record = decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
+            if record is not None:
+                yield record
+
+    def notes(self) -> list[str]:
+        return self.reader.warnings + self.decoder.notes()
 
 
 def kernel_record_path(capture: Path) -> Path:
@@ -46,66 +65,56 @@ def load_kernel_record(capture: Path) -> KernelRecord | None:
 
 def read_conversations(capture: Path) -> list:
     """Every conversation of a (small) capture, with all its packets."""
-    decoder = FrameDecoder()
-    records = (decoder.decode(f.frame, f.time, f.data, f.linktype, f.wire_len) for f in CaptureReader(capture))
-    return analyze(record for record in records if record is not None)
+    return analyze(CaptureRecords(capture))
 
 
-def replay(capture: Path, out_dir: Path, formats: tuple[str, ...], outputs: Outputs,
-           only: int | None = None, window: Window = Window(), lang: str = "en", scale: float = 1.0) -> ReplayResult:
-    """Analyse capture; write its JSON (streamed) and the diagrams of its conversations."""
-    drawn = tuple(f for f in formats if f != "json")
-    json_path = out_dir / f"{capture.stem}.json" if "json" in formats else None
-    if json_path:
-        outputs.refuse_existing([json_path])
-    reader, decoder = CaptureReader(capture), FrameDecoder()
-    kernel = load_kernel_record(capture)
-    # Drawing, and setting the kernel's record beside the packets, need every packet; JSON alone streams.
-    analyzer = Analyzer(keep=bool(drawn) or kernel is not None)
+def replay(capture: Path, request: Request, only: int | None = None) -> ReplayResult:
+    """Analyse capture; write its JSON and the diagrams of its conversations (or only conversation `only`)."""
+    records, kernel = CaptureRecords(capture), load_kernel_record(capture)
+    drawn = any(FORMATS[fmt].write for fmt in request.formats)
     result = ReplayResult()
-    seen: set[int] = set()
-
-    def take(events) -> list:
-        chosen = events if only is None else [e for e in events if _conversation_of(e) == only]
-        for event in chosen:
-            if type(event) is ConversationEnded:
-                result.conversations += 1
-                seen.add(event.conversation.index)
-                if len(result.rows) < TABLE_ROWS:
-                    result.rows.append(summary_row(event.conversation))
-        return chosen
-
-    with outputs.replacing(json_path) if json_path else nullcontext() as binary:
-        text = io.TextIOWrapper(binary, encoding="utf-8") if binary else None
-        export = JsonExport(text, str(capture), kernel) if text else None
-        for frame in reader:
-            record = decoder.decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
-            if record is not None:
-                events = take(analyzer.receive(record))
-                if export and events:
-                    export.write(events)
-        events = take(analyzer.finish())
-        if only is not None and only not in seen:
-            raise UsageError(f"{capture} has no conversation {only}: leave out --conversation to see them all")
-        if export:
-            export.write(events)
-            export.close()
-            text.detach()
-    if json_path:
-        result.files.append(json_path)
+    if drawn or kernel is not None:
+        conversations = [c for c in analyze(records) if only is None or c.index == only]
+        _check(capture, only, len(conversations))
+        result.files = publish(request, Subject(capture.stem, conversations, kernel=kernel, source=str(capture)))
+        result.conversations = len(conversations)
+        result.rows = [summary_row(c) for c in conversations[:TABLE_ROWS]]
+    else:
+        result.files = [_stream_json(capture, records, request, only, result)]
     result.rows.sort(key=lambda row: int(row[0]))
-    result.notes = reader.warnings + decoder.notes()
-    result.held = decoder.held_text()
-    if drawn:
-        conversations = [c for c in analyzer.conversations if only is None or c.index == only]
-        outputs.refuse_existing(drawings.planned_paths(capture.stem, conversations, out_dir, drawn))
-        result.files += drawings.draw(conversations, capture.stem, out_dir, drawn, outputs, kernel=kernel,
-                                      window=window, lang=lang, scale=scale)
-        if len(conversations) > 1:
-            result.files += drawings.draw_index(conversations, capture, out_dir, drawn, outputs)
+    result.notes, result.held = records.notes(), records.decoder.held_text()
     return result
 
 
-def _conversation_of(event) -> int:
-    conversation = event.conversation
-    return conversation if isinstance(conversation, int) else conversation.index
+def _check(capture: Path, only: int | None, found: int) -> None:
+    if only is not None and not found:
+        raise UsageError(f"{capture} has no conversation {only}: leave out --conversation to see them all")
+
+
+def _stream_json(capture: Path, records: CaptureRecords, request: Request, only: int | None,
+                 result: ReplayResult) -> Path:
+    """The JSON alone, in one pass: each conversation is dropped once it can get no more packets,
+    and only the table's first rows are kept of it."""
+    path = request.out_dir / FORMATS["json"].file_name(capture.stem)
+    request.outputs.refuse_existing([path])
+    analyzer = Analyzer(keep=False)
+    with request.outputs.replacing(path) as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8")
+        export = JsonExport(text, str(capture))
+
+        def take(events) -> None:
+            chosen = events if only is None else [e for e in events if e.conversation == only]
+            for event in chosen:
+                if type(event) is ConversationEnded:
+                    result.conversations += 1
+                    if len(result.rows) < TABLE_ROWS:
+                        result.rows.append(summary_row(event.result))
+            export.write(chosen)
+
+        for record in records:
+            take(analyzer.receive(record))
+        take(analyzer.finish())
+        _check(capture, only, result.conversations)
+        export.close()
+        text.detach()
+    return path

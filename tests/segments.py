@@ -1,6 +1,6 @@
 """Hand-built segment scripts for analyzer and diagram tests."""
 
-from handshake_viz.records import PacketRecord, TcpOptions
+from handshake_viz.wire.records import PacketRecord, TcpOptions
 
 CLIENT = ("10.0.0.1", 40000)
 SERVER = ("10.0.0.2", 80)

@@ -1,6 +1,6 @@
 from segments import Script, echo, handshake
 
-from handshake_viz.analysis import (
+from handshake_viz.core.analysis import (
     Analyzer,
     ConnectionRefused,
     DataAcknowledged,
@@ -9,8 +9,8 @@ from handshake_viz.analysis import (
     StateChanged,
     analyze,
 )
-from handshake_viz.records import TcpOptions
-from handshake_viz.tcp_states import TcpState as S
+from handshake_viz.core.tcp_states import TcpState as S
+from handshake_viz.wire.records import TcpOptions
 
 
 def states(conversation, side):
@@ -186,7 +186,7 @@ def test_syn_options_are_kept_on_the_segment():
 def test_sack_blocks_are_numbered_like_the_ack_they_go_with():
     from segments import Script, handshake
 
-    from handshake_viz.records import TcpOptions
+    from handshake_viz.wire.records import TcpOptions
     s = Script()
     handshake(s, 1000, 5000)
     s.client("PA", 1001, 5001, length=100)
@@ -195,7 +195,7 @@ def test_sack_blocks_are_numbered_like_the_ack_they_go_with():
     [conversation] = analyze(s.records)
     dup = conversation.segments[-1]
     assert (dup.rel_ack, dup.sack) == (101, ((201, 301),))
-    from handshake_viz.diagram import timeline
+    from handshake_viz.views.timeline import timeline
     assert any("ack 101" in line and "SACK 201-301" in line for row in timeline(conversation).rows
                if row.arrow for line in row.arrow.label)
 
@@ -276,15 +276,15 @@ def test_a_syn_ack_with_a_new_isn_numbers_that_side_from_it_as_tshark_does():
 
 def test_a_udp_flow_quiet_for_minutes_is_one_conversation_whether_streamed_or_kept():
     """tshark keeps one UDP stream per 4-tuple however long it is quiet; so do both analyses."""
-    from handshake_viz.analysis import Analyzer, ConversationEnded
-    from handshake_viz.records import PacketRecord
+    from handshake_viz.core.analysis import Analyzer, ConversationEnded
+    from handshake_viz.wire.records import PacketRecord
     records = [PacketRecord(n, 1000.0 + 200 * n, "10.0.0.1", "10.0.0.2", 5353, 53, "udp", payload_len=30)
                for n in range(1, 5)]      # a query every 200 s
     assert len(analyze(records)) == 1
     streaming = Analyzer(keep=False)
     ended = [e for r in records for e in streaming.receive(r) if isinstance(e, ConversationEnded)]
     ended += [e for e in streaming.finish() if isinstance(e, ConversationEnded)]
-    assert len(ended) == 1 and ended[0].conversation.packet_count == 4
+    assert len(ended) == 1 and ended[0].result.packet_count == 4
 
 
 def test_a_syn_with_another_sequence_number_starts_a_new_conversation_even_malformed_and_mid_stream():

@@ -2,9 +2,9 @@
 
 from segments import Script, handshake
 
-from handshake_viz.analysis import analyze
-from handshake_viz.attribution import calls_of, conversation_of, same_end
-from handshake_viz.records import PacketRecord, SocketCall
+from handshake_viz.core.analysis import analyze
+from handshake_viz.core.attribution import calls_of, conversation_of, same_end
+from handshake_viz.wire.records import PacketRecord, SocketCall
 
 SERVER_END = "10.0.0.2:80"
 

@@ -6,10 +6,10 @@ import dataclasses
 import pytest
 from segments import CLIENT, SERVER, Script, echo, handshake
 
-from handshake_viz import causality
-from handshake_viz.analysis import analyze
-from handshake_viz.kernel_states import KernelEvent, KernelRecord
-from handshake_viz.records import PacketRecord, SocketCall
+from handshake_viz.core.analysis import analyze
+from handshake_viz.kernel import causality
+from handshake_viz.kernel.record import KernelEvent, KernelRecord
+from handshake_viz.wire.records import PacketRecord, SocketCall
 
 CLIENT_END, SERVER_END = "10.0.0.1:40000", "10.0.0.2:80"
 

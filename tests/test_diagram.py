@@ -1,8 +1,8 @@
 from segments import Script, echo, handshake
 
-from handshake_viz.analysis import analyze
-from handshake_viz.diagram import timeline
-from handshake_viz.records import SocketCall
+from handshake_viz.core.analysis import analyze
+from handshake_viz.views.timeline import timeline
+from handshake_viz.wire.records import SocketCall
 
 T = 1000.0  # the script's packets are at T + 0.001 * frame
 
@@ -123,7 +123,7 @@ def test_udp_datagrams_and_the_icmp_error_they_draw_are_rows_of_their_own():
     """A DNS query, its answer, and a second query to a port nobody listens on, answered by ICMP."""
     from scapy.layers.dns import DNS, DNSQR, DNSRR
 
-    from handshake_viz.records import PacketRecord
+    from handshake_viz.wire.records import PacketRecord
     query = bytes(DNS(id=7, rd=1, qd=DNSQR(qname="example.com")))
     answer = bytes(DNS(id=7, qr=1, qd=DNSQR(qname="example.com"), an=DNSRR(rrname="example.com", rdata="192.0.2.9")))
     records = [
@@ -149,7 +149,7 @@ def test_udp_datagrams_and_the_icmp_error_they_draw_are_rows_of_their_own():
 
 
 def test_an_icmp_error_about_a_syn_is_a_red_row_in_the_tcp_conversation():
-    from handshake_viz.records import PacketRecord
+    from handshake_viz.wire.records import PacketRecord
     s = Script()
     s.client("S", 100)
     error = PacketRecord(2, s.time + 0.001, "10.0.0.1", "10.0.0.2", 40000, 80, "tcp", icmp="host_unreachable",

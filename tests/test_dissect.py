@@ -5,8 +5,8 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 
-from handshake_viz.dissect import LINKTYPE_ETHERNET, LINKTYPE_RAW, FrameDecoder
-from handshake_viz.records import ACK, PSH, SYN, preview_text
+from handshake_viz.wire.dissect import LINKTYPE_ETHERNET, LINKTYPE_RAW, FrameDecoder
+from handshake_viz.wire.records import ACK, PSH, SYN, preview_text
 
 SYN_OPTIONS = [("MSS", 65495), ("SAckOK", b""), ("Timestamp", (123, 0)), ("NOP", None), ("WScale", 7)]
 
@@ -128,9 +128,9 @@ def _tunnelled(records):
     import io
     import json
 
-    from handshake_viz.analysis import Analyzer, analyze
-    from handshake_viz.diagram import timeline
-    from handshake_viz.export import JsonExport
+    from handshake_viz.core.analysis import Analyzer, analyze
+    from handshake_viz.output.json_export import JsonExport
+    from handshake_viz.views.timeline import timeline
     [conversation] = analyze(records)
     out = io.StringIO()
     export, analyzer = JsonExport(out, "t.pcap"), Analyzer()
@@ -168,9 +168,9 @@ def test_a_bogus_tcp_header_length_is_marked_malformed_and_kept_out_of_the_analy
     import io
     import json
 
-    from handshake_viz.analysis import Analyzer, analyze
-    from handshake_viz.diagram import timeline
-    from handshake_viz.export import JsonExport
+    from handshake_viz.core.analysis import Analyzer, analyze
+    from handshake_viz.output.json_export import JsonExport
+    from handshake_viz.views.timeline import timeline
     good = dissect(1, 0.0, bytes(ETHER() / INNER), LINKTYPE_ETHERNET)
     raw = bytearray(bytes(ETHER() / IP(src="10.9.0.1", dst="10.9.0.2") / TCP(sport=40000, dport=80, flags="A")))
     raw[14 + 20 + 12] = 0x20                      # data offset 2: an 8-byte TCP header
@@ -191,7 +191,7 @@ def test_a_bogus_tcp_header_length_is_marked_malformed_and_kept_out_of_the_analy
 
 
 def test_an_ipv4_header_with_a_wrong_version_or_length_is_counted_not_shown():
-    from handshake_viz.dissect import FrameDecoder
+    from handshake_viz.wire.dissect import FrameDecoder
     raw = bytearray(bytes(ETHER() / INNER))
     raw[14] = 0x43                                # IHL 3: 12 bytes, below IPv4's 20
     decoder = FrameDecoder()

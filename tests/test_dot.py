@@ -3,10 +3,10 @@ import xml.etree.ElementTree as ElementTree
 
 from segments import Script, echo, handshake
 
-from handshake_viz.analysis import analyze
-from handshake_viz.diagram import timeline
-from handshake_viz.dot import quote, to_dot
-from handshake_viz.render import render
+from handshake_viz.core.analysis import analyze
+from handshake_viz.render.dot import quote, to_dot
+from handshake_viz.render.graphviz import render
+from handshake_viz.views.timeline import timeline
 
 ODD_BYTES = b'say "hi" \n {x|y} <b> & \x00'
 ODD_PAYLOAD = 'say "hi" \\n {x|y} <b> & \\x00'  # as the label shows it
@@ -39,7 +39,7 @@ def test_odd_payload_characters_reach_the_svg_unchanged():
 
 
 def test_a_png_is_about_a_notes_column_wide_and_scale_2_doubles_it():
-    from handshake_viz.drawings import PNG_DPI
+    from handshake_viz.output.formats import PNG_DPI
 
     def width(dpi):
         png = render(to_dot(odd_diagram(), dpi=dpi), "png")
@@ -57,7 +57,7 @@ def test_pdf_is_a_real_pdf():
 
 
 def test_every_text_line_fits_its_column_and_the_legend_stays_on_the_canvas():
-    from handshake_viz import dot
+    from handshake_viz.render import dot
     [conversation] = analyze(echo().records)
     diagram = timeline(conversation)
     geometry = dot._Geometry(diagram)
@@ -75,7 +75,7 @@ def test_every_text_line_fits_its_column_and_the_legend_stays_on_the_canvas():
 
 
 def test_the_margin_keeps_microseconds_past_one_second_and_an_ack_names_at_most_a_range():
-    from handshake_viz.diagram import _stamp
+    from handshake_viz.views.timeline import _stamp
     assert _stamp(1001.001234, 1000.0, 7) == "#7  1.001234 s"
     s = Script()
     handshake(s, 100, 500)

@@ -2,10 +2,10 @@
 
 from segments import Script, handshake
 
-from handshake_viz.analysis import analyze
-from handshake_viz.diagram import Window, timeline
-from handshake_viz.dot import to_dot
+from handshake_viz.core.analysis import analyze
+from handshake_viz.render.dot import to_dot
 from handshake_viz.replay import read_conversations
+from handshake_viz.views.timeline import Window, timeline
 
 
 def conversation_of(path):
@@ -61,7 +61,7 @@ def test_short_flows_are_never_folded():
 
 
 def test_a_long_window_is_cut_into_pages_with_clipped_brackets(shared_pcaps):
-    from handshake_viz.diagram import PAGE_ROWS, pages
+    from handshake_viz.views.timeline import PAGE_ROWS, pages
     conversation = conversation_of(shared_pcaps / "public" / "http_ipv6_long_1000_requests.pcap")
     diagram = timeline(conversation, window=Window(frames=(1, 300)))
     cut = pages(diagram)

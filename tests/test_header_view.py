@@ -3,8 +3,8 @@
 from conftest import REPO
 
 from handshake_viz.cli import main
-from handshake_viz.header_view import headers
-from handshake_viz.pcapfile import CaptureReader
+from handshake_viz.views.header import headers
+from handshake_viz.wire.pcapfile import CaptureReader
 
 ECHO = REPO / "captures" / "examples" / "echo.pcap"
 

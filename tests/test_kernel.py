@@ -9,11 +9,13 @@ import pytest
 from conftest import REPO
 from segments import Script, echo
 
-from handshake_viz import kernel_states, tracing
-from handshake_viz.analysis import analyze
-from handshake_viz.diagram import timeline
-from handshake_viz.kernel_states import KernelEvent, KernelRecord, TimeWaitEntry, parse_tcp_table, parse_trace
+from handshake_viz.core.analysis import analyze
+from handshake_viz.kernel import view as kernel_view
+from handshake_viz.kernel.record import KernelEvent, KernelRecord, TimeWaitEntry, parse_tcp_table, parse_trace
+from handshake_viz.kernel.view import align
+from handshake_viz.live import tracing
 from handshake_viz.scenarios import SCENARIOS
+from handshake_viz.views.timeline import timeline
 
 TRACE = """\
 # tracer: nop
@@ -59,7 +61,7 @@ def kernel_for_echo(conversation, client_last="CLOSED", time_wait=True):
 
 def test_the_kernels_close_with_a_time_wait_entry_agrees_with_the_inferred_time_wait():
     [conversation] = analyze(echo().records)
-    account = kernel_states.view(conversation, kernel_for_echo(conversation))
+    account = align(conversation, kernel_for_echo(conversation))
     assert account.agrees
     assert [k.state for k in account.states["client"]] == [
         "CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
@@ -77,14 +79,14 @@ def test_a_traced_change_to_the_same_state_is_not_a_disagreement():
     fin_wait = next(e for e in record.events if e.new == "FIN_WAIT_1")
     record.events.insert(record.events.index(fin_wait) + 1,
                          KernelEvent(fin_wait.time + 1e-6, "state", fin_wait.src, fin_wait.dst, "FIN_WAIT_1", "FIN_WAIT_1"))
-    account = kernel_states.view(conversation, record)
+    account = align(conversation, record)
     assert account.agrees, account.differences
     assert [k.state for k in account.states["client"]].count("FIN_WAIT_1") == 1
 
 
 def test_a_disagreement_is_marked_on_the_lifeline_and_in_the_legend():
     [conversation] = analyze(echo().records)
-    account = kernel_states.view(conversation, kernel_for_echo(conversation, time_wait=False))
+    account = align(conversation, kernel_for_echo(conversation, time_wait=False))
     assert not account.agrees
     traced, inferred = account.differences["client"]
     assert traced[-1] == "CLOSED" and inferred[-1] == "TIME_WAIT" and "server" not in account.differences
@@ -100,7 +102,7 @@ def test_a_disagreement_is_marked_on_the_lifeline_and_in_the_legend():
 
 def test_without_a_kernel_record_states_are_inferred_everywhere():
     [conversation] = analyze(echo().records)
-    assert kernel_states.view(conversation, KernelRecord(unavailable="no tracefs")) is None
+    assert align(conversation, KernelRecord(unavailable="no tracefs")) is None
     assert any("inferred from the packets" in line for line in timeline(conversation).legend)
 
 
@@ -113,13 +115,13 @@ def test_tracing_says_why_it_is_unavailable_without_root(monkeypatch):
 
 @pytest.fixture(scope="module")
 def traced():
-    from handshake_viz.runner import run_scenario
+    from handshake_viz.live.runner import run_scenario
     return {name: run_scenario(SCENARIOS[name]) for name in ("echo", "server-close", "refused")}
 
 
 def kernel_sequence(run, side):
     [conversation] = run.conversations
-    account = kernel_states.view(conversation, run.kernel)
+    account = align(conversation, run.kernel)
     return [k.state for k in account.states[side]], account
 
 
@@ -153,13 +155,13 @@ def test_a_refused_connect_goes_syn_sent_then_closed_with_the_reset_received(tra
 
 
 def test_the_tracing_instance_is_gone_after_a_run(traced):
-    from handshake_viz.runner import leftovers
+    from handshake_viz.live.runner import leftovers
     assert leftovers(os.getpid()) == []
 
 
 @pytest.mark.live
 def test_the_tracing_instance_is_gone_after_a_run_that_fails_halfway(monkeypatch):
-    from handshake_viz.runner import run_scenario
+    from handshake_viz.live.runner import run_scenario
     original = SCENARIOS["echo"]
 
     def interrupted(session):
@@ -169,7 +171,7 @@ def test_the_tracing_instance_is_gone_after_a_run_that_fails_halfway(monkeypatch
     monkeypatch.setitem(SCENARIOS, "echo", original.__class__(**{**vars(original), "program": interrupted}))
     with pytest.raises(KeyboardInterrupt):
         run_scenario(SCENARIOS["echo"])
-    from handshake_viz.runner import leftovers
+    from handshake_viz.live.runner import leftovers
     assert leftovers(os.getpid()) == []
 
 
@@ -198,8 +200,8 @@ def test_a_drop_belongs_to_the_packet_before_it_not_to_another_protocols_nor_to_
     [conversation] = analyze(s.records)
     record = KernelRecord([KernelEvent(reset.time - 1e-6, "send_reset", "10.0.0.2:80", "10.0.0.1:40000", reason="NO_SOCKET"),
                            drop(reset.time + 1e-6, "NO_SOCKET")])
-    assert kernel_states.dropped_frames(conversation, record) == {syn.frame: "NO_SOCKET"}
+    assert kernel_view.dropped_frames(conversation, record) == {syn.frame: "NO_SOCKET"}
     datagram = KernelRecord([drop(syn.time + 1e-6, "NO_SOCKET", where="__udp4_lib_rcv")])
-    assert kernel_states.dropped_frames(conversation, datagram) == {}
+    assert kernel_view.dropped_frames(conversation, datagram) == {}
     late = KernelRecord([drop(syn.time + 0.01, "NETFILTER_DROP", where="nft_do_chain")])
-    assert kernel_states.dropped_frames(conversation, late) == {}   # 10 ms after: not this packet's
+    assert kernel_view.dropped_frames(conversation, late) == {}   # 10 ms after: not this packet's

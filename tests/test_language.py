@@ -6,15 +6,15 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 from segments import echo
 
-from handshake_viz.analysis import analyze
-from handshake_viz.diagram import timeline
-from handshake_viz.dot import to_dot
-from handshake_viz.language import DROP_REASONS, RESET_REASONS, SCENARIO_SUMMARIES, TEXTS, Words
-from handshake_viz.records import SocketCall
-from handshake_viz.render import render
-from handshake_viz.report import report
+from handshake_viz.core.analysis import analyze
+from handshake_viz.live.tracing import TRACEFS
+from handshake_viz.render.dot import to_dot
+from handshake_viz.render.graphviz import render
 from handshake_viz.scenarios import SCENARIOS
-from handshake_viz.tracing import TRACEFS
+from handshake_viz.views.report import report
+from handshake_viz.views.timeline import timeline
+from handshake_viz.views.words import DROP_REASONS, RESET_REASONS, SCENARIO_SUMMARIES, TEXTS, Words
+from handshake_viz.wire.records import SocketCall
 
 
 def test_every_phrase_exists_in_every_language():

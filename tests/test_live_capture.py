@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 from conftest import IN_CI, REPO
 
-from handshake_viz.pcapfile import CaptureReader
+from handshake_viz.live.tracing import TRACEFS
 from handshake_viz.scenarios import SCENARIOS, Traffic
-from handshake_viz.tracing import TRACEFS
+from handshake_viz.wire.pcapfile import CaptureReader
 
 pytestmark = pytest.mark.live   # every test here captures on loopback
 MEGABYTE = 1 << 20
 
 
 def live():
-    from handshake_viz import capture, runner
+    from handshake_viz.live import capture, runner
     return capture, runner
 
 
@@ -112,7 +112,7 @@ def test_runs_and_watches_side_by_side_never_break_each_other(tmp_path):
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(3)]
     watches = [subprocess.Popen(command(tmp_path / f"watch{i}", "watch", "--port", str(47000 + i), "--seconds", "2"),
                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
-    from handshake_viz.runner import leftovers
+    from handshake_viz.live.runner import leftovers
     for process in runs + watches:
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
@@ -144,7 +144,7 @@ def wait_until(condition, what: str, timeout: float = 15.0) -> None:
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda n: n.name)
 @pytest.mark.parametrize("moment", ["importing", "setting-up", "halfway"])
 def test_a_signal_at_any_moment_cleans_up_and_ends_in_one_line(tmp_path, moment, number):
-    from handshake_viz.runner import leftovers
+    from handshake_viz.live.runner import leftovers
     # simultaneous-close makes a namespace with a qdisc; keepalive idles 2.5 s, so 1 s in is halfway.
     name = "keepalive" if moment == "halfway" else "simultaneous-close"
     running = subprocess.Popen(command(tmp_path, "run", name), cwd=REPO, stdout=subprocess.PIPE,
@@ -186,7 +186,7 @@ def test_the_next_run_removes_what_a_killed_run_left_and_nothing_of_a_live_one(t
 
 
 def test_a_watch_stopped_by_sigterm_stops_its_program_too(tmp_path):
-    from handshake_viz.runner import leftovers
+    from handshake_viz.live.runner import leftovers
     watching = subprocess.Popen(command(tmp_path, "watch", "--port", "47010") + ["--", "sleep", "60"], cwd=REPO,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert "capturing port 47010" in watching.stderr.readline()

@@ -12,10 +12,10 @@ from scapy.layers.inet import IP, TCP
 from scapy.utils import PcapWriter
 from segments import Script, handshake
 
-from handshake_viz import anomalies
-from handshake_viz.analysis import analyze
+from handshake_viz.core import marks
+from handshake_viz.core.analysis import analyze
 
-MARKS = sorted(value for name, value in vars(anomalies).items() if name.isupper() and isinstance(value, str))
+MARKS = sorted(value for name, value in vars(marks).items() if name.isupper() and isinstance(value, str))
 
 
 def _retransmission():
@@ -110,13 +110,13 @@ def _tshark_marks(path) -> dict[int, set[str]]:
     result = subprocess.run(["tshark", "-n", "-r", str(path), "-T", "fields", "-e", "frame.number",
                              *(arg for field in fields for arg in ("-e", field))],
                             capture_output=True, text=True, check=True)
-    marks = {}
+    by_frame = {}
     for line in result.stdout.splitlines():
         frame, *values = line.split("\t")
         found = {field.removeprefix("tcp.analysis.") for field, value in zip(fields, values) if value}
         if found:
-            marks[int(frame)] = found
-    return marks
+            by_frame[int(frame)] = found
+    return by_frame
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

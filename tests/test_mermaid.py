@@ -4,10 +4,10 @@ import re
 
 from segments import echo
 
-from handshake_viz.analysis import analyze
-from handshake_viz.diagram import Window, timeline
-from handshake_viz.mermaid import to_markdown, to_mermaid
-from handshake_viz.records import SocketCall
+from handshake_viz.core.analysis import analyze
+from handshake_viz.render.mermaid import to_markdown, to_mermaid
+from handshake_viz.views.timeline import Window, timeline
+from handshake_viz.wire.records import SocketCall
 
 STATEMENT = re.compile(
     r"^    (participant L\d as [^;#\n]+"

@@ -2,7 +2,7 @@
 
 from segments import echo
 
-from handshake_viz.analysis import analyze
+from handshake_viz.core.analysis import analyze
 from handshake_viz.notebook import register
 
 

@@ -4,7 +4,7 @@ import struct
 import pytest
 
 from handshake_viz.errors import CaptureFileError
-from handshake_viz.pcapfile import CaptureReader, RawFrame, write_pcap
+from handshake_viz.wire.pcapfile import CaptureReader, RawFrame, write_pcap
 
 
 def write(tmp_path, frames, name="c.pcap", linktype=1):

@@ -10,11 +10,11 @@ from conftest import REPO
 from segments import echo
 from tshark_oracle import tshark_rows
 
-import handshake_viz.analysis as analysis
-from handshake_viz.analysis import Analyzer
-from handshake_viz.dissect import FrameDecoder
-from handshake_viz.export import CHUNK, JsonExport
-from handshake_viz.pcapfile import CaptureReader, RawFrame, write_pcap
+import handshake_viz.core.analysis as analysis
+from handshake_viz.core.analysis import Analyzer
+from handshake_viz.output.json_export import CHUNK, JsonExport
+from handshake_viz.wire.dissect import FrameDecoder
+from handshake_viz.wire.pcapfile import CaptureReader, RawFrame, write_pcap
 
 EXAMPLES = REPO / "captures" / "examples"
 

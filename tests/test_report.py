@@ -2,9 +2,9 @@
 
 from segments import Script, echo
 
-from handshake_viz.analysis import analyze
-from handshake_viz.records import SocketCall
-from handshake_viz.report import report
+from handshake_viz.core.analysis import analyze
+from handshake_viz.views.report import report
+from handshake_viz.wire.records import SocketCall
 
 
 def test_each_phase_is_explained_with_the_captures_numbers():

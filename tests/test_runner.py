@@ -6,21 +6,21 @@ import subprocess
 import pytest
 from conftest import IN_CI
 
-from handshake_viz.analysis import analyze
-from handshake_viz.diagram import timeline
-from handshake_viz.dissect import FrameDecoder
-from handshake_viz.dot import to_dot
-from handshake_viz.pcapfile import CaptureReader, write_pcap
-from handshake_viz.records import ACK, FIN, SYN
+from handshake_viz.core.analysis import analyze
+from handshake_viz.core.tcp_states import TcpState
+from handshake_viz.render.dot import to_dot
 from handshake_viz.scenarios import SCENARIOS
-from handshake_viz.tcp_states import TcpState
+from handshake_viz.views.timeline import timeline
+from handshake_viz.wire.dissect import FrameDecoder
+from handshake_viz.wire.pcapfile import CaptureReader, write_pcap
+from handshake_viz.wire.records import ACK, FIN, SYN
 
 DEFAULT = ("handshake", "echo", "server-close")
 
 
 @pytest.fixture(scope="module")
 def runs():
-    from handshake_viz.runner import run_scenario
+    from handshake_viz.live.runner import run_scenario
     return {name: run_scenario(SCENARIOS[name]) for name in DEFAULT}
 
 
@@ -141,7 +141,7 @@ def test_a_replayed_capture_draws_the_same_timeline_as_the_live_run(runs, name, 
 
 @pytest.mark.live
 def test_scenarios_run_over_ipv6_too():
-    from handshake_viz.runner import run_scenario
+    from handshake_viz.live.runner import run_scenario
     run = run_scenario(SCENARIOS["echo"], host="::1")
     conversation = only_conversation(run)
     assert conversation.client_text.startswith("[::1]:") and conversation.time_wait == ("client",)

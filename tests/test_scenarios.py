@@ -15,8 +15,8 @@ import pytest
 from conftest import REPO
 
 from handshake_viz.cli import main
-from handshake_viz.records import FIN, RST
 from handshake_viz.scenarios import SCENARIOS
+from handshake_viz.wire.records import FIN, RST
 
 CATALOGUE = sorted(SCENARIOS)
 
@@ -24,7 +24,7 @@ CATALOGUE = sorted(SCENARIOS)
 @pytest.fixture(scope="module")
 def runs():
     """Each scenario run once over IPv4, shared by the tests below."""
-    from handshake_viz.runner import run_scenario
+    from handshake_viz.live.runner import run_scenario
     return {name: run_scenario(SCENARIOS[name]) for name in CATALOGUE}
 
 
@@ -35,7 +35,7 @@ def test_each_scenario_shows_what_it_promises_over_ipv4(runs, name):
 
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_every_call_and_kernel_state_comes_after_the_packet_that_caused_it(runs, name):
-    from handshake_viz import causality
+    from handshake_viz.kernel import causality
     run = runs[name]
     assert run.calls and causality.check(run.calls, run.conversations, run.kernel) == []
 
@@ -43,7 +43,7 @@ def test_every_call_and_kernel_state_comes_after_the_packet_that_caused_it(runs,
 @pytest.mark.live
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_each_scenario_shows_what_it_promises_over_ipv6(name):
-    from handshake_viz.runner import run_scenario
+    from handshake_viz.live.runner import run_scenario
     run = run_scenario(SCENARIOS[name], host="::1")
     assert run.problems == []
     assert all(c.client[0] == "::1" for c in run.conversations)
@@ -63,13 +63,13 @@ def test_a_scenario_check_rejects_another_scenarios_wire(runs, check, other):
 def test_the_kernel_goes_through_the_inferred_states_and_where_it_enters_one_elsewhere_it_is_drawn_there(runs):
     """The kernel's sequence always matches the packets'; its times differ where a call, not a
     packet, moved the socket, or where the packets alone would guess wrong."""
-    from handshake_viz import kernel_states
+    from handshake_viz.kernel.view import align
     elsewhere = {}
     for name, run in runs.items():
         assert run.kernel.unavailable is None
         for conversation in run.conversations:
             if conversation.protocol == "tcp":
-                account = kernel_states.view(conversation, run.kernel)
+                account = align(conversation, run.kernel)
                 assert not account.differences, f"{name}: {account.differences}"
                 elsewhere.update({(name, side, state.state): (state.frame, frame) for side, state, frame in account.moved})
     frame_of = {name: {s.record.frame: s for c in runs[name].conversations if c.protocol == "tcp" for s in c.segments}
@@ -110,7 +110,7 @@ def test_the_socket_calls_tell_the_lesson(runs):
 
 @pytest.mark.parametrize("name", ["backlog", "nagle", "dns"])
 def test_each_connection_shows_the_calls_made_on_it_and_its_listeners(runs, name):
-    from handshake_viz.attribution import calls_of, conversation_of
+    from handshake_viz.core.attribution import calls_of, conversation_of
     run = runs[name]
     for conversation in run.conversations:
         own = calls_of(conversation, run.calls, run.conversations)
@@ -126,7 +126,7 @@ def test_each_connection_shows_the_calls_made_on_it_and_its_listeners(runs, name
 
 
 def test_no_namespace_is_left_behind(runs):
-    from handshake_viz.runner import leftovers
+    from handshake_viz.live.runner import leftovers
     assert leftovers(os.getpid()) == []
 
 
@@ -144,7 +144,7 @@ def watch_command(tmp_path, port, *rest):
 
 @pytest.mark.live
 def test_watch_captures_a_students_own_server_and_client(tmp_path):
-    from handshake_viz.runner import free_port
+    from handshake_viz.live.runner import free_port
     port = free_port("127.0.0.1")
     programs = REPO / "tests" / "programs"
     # The client starts first, so its first attempts are refused, as when a student starts things in the wrong order.
@@ -174,7 +174,7 @@ def test_watch_captures_a_students_own_server_and_client(tmp_path):
 
 @pytest.mark.live
 def test_under_sudo_watch_runs_the_program_as_the_invoking_user_not_root(tmp_path):
-    from handshake_viz.runner import free_port
+    from handshake_viz.live.runner import free_port
     port = free_port("127.0.0.1")
     nobody = pwd.getpwnam("nobody")
     env = dict(os.environ, SUDO_UID=str(nobody.pw_uid), SUDO_GID=str(nobody.pw_gid))
@@ -188,7 +188,7 @@ def test_under_sudo_watch_runs_the_program_as_the_invoking_user_not_root(tmp_pat
 @pytest.mark.live
 @pytest.mark.parametrize("limit", [["--seconds", "30"], []], ids=["with-seconds", "until-ctrl-c"])
 def test_ctrl_c_ends_watch_cleanly_and_keeps_what_was_captured(tmp_path, limit):
-    from handshake_viz.runner import free_port
+    from handshake_viz.live.runner import free_port
     port = free_port("127.0.0.1")
     watcher = subprocess.Popen(watch_command(tmp_path, port, *limit), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=REPO)
@@ -209,10 +209,11 @@ def _echo_once(port: int) -> None:
 
 
 def test_the_duplicate_ack_says_with_sack_what_arrived_beyond_the_hole(runs, tmp_path):
-    from handshake_viz.export import write_json
-    from handshake_viz.outputs import Outputs
+    from handshake_viz.output.files import Outputs
+    from handshake_viz.output.publish import Request, Subject, publish
     run = runs["retransmission"]
-    path = write_json(Outputs(), tmp_path / "r.json", "r.pcap", run.records, run.calls, run.kernel)
+    [path] = publish(Request(tmp_path, ("json",), Outputs()),
+                     Subject("r", run.conversations, run.calls, run.kernel, source="r.pcap"))
     [conversation] = json.loads(path.read_text())["conversations"]
     sacked = [p for p in conversation["packets"] if "sack" in p]
     assert sacked and sacked[0]["from"] == "server" and sacked[0]["ack"] == 101 and sacked[0]["sack"] == [[201, 301]]
@@ -221,14 +222,14 @@ def test_the_duplicate_ack_says_with_sack_what_arrived_beyond_the_hole(runs, tmp
 @pytest.mark.parametrize("name, words", [("retransmission", "dropped: a firewall rule (netfilter)"),
                                          ("backlog", "dropped: the accept queue is full")])
 def test_a_dropped_packet_ends_in_a_cross_with_the_kernels_reason_and_no_ack_credits_it(runs, name, words, tmp_path):
-    from handshake_viz import kernel_states
-    from handshake_viz.diagram import timeline
-    from handshake_viz.dot import to_dot
-    from handshake_viz.export import write_json
-    from handshake_viz.outputs import Outputs
+    from handshake_viz.kernel.view import align
+    from handshake_viz.output.files import Outputs
+    from handshake_viz.output.publish import Request, Subject, publish
+    from handshake_viz.render.dot import to_dot
+    from handshake_viz.views.timeline import timeline
     run = runs[name]
-    [conversation] = [c for c in run.conversations if kernel_states.view(c, run.kernel).dropped]
-    account = kernel_states.view(conversation, run.kernel)
+    [conversation] = [c for c in run.conversations if align(c, run.kernel).dropped]
+    account = align(conversation, run.kernel)
     [frame] = account.dropped
     diagram = timeline(conversation, kernel=account)
     [row] = [r for r in diagram.rows if r.arrow and r.stamp.startswith(f"#{frame} ")]
@@ -236,17 +237,18 @@ def test_a_dropped_packet_ends_in_a_cross_with_the_kernels_reason_and_no_ack_cre
     assert "✕" in to_dot(diagram)
     assert not any(f"#{frame}" in line for r in diagram.rows if r.arrow for line in r.arrow.label
                    if line.startswith("ack ") and "acknowledges" in line)
-    path = write_json(Outputs(), tmp_path / "d.json", "d.pcap", run.records, run.calls, run.kernel)
+    [path] = publish(Request(tmp_path, ("json",), Outputs()),
+                     Subject("d", run.conversations, run.calls, run.kernel, source="d.pcap"))
     packets = [p for c in json.loads(path.read_text())["conversations"] for p in c["packets"]]
     assert [p["frame"] for p in packets if "dropped" in p] == [frame]
 
 
 def test_crossing_fins_are_drawn_from_when_each_was_sent_to_when_it_arrived(runs):
-    from handshake_viz import kernel_states
-    from handshake_viz.diagram import timeline
+    from handshake_viz.kernel.view import align
+    from handshake_viz.views.timeline import timeline
     run = runs["simultaneous-close"]
     [conversation] = run.conversations
-    diagram = timeline(conversation, run.calls, kernel=kernel_states.view(conversation, run.kernel))
+    diagram = timeline(conversation, run.calls, kernel=align(conversation, run.kernel))
     fins = [(i, row.arrow) for i, row in enumerate(diagram.rows) if row.arrow and "FIN" in row.arrow.label[0]]
     (first_row, first), (second_row, second) = fins
     # Each left (its side's FIN_WAIT_1, at close()) before the other arrived: the two arrows cross.
@@ -256,12 +258,12 @@ def test_crossing_fins_are_drawn_from_when_each_was_sent_to_when_it_arrived(runs
 
 
 def test_the_words_say_what_happened_on_real_runs(runs):
-    from handshake_viz import kernel_states
-    from handshake_viz.diagram import timeline
+    from handshake_viz.kernel.view import align
+    from handshake_viz.views.timeline import timeline
 
     def drawn(name):
         [conversation] = runs[name].conversations
-        return timeline(conversation, kernel=kernel_states.view(conversation, runs[name].kernel))
+        return timeline(conversation, kernel=align(conversation, runs[name].kernel))
 
     abort = [line for row in drawn("abort").rows if row.arrow and "RST" in row.arrow.label[0] for line in row.arrow.label]
     assert "kernel's reason: aborted while open (close with SO_LINGER 0, or a disconnect)" in abort
@@ -270,34 +272,35 @@ def test_the_words_say_what_happened_on_real_runs(runs):
 
 
 def test_a_keep_alive_probe_reaches_its_socket_which_answers_it_then_lets_it_go(runs):
-    from handshake_viz import kernel_states
-    from handshake_viz.diagram import timeline
+    from handshake_viz.kernel.view import align
+    from handshake_viz.views.timeline import timeline
     [conversation] = runs["keepalive"].conversations
-    diagram = timeline(conversation, kernel=kernel_states.view(conversation, runs["keepalive"].kernel))
+    diagram = timeline(conversation, kernel=align(conversation, runs["keepalive"].kernel))
     probes = [row.arrow for row in diagram.rows if row.arrow and "[keep alive]" in row.arrow.label]
     assert probes and not any(probe.dropped for probe in probes)
     assert all("discarded by the receiver: an old sequence number (a duplicate)" in p.label for p in probes)
 
 
 def test_data_for_a_socket_already_closed_reaches_it_and_is_what_resets_the_connection(runs):
-    from handshake_viz import kernel_states
-    from handshake_viz.diagram import timeline
+    from handshake_viz.kernel.view import align
+    from handshake_viz.views.timeline import timeline
     [conversation] = runs["sigpipe"].conversations
-    diagram = timeline(conversation, kernel=kernel_states.view(conversation, runs["sigpipe"].kernel))
+    diagram = timeline(conversation, kernel=align(conversation, runs["sigpipe"].kernel))
     [write] = [row.arrow for row in diagram.rows if row.arrow and row.arrow.kind == "data"]
     assert not write.dropped and "discarded by the receiver: data for a socket already closed" in write.label
 
 
 def test_a_replay_of_the_capture_beside_its_kernel_record_shows_the_same_drop(runs, tmp_path):
-    from handshake_viz.outputs import Outputs
-    from handshake_viz.pcapfile import write_pcap
+    from handshake_viz.output.files import Outputs
+    from handshake_viz.output.publish import Request
     from handshake_viz.replay import kernel_record_path, replay
+    from handshake_viz.wire.pcapfile import write_pcap
     run = runs["retransmission"]
     pcap = tmp_path / "retransmission.pcap"
     with pcap.open("wb") as f:
         write_pcap(f, run.frames, run.linktype)
     kernel_record_path(pcap).write_text(json.dumps(run.kernel.to_json()))
-    replay(pcap, tmp_path / "out", ("json", "dot"), Outputs())
+    replay(pcap, Request(tmp_path / "out", ("json", "dot"), Outputs()))
     [conversation] = json.loads((tmp_path / "out" / "retransmission.json").read_text())["conversations"]
     assert [p["dropped"] for p in conversation["packets"] if "dropped" in p] == ["NETFILTER_DROP"]
     assert "dropped: a firewall rule (netfilter)" in (tmp_path / "out" / "retransmission.dot").read_text()

@@ -1,4 +1,4 @@
-from handshake_viz.seqnum import MODULUS, relative, seq_add, seq_ge, seq_gt, seq_le, seq_lt
+from handshake_viz.wire.seqnum import MODULUS, relative, seq_add, seq_ge, seq_gt, seq_le, seq_lt
 
 
 def test_adding_past_the_top_wraps_to_zero():

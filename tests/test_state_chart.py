@@ -5,11 +5,11 @@ import re
 from conftest import REPO
 from segments import echo
 
-from handshake_viz.analysis import analyze
 from handshake_viz.cli import main
-from handshake_viz.render import render
-from handshake_viz.state_chart import RESETS, SIDE_COLOURS, chart_dot, paths_of
-from handshake_viz.tcp_states import TRANSITIONS, TcpState
+from handshake_viz.core.analysis import analyze
+from handshake_viz.core.tcp_states import TRANSITIONS, TcpState
+from handshake_viz.render.graphviz import render
+from handshake_viz.render.state_chart import RESETS, SIDE_COLOURS, chart_dot, paths_of
 
 
 def edges(dot: str) -> list[tuple[str, str, str, str]]:

@@ -1,6 +1,6 @@
 import networkx as nx
 
-from handshake_viz.tcp_states import TRANSITIONS, TcpState, Trigger, next_state, state_chart
+from handshake_viz.core.tcp_states import TRANSITIONS, TcpState, Trigger, next_state, state_chart
 
 
 def test_every_state_is_reachable_from_closed():
@@ -44,7 +44,7 @@ def test_rfc_9293s_edges_a_reset_after_a_passive_open_and_a_fin_that_acks_ours()
 def test_a_reset_answering_a_listeners_syn_ack_sends_the_server_back_to_listen():
     from segments import Script
 
-    from handshake_viz.analysis import analyze
+    from handshake_viz.core.analysis import analyze
     s = Script()
     s.client("S", 100)
     s.server("SA", 500, 101)

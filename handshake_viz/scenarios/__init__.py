@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from handshake_viz.errors import ScenarioError
-from handshake_viz.records import SocketCall, endpoint_text
+from handshake_viz.wire.records import SocketCall, endpoint_text
 
 SOCKET_TIMEOUT = 5.0
 

@@ -4,8 +4,8 @@ Each check reads a run (its records, analysed conversations and recorded calls) 
 list of sentences, empty when the wire and the calls show what the scenario promises.
 """
 
-from handshake_viz import kernel_states
-from handshake_viz.records import ACK, FIN, RST, SYN
+from handshake_viz.kernel.view import align
+from handshake_viz.wire.records import ACK, FIN, RST, SYN
 
 
 def tcp_conversations(run) -> list:
@@ -81,7 +81,7 @@ def orderly_close(conversation, closer: str) -> list[str]:
 
 def kernel_dropped(run, conversation, frame: int, reason: str) -> list[str]:
     """The kernel's record says the socket never got frame, for reason (when there is a record)."""
-    account = kernel_states.view(conversation, run.kernel)
+    account = align(conversation, run.kernel)
     if account is None:
         return []
     got = account.dropped.get(frame)

@@ -6,8 +6,7 @@ import socket
 import threading
 import time
 
-from handshake_viz.anomalies import KEEP_ALIVE, WINDOW_UPDATE, ZERO_WINDOW, ZERO_WINDOW_PROBE
-from handshake_viz.records import FIN, RST, SYN
+from handshake_viz.core.marks import KEEP_ALIVE, WINDOW_UPDATE, ZERO_WINDOW, ZERO_WINDOW_PROBE
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, scenario
 from handshake_viz.scenarios.checks import (
     calls_named,
@@ -18,6 +17,7 @@ from handshake_viz.scenarios.checks import (
     outcome,
     tcp_conversations,
 )
+from handshake_viz.wire.records import FIN, RST, SYN
 
 
 def _single(*checks):

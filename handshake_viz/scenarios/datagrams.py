@@ -4,9 +4,9 @@ import socket
 import struct
 import threading
 
-from handshake_viz import dnsmsg
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, scenario
 from handshake_viz.scenarios.checks import calls_named, need, outcome, tcp_conversations, udp_conversations
+from handshake_viz.wire import dns
 
 
 def _bind_udp(session: Session) -> socket.socket:
@@ -132,7 +132,7 @@ def _dns_check(run):
     udp, tcp = udp_conversations(run), tcp_conversations(run)
     need(problems, len(udp) == 1 and len(tcp) == 1, "expected one UDP and one TCP exchange")
     if len(udp) == 1:
-        said = [dnsmsg.describe(d.record.payload) for d in udp[0].datagrams]
+        said = [dns.describe(d.record.payload) for d in udp[0].datagrams]
         need(problems, said == [f"query A {NAME}", f"answer {NAME} A {ADDRESS}"], f"over UDP: {said}")
     if len(tcp) == 1:
         data = [s.record for s in tcp[0].segments if s.record.payload_len]
@@ -141,7 +141,7 @@ def _dns_check(run):
             prefix = struct.unpack(">H", record.payload[:2])[0] if len(record.payload) >= 2 else -1
             need(problems, prefix == record.payload_len - 2,
                  f"the length prefix says {prefix}, the message is {record.payload_len - 2} bytes")
-        said = [dnsmsg.describe(r.payload[2:]) for r in data]
+        said = [dns.describe(r.payload[2:]) for r in data]
         need(problems, said == [f"query A {NAME}", f"answer {NAME} A {ADDRESS}"], f"over TCP: {said}")
     return problems
 
@@ -153,13 +153,13 @@ def _dns(session: Session) -> None:
     def udp_server():
         sock = _bind_udp(session)
         request, peer = session.recvfrom("server", sock)
-        session.sendto("server", sock, dnsmsg.answer(request, ADDRESS), peer)
+        session.sendto("server", sock, dns.answer(request, ADDRESS), peer)
         session.close("server", sock)
 
     def tcp_server(listener):
         conn = session.accept(listener)
         length = struct.unpack(">H", _read_exactly(session, conn, 2))[0]
-        reply = dnsmsg.answer(_read_exactly(session, conn, length), ADDRESS)
+        reply = dns.answer(_read_exactly(session, conn, length), ADDRESS)
         session.send("server", conn, struct.pack(">H", len(reply)) + reply)
         session.recv_until_closed("server", conn)
         session.close("server", conn)
@@ -175,12 +175,12 @@ def _dns(session: Session) -> None:
 
     def client():
         sock = _client_udp(session)
-        session.sendto("client", sock, dnsmsg.query(0x1234, NAME), session.server_address)
+        session.sendto("client", sock, dns.query(0x1234, NAME), session.server_address)
         session.recvfrom("client", sock)
         session.close("client", sock)
         expect(tcp_ready.wait(SOCKET_TIMEOUT), "the TCP responder never started")
         stream = session.connect()
-        message = dnsmsg.query(0x1235, NAME)
+        message = dns.query(0x1235, NAME)
         session.send("client", stream, struct.pack(">H", len(message)) + message)
         length = struct.unpack(">H", _read_exactly(session, stream, 2, "client"))[0]
         _read_exactly(session, stream, length, "client")

@@ -4,7 +4,6 @@ import socket
 import struct
 import threading
 
-from handshake_viz.records import ACK, FIN, RST, SYN
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, expect, scenario
 from handshake_viz.scenarios.checks import (
     data_acked_at_seq_plus_len,
@@ -15,6 +14,7 @@ from handshake_viz.scenarios.checks import (
     outcome,
     states,
 )
+from handshake_viz.wire.records import ACK, FIN, RST, SYN
 
 MESSAGE = b"hello"
 # Simultaneous close: both FINs wait in a slow queue on the namespace's lo (an htb class at

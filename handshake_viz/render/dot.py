@@ -6,7 +6,7 @@ only draws it (`neato -n2`): fast on long ladders and the same every time. Knows
 
 import unicodedata
 
-from handshake_viz.diagram import Diagram, Mark, Row
+from handshake_viz.views.timeline import Diagram, Mark, Row
 
 # Sized for a notes column: about 905 points wide, which a PNG at 90 dpi shows about 1,130 pixels wide
 # with 10-point text 12.5 pixels high. Text wraps to its column instead of running over.

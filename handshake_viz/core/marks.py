@@ -10,8 +10,8 @@ seen yet" and windows are after scaling.
 
 from dataclasses import dataclass
 
-from handshake_viz.records import ACK, FIN, RST, SYN
-from handshake_viz.seqnum import seq_add, seq_gt, seq_le, seq_lt
+from handshake_viz.wire.records import ACK, FIN, RST, SYN
+from handshake_viz.wire.seqnum import seq_add, seq_gt, seq_le, seq_lt
 
 RETRANSMISSION = "retransmission"
 FAST_RETRANSMISSION = "fast_retransmission"

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from handshake_viz.records import PacketRecord, TcpOptions
+from handshake_viz.wire.records import PacketRecord, TcpOptions
 
 LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1

@@ -1,10 +1,10 @@
 """A Markdown report of a conversation: its diagram, each phase explained with the capture's own
 numbers, the packets as a table, and the socket calls. Pure."""
 
-from handshake_viz.analysis import CLIENT, SERVER
-from handshake_viz.language import Words
-from handshake_viz.records import ACK, FIN, RST, flag_names
-from handshake_viz.tcp_states import TIME_WAIT_SECONDS
+from handshake_viz.core.analysis import CLIENT, SERVER
+from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
+from handshake_viz.views.words import Words
+from handshake_viz.wire.records import ACK, FIN, RST, flag_names
 
 
 def report(conversation, picture: str, title: str, calls=(), lang: str = "en") -> str:

@@ -9,7 +9,7 @@ Rules:
   connection it spawned goes LISTEN -> SYN_RECEIVED -> ESTABLISHED, as textbooks draw it. A
   reset connection is CLOSED whatever side opened it.
 - A WARNING on what bypasses the table: nothing in the analysis sets a state directly. The
-  kernel's record (kernel_states) is read, not derived, so it may hold states the table never
+  kernel's record (`kernel.view`) is read, not derived, so it may hold states the table never
   produces for that side; where it differs, the diagram says so.
 - TIME_WAIT ends after 2 x MSL in RFC 9293 (4 minutes: its MSL is 2 minutes); Linux holds it a
   fixed 60 s (TCP_TIMEWAIT_LEN).

@@ -4,15 +4,20 @@ No sockets, files, threads or clocks: time is the packets' own. The `Analyzer` o
 client sent the first SYN), relative numbering, each endpoint's state, phases and the pairing of
 each data segment with the ACK that covers it. Every state change goes through
 `tcp_states.TRANSITIONS`.
+
+The contract: `Analyzer.receive(record)` and `Analyzer.finish()` return events, each an `Event`
+naming its conversation by index, in the order they happened; the last event of every
+conversation is `ConversationEnded`, whose `result` is the finished `Conversation` (or
+`UdpConversation`), the documented result that views read. Nothing else is handed out.
 """
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from handshake_viz.anomalies import KEEP_ALIVE, FlowMarks, HandshakeTiming, mark
-from handshake_viz.records import ACK, FIN, RST, SYN, PacketRecord, endpoint_text
-from handshake_viz.seqnum import relative, seq_add, seq_ge, seq_gt
-from handshake_viz.tcp_states import TcpState, Trigger, next_state
+from handshake_viz.core.marks import KEEP_ALIVE, FlowMarks, HandshakeTiming, mark
+from handshake_viz.core.tcp_states import TcpState, Trigger, next_state
+from handshake_viz.wire.records import ACK, FIN, RST, SYN, PacketRecord, endpoint_text
+from handshake_viz.wire.seqnum import relative, seq_add, seq_ge, seq_gt
 
 CLIENT, SERVER = "client", "server"
 HANDSHAKE, DATA, TEARDOWN = "handshake", "data", "teardown"
@@ -57,103 +62,95 @@ class Segment:
 # Events: what the analysis found, in past tense. Not frozen: a replay makes one or more per
 # packet, and frozen dataclasses are several times slower to build.
 @dataclass(slots=True)
-class ConversationStarted:
-    conversation: int
+class Event:
+    conversation: int          # its index: the order in which conversations were first seen
+
+
+@dataclass(slots=True)
+class ConversationStarted(Event):
     frame: int
     client: str
     server: str
 
 
 @dataclass(slots=True)
-class StateChanged:
-    conversation: int
+class StateChanged(Event):
     side: str
     frame: int | None
     state: TcpState
 
 
 @dataclass(slots=True)
-class StateWithdrawn:
+class StateWithdrawn(Event):
     """A state inferred too early: crossing FINs show that a FIN counted as received (CLOSE_WAIT)
     had not yet arrived when the peer sent its own FIN."""
 
-    conversation: int
     side: str
     frame: int | None
     state: TcpState
 
 
 @dataclass(slots=True)
-class HandshakeCompleted:
-    conversation: int
+class HandshakeCompleted(Event):
     frame: int
 
 
 @dataclass(slots=True)
-class ConnectionRefused:
-    conversation: int
+class ConnectionRefused(Event):
     frame: int
 
 
 @dataclass(slots=True)
-class DataAcknowledged:
-    conversation: int
+class DataAcknowledged(Event):
     side: str                  # who sent the data
     data_frame: int
     ack_frame: int
 
 
 @dataclass(slots=True)
-class FinSent:
-    conversation: int
+class FinSent(Event):
     side: str
     frame: int
 
 
 @dataclass(slots=True)
-class ConnectionReset:
-    conversation: int
+class ConnectionReset(Event):
     side: str                  # who sent the RST
     frame: int
 
 
 @dataclass(slots=True)
-class ConversationClosed:
-    conversation: int
+class ConversationClosed(Event):
     frame: int
 
 
 @dataclass(slots=True)
-class IcmpErrorReceived:
-    conversation: int
+class IcmpErrorReceived(Event):
     record: PacketRecord       # record.icmp names the error: "port_unreachable", ...
     sender: str                # it answers what the other side sent
 
 
 @dataclass(slots=True)
-class MalformedSeen:
-    conversation: int
+class MalformedSeen(Event):
     record: PacketRecord
     sender: str
 
 
 @dataclass(slots=True)
-class SegmentAnalyzed:
-    conversation: int
+class SegmentAnalyzed(Event):
     segment: "Segment"
 
 
 @dataclass(slots=True)
-class DatagramSeen:
-    conversation: int
+class DatagramSeen(Event):
     datagram: "Datagram"
 
 
 @dataclass(slots=True)
-class ConversationEnded:
+class ConversationEnded(Event):
     """No more packets will be given to this conversation: it is complete and handed over."""
 
-    conversation: "Conversation | UdpConversation"
+    result: "Conversation | UdpConversation"
 
 
 @dataclass(slots=True)
@@ -337,7 +334,7 @@ class Analyzer:
     def finish(self) -> list:
         """The end of the capture: every conversation still held is handed over."""
         held = self.conversations if self.keep else sorted(self._by_tuple.values(), key=lambda c: c.index)
-        events = [ConversationEnded(c) for c in held]
+        events = [ConversationEnded(c.index, c) for c in held]
         self._by_tuple.clear()
         self._closed.clear()
         return events
@@ -354,7 +351,7 @@ class Analyzer:
     def _end(self, key: tuple, events: list) -> None:
         conversation = self._by_tuple.pop(key, None)
         if conversation is not None:
-            events.append(ConversationEnded(conversation))
+            events.append(ConversationEnded(conversation.index, conversation))
 
     def _conversation_for(self, record: PacketRecord, events: list):
         key = _key(record)

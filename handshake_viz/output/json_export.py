@@ -8,14 +8,10 @@ so the document lists them in index order.
 Memory holds the open conversations' latest chunk and a few numbers per waiting one.
 """
 
-import io
 import json
 import tempfile
-from pathlib import Path
 
-from handshake_viz import kernel_states
-from handshake_viz.analysis import (
-    Analyzer,
+from handshake_viz.core.analysis import (
     ConversationEnded,
     DatagramSeen,
     IcmpErrorReceived,
@@ -23,10 +19,10 @@ from handshake_viz.analysis import (
     SegmentAnalyzed,
     other,
 )
-from handshake_viz.attribution import conversation_of
-from handshake_viz.kernel_states import KernelRecord
-from handshake_viz.outputs import Outputs
-from handshake_viz.records import SocketCall, flag_names
+from handshake_viz.core.attribution import conversation_of
+from handshake_viz.kernel.record import KernelRecord
+from handshake_viz.kernel.view import align
+from handshake_viz.wire.records import SocketCall, flag_names
 
 CHUNK = 64 * 1024
 _FLAGS: dict[int, str] = {}
@@ -81,7 +77,19 @@ class JsonExport:
             elif kind is MalformedSeen and not self.deferred:
                 self._packet(event.conversation, _malformed(event.record, event.sender))
             elif kind is ConversationEnded:
-                self._conversation(event.conversation)
+                self._conversation(event.result)
+
+    def write_finished(self, conversation) -> None:
+        """A conversation analysed with every packet kept, as the events that made it."""
+        index, side_of = conversation.index, conversation.side_of
+        if conversation.protocol == "udp":
+            packets = [(d.record.frame, DatagramSeen(index, d)) for d in conversation.datagrams]
+        else:
+            packets = [(s.record.frame, SegmentAnalyzed(index, s)) for s in conversation.segments]
+            packets += [(r.frame, IcmpErrorReceived(index, r, other(side_of(r)))) for r in conversation.icmp_errors]
+        packets += [(r.frame, MalformedSeen(index, r, side_of(r))) for r in conversation.malformed]
+        self.write([event for _, event in sorted(packets, key=lambda p: p[0])])
+        self.write([ConversationEnded(index, conversation)])
 
     def close(self, calls: tuple[SocketCall, ...] | None = None, conversations: list = ()) -> None:
         """End the document; a scenario's run adds the socket calls its program made, each with
@@ -117,7 +125,7 @@ class JsonExport:
         return offset, len(data)
 
     def _conversation(self, conversation) -> None:
-        account = kernel_states.view(conversation, self.kernel) if conversation.protocol == "tcp" else None
+        account = align(conversation, self.kernel) if conversation.protocol == "tcp" else None
         if self.deferred and conversation.protocol == "tcp":
             dropped = account.dropped if account else {}
             packets = [(s.record.frame, _segment(s, dropped.get(s.record.frame))) for s in conversation.segments]
@@ -210,17 +218,3 @@ def _call(call: SocketCall, conversations: list) -> dict:
             "end": call.end, "result": call.result, "error": call.error,
             "conversation": on.index if on is not None else None}
 
-
-def write_json(outputs: Outputs, path: Path, capture: str, records, calls: tuple[SocketCall, ...] | None = None,
-               kernel: KernelRecord | None = None) -> Path:
-    """The JSON of a set of records (a scenario's run), through the same export."""
-    analyzer = Analyzer()  # a run is small: keep its packets for the kernel's account
-    with outputs.replacing(path) as binary:
-        text = io.TextIOWrapper(binary, encoding="utf-8")
-        export = JsonExport(text, capture, kernel)
-        for record in records:
-            export.write(analyzer.receive(record))
-        export.write(analyzer.finish())
-        export.close(calls, analyzer.conversations)
-        text.detach()
-    return path

@@ -8,13 +8,13 @@ import dataclasses
 import ipaddress
 from dataclasses import dataclass
 
-from handshake_viz import dnsmsg
-from handshake_viz.analysis import CLIENT, SERVER, Conversation, Datagram, Segment, UdpConversation, other
-from handshake_viz.anomalies import ANOMALIES, KEEP_ALIVE, ZERO_WINDOW_PROBE
-from handshake_viz.kernel_states import JUDGED_BY_THE_SOCKET, KernelView
-from handshake_viz.language import Words
-from handshake_viz.records import FIN, SYN, PacketRecord, SocketCall, TcpOptions, endpoint_text, flag_names
-from handshake_viz.tcp_states import TIME_WAIT_SECONDS
+from handshake_viz.core.analysis import CLIENT, SERVER, Conversation, Datagram, Segment, UdpConversation, other
+from handshake_viz.core.marks import ANOMALIES, KEEP_ALIVE, ZERO_WINDOW_PROBE
+from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
+from handshake_viz.kernel.view import JUDGED_BY_THE_SOCKET, KernelView
+from handshake_viz.views.words import Words
+from handshake_viz.wire import dns
+from handshake_viz.wire.records import FIN, SYN, PacketRecord, SocketCall, TcpOptions, endpoint_text, flag_names
 
 # Calls that wait for the peer; others (send, close, shutdown) emit their packets during the
 # call and return at once, so they are drawn once, where they were made.
@@ -374,11 +374,11 @@ def _payload_lines(record: PacketRecord) -> list[str]:
         return []
     if DNS_PORT in (record.sport, record.dport):
         if record.protocol == "udp":
-            said = dnsmsg.describe(record.payload)
+            said = dns.describe(record.payload)
             if said:
                 return [f"DNS {said}"]
         elif len(record.payload) > 2:
-            said = dnsmsg.describe(record.payload[2:])
+            said = dns.describe(record.payload[2:])
             if said:
                 prefix = int.from_bytes(record.payload[:2], "big")
                 return [f"length prefix {prefix}, then DNS {said}"]

@@ -18,11 +18,12 @@ Times are compared at the capture's resolution: pcap stores microseconds.
 import re
 from collections.abc import Iterable
 
-from handshake_viz.analysis import CLIENT, SERVER, Conversation, UdpConversation, other
-from handshake_viz.attribution import conversation_of
-from handshake_viz.kernel_states import CAPTURE_RESOLUTION as RESOLUTION
-from handshake_viz.kernel_states import CAUSES, KernelRecord, cause_packet
-from handshake_viz.records import ACK, FIN, RST, SYN, SocketCall
+from handshake_viz.core.analysis import CLIENT, SERVER, Conversation, UdpConversation, other
+from handshake_viz.core.attribution import conversation_of
+from handshake_viz.kernel.record import KernelRecord
+from handshake_viz.kernel.view import CAPTURE_RESOLUTION as RESOLUTION
+from handshake_viz.kernel.view import CAUSES, cause_packet
+from handshake_viz.wire.records import ACK, FIN, RST, SYN, SocketCall
 
 _READS = ("recv", "recvfrom", "recvmsg", "read")
 

@@ -31,10 +31,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from handshake_viz.dissect import LINKTYPE_ETHERNET, FrameDecoder
 from handshake_viz.errors import CaptureError, PrivilegeError
-from handshake_viz.pcapfile import SNAPLEN, RawFrame, as_written
-from handshake_viz.records import PacketRecord
+from handshake_viz.wire.dissect import LINKTYPE_ETHERNET, FrameDecoder
+from handshake_viz.wire.pcapfile import SNAPLEN, RawFrame, as_written
+from handshake_viz.wire.records import PacketRecord
 
 LOOPBACK = "lo"
 BLOCK_SIZE = 1 << 20        # a block must hold the largest frame (SNAPLEN plus headers)

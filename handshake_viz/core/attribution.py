@@ -11,7 +11,7 @@ on no conversation at all, which are still part of its story (the binds that fai
 after a close in TIME_WAIT).
 """
 
-from handshake_viz.records import SocketCall
+from handshake_viz.wire.records import SocketCall
 
 WILDCARDS = ("0.0.0.0", "::")
 

@@ -5,7 +5,7 @@ notes across both lanes, as far as Mermaid allows (it has no slanted arrows or m
 frame number and time lead each message). Knows nothing of TCP.
 """
 
-from handshake_viz.diagram import Diagram
+from handshake_viz.views.timeline import Diagram
 
 _ARROWS = {"control": "->>", "data": "->>", "ack": "-->>", "reset": "->>"}
 _DROPPED = {"ack": "--x"}   # a cross means one thing in every format: it never reached the socket

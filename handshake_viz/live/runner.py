@@ -16,17 +16,18 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from handshake_viz import causality, netns, tracing
-from handshake_viz.analysis import Analyzer, Conversation, UdpConversation
-from handshake_viz.capture import LiveCapture
+from handshake_viz.core.analysis import Analyzer, Conversation, UdpConversation
 from handshake_viz.errors import CaptureError, Interrupted, PortBusyError, ScenarioError, UsageError
-from handshake_viz.interruption import held
-from handshake_viz.kernel_states import KernelRecord
-from handshake_viz.outputs import invoking_user
-from handshake_viz.pcapfile import RawFrame
-from handshake_viz.records import PacketRecord, SocketCall, endpoint_text
+from handshake_viz.kernel import causality
+from handshake_viz.kernel.record import KernelRecord
+from handshake_viz.live import netns, tracing
+from handshake_viz.live.capture import LiveCapture
+from handshake_viz.live.interruption import held
+from handshake_viz.live.tracing import KernelTrace
+from handshake_viz.output.files import invoking_user
 from handshake_viz.scenarios import Scenario, Session, Traffic
-from handshake_viz.tracing import KernelTrace
+from handshake_viz.wire.pcapfile import RawFrame
+from handshake_viz.wire.records import PacketRecord, SocketCall, endpoint_text
 
 END_TIMEOUT = 5.0    # after the program ended, how long its last packets may take to be seen
 

@@ -19,7 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from handshake_viz.kernel_states import KernelRecord, parse_tcp_table, parse_trace
+from handshake_viz.kernel.record import KernelRecord, parse_tcp_table, parse_trace
 
 TRACEFS = Path("/sys/kernel/tracing")
 EVENTS = ("sock/inet_sock_set_state", "tcp/tcp_send_reset", "tcp/tcp_receive_reset", "tcp/tcp_retransmit_skb",

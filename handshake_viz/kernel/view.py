@@ -1,19 +1,15 @@
-"""What the kernel said about a scenario's sockets, set beside what the packets imply. Pure.
+"""The kernel's record set beside what the packets imply, for one conversation. Pure.
 
-The kernel's record is the `sock:inet_sock_set_state` tracepoint (every state change of every
-socket, with its 4-tuple), the resets it sent or received with their reasons, its
-retransmissions, and the TIME_WAIT table read right after the teardown. TIME_WAIT is never a
-traced state: the closing socket goes FIN_WAIT2 -> CLOSE while a separate mini-socket holds
-TIME_WAIT, so a CLOSE with a TIME_WAIT entry for its 4-tuple is read as TIME_WAIT.
+TIME_WAIT is never a traced state: the closing socket goes FIN_WAIT2 -> CLOSE while a separate
+mini-socket holds TIME_WAIT, so a CLOSE with a TIME_WAIT entry for its 4-tuple is read as TIME_WAIT.
 """
 
-import ipaddress
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
-from handshake_viz.analysis import CLIENT, SERVER, Conversation, other
-from handshake_viz.records import ACK, FIN, RST, SYN, endpoint_text
+from handshake_viz.core.analysis import CLIENT, SERVER, Conversation, other
+from handshake_viz.kernel.record import KernelEvent, KernelRecord, TimeWaitEntry
+from handshake_viz.wire.records import ACK, FIN, RST, SYN
 
 OPENING_WINDOW = 0.005  # a connecting socket's SYN_SENT, traced before it has a port, precedes its SYN by µs
 PLACE_WINDOW = 0.005    # a state the kernel entered this close to its packet is drawn at that packet
@@ -48,110 +44,6 @@ class KernelState(NamedTuple):
     frame: int | None     # the packet that caused it, or that it sent; None: drawn at its time
     time: float | None    # when the kernel entered it; None for where a side's record starts
 
-_KERNEL_NAMES = {
-    "TCP_ESTABLISHED": "ESTABLISHED", "TCP_SYN_SENT": "SYN_SENT", "TCP_SYN_RECV": "SYN_RECEIVED",
-    "TCP_NEW_SYN_RECV": "SYN_RECEIVED", "TCP_FIN_WAIT1": "FIN_WAIT_1", "TCP_FIN_WAIT2": "FIN_WAIT_2",
-    "TCP_TIME_WAIT": "TIME_WAIT", "TCP_CLOSE": "CLOSED", "TCP_CLOSE_WAIT": "CLOSE_WAIT",
-    "TCP_LAST_ACK": "LAST_ACK", "TCP_LISTEN": "LISTEN", "TCP_CLOSING": "CLOSING",
-}
-
-
-@dataclass(frozen=True)
-class KernelEvent:
-    time: float                 # wall-clock seconds, the capture's clock
-    kind: str                   # "state", "send_reset", "receive_reset", "retransmit", "drop"
-    src: str                    # the socket's own end: "127.0.0.1:43296"
-    dst: str                    # the peer's end (":0" on a listener)
-    old: str | None = None      # RFC 9293 names
-    new: str | None = None
-    reason: str | None = None   # a reset's or a drop's reason, as the kernel names it
-    where: str | None = None    # a drop's: the kernel function that dropped it ("tcp_v4_rcv")
-
-
-@dataclass(frozen=True)
-class TimeWaitEntry:
-    local: str
-    remote: str
-    seconds_left: float
-
-
-@dataclass
-class KernelRecord:
-    """Everything the kernel said during one run (or why it could not say anything)."""
-
-    events: list[KernelEvent] = field(default_factory=list)
-    time_wait: list[TimeWaitEntry] = field(default_factory=list)
-    unavailable: str | None = None
-    listen_overflows: int = 0     # SYNs dropped for a full accept queue during the run (a counter)
-
-    def to_json(self) -> dict:
-        return {"unavailable": self.unavailable,
-                "events": [vars(e) for e in self.events],
-                "time_wait": [vars(t) for t in self.time_wait],
-                "listen_overflows": self.listen_overflows}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "KernelRecord":
-        return cls([KernelEvent(**e) for e in data.get("events", [])],
-                   [TimeWaitEntry(**t) for t in data.get("time_wait", [])], data.get("unavailable"),
-                   data.get("listen_overflows", 0))
-
-
-_LINE = re.compile(r"^\s*.+?\s+\[\d+\]\s+\S+\s+(?P<time>\d+\.\d+):\s+(?P<event>\w+):\s+(?P<fields>.*)$")
-_FIELD = re.compile(r"(\w+)=(\S+)")
-
-
-def parse_trace(text: str, offset: float) -> list[KernelEvent]:
-    """Events from a tracing instance's `trace` file; offset turns its clock into wall time."""
-    events = []
-    for line in text.splitlines():
-        match = _LINE.match(line)
-        if not match:
-            continue
-        fields = dict(_FIELD.findall(match["fields"]))
-        time = float(match["time"]) + offset
-        name = match["event"]
-        if name in ("inet_sock_set_state", "tcp_receive_reset", "tcp_retransmit_skb"):
-            if fields.get("protocol", "IPPROTO_TCP") != "IPPROTO_TCP":
-                continue
-            v6 = fields.get("family") == "AF_INET6"
-            src = endpoint_text(fields["saddrv6" if v6 else "saddr"], int(fields["sport"]))
-            dst = endpoint_text(fields["daddrv6" if v6 else "daddr"], int(fields["dport"]))
-            if name == "inet_sock_set_state":
-                events.append(KernelEvent(time, "state", src, dst, _KERNEL_NAMES.get(fields["oldstate"]),
-                                          _KERNEL_NAMES.get(fields["newstate"])))
-            else:
-                events.append(KernelEvent(time, "receive_reset" if name == "tcp_receive_reset" else "retransmit",
-                                          src, dst))
-        elif name == "tcp_send_reset":  # its %pISpc addresses read like ours: 127.0.0.1:80, [::1]:80
-            events.append(KernelEvent(time, "send_reset", fields["src"], fields["dest"], reason=fields.get("reason")))
-        elif name == "kfree_skb":  # no addresses: matched to a packet by time ("reason: NETFILTER_DROP")
-            reason = re.search(r"reason: (\w+)", match["fields"])
-            events.append(KernelEvent(time, "drop", "", "", reason=reason[1] if reason else "NOT_SPECIFIED",
-                                      where=fields.get("location", "").split("+")[0]))
-    return events
-
-
-def parse_tcp_table(text: str) -> list[TimeWaitEntry]:
-    """TIME_WAIT entries of /proc/net/tcp or tcp6, with their timers (in USER_HZ ticks)."""
-    entries = []
-    for line in text.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) < 6 or parts[3] != "06":
-            continue
-        timer = parts[5].split(":")
-        entries.append(TimeWaitEntry(_proc_address(parts[1]), _proc_address(parts[2]), int(timer[1], 16) / 100))
-    return entries
-
-
-def _proc_address(text: str) -> str:
-    address, port = text.split(":")
-    raw = bytes.fromhex(address)
-    if len(raw) == 4:
-        return endpoint_text(".".join(str(b) for b in raw[::-1]), int(port, 16))
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
-    return endpoint_text(str(ipaddress.IPv6Address(words)), int(port, 16))
-
 
 @dataclass
 class KernelView:
@@ -170,7 +62,7 @@ class KernelView:
         return not self.differences and not self.moved
 
 
-def view(conversation: Conversation, record: KernelRecord) -> KernelView | None:
+def align(conversation: Conversation, record: KernelRecord) -> KernelView | None:
     """The kernel's account of conversation, or None when there is no kernel record."""
     if record is None or record.unavailable is not None:
         return None

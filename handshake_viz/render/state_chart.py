@@ -1,8 +1,8 @@
 """The TCP state chart as DOT, drawn from `tcp_states.TRANSITIONS` itself, with the path each side
 of a conversation took highlighted. Pure."""
 
-from handshake_viz.dot import quote
-from handshake_viz.tcp_states import TcpState, Trigger, state_chart
+from handshake_viz.core.tcp_states import TcpState, Trigger, state_chart
+from handshake_viz.render.dot import quote
 
 RESETS = (Trigger.SEND_RST, Trigger.RECEIVE_RST)
 

@@ -1,0 +1,100 @@
+"""The output formats, one row each: its name, its file suffix, what it can hold, and its writer.
+
+Argument checks (`parse_formats`), the files a command plans to write and the writing itself all
+read this table, so a new format is one row and one writer. A drawing is either a conversation's
+timeline (positions pinned by the DOT builder) or a picture graphviz lays out itself (the state
+chart, a packet's header, the overview); the JSON holds a whole capture.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from handshake_viz.errors import UsageError
+from handshake_viz.render.dot import to_dot
+from handshake_viz.render.graphviz import render
+from handshake_viz.render.mermaid import to_markdown
+from handshake_viz.views.timeline import Diagram, pages
+
+PNG_DPI = 90   # a notes column's width (about 1,130 pixels); --scale 2 for high-density screens
+TIMELINE, PICTURE, CAPTURE = "timeline", "picture", "capture"   # what a format can hold
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """One picture to write: a conversation's timeline (diagram), or DOT graphviz lays out (picture)."""
+
+    stem: str
+    diagram: Diagram | None = None
+    picture: str | None = None
+    report: Callable[[str], str] | None = None   # the timeline's Markdown report, given its picture's file name
+
+    def dot(self, dpi: float | None = None) -> str:
+        return to_dot(self.diagram, dpi=dpi) if self.diagram is not None else self.picture
+
+    def render(self, fmt: str, dpi: float | None = None) -> bytes:
+        return render(self.dot(dpi), fmt, pinned=self.diagram is not None)
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    suffix: str
+    holds: frozenset[str]
+    # (drawing, scale, the formats asked) -> [(file name, bytes)]; None for the capture's JSON,
+    # which the JSON export writes as it streams
+    write: Callable[[Drawing, float, tuple[str, ...]], list[tuple[str, bytes]]] | None
+
+    def file_name(self, stem: str) -> str:
+        return f"{stem}.{self.suffix}"
+
+
+def _graphviz(fmt: str):
+    return lambda drawing, scale, asked: [(f"{drawing.stem}.{fmt}", drawing.render(fmt))]
+
+
+def _png(drawing: Drawing, scale: float, asked) -> list[tuple[str, bytes]]:
+    """A timeline too tall for one bitmap comes in pages: cairo shrinks taller ones unreadably."""
+    dpi = PNG_DPI * scale
+    cut = pages(drawing.diagram) if drawing.diagram is not None else []
+    if len(cut) > 1:
+        return [(f"{drawing.stem}-p{number}.png", render(to_dot(page, dpi=dpi), "png"))
+                for number, page in enumerate(cut, 1)]
+    return [(f"{drawing.stem}.png", drawing.render("png", dpi))]
+
+
+def _report(drawing: Drawing, scale: float, asked) -> list[tuple[str, bytes]]:
+    picture = f"{drawing.stem}.{'svg' if 'svg' in asked else 'png'}"
+    return [(f"{drawing.stem}.md", drawing.report(picture).encode("utf-8"))]
+
+
+_DRAWINGS = frozenset({TIMELINE, PICTURE})
+FORMATS = {f.name: f for f in (
+    Format("svg", "svg", _DRAWINGS, _graphviz("svg")),
+    Format("png", "png", _DRAWINGS, _png),
+    Format("pdf", "pdf", _DRAWINGS, _graphviz("pdf")),
+    Format("dot", "dot", _DRAWINGS, lambda d, scale, asked: [(f"{d.stem}.dot", d.dot().encode("utf-8"))]),
+    Format("mermaid", "mermaid.md", frozenset({TIMELINE}),   # Markdown viewers draw its text
+           lambda d, scale, asked: [(f"{d.stem}.mermaid.md", to_markdown(d.diagram).encode("utf-8"))]),
+    Format("md", "md", frozenset({TIMELINE}), _report),   # a report that embeds the timeline's picture
+    Format("json", "json", frozenset({CAPTURE}), None),
+)}
+DEFAULT = ("svg", "png")
+
+
+def names(holding: str) -> tuple[str, ...]:
+    return tuple(name for name, f in FORMATS.items() if holding in f.holds)
+
+
+def parse_formats(text: str, holding: tuple[str, ...]) -> tuple[str, ...]:
+    """The formats asked for ("svg,png"), each fit to hold one of `holding`; else a usage error."""
+    allowed = tuple(name for name, f in FORMATS.items() if f.holds & set(holding))
+    formats = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+    unfit = [f for f in formats if f not in allowed]
+    unknown = [f for f in unfit if f not in FORMATS]
+    if unknown or not formats:
+        raise UsageError(f"unknown format {', '.join(unknown) or '(none)'}: choose from {', '.join(allowed)}")
+    if unfit:
+        raise UsageError(f"format {', '.join(unfit)} does not apply here: choose from {', '.join(allowed)}")
+    if "md" in formats and not {"svg", "png"} & set(formats):
+        formats = (*formats, "svg")  # the report embeds the diagram
+    return formats

@@ -1,0 +1,122 @@
+"""From analysed conversations (or a chart) to files: the one route every command takes.
+
+`publish(request, subject)` plans every file first (refusing, before any work, to replace one
+without --force), then writes each drawing in each format of the table in `formats`, the index
+of a capture of several conversations, and the capture's JSON. `timelines` is the one rule by
+which a conversation gets its socket calls and the kernel's record; the notebook uses it too.
+"""
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from handshake_viz.core.analysis import Conversation, UdpConversation
+from handshake_viz.core.attribution import calls_of
+from handshake_viz.kernel.record import KernelRecord
+from handshake_viz.kernel.view import align
+from handshake_viz.output.files import Outputs
+from handshake_viz.output.formats import FORMATS, Drawing
+from handshake_viz.output.json_export import JsonExport
+from handshake_viz.render.overview import overview_dot
+from handshake_viz.views import overview
+from handshake_viz.views.report import report
+from handshake_viz.views.timeline import Window, timeline
+from handshake_viz.wire.records import SocketCall
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for: where, in which formats, how drawn."""
+
+    out_dir: Path
+    formats: tuple[str, ...]
+    outputs: Outputs
+    window: Window = Window()
+    lang: str = "en"
+    scale: float = 1.0
+
+
+@dataclass
+class Subject:
+    """What to publish: a capture's conversations (with what a run knows besides the packets),
+    or one picture that has no timeline (the state chart, a packet's header)."""
+
+    stem: str
+    conversations: list = field(default_factory=list)
+    calls: tuple[SocketCall, ...] | None = None   # a run's; None: not known (a replay)
+    kernel: KernelRecord | None = None
+    title: str | None = None
+    source: str = ""                      # the capture the JSON names
+    picture: Drawing | None = None
+
+
+def stem_of(stem: str, conversation: Conversation | UdpConversation, count: int) -> str:
+    return stem if count == 1 else f"{stem}-conv{conversation.index}"
+
+
+def timelines(subject: Subject, window: Window = Window(), lang: str = "en") -> list[Drawing]:
+    """Each conversation's timeline, with the socket calls made on it (see attribution) and, for
+    TCP, the kernel's record set beside its packets."""
+    drawings = []
+    conversations = subject.conversations
+    for conversation in conversations:
+        own = calls_of(conversation, subject.calls or (), conversations)
+        account = align(conversation, subject.kernel) if conversation.protocol == "tcp" else None
+        diagram = timeline(conversation, own, subject.title, account, window, lang)
+        title = diagram.title.replace("\n", " ")
+        drawings.append(Drawing(stem_of(subject.stem, conversation, len(conversations)), diagram,
+                                report=lambda picture, c=conversation, t=title, own=own:
+                                report(c, picture, t, own, lang)))
+    return drawings
+
+
+def planned(request: Request, subject: Subject) -> list[Path]:
+    """The files publish will write (a PNG cut in pages aside): refused before any work."""
+    stems = [subject.picture.stem] if subject.picture else [
+        stem_of(subject.stem, c, len(subject.conversations)) for c in subject.conversations]
+    return [request.out_dir / FORMATS[fmt].file_name(stem) for fmt in request.formats
+            for stem in (stems if FORMATS[fmt].write else [subject.stem])]
+
+
+def publish(request: Request, subject: Subject) -> list[Path]:
+    request.outputs.refuse_existing(planned(request, subject))
+    written = [_json(request, subject)] if "json" in request.formats else []   # the data first: kept if a drawing fails
+    drawings = [subject.picture] if subject.picture else timelines(subject, request.window, request.lang)
+    written += [request.outputs.write_bytes(request.out_dir / name, data)
+                for drawing in drawings for fmt in request.formats if FORMATS[fmt].write
+                for name, data in FORMATS[fmt].write(drawing, request.scale, request.formats)]
+    if subject.picture is None and len(subject.conversations) > 1 and any(
+            FORMATS[fmt].write for fmt in request.formats):
+        written += _index(request, subject)
+    return written
+
+
+def _index(request: Request, subject: Subject) -> list[Path]:
+    """For a capture of several conversations: the overview picture and the linked index."""
+    conversations, stem = subject.conversations, subject.stem
+    rows = sorted((overview.summary_row(c) for c in conversations), key=lambda row: int(row[0]))
+    text = overview_dot(overview.talk_graph(conversations),
+                        f"{Path(subject.source).name}: who talked to whom ({len(conversations)} conversations)")
+    pictures = [f for f in request.formats if f in ("svg", "png")] or ["svg"]
+    drawing = Drawing(f"{stem}-overview", picture=text)
+    written = [request.outputs.write_bytes(request.out_dir / name, data)
+               for fmt in pictures for name, data in FORMATS[fmt].write(drawing, request.scale, request.formats)]
+    picture = "svg" if "svg" in request.formats else pictures[0]
+    links = {c.index: f"{stem_of(stem, c, len(conversations))}.{picture}" for c in conversations}
+    index = overview.index_markdown(f"Conversations in {Path(subject.source).name}", rows, links,
+                                    f"{stem}-overview.{pictures[0]}")
+    written.append(request.outputs.write_bytes(request.out_dir / f"{stem}-index.md", index.encode("utf-8")))
+    return written
+
+
+def _json(request: Request, subject: Subject) -> Path:
+    """The capture's JSON from its finished conversations, through the same export a replay streams."""
+    path = request.out_dir / FORMATS["json"].file_name(subject.stem)
+    with request.outputs.replacing(path) as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8")
+        export = JsonExport(text, subject.source, subject.kernel)
+        for conversation in subject.conversations:
+            export.write_finished(conversation)
+        export.close(subject.calls, subject.conversations)
+        text.detach()
+    return path
