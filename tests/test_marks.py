@@ -15,7 +15,11 @@ from segments import Script, handshake
 from handshake_viz.core import marks
 from handshake_viz.core.analysis import analyze
 
-MARKS = sorted(value for name, value in vars(marks).items() if name.isupper() and isinstance(value, str))
+MARKS = sorted(marks.AnalysisMark)
+
+
+def test_each_marks_module_name_is_its_enum_member():
+    assert all(getattr(marks, mark.name) is mark for mark in marks.AnalysisMark)
 
 
 def _retransmission():

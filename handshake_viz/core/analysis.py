@@ -13,19 +13,49 @@ conversation is `ConversationEnded`, whose `result` is the finished `Conversatio
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from handshake_viz.core.marks import KEEP_ALIVE, FlowMarks, HandshakeTiming, mark
 from handshake_viz.core.tcp_states import TcpState, Trigger, next_state
-from handshake_viz.wire.records import ACK, FIN, RST, SYN, PacketRecord, endpoint_text
+from handshake_viz.wire.records import ACK, CLIENT, FIN, RST, SERVER, SYN, PacketRecord, Side, endpoint_text, other
 from handshake_viz.wire.seqnum import relative, seq_add, seq_ge, seq_gt
 
-CLIENT, SERVER = "client", "server"
-HANDSHAKE, DATA, TEARDOWN = "handshake", "data", "teardown"
-REFUSED, IDLE, IDLE_KEEPALIVE = "refused", "idle", "idle_keepalive"   # what Conversation.phases() says instead
+
+class Phase(StrEnum):
+    HANDSHAKE = "handshake"
+    DATA = "data"
+    TEARDOWN = "teardown"
+    # what Conversation.phases() says instead of a run's phase
+    REFUSED = "refused"
+    IDLE = "idle"
+    IDLE_KEEPALIVE = "idle_keepalive"
 
 
-def other(side: str) -> str:
-    return SERVER if side == CLIENT else CLIENT
+HANDSHAKE, DATA, TEARDOWN = Phase.HANDSHAKE, Phase.DATA, Phase.TEARDOWN
+REFUSED, IDLE, IDLE_KEEPALIVE = Phase.REFUSED, Phase.IDLE, Phase.IDLE_KEEPALIVE
+
+
+class Handshake(StrEnum):
+    """How a TCP conversation opened, as far as the capture shows."""
+
+    COMPLETE = "complete"
+    REFUSED = "refused"
+    INCOMPLETE = "incomplete"
+    NOT_CAPTURED = "not_captured"
+
+
+class Teardown(StrEnum):
+    FIN = "fin"
+    RST = "rst"
+    OPEN = "open"
+
+
+class Closer(StrEnum):
+    """Who closed first: one side, or both at once (a simultaneous close)."""
+
+    CLIENT = "client"
+    SERVER = "server"
+    BOTH = "both"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +71,11 @@ class Segment:
     """One TCP segment as the analysis sees it."""
 
     record: PacketRecord
-    sender: str
+    sender: Side
     rel_seq: int
     rel_ack: int | None        # None when the ACK flag is not set
     window: int                # after scaling, when the handshake announced a scale
-    phase: str
+    phase: Phase
     analysis: frozenset = frozenset()                # marks from `anomalies`, as tshark's
     acked_by: int | None = None      # frame of the first ACK covering it
     covers: tuple[int, ...] = ()     # frames this ACK was first to cover
@@ -75,7 +105,7 @@ class ConversationStarted(Event):
 
 @dataclass(slots=True)
 class StateChanged(Event):
-    side: str
+    side: Side
     frame: int | None
     state: TcpState
 
@@ -85,7 +115,7 @@ class StateWithdrawn(Event):
     """A state inferred too early: crossing FINs show that a FIN counted as received (CLOSE_WAIT)
     had not yet arrived when the peer sent its own FIN."""
 
-    side: str
+    side: Side
     frame: int | None
     state: TcpState
 
@@ -102,20 +132,20 @@ class ConnectionRefused(Event):
 
 @dataclass(slots=True)
 class DataAcknowledged(Event):
-    side: str                  # who sent the data
+    side: Side                  # who sent the data
     data_frame: int
     ack_frame: int
 
 
 @dataclass(slots=True)
 class FinSent(Event):
-    side: str
+    side: Side
     frame: int
 
 
 @dataclass(slots=True)
 class ConnectionReset(Event):
-    side: str                  # who sent the RST
+    side: Side                  # who sent the RST
     frame: int
 
 
@@ -127,13 +157,13 @@ class ConversationClosed(Event):
 @dataclass(slots=True)
 class IcmpErrorReceived(Event):
     record: PacketRecord       # record.icmp names the error: "port_unreachable", ...
-    sender: str                # it answers what the other side sent
+    sender: Side                # it answers what the other side sent
 
 
 @dataclass(slots=True)
 class MalformedSeen(Event):
     record: PacketRecord
-    sender: str
+    sender: Side
 
 
 @dataclass(slots=True)
@@ -179,16 +209,16 @@ class Conversation:
     server: tuple[str, int]
     segments: list[Segment] = field(default_factory=list)
     states: dict[str, list[StateChange]] = field(default_factory=lambda: {CLIENT: [], SERVER: []})
-    handshake: str = "not_captured"    # complete, refused, incomplete, not_captured
-    reset_by: str | None = None
-    active_closer: str | None = None   # client, server, both (simultaneous close)
+    handshake: Handshake = Handshake.NOT_CAPTURED
+    reset_by: Side | None = None
+    active_closer: Closer | None = None
     half_close: bool = False
     closed_frame: int | None = None
     icmp_errors: list[PacketRecord] = field(default_factory=list)
     malformed: list[PacketRecord] = field(default_factory=list)   # packets whose TCP header is bogus
     packet_count: int = 0
     timing: HandshakeTiming = field(default_factory=HandshakeTiming, repr=False)
-    directions: dict[str, _Direction] = field(
+    _directions: dict[str, _Direction] = field(
         default_factory=lambda: {CLIENT: _Direction(), SERVER: _Direction()}, repr=False)
 
     @property
@@ -200,32 +230,32 @@ class Conversation:
         return endpoint_text(*self.server)
 
     @property
-    def teardown(self) -> str:
+    def teardown(self) -> Teardown:
         if self.reset_by:
-            return "rst"
-        both_fins = all(d.fin_frame is not None for d in self.directions.values())
-        return "fin" if both_fins else "open"
+            return Teardown.RST
+        both_fins = all(d.fin_frame is not None for d in self._directions.values())
+        return Teardown.FIN if both_fins else Teardown.OPEN
 
     @property
     def closed(self) -> bool:
         return self.closed_frame is not None
 
     @property
-    def time_wait(self) -> tuple[str, ...]:
+    def time_wait(self) -> tuple[Side, ...]:
         """The sides that entered TIME_WAIT."""
         return tuple(side for side in (CLIENT, SERVER)
                      if any(c.state is TcpState.TIME_WAIT for c in self.states[side]))
 
-    def time_wait_frame(self, side: str) -> int | None:
+    def time_wait_frame(self, side: Side) -> int | None:
         return next((c.frame for c in self.states[side] if c.state is TcpState.TIME_WAIT), None)
 
-    def phases(self) -> list[tuple[str, int, int]]:
+    def phases(self) -> list[tuple[Phase, int, int]]:
         """(phase, first segment index, last segment index) for each run of one phase, named for
         what happened: a refused connection is one run, "refused"; a data run that carried no data
         is "idle", or "idle_keepalive" when keep-alive probes (whose byte, if any, is not data) kept it."""
-        if self.handshake == "refused":
+        if self.handshake == Handshake.REFUSED:
             return [(REFUSED, 0, len(self.segments) - 1)]
-        runs: list[tuple[str, int, int]] = []
+        runs: list[tuple[Phase, int, int]] = []
         for i, segment in enumerate(self.segments):
             if runs and runs[-1][0] == segment.phase:
                 runs[-1] = (segment.phase, runs[-1][1], i)
@@ -233,7 +263,7 @@ class Conversation:
                 runs.append((segment.phase, i, i))
         return [(self._idle_or(phase, first, last), first, last) for phase, first, last in runs]
 
-    def _idle_or(self, phase: str, first: int, last: int) -> str:
+    def _idle_or(self, phase: Phase, first: int, last: int) -> Phase:
         if phase != DATA:
             return phase
         run = self.segments[first:last + 1]
@@ -242,14 +272,18 @@ class Conversation:
             return DATA
         return IDLE_KEEPALIVE if probed else IDLE
 
-    def side_of(self, record: PacketRecord) -> str:
+    def isns(self) -> dict[Side, int]:
+        """Each side's initial sequence number, for the sides whose SYN the capture holds."""
+        return {side: d.base for side, d in self._directions.items() if d.syn_frame is not None}
+
+    def side_of(self, record: PacketRecord) -> Side:
         return CLIENT if (record.src, record.sport) == self.client else SERVER
 
 
 @dataclass(slots=True)
 class Datagram:
     record: PacketRecord
-    sender: str
+    sender: Side
 
 
 @dataclass
@@ -389,7 +423,7 @@ class Analyzer:
         A SYN from a side that sent nothing yet is a simultaneous open, unless the connection closed."""
         if record.flags & (SYN | ACK) != SYN:
             return False
-        base = conversation.directions[conversation.side_of(record)].base
+        base = conversation._directions[conversation.side_of(record)].base
         return record.seq != base if base is not None else conversation.closed
 
 
@@ -409,8 +443,8 @@ class _TcpStep:
         self.events = events
         self.sender = conversation.side_of(record)
         self.receiver = other(self.sender)
-        self.out = conversation.directions[self.sender]
-        self.back = conversation.directions[self.receiver]
+        self.out = conversation._directions[self.sender]
+        self.back = conversation._directions[self.receiver]
         # A FIN that does not acknowledge the peer's FIN was sent before that FIN arrived.
         self.fin_crosses_peer_fin = bool(
             record.flags & FIN and self.back.fin_end is not None
@@ -480,16 +514,16 @@ class _TcpStep:
             return record.window << out.window_scale
         return record.window
 
-    def _phase(self) -> str:
+    def _phase(self) -> Phase:
         conv, flags = self.conv, self.record.flags
         if flags & (FIN | RST) or conv.active_closer or conv.reset_by:  # a FIN or RST was seen
             return TEARDOWN
         if flags & SYN:
             return HANDSHAKE
-        if conv.handshake == "complete":
+        if conv.handshake == Handshake.COMPLETE:
             return DATA
-        server_syn = conv.directions[SERVER]
-        completes_handshake = (self.sender == CLIENT and conv.handshake != "complete"
+        server_syn = conv._directions[SERVER]
+        completes_handshake = (self.sender == CLIENT and conv.handshake != Handshake.COMPLETE
                                and server_syn.syn_end is not None and not server_syn.syn_acked
                                and flags & ACK and seq_ge(self.record.ack, server_syn.syn_end))
         return HANDSHAKE if completes_handshake else DATA
@@ -517,9 +551,9 @@ class _TcpStep:
         conv = self.conv
         self.events.append(FinSent(conv.index, self.sender, self.record.frame))
         if conv.active_closer is None:
-            conv.active_closer = self.sender
+            conv.active_closer = Closer(self.sender)
         elif self.fin_crosses_peer_fin:
-            conv.active_closer = "both"
+            conv.active_closer = Closer.BOTH
 
     def _initial_states(self) -> None:
         """The state each side was in before the capture shows it act."""
@@ -538,14 +572,14 @@ class _TcpStep:
             elif flags & RST and states[self.receiver] and \
                     states[self.receiver][-1].state is TcpState.SYN_SENT:
                 states[self.sender].append(StateChange(None, TcpState.CLOSED))
-                conv.handshake = "refused"
+                conv.handshake = Handshake.REFUSED
                 self.events.append(ConnectionRefused(conv.index, frame))
             else:
                 states[self.sender].append(StateChange(None, TcpState.ESTABLISHED))
         if not states[self.receiver] and not flags & SYN:
             states[self.receiver].append(StateChange(None, TcpState.ESTABLISHED))
-        if flags & SYN and conv.handshake == "not_captured":
-            conv.handshake = "incomplete"
+        if flags & SYN and conv.handshake == Handshake.NOT_CAPTURED:
+            conv.handshake = Handshake.INCOMPLETE
 
     def _sender_triggers(self) -> None:
         flags = self.record.flags
@@ -584,14 +618,14 @@ class _TcpStep:
             trigger = (Trigger.RECEIVE_SYN_ACK if record.flags & SYN and
                        receiver_state is TcpState.SYN_SENT else Trigger.RECEIVE_ACK_OF_SYN)
             self._trigger(self.receiver, trigger)
-            if all(d.syn_acked for d in self.conv.directions.values()):
-                self.conv.handshake = "complete"
+            if all(d.syn_acked for d in self.conv._directions.values()):
+                self.conv.handshake = Handshake.COMPLETE
                 self.events.append(HandshakeCompleted(self.conv.index, record.frame))
         if back.fin_end is not None and not back.fin_acked and seq_ge(record.ack, back.fin_end):
             back.fin_acked = True
             self._trigger(self.receiver, Trigger.RECEIVE_ACK_OF_FIN)
 
-    def _trigger(self, side: str, trigger: Trigger, frame: int | None = None, time: float | None = None) -> None:
+    def _trigger(self, side: Side, trigger: Trigger, frame: int | None = None, time: float | None = None) -> None:
         """trigger for side, at frame (default: this segment's) and its time."""
         history = self.conv.states[side]
         if not history:
@@ -606,7 +640,7 @@ class _TcpStep:
 
     def _check_closed(self) -> None:
         conv = self.conv
-        fins_acked = all(d.fin_acked for d in conv.directions.values())
-        if conv.reset_by or conv.handshake == "refused" or fins_acked:
+        fins_acked = all(d.fin_acked for d in conv._directions.values())
+        if conv.reset_by or conv.handshake == Handshake.REFUSED or fins_acked:
             conv.closed_frame = self.record.frame
             self.events.append(ConversationClosed(conv.index, self.record.frame))

@@ -9,22 +9,32 @@ seen yet" and windows are after scaling.
 """
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from handshake_viz.wire.records import ACK, FIN, RST, SYN
 from handshake_viz.wire.seqnum import seq_add, seq_gt, seq_le, seq_lt
 
-RETRANSMISSION = "retransmission"
-FAST_RETRANSMISSION = "fast_retransmission"
-SPURIOUS_RETRANSMISSION = "spurious_retransmission"
-OUT_OF_ORDER = "out_of_order"
-LOST_SEGMENT = "lost_segment"
-DUPLICATE_ACK = "duplicate_ack"
-ZERO_WINDOW = "zero_window"
-ZERO_WINDOW_PROBE = "zero_window_probe"
-ZERO_WINDOW_PROBE_ACK = "zero_window_probe_ack"
-WINDOW_UPDATE = "window_update"
-KEEP_ALIVE = "keep_alive"
-KEEP_ALIVE_ACK = "keep_alive_ack"
+
+class AnalysisMark(StrEnum):
+    """tshark's names, without their "tcp.analysis." prefix."""
+
+    RETRANSMISSION = "retransmission"
+    FAST_RETRANSMISSION = "fast_retransmission"
+    SPURIOUS_RETRANSMISSION = "spurious_retransmission"
+    OUT_OF_ORDER = "out_of_order"
+    LOST_SEGMENT = "lost_segment"
+    DUPLICATE_ACK = "duplicate_ack"
+    ZERO_WINDOW = "zero_window"
+    ZERO_WINDOW_PROBE = "zero_window_probe"
+    ZERO_WINDOW_PROBE_ACK = "zero_window_probe_ack"
+    WINDOW_UPDATE = "window_update"
+    KEEP_ALIVE = "keep_alive"
+    KEEP_ALIVE_ACK = "keep_alive_ack"
+
+
+# The names the rules below (and the rest of the package) read, in the enum's order.
+(RETRANSMISSION, FAST_RETRANSMISSION, SPURIOUS_RETRANSMISSION, OUT_OF_ORDER, LOST_SEGMENT, DUPLICATE_ACK,
+ ZERO_WINDOW, ZERO_WINDOW_PROBE, ZERO_WINDOW_PROBE_ACK, WINDOW_UPDATE, KEEP_ALIVE, KEEP_ALIVE_ACK) = AnalysisMark
 # Marks that are out of the ordinary: a diagram never folds a segment carrying one of these.
 ANOMALIES = frozenset({RETRANSMISSION, FAST_RETRANSMISSION, SPURIOUS_RETRANSMISSION, OUT_OF_ORDER,
                        LOST_SEGMENT, DUPLICATE_ACK, ZERO_WINDOW, ZERO_WINDOW_PROBE,

@@ -15,14 +15,14 @@ Rules:
   fixed 60 s (TCP_TIMEWAIT_LEN).
 """
 
-from enum import Enum
+from enum import StrEnum
 
 import networkx as nx
 
 TIME_WAIT_SECONDS = 60
 
 
-class TcpState(Enum):
+class TcpState(StrEnum):
     CLOSED = "CLOSED"
     LISTEN = "LISTEN"
     SYN_SENT = "SYN_SENT"
@@ -36,7 +36,7 @@ class TcpState(Enum):
     TIME_WAIT = "TIME_WAIT"
 
 
-class Trigger(Enum):
+class Trigger(StrEnum):
     PASSIVE_OPEN = "listen"
     ACTIVE_OPEN = "connect: send SYN"
     APP_CLOSE = "close before connecting"

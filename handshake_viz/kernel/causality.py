@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from handshake_viz.core.analysis import CLIENT, SERVER, Conversation, UdpConversation, other
 from handshake_viz.core.attribution import conversation_of
-from handshake_viz.kernel.record import KernelRecord
+from handshake_viz.kernel.record import EventKind, KernelRecord
 from handshake_viz.kernel.view import CAPTURE_RESOLUTION as RESOLUTION
 from handshake_viz.kernel.view import CAUSES, cause_packet
 from handshake_viz.wire.records import ACK, FIN, RST, SYN, SocketCall
@@ -128,7 +128,7 @@ def _kernel_states(conversation: Conversation, kernel: KernelRecord, start: floa
     problems = []
     for side in (CLIENT, SERVER):
         for event in kernel.events:
-            if event.kind != "state" or (event.src, event.dst) != (ends[side], ends[other(side)]):
+            if event.kind != EventKind.STATE or (event.src, event.dst) != (ends[side], ends[other(side)]):
                 continue
             cause = CAUSES.get((event.old, event.new))
             frame = cause and cause_packet(conversation, side, cause[0], None)   # the first of its kind

@@ -9,25 +9,36 @@ teardown. States are parsed to the analyzer's own `TcpState`, so the two compare
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 
+from handshake_viz.core.tcp_states import TcpState
 from handshake_viz.wire.records import endpoint_text
 
+S = TcpState
 _KERNEL_NAMES = {
-    "TCP_ESTABLISHED": "ESTABLISHED", "TCP_SYN_SENT": "SYN_SENT", "TCP_SYN_RECV": "SYN_RECEIVED",
-    "TCP_NEW_SYN_RECV": "SYN_RECEIVED", "TCP_FIN_WAIT1": "FIN_WAIT_1", "TCP_FIN_WAIT2": "FIN_WAIT_2",
-    "TCP_TIME_WAIT": "TIME_WAIT", "TCP_CLOSE": "CLOSED", "TCP_CLOSE_WAIT": "CLOSE_WAIT",
-    "TCP_LAST_ACK": "LAST_ACK", "TCP_LISTEN": "LISTEN", "TCP_CLOSING": "CLOSING",
+    "TCP_ESTABLISHED": S.ESTABLISHED, "TCP_SYN_SENT": S.SYN_SENT, "TCP_SYN_RECV": S.SYN_RECEIVED,
+    "TCP_NEW_SYN_RECV": S.SYN_RECEIVED, "TCP_FIN_WAIT1": S.FIN_WAIT_1, "TCP_FIN_WAIT2": S.FIN_WAIT_2,
+    "TCP_TIME_WAIT": S.TIME_WAIT, "TCP_CLOSE": S.CLOSED, "TCP_CLOSE_WAIT": S.CLOSE_WAIT,
+    "TCP_LAST_ACK": S.LAST_ACK, "TCP_LISTEN": S.LISTEN, "TCP_CLOSING": S.CLOSING,
 }
+
+
+class EventKind(StrEnum):
+    STATE = "state"
+    SEND_RESET = "send_reset"
+    RECEIVE_RESET = "receive_reset"
+    RETRANSMIT = "retransmit"
+    DROP = "drop"
 
 
 @dataclass(frozen=True)
 class KernelEvent:
     time: float                 # wall-clock seconds, the capture's clock
-    kind: str                   # "state", "send_reset", "receive_reset", "retransmit", "drop"
+    kind: EventKind
     src: str                    # the socket's own end: "127.0.0.1:43296"
     dst: str                    # the peer's end (":0" on a listener)
-    old: str | None = None      # RFC 9293 names
-    new: str | None = None
+    old: TcpState | None = None
+    new: TcpState | None = None
     reason: str | None = None   # a reset's or a drop's reason, as the kernel names it
     where: str | None = None    # a drop's: the kernel function that dropped it ("tcp_v4_rcv")
 
@@ -56,9 +67,15 @@ class KernelRecord:
 
     @classmethod
     def from_json(cls, data: dict) -> "KernelRecord":
-        return cls([KernelEvent(**e) for e in data.get("events", [])],
+        return cls([KernelEvent(**{**e, "kind": EventKind(e["kind"]), "old": _state(e.get("old")),
+                                  "new": _state(e.get("new"))})
+                    for e in data.get("events", [])],
                    [TimeWaitEntry(**t) for t in data.get("time_wait", [])], data.get("unavailable"),
                    data.get("listen_overflows", 0))
+
+
+def _state(name: str | None) -> TcpState | None:
+    return None if name is None else TcpState(name)
 
 
 _LINE = re.compile(r"^\s*.+?\s+\[\d+\]\s+\S+\s+(?P<time>\d+\.\d+):\s+(?P<event>\w+):\s+(?P<fields>.*)$")
@@ -82,16 +99,16 @@ def parse_trace(text: str, offset: float) -> list[KernelEvent]:
             src = endpoint_text(fields["saddrv6" if v6 else "saddr"], int(fields["sport"]))
             dst = endpoint_text(fields["daddrv6" if v6 else "daddr"], int(fields["dport"]))
             if name == "inet_sock_set_state":
-                events.append(KernelEvent(time, "state", src, dst, _KERNEL_NAMES.get(fields["oldstate"]),
+                events.append(KernelEvent(time, EventKind.STATE, src, dst, _KERNEL_NAMES.get(fields["oldstate"]),
                                           _KERNEL_NAMES.get(fields["newstate"])))
             else:
-                events.append(KernelEvent(time, "receive_reset" if name == "tcp_receive_reset" else "retransmit",
+                events.append(KernelEvent(time, EventKind.RECEIVE_RESET if name == "tcp_receive_reset" else EventKind.RETRANSMIT,
                                           src, dst))
         elif name == "tcp_send_reset":  # its %pISpc addresses read like ours: 127.0.0.1:80, [::1]:80
-            events.append(KernelEvent(time, "send_reset", fields["src"], fields["dest"], reason=fields.get("reason")))
+            events.append(KernelEvent(time, EventKind.SEND_RESET, fields["src"], fields["dest"], reason=fields.get("reason")))
         elif name == "kfree_skb":  # no addresses: matched to a packet by time ("reason: NETFILTER_DROP")
             reason = re.search(r"reason: (\w+)", match["fields"])
-            events.append(KernelEvent(time, "drop", "", "", reason=reason[1] if reason else "NOT_SPECIFIED",
+            events.append(KernelEvent(time, EventKind.DROP, "", "", reason=reason[1] if reason else "NOT_SPECIFIED",
                                       where=fields.get("location", "").split("+")[0]))
     return events
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from handshake_viz.core.analysis import CLIENT, SERVER, Conversation, other
-from handshake_viz.kernel.record import KernelEvent, KernelRecord, TimeWaitEntry
+from handshake_viz.kernel.record import EventKind, KernelEvent, KernelRecord, TimeWaitEntry
 from handshake_viz.wire.records import ACK, FIN, RST, SYN
 
 OPENING_WINDOW = 0.005  # a connecting socket's SYN_SENT, traced before it has a port, precedes its SYN by µs
@@ -71,15 +71,15 @@ def align(conversation: Conversation, record: KernelRecord) -> KernelView | None
     states, differences, left, moved = {}, {}, {}, []
     for side in (CLIENT, SERVER):
         own, peer = ends[side], ends[other(side)]
-        changes = [e for e in record.events if e.kind == "state" and e.src == own and e.dst == peer]
+        changes = [e for e in record.events if e.kind == EventKind.STATE and e.src == own and e.dst == peer]
         if side == CLIENT:  # connect() enters SYN_SENT before the socket has its port
             first_syn = next((s.record.time for s in conversation.segments
                               if s.sender == CLIENT and s.record.flags & SYN), None)
-            opening = [e for e in record.events if e.kind == "state" and e.new == "SYN_SENT" and e.dst == peer
+            opening = [e for e in record.events if e.kind == EventKind.STATE and e.new == "SYN_SENT" and e.dst == peer
                        and e.src.endswith(":0") and first_syn is not None and 0 <= first_syn - e.time < OPENING_WINDOW]
             changes = opening[-1:] + changes
         if side == SERVER:  # the listener that took the connection
-            listener = [e for e in record.events if e.kind == "state" and e.new == "LISTEN"
+            listener = [e for e in record.events if e.kind == EventKind.STATE and e.new == "LISTEN"
                         and e.src.rsplit(":", 1)[1] == own.rsplit(":", 1)[1] and e.time <= start]
             changes = listener[-1:] + changes
         entry = next((t for t in record.time_wait if t.local == own and t.remote == peer), None)
@@ -96,7 +96,7 @@ def align(conversation: Conversation, record: KernelRecord) -> KernelView | None
                       if kernel.time is not None and kernel.frame != inferred.frame]
     resets = {}
     for event in record.events:
-        if event.kind == "send_reset" and {event.src, event.dst} == set(ends.values()):
+        if event.kind == EventKind.SEND_RESET and {event.src, event.dst} == set(ends.values()):
             sender = CLIENT if event.src == ends[CLIENT] else SERVER
             frame = _nearest_reset(conversation, event.time, sender)
             if frame is not None:
@@ -125,11 +125,11 @@ def dropped_frames(conversation: Conversation, record: KernelRecord) -> dict[int
     dropped = {}
     for event in record.events:
         # A drop in a UDP or ICMP function is not a TCP segment's (a datagram dropped at that moment).
-        if event.kind != "drop" or any(other in (event.where or "") for other in ("udp", "icmp")):
+        if event.kind != EventKind.DROP or any(other in (event.where or "") for other in ("udp", "icmp")):
             continue
         before = [s for s in segments if 0 <= event.time - s.record.time <= DROP_WINDOW]
         if len(before) > 1 and before[-1].record.flags & RST and any(
-                e.kind == "send_reset" and before[-2].record.time <= e.time <= event.time for e in record.events):
+                e.kind == EventKind.SEND_RESET and before[-2].record.time <= e.time <= event.time for e in record.events):
             before.pop()   # the RST the kernel sent in answer, before it freed the packet it answers
         if before:
             dropped[before[-1].record.frame] = event.reason

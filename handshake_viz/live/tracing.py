@@ -19,7 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from handshake_viz.kernel.record import KernelRecord, parse_tcp_table, parse_trace
+from handshake_viz.kernel.record import EventKind, KernelRecord, parse_tcp_table, parse_trace
 
 TRACEFS = Path("/sys/kernel/tracing")
 EVENTS = ("sock/inet_sock_set_state", "tcp/tcp_send_reset", "tcp/tcp_receive_reset", "tcp/tcp_retransmit_skb",
@@ -90,7 +90,7 @@ class KernelTrace:
         text = (self.instance / "trace").read_text()
         ports = (f":{self.port}",)
         events = [e for e in parse_trace(text, self.offset)   # drops carry no ports: kept, matched later
-                  if e.kind == "drop" or e.src.endswith(ports) or e.dst.endswith(ports)]
+                  if e.kind == EventKind.DROP or e.src.endswith(ports) or e.dst.endswith(ports)]
         table = []
         for name in ("tcp", "tcp6"):
             path = Path(f"/proc/thread-self/net/{name}")

@@ -12,6 +12,7 @@ import json
 import tempfile
 
 from handshake_viz.core.analysis import (
+    Closer,
     ConversationEnded,
     DatagramSeen,
     IcmpErrorReceived,
@@ -164,7 +165,7 @@ def _tcp_summary(conversation) -> dict:
         "teardown": conversation.teardown,
         "half_close": conversation.half_close,
         "active_closer": conversation.active_closer,
-        "time_wait": "both" if len(time_wait) == 2 else (time_wait[0] if time_wait else None),
+        "time_wait": Closer.BOTH if len(time_wait) == 2 else (time_wait[0] if time_wait else None),
     }
 
 

@@ -6,7 +6,7 @@ only draws it (`neato -n2`): fast on long ladders and the same every time. Knows
 
 import unicodedata
 
-from handshake_viz.views.timeline import Diagram, Mark, Row
+from handshake_viz.views.timeline import ArrowKind, Diagram, Mark, MarkKind, Row
 
 # Sized for a notes column: about 905 points wide, which a PNG at 90 dpi shows about 1,130 pixels wide
 # with 10-point text 12.5 pixels high. Text wraps to its column instead of running over.
@@ -28,12 +28,14 @@ TAIL = 46.0                 # room below the last row for what continues (TIME_W
 DROPPED_REACH = 0.8         # how far across the gap a dropped packet's arrow gets
 
 ARROW_STYLES = {
-    "control": 'color="black", penwidth=1.6',
-    "data": 'color="#1f5fbf", penwidth=1.3',
-    "ack": 'color="#707070", penwidth=1.0',
-    "reset": 'color="#c0262d", penwidth=1.6',
+    ArrowKind.CONTROL: 'color="black", penwidth=1.6',
+    ArrowKind.DATA: 'color="#1f5fbf", penwidth=1.3',
+    ArrowKind.ACK: 'color="#707070", penwidth=1.0',
+    ArrowKind.RESET: 'color="#c0262d", penwidth=1.6',
 }
-MARK_COLORS = {"state": "#5b2c83", "state-differs": "#c0262d", "call": "#1c7c3c", "call-error": "#c0262d"}
+MARK_COLORS = {MarkKind.STATE: "#5b2c83", MarkKind.STATE_DIFFERS: "#c0262d", MarkKind.CALL: "#1c7c3c",
+               MarkKind.CALL_ERROR: "#c0262d"}
+_STATES = (MarkKind.STATE, MarkKind.STATE_DIFFERS)
 
 
 def quote(text: str) -> str:
@@ -82,7 +84,7 @@ def _label(row: Row) -> list[str]:
 
 
 def _mark_lines(mark: Mark) -> list[str]:
-    return wrap(mark.text.split("\n"), STATE_WIDTH if mark.kind.startswith("state") else CALL_WIDTH)
+    return wrap(mark.text.split("\n"), STATE_WIDTH if mark.kind in _STATES else CALL_WIDTH)
 
 
 def _legend(diagram: Diagram, width: float) -> list[str]:
@@ -233,7 +235,7 @@ def _mark(g: _Geometry, index: int, row: Row, mark, text) -> None:
     justify = "\\r" if outward < 0 else "\\l"
     y = g.mark_y(index, row)
     lines = _mark_lines(mark)
-    if mark.kind.startswith("state"):
+    if mark.kind in _STATES:
         width = STATE_WIDTH
         center = x + outward * (width / 2 + 6)
         text(center, y, lines, width, justify, MARK_COLORS[mark.kind], extra=', fontsize=9')

@@ -5,10 +5,10 @@ notes across both lanes, as far as Mermaid allows (it has no slanted arrows or m
 frame number and time lead each message). Knows nothing of TCP.
 """
 
-from handshake_viz.views.timeline import Diagram
+from handshake_viz.views.timeline import ArrowKind, Diagram
 
-_ARROWS = {"control": "->>", "data": "->>", "ack": "-->>", "reset": "->>"}
-_DROPPED = {"ack": "--x"}   # a cross means one thing in every format: it never reached the socket
+_ARROWS = {ArrowKind.CONTROL: "->>", ArrowKind.DATA: "->>", ArrowKind.ACK: "-->>", ArrowKind.RESET: "->>"}
+_DROPPED = {ArrowKind.ACK: "--x"}   # a cross means one thing in every format: it never reached the socket
 _PHASE_COLOURS = ("rgb(235, 242, 252)", "rgb(238, 248, 238)", "rgb(252, 240, 235)")
 
 

@@ -3,10 +3,11 @@ of a conversation took highlighted. Pure."""
 
 from handshake_viz.core.tcp_states import TcpState, Trigger, state_chart
 from handshake_viz.render.dot import quote
+from handshake_viz.wire.records import CLIENT, SERVER
 
 RESETS = (Trigger.SEND_RST, Trigger.RECEIVE_RST)
 
-SIDE_COLOURS = {"client": "#1f5fbf", "server": "#d46a00"}
+SIDE_COLOURS = {CLIENT: "#1f5fbf", SERVER: "#d46a00"}
 DEFAULT_TITLE = "TCP states (RFC 9293), drawn from the analyzer's transition table"
 # Rows of the classic figure: opening at the top, closing below, each close on its own side.
 RANKS = (("CLOSED",), ("LISTEN", "SYN_SENT"), ("SYN_RECEIVED",), ("ESTABLISHED",),
@@ -43,7 +44,7 @@ def chart_dot(paths: dict[str, list[tuple[TcpState, TcpState, Trigger]]] | None 
     out.append(f'  resets [shape=plaintext, style="", fontsize=10, label="{quote(note)}"];')
     out.append('  { rank=same; "TIME_WAIT"; resets; }')
     if paths:
-        legend = ", ".join(f"{side}: {colour}" for side, colour in (("client", "blue"), ("server", "orange")))
+        legend = ", ".join(f"{side}: {colour}" for side, colour in ((CLIENT, "blue"), (SERVER, "orange")))
         said = quote(f"highlighted: the path each side took ({legend}; purple: both)")
         out.append(f'  legend [shape=plaintext, style="", label="{said}"];')
     out.append("}")

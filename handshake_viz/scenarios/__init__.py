@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from handshake_viz.errors import ScenarioError
-from handshake_viz.wire.records import SocketCall, endpoint_text
+from handshake_viz.wire.records import CLIENT, SERVER, Side, SocketCall, endpoint_text
 
 SOCKET_TIMEOUT = 5.0
 
@@ -44,7 +44,7 @@ class Session:
     def server_text(self) -> str:
         return endpoint_text(self.host, self.port)
 
-    def call(self, side: str, name: str, args: str, function: Callable, *arguments, sock=None, peer=None):
+    def call(self, side: Side, name: str, args: str, function: Callable, *arguments, sock=None, peer=None):
         """Make one socket call and record it; an OSError is recorded, then raised. sock is the
         socket it was made on (by default the socket it returned: socket(), accept()); peer, for a
         UDP server's sendto/recvfrom, the client it talked to (recvfrom's is in its result)."""
@@ -58,7 +58,7 @@ class Session:
         returned = result[0] if isinstance(result, tuple) and result else result
         if sock is None and isinstance(returned, socket.socket):
             sock = returned
-        if peer is None and name == "recvfrom" and side == "server":
+        if peer is None and name == "recvfrom" and side == SERVER:
             peer = endpoint_text(*result[1][:2])   # the client this datagram came from
         self._record(SocketCall(side, name, args, start, time.time(), _result_text(name, result)), sock, peer)
         return result
@@ -87,7 +87,7 @@ class Session:
                 local=None if endpoint else self._bound.get(id(sock))))
         return tuple(sorted(resolved, key=lambda call: call.start))
 
-    def bind(self, side: str, sock: socket.socket, address: tuple, fails: type[OSError] | None = None) -> None:
+    def bind(self, side: Side, sock: socket.socket, address: tuple, fails: type[OSError] | None = None) -> None:
         """bind(), remembered as the socket's own end, also when it is expected to fail."""
         self._bound[id(sock)] = endpoint_text(*address[:2])
         if fails is not None:
@@ -96,36 +96,36 @@ class Session:
             self.call(side, "bind", endpoint_text(*address[:2]), sock.bind, address, sock=sock)
 
     # TCP
-    def new_socket(self, side: str, kind: int = socket.SOCK_STREAM) -> socket.socket:
+    def new_socket(self, side: Side, kind: int = socket.SOCK_STREAM) -> socket.socket:
         name = "SOCK_STREAM" if kind == socket.SOCK_STREAM else "SOCK_DGRAM"
         sock = self.call(side, "socket", name, socket.socket, self.family, kind)
         sock.settimeout(SOCKET_TIMEOUT)
         return sock
 
-    def setsockopt(self, side: str, sock, level: int, option: int, value, text: str) -> None:
+    def setsockopt(self, side: Side, sock, level: int, option: int, value, text: str) -> None:
         self.call(side, "setsockopt", text, sock.setsockopt, level, option, value, sock=sock)
 
     def listen(self, backlog: int = 5, before_listen: Callable[[socket.socket], None] | None = None,
                reuse: bool = True) -> socket.socket:
         """The server's socket, SO_REUSEADDR set as real servers do, bound and listening."""
-        server = self.new_socket("server")
+        server = self.new_socket(SERVER)
         if reuse:
-            self.setsockopt("server", server, socket.SOL_SOCKET, socket.SO_REUSEADDR, 1, "SO_REUSEADDR, 1")
+            self.setsockopt(SERVER, server, socket.SOL_SOCKET, socket.SO_REUSEADDR, 1, "SO_REUSEADDR, 1")
         if before_listen:
             before_listen(server)
-        self.bind("server", server, self.server_address)
-        self.call("server", "listen", str(backlog), server.listen, backlog, sock=server)
+        self.bind(SERVER, server, self.server_address)
+        self.call(SERVER, "listen", str(backlog), server.listen, backlog, sock=server)
         self.listening.set()
         return server
 
     def accept(self, listener: socket.socket) -> socket.socket:
         """accept() is drawn on the connection it returned."""
-        conn, peer = self.call("server", "accept", "", listener.accept)
+        conn, peer = self.call(SERVER, "accept", "", listener.accept)
         conn.settimeout(SOCKET_TIMEOUT)
         self.learn_endpoint(conn, peer)
         return conn
 
-    def connect(self, side: str = "client", before_connect: Callable[[socket.socket], None] | None = None,
+    def connect(self, side: Side = CLIENT, before_connect: Callable[[socket.socket], None] | None = None,
                 address: tuple | None = None) -> socket.socket:
         if not self.listening.wait(SOCKET_TIMEOUT) or self.aborted:
             raise ScenarioError("the server never started listening")
@@ -142,26 +142,26 @@ class Session:
                 pass
         return sock
 
-    def send(self, side: str, sock: socket.socket, data: bytes) -> int:
+    def send(self, side: Side, sock: socket.socket, data: bytes) -> int:
         return self.call(side, "send", f"{len(data)} bytes", sock.send, data, sock=sock)
 
-    def recv(self, side: str, sock: socket.socket, size: int = 1024) -> bytes:
+    def recv(self, side: Side, sock: socket.socket, size: int = 1024) -> bytes:
         return self.call(side, "recv", str(size), sock.recv, size, sock=sock)
 
-    def recv_until_closed(self, side: str, sock: socket.socket) -> None:
+    def recv_until_closed(self, side: Side, sock: socket.socket) -> None:
         expect(self.recv(side, sock) == b"", f"the {side} expected end of stream, got data")
 
     def close_after_client(self, conn: socket.socket, listener: socket.socket) -> None:
         """The server's usual ending: read until the client closes, then close both sockets."""
-        self.recv_until_closed("server", conn)
-        self.close("server", conn)
-        self.close("server", listener)
+        self.recv_until_closed(SERVER, conn)
+        self.close(SERVER, conn)
+        self.close(SERVER, listener)
 
-    def nodelay(self, side: str):
+    def nodelay(self, side: Side):
         """A before_connect that turns Nagle off (TCP_NODELAY), recorded."""
         return lambda sock: self.setsockopt(side, sock, socket.IPPROTO_TCP, socket.TCP_NODELAY, 1, "TCP_NODELAY, 1")
 
-    def fails(self, error: type[OSError], side: str, name: str, args: str, function: Callable, *arguments, sock=None):
+    def fails(self, error: type[OSError], side: Side, name: str, args: str, function: Callable, *arguments, sock=None):
         """A call the scenario expects to fail with error (recorded like any other call)."""
         try:
             self.call(side, name, args, function, *arguments, sock=sock)
@@ -169,24 +169,24 @@ class Session:
             return
         raise ScenarioError(f"the {side}'s {name} succeeded, but should have failed with {error.__name__}")
 
-    def shutdown(self, side: str, sock: socket.socket, how: int = socket.SHUT_WR) -> None:
+    def shutdown(self, side: Side, sock: socket.socket, how: int = socket.SHUT_WR) -> None:
         name = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}[how]
         self.call(side, "shutdown", name, sock.shutdown, how, sock=sock)
 
-    def close(self, side: str, sock: socket.socket) -> None:
+    def close(self, side: Side, sock: socket.socket) -> None:
         self.call(side, "close", f"fd {sock.fileno()}", sock.close, sock=sock)
 
     # UDP
-    def sendto(self, side: str, sock: socket.socket, data: bytes, address: tuple) -> int:
+    def sendto(self, side: Side, sock: socket.socket, data: bytes, address: tuple) -> int:
         """A client's sendto ties its socket to the exchange; a server's is about the client it answers."""
         to = endpoint_text(*address[:2])
         sent = self.call(side, "sendto", f"{len(data)} bytes, {to}", sock.sendto, data, address, sock=sock,
-                         peer=to if side == "server" else None)
-        if id(sock) not in self._endpoints and side == "client":
+                         peer=to if side == SERVER else None)
+        if id(sock) not in self._endpoints and side == CLIENT:
             self.learn_endpoint(sock, sock.getsockname())
         return sent
 
-    def recvfrom(self, side: str, sock: socket.socket, size: int = 1024) -> tuple[bytes, tuple]:
+    def recvfrom(self, side: Side, sock: socket.socket, size: int = 1024) -> tuple[bytes, tuple]:
         return self.call(side, "recvfrom", str(size), sock.recvfrom, size, sock=sock)
 
     def run_sides(self, *programs: Callable[[], None]) -> None:

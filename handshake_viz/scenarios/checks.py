@@ -4,8 +4,9 @@ Each check reads a run (its records, analysed conversations and recorded calls) 
 list of sentences, empty when the wire and the calls show what the scenario promises.
 """
 
+from handshake_viz.core.analysis import Handshake, Phase
 from handshake_viz.kernel.view import align
-from handshake_viz.wire.records import ACK, FIN, RST, SYN
+from handshake_viz.wire.records import ACK, CLIENT, FIN, RST, SERVER, SYN, Side
 
 
 def tcp_conversations(run) -> list:
@@ -16,11 +17,11 @@ def udp_conversations(run) -> list:
     return [c for c in run.conversations if c.protocol == "udp"]
 
 
-def states(conversation, side: str) -> list[str]:
+def states(conversation, side: Side) -> list[str]:
     return [change.state.value for change in conversation.states[side]]
 
 
-def calls_named(run, name: str, side: str | None = None) -> list:
+def calls_named(run, name: str, side: Side | None = None) -> list:
     return [c for c in run.calls if c.name == name and (side is None or c.side == side)]
 
 
@@ -41,12 +42,12 @@ def handshake_once(conversation) -> list[str]:
     segments = conversation.segments
     syns = [s for s in segments if s.record.flags & (SYN | ACK) == SYN]
     syn_acks = [s for s in segments if s.record.flags & (SYN | ACK) == SYN | ACK]
-    completing = [s for s in segments if s.phase == "handshake" and s.record.flags == ACK]
+    completing = [s for s in segments if s.phase == Phase.HANDSHAKE and s.record.flags == ACK]
     problems: list[str] = []
     need(problems, len(syns) == 1, f"{len(syns)} SYNs instead of one")
     need(problems, len(syn_acks) == 1, f"{len(syn_acks)} SYN+ACKs instead of one")
     need(problems, len(completing) == 1, f"{len(completing)} handshake ACKs instead of one")
-    need(problems, conversation.handshake == "complete", f"handshake {conversation.handshake}")
+    need(problems, conversation.handshake == Handshake.COMPLETE, f"handshake {conversation.handshake}")
     return problems
 
 
@@ -66,7 +67,7 @@ def data_acked_at_seq_plus_len(conversation) -> list[str]:
 
 def orderly_close(conversation, closer: str) -> list[str]:
     """closer sends the first FIN and alone ends in TIME_WAIT; the peer goes through LAST_ACK."""
-    peer = "server" if closer == "client" else "client"
+    peer = SERVER if closer == CLIENT else CLIENT
     fins = [s.sender for s in conversation.segments if s.record.flags & FIN]
     problems: list[str] = []
     need(problems, fins == [closer, peer], f"FINs sent by {fins}, expected {closer} then {peer}")
@@ -88,7 +89,7 @@ def kernel_dropped(run, conversation, frame: int, reason: str) -> list[str]:
     return [] if got == reason else [f"the kernel's record has frame {frame} dropped for {got}, not {reason}"]
 
 
-def outcome(run, name: str, side: str, expected: str, index: int = 0) -> list[str]:
+def outcome(run, name: str, side: Side, expected: str, index: int = 0) -> list[str]:
     calls = calls_named(run, name, side)
     if len(calls) <= index:
         return [f"the {side} made no {name} call number {index + 1}"]

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 
+from handshake_viz.core.analysis import Handshake, Phase
 from handshake_viz.core.marks import KEEP_ALIVE, WINDOW_UPDATE, ZERO_WINDOW, ZERO_WINDOW_PROBE
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, scenario
 from handshake_viz.scenarios.checks import (
@@ -17,7 +18,7 @@ from handshake_viz.scenarios.checks import (
     outcome,
     tcp_conversations,
 )
-from handshake_viz.wire.records import FIN, RST, SYN
+from handshake_viz.wire.records import CLIENT, FIN, RST, SERVER, SYN
 
 
 def _single(*checks):
@@ -46,16 +47,16 @@ def _wait_for_error(sock: socket.socket) -> str:
 def _sigpipe_check(run, conversation):
     problems: list[str] = []
     segments = conversation.segments
-    server_fin = next((s for s in segments if s.record.flags & FIN and s.sender == "server"), None)
+    server_fin = next((s for s in segments if s.record.flags & FIN and s.sender == SERVER), None)
     need(problems, server_fin is not None, "the server sent no FIN")
     if server_fin is None:
         return problems
     after = segments[segments.index(server_fin):]
-    data = next((s for s in after if s.sender == "client" and s.record.payload_len), None)
-    reset = next((s for s in after if s.sender == "server" and s.record.flags & RST), None)
+    data = next((s for s in after if s.sender == CLIENT and s.record.payload_len), None)
+    reset = next((s for s in after if s.sender == SERVER and s.record.flags & RST), None)
     need(problems, data is not None and reset is not None and reset.record.frame > data.record.frame,
          "the client's write after the server closed was not answered by a RST")
-    return problems + outcome(run, "send", "client", "5") + outcome(run, "send", "client", "-1 EPIPE", index=1)
+    return problems + outcome(run, "send", CLIENT, "5") + outcome(run, "send", CLIENT, "-1 EPIPE", index=1)
 
 
 @scenario("sigpipe", "the server closes; the client, after reading end of stream, writes twice: the first "
@@ -66,18 +67,18 @@ def _sigpipe(session: Session) -> None:
 
     def server():
         listener = session.listen()
-        session.close("server", session.accept(listener))
+        session.close(SERVER, session.accept(listener))
         expect(done.wait(SOCKET_TIMEOUT), "the client never finished")
-        session.close("server", listener)
+        session.close(SERVER, listener)
 
     def client():
         try:
             sock = session.connect()
-            session.recv_until_closed("client", sock)
-            session.send("client", sock, b"hello")
-            session.call("client", "poll", "POLLERR", _wait_for_error, sock, sock=sock)
-            session.fails(BrokenPipeError, "client", "send", "5 bytes", sock.send, b"again", sock=sock)
-            session.close("client", sock)
+            session.recv_until_closed(CLIENT, sock)
+            session.send(CLIENT, sock, b"hello")
+            session.call(CLIENT, "poll", "POLLERR", _wait_for_error, sock, sock=sock)
+            session.fails(BrokenPipeError, CLIENT, "send", "5 bytes", sock.send, b"again", sock=sock)
+            session.close(CLIENT, sock)
         finally:
             done.set()
 
@@ -102,13 +103,13 @@ def _nagle_check(run):
 def _stalls(conversation) -> list[float]:
     """For each round, how long the second small write waited for the server's ACK of the first:
     with Nagle on, a small segment is held while earlier data is unacknowledged."""
-    segments = [s for s in conversation.segments if s.phase == "data"]
+    segments = [s for s in conversation.segments if s.phase == Phase.DATA]
     waits = []
     for i, segment in enumerate(segments[:-1]):
         following = segments[i + 1]
-        if (segment.sender == "client" and segment.record.payload_len and following.sender == "server"
+        if (segment.sender == CLIENT and segment.record.payload_len and following.sender == SERVER
                 and not following.record.payload_len and following.covers):
-            after = next((s for s in segments[i + 2:] if s.sender == "client" and s.record.payload_len), None)
+            after = next((s for s in segments[i + 2:] if s.sender == CLIENT and s.record.payload_len), None)
             if after is not None:
                 waits.append(round(following.record.time - segment.record.time, 4))
     return [w for w in waits if w > 0.005]
@@ -125,20 +126,20 @@ def _nagle(session: Session) -> None:
             for _ in range(ROUNDS):
                 request = b""
                 while len(request) < 20:
-                    request += session.recv("server", conn)
-                session.send("server", conn, b"R" * 10)
-            session.recv_until_closed("server", conn)
-            session.close("server", conn)
-        session.close("server", listener)
+                    request += session.recv(SERVER, conn)
+                session.send(SERVER, conn, b"R" * 10)
+            session.recv_until_closed(SERVER, conn)
+            session.close(SERVER, conn)
+        session.close(SERVER, listener)
 
     def client():
         for nodelay in (False, True):
-            sock = session.connect(before_connect=session.nodelay("client") if nodelay else None)
+            sock = session.connect(before_connect=session.nodelay(CLIENT) if nodelay else None)
             for _ in range(ROUNDS):
-                session.send("client", sock, b"a" * 10)
-                session.send("client", sock, b"b" * 10)
-                session.recv("client", sock)
-            session.close("client", sock)
+                session.send(CLIENT, sock, b"a" * 10)
+                session.send(CLIENT, sock, b"b" * 10)
+                session.recv(CLIENT, sock)
+            session.close(CLIENT, sock)
 
     session.run_sides(server, client)
 
@@ -148,10 +149,10 @@ MESSAGES = (b"one,", b"two,", b"three")
 
 def _boundaries_check(run, conversation):
     problems: list[str] = []
-    client_data = [s for s in conversation.segments if s.sender == "client" and s.record.payload_len]
+    client_data = [s for s in conversation.segments if s.sender == CLIENT and s.record.payload_len]
     need(problems, [s.record.payload_len for s in client_data] == [len(m) for m in MESSAGES],
          f"the three sends were not three segments: {[s.record.payload_len for s in client_data]}")
-    reads = [c for c in calls_named(run, "recv", "server") if not c.end_of_stream]
+    reads = [c for c in calls_named(run, "recv", SERVER) if not c.end_of_stream]
     need(problems, [c.result for c in reads] == [str(sum(map(len, MESSAGES)))],
          f"the server's reads returned {[c.result for c in reads]}, expected one read of all the bytes")
     return problems
@@ -167,15 +168,15 @@ def _stream_boundaries(session: Session) -> None:
     def server():
         listener = session.listen()
         conn = session.accept(listener)
-        session.setsockopt("server", conn, socket.SOL_SOCKET, socket.SO_RCVLOWAT, total, f"SO_RCVLOWAT, {total}")
-        expect(len(session.recv("server", conn)) == total, "one read did not return everything")
+        session.setsockopt(SERVER, conn, socket.SOL_SOCKET, socket.SO_RCVLOWAT, total, f"SO_RCVLOWAT, {total}")
+        expect(len(session.recv(SERVER, conn)) == total, "one read did not return everything")
         session.close_after_client(conn, listener)
 
     def client():
-        sock = session.connect(before_connect=session.nodelay("client"))
+        sock = session.connect(before_connect=session.nodelay(CLIENT))
         for message in MESSAGES:
-            session.send("client", sock, message)
-        session.close("client", sock)
+            session.send(CLIENT, sock, message)
+        session.close(CLIENT, sock)
 
     session.run_sides(server, client)
 
@@ -187,20 +188,20 @@ READER_PAUSE = 1.0
 def _zero_window_check(run, conversation):
     problems: list[str] = []
     segments = conversation.segments
-    zero = next((s for s in segments if ZERO_WINDOW in s.analysis and s.sender == "server"), None)
+    zero = next((s for s in segments if ZERO_WINDOW in s.analysis and s.sender == SERVER), None)
     need(problems, zero is not None, "the server never advertised a zero window")
     if zero is None:
         return problems
     later = segments[segments.index(zero):]
-    probes = [s for s in later if s.sender == "client" and (ZERO_WINDOW_PROBE in s.analysis or KEEP_ALIVE in s.analysis)]
+    probes = [s for s in later if s.sender == CLIENT and (ZERO_WINDOW_PROBE in s.analysis or KEEP_ALIVE in s.analysis)]
     need(problems, bool(probes), "the client sent no zero-window probe")
-    update = next((s for s in later if s.sender == "server" and s.window > 0 and
+    update = next((s for s in later if s.sender == SERVER and s.window > 0 and
                    (WINDOW_UPDATE in s.analysis or s.record.frame > zero.record.frame)), None)
     need(problems, update is not None, "the window never opened again")
     if update is not None:
-        need(problems, any(s.sender == "client" and s.record.payload_len for s in segments[segments.index(update):]),
+        need(problems, any(s.sender == CLIENT and s.record.payload_len for s in segments[segments.index(update):]),
              "no data flowed after the window opened")
-    total = sum(s.record.payload_len for s in segments if s.sender == "client" and not s.analysis & {"retransmission"})
+    total = sum(s.record.payload_len for s in segments if s.sender == CLIENT and not s.analysis & {"retransmission"})
     need(problems, total >= FLOOD, f"only {total} of {FLOOD} bytes crossed")
     return problems
 
@@ -211,25 +212,25 @@ def _zero_window_check(run, conversation):
           _single(_zero_window_check))
 def _zero_window(session: Session) -> None:
     def small_buffer(sock):
-        session.setsockopt("server", sock, socket.SOL_SOCKET, socket.SO_RCVBUF, 4096, "SO_RCVBUF, 4096")
+        session.setsockopt(SERVER, sock, socket.SOL_SOCKET, socket.SO_RCVBUF, 4096, "SO_RCVBUF, 4096")
 
     def server():
         listener = session.listen(before_listen=small_buffer)
         conn = session.accept(listener)
         time.sleep(READER_PAUSE)  # not reading: the receive buffer fills up
         received = 0
-        while chunk := session.recv("server", conn, 65536):
+        while chunk := session.recv(SERVER, conn, 65536):
             received += len(chunk)
         expect(received == FLOOD, f"the server read {received} of {FLOOD} bytes")
-        session.close("server", conn)
-        session.close("server", listener)
+        session.close(SERVER, conn)
+        session.close(SERVER, listener)
 
     def client():
         sock = session.connect()
         data, sent = b"z" * FLOOD, 0
         while sent < FLOOD:   # send() takes what fits in the send buffer: loop, as C programs do
-            sent += session.send("client", sock, data[sent:])
-        session.close("client", sock)
+            sent += session.send(CLIENT, sock, data[sent:])
+        session.close(CLIENT, sock)
 
     session.run_sides(server, client)
 
@@ -240,7 +241,7 @@ SEGMENT = 100
 def _retransmission_check(run, conversation):
     problems: list[str] = []
     copies = [s for s in conversation.segments if s.resent_from is not None]
-    need(problems, len(copies) == 1 and copies[0].sender == "client",
+    need(problems, len(copies) == 1 and copies[0].sender == CLIENT,
          f"expected one client segment sent again, saw {[s.record.frame for s in copies]}")
     if len(copies) != 1:
         return problems
@@ -252,7 +253,7 @@ def _retransmission_check(run, conversation):
     original = next(s for s in conversation.segments if s.record.frame == again.resent_from)
     if original is not None:
         meanwhile = [s for s in conversation.segments
-                     if original.record.frame < s.record.frame < again.record.frame and s.sender == "server"]
+                     if original.record.frame < s.record.frame < again.record.frame and s.sender == SERVER]
         need(problems, bool(meanwhile) and all(s.rel_ack <= original.rel_seq for s in meanwhile),
              "the server's ACKs while the segment was missing should stop at the hole")
         problems += kernel_dropped(run, conversation, original.record.frame, "NETFILTER_DROP")
@@ -263,7 +264,7 @@ def _retransmission_check(run, conversation):
 
 
 def data_delivered(run) -> list[str]:
-    reads = [c for c in calls_named(run, "recv", "server")]
+    reads = [c for c in calls_named(run, "recv", SERVER)]
     total = sum(int(c.result.split()[0]) for c in reads if c.error is None)
     return [] if total == 3 * SEGMENT else [f"the server read {total} bytes, expected {3 * SEGMENT}"]
 
@@ -289,16 +290,16 @@ def _retransmission(session: Session) -> None:
         conn = session.accept(listener)
         received = 0
         while received < 3 * SEGMENT:
-            received += len(session.recv("server", conn))
-        session.send("server", conn, b"ok")
+            received += len(session.recv(SERVER, conn))
+        session.send(SERVER, conn, b"ok")
         session.close_after_client(conn, listener)
 
     def client():
-        sock = session.connect(before_connect=session.nodelay("client"))
+        sock = session.connect(before_connect=session.nodelay(CLIENT))
         for letter in b"abc":
-            session.send("client", sock, bytes([letter]) * SEGMENT)
-        expect(session.recv("client", sock) == b"ok", "no reply")
-        session.close("client", sock)
+            session.send(CLIENT, sock, bytes([letter]) * SEGMENT)
+        expect(session.recv(CLIENT, sock) == b"ok", "no reply")
+        session.close(CLIENT, sock)
 
     session.run_sides(server, client)
 
@@ -309,11 +310,11 @@ IDLE = 2.5
 def _keepalive_check(run, conversation):
     problems: list[str] = []
     segments = conversation.segments
-    probes = [s for s in segments if KEEP_ALIVE in s.analysis and s.sender == "client"]
+    probes = [s for s in segments if KEEP_ALIVE in s.analysis and s.sender == CLIENT]
     need(problems, len(probes) >= 2, f"{len(probes)} keep-alive probes, expected at least 2 in {IDLE} s")
     for probe in probes:
         need(problems, probe.record.payload_len == 0, "a probe carried data")
-        answer = next((s for s in segments[segments.index(probe) + 1:] if s.sender == "server"), None)
+        answer = next((s for s in segments[segments.index(probe) + 1:] if s.sender == SERVER), None)
         # The answer re-acknowledges the next byte; tshark calls it a keep-alive ACK, or a window
         # update when it is the first segment to carry the scaled window.
         need(problems, answer is not None and answer.rel_ack == probe.rel_seq + 1 and not answer.record.payload_len,
@@ -334,12 +335,12 @@ def _keepalive(session: Session) -> None:
 
     def client():
         def keepalive(sock):
-            session.setsockopt("client", sock, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1, "SO_KEEPALIVE, 1")
-            session.setsockopt("client", sock, socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1, "TCP_KEEPIDLE, 1")
-            session.setsockopt("client", sock, socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1, "TCP_KEEPINTVL, 1")
+            session.setsockopt(CLIENT, sock, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1, "SO_KEEPALIVE, 1")
+            session.setsockopt(CLIENT, sock, socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1, "TCP_KEEPIDLE, 1")
+            session.setsockopt(CLIENT, sock, socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1, "TCP_KEEPINTVL, 1")
         sock = session.connect(before_connect=keepalive)
         time.sleep(IDLE)
-        session.close("client", sock)
+        session.close(CLIENT, sock)
 
     session.run_sides(server, client)
 
@@ -354,9 +355,9 @@ def _backlog_check(run):
     need(problems, len(conversations) == CLIENTS, f"{len(conversations)} connections, expected {CLIENTS}")
     retried = []
     for conversation in conversations:
-        syns = [s for s in conversation.segments if s.record.flags & SYN and s.sender == "client"]
-        need(problems, conversation.handshake == "complete", f"{conversation.client_text} never connected")
-        need(problems, any(s.record.payload_len for s in conversation.segments if s.sender == "server"),
+        syns = [s for s in conversation.segments if s.record.flags & SYN and s.sender == CLIENT]
+        need(problems, conversation.handshake == Handshake.COMPLETE, f"{conversation.client_text} never connected")
+        need(problems, any(s.record.payload_len for s in conversation.segments if s.sender == SERVER),
              f"{conversation.client_text} was never served")
         if len(syns) > 1:
             retried.append(syns[1].record.time - syns[0].record.time)
@@ -376,18 +377,18 @@ def _backlog(session: Session) -> None:
         time.sleep(ACCEPT_DELAY)
         for _ in range(CLIENTS):
             conn = session.accept(listener)
-            session.send("server", conn, session.recv("server", conn))
-            session.recv_until_closed("server", conn)
-            session.close("server", conn)
-        session.close("server", listener)
+            session.send(SERVER, conn, session.recv(SERVER, conn))
+            session.recv_until_closed(SERVER, conn)
+            session.close(SERVER, conn)
+        session.close(SERVER, listener)
 
     def client(number: int):
         def program():
             time.sleep(0.02 * number)  # in order, while the server is not accepting
             sock = session.connect()
-            session.send("client", sock, f"client {number}".encode())
-            session.recv("client", sock)
-            session.close("client", sock)
+            session.send(CLIENT, sock, f"client {number}".encode())
+            session.recv(CLIENT, sock)
+            session.close(CLIENT, sock)
         return program
 
     session.run_sides(server, *(client(n) for n in range(1, CLIENTS + 1)))

@@ -7,18 +7,19 @@ import threading
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, scenario
 from handshake_viz.scenarios.checks import calls_named, need, outcome, tcp_conversations, udp_conversations
 from handshake_viz.wire import dns
+from handshake_viz.wire.records import CLIENT, SERVER, Side
 
 
 def _bind_udp(session: Session) -> socket.socket:
-    sock = session.new_socket("server", socket.SOCK_DGRAM)
-    session.bind("server", sock, session.server_address)
+    sock = session.new_socket(SERVER, socket.SOCK_DGRAM)
+    session.bind(SERVER, sock, session.server_address)
     session.listening.set()
     return sock
 
 
 def _client_udp(session: Session) -> socket.socket:
     expect(session.listening.wait(SOCKET_TIMEOUT) and not session.aborted, "the server never bound its port")
-    return session.new_socket("client", socket.SOCK_DGRAM)
+    return session.new_socket(CLIENT, socket.SOCK_DGRAM)
 
 
 def _datagram_lengths(run) -> list[tuple[str, int]]:
@@ -29,9 +30,9 @@ def _datagram_lengths(run) -> list[tuple[str, int]]:
 def _udp_check(run):
     problems: list[str] = []
     need(problems, not tcp_conversations(run), "TCP packets appeared")
-    need(problems, _datagram_lengths(run) == [("client", 4), ("server", 9)],
+    need(problems, _datagram_lengths(run) == [(CLIENT, 4), (SERVER, 9)],
          f"datagrams {_datagram_lengths(run)}, expected the 4-byte ping and the 9-byte reply")
-    return problems + outcome(run, "recvfrom", "server", "4") + outcome(run, "recvfrom", "client", "9")
+    return problems + outcome(run, "recvfrom", SERVER, "4") + outcome(run, "recvfrom", CLIENT, "9")
 
 
 @scenario("udp", "unconnected UDP: the client sendto()s 4 bytes, the server recvfrom()s them and sendto()s "
@@ -40,15 +41,15 @@ def _udp_check(run):
 def _udp(session: Session) -> None:
     def server():
         sock = _bind_udp(session)
-        data, peer = session.recvfrom("server", sock)
-        session.sendto("server", sock, b"pong " + data, peer)
-        session.close("server", sock)
+        data, peer = session.recvfrom(SERVER, sock)
+        session.sendto(SERVER, sock, b"pong " + data, peer)
+        session.close(SERVER, sock)
 
     def client():
         sock = _client_udp(session)
-        session.sendto("client", sock, b"ping", session.server_address)
-        session.recvfrom("client", sock)
-        session.close("client", sock)
+        session.sendto(CLIENT, sock, b"ping", session.server_address)
+        session.recvfrom(CLIENT, sock)
+        session.close(CLIENT, sock)
 
     session.run_sides(server, client)
 
@@ -62,10 +63,10 @@ def _udp_boundaries_check(run):
     problems: list[str] = []
     lengths = [length for sender, length in _datagram_lengths(run)]
     need(problems, lengths == [len(p) for p in PIECES] + [len(BIG)], f"datagrams of {lengths} bytes")
-    reads = [c.result for c in calls_named(run, "recvfrom", "server")]
+    reads = [c.result for c in calls_named(run, "recvfrom", SERVER)]
     need(problems, [r.split()[0] for r in reads] == [str(len(p)) for p in PIECES],
          f"the three reads returned {reads}: each should return one whole datagram")
-    truncated = calls_named(run, "recvmsg", "server")
+    truncated = calls_named(run, "recvmsg", SERVER)
     need(problems, bool(truncated) and truncated[0].result == f"{SMALL_BUFFER}, MSG_TRUNC",
          f"the small read gave {[c.result for c in truncated]}, expected {SMALL_BUFFER} bytes and MSG_TRUNC")
     return problems
@@ -82,16 +83,16 @@ def _udp_boundaries(session: Session) -> None:
         sock = _bind_udp(session)
         expect(sent.wait(SOCKET_TIMEOUT), "the client never sent")
         for _ in PIECES:
-            session.recvfrom("server", sock)
-        session.call("server", "recvmsg", str(SMALL_BUFFER), _read_truncated, sock, sock=sock)
-        session.close("server", sock)
+            session.recvfrom(SERVER, sock)
+        session.call(SERVER, "recvmsg", str(SMALL_BUFFER), _read_truncated, sock, sock=sock)
+        session.close(SERVER, sock)
 
     def client():
         sock = _client_udp(session)
         for piece in PIECES + (BIG,):
-            session.sendto("client", sock, piece, session.server_address)
+            session.sendto(CLIENT, sock, piece, session.server_address)
         sent.set()
-        session.close("client", sock)
+        session.close(CLIENT, sock)
 
     session.run_sides(server, client)
 
@@ -107,21 +108,21 @@ def _unreachable_check(run):
     need(problems, len(conversations) == 1, f"{len(conversations)} UDP conversations, expected one")
     if conversations:
         kinds = [(d.sender, d.record.icmp) for d in conversations[0].datagrams]
-        need(problems, kinds == [("client", None), ("server", "port_unreachable")],
+        need(problems, kinds == [(CLIENT, None), (SERVER, "port_unreachable")],
              f"saw {kinds}: expected the datagram, then ICMP port unreachable about it")
-    return problems + outcome(run, "send", "client", "4") + outcome(run, "recv", "client", "-1 ECONNREFUSED")
+    return problems + outcome(run, "send", CLIENT, "4") + outcome(run, "recv", CLIENT, "-1 ECONNREFUSED")
 
 
 @scenario("udp-unreachable", "a connected UDP socket sends to a port where nothing listens: ICMP port "
                              "unreachable comes back, and the next recv() fails with ECONNREFUSED",
           _unreachable_check, traffic=Traffic(connections=0, datagrams=1, icmp_errors=1))
 def _udp_unreachable(session: Session) -> None:
-    sock = session.new_socket("client", socket.SOCK_DGRAM)
-    session.call("client", "connect", session.server_text, sock.connect, session.server_address, sock=sock)
+    sock = session.new_socket(CLIENT, socket.SOCK_DGRAM)
+    session.call(CLIENT, "connect", session.server_text, sock.connect, session.server_address, sock=sock)
     session.learn_endpoint(sock, sock.getsockname())
-    session.send("client", sock, b"ping")
-    session.fails(ConnectionRefusedError, "client", "recv", "1024", sock.recv, 1024, sock=sock)
-    session.close("client", sock)
+    session.send(CLIENT, sock, b"ping")
+    session.fails(ConnectionRefusedError, CLIENT, "recv", "1024", sock.recv, 1024, sock=sock)
+    session.close(CLIENT, sock)
 
 
 NAME, ADDRESS = "example.test", "192.0.2.10"   # a reserved name and a documentation address
@@ -152,17 +153,17 @@ def _dns_check(run):
 def _dns(session: Session) -> None:
     def udp_server():
         sock = _bind_udp(session)
-        request, peer = session.recvfrom("server", sock)
-        session.sendto("server", sock, dns.answer(request, ADDRESS), peer)
-        session.close("server", sock)
+        request, peer = session.recvfrom(SERVER, sock)
+        session.sendto(SERVER, sock, dns.answer(request, ADDRESS), peer)
+        session.close(SERVER, sock)
 
     def tcp_server(listener):
         conn = session.accept(listener)
         length = struct.unpack(">H", _read_exactly(session, conn, 2))[0]
         reply = dns.answer(_read_exactly(session, conn, length), ADDRESS)
-        session.send("server", conn, struct.pack(">H", len(reply)) + reply)
-        session.recv_until_closed("server", conn)
-        session.close("server", conn)
+        session.send(SERVER, conn, struct.pack(">H", len(reply)) + reply)
+        session.recv_until_closed(SERVER, conn)
+        session.close(SERVER, conn)
 
     tcp_ready = threading.Event()
 
@@ -171,25 +172,25 @@ def _dns(session: Session) -> None:
         listener = session.listen()
         tcp_ready.set()
         tcp_server(listener)
-        session.close("server", listener)
+        session.close(SERVER, listener)
 
     def client():
         sock = _client_udp(session)
-        session.sendto("client", sock, dns.query(0x1234, NAME), session.server_address)
-        session.recvfrom("client", sock)
-        session.close("client", sock)
+        session.sendto(CLIENT, sock, dns.query(0x1234, NAME), session.server_address)
+        session.recvfrom(CLIENT, sock)
+        session.close(CLIENT, sock)
         expect(tcp_ready.wait(SOCKET_TIMEOUT), "the TCP responder never started")
         stream = session.connect()
         message = dns.query(0x1235, NAME)
-        session.send("client", stream, struct.pack(">H", len(message)) + message)
-        length = struct.unpack(">H", _read_exactly(session, stream, 2, "client"))[0]
-        _read_exactly(session, stream, length, "client")
-        session.close("client", stream)
+        session.send(CLIENT, stream, struct.pack(">H", len(message)) + message)
+        length = struct.unpack(">H", _read_exactly(session, stream, 2, CLIENT))[0]
+        _read_exactly(session, stream, length, CLIENT)
+        session.close(CLIENT, stream)
 
     session.run_sides(server, client)
 
 
-def _read_exactly(session: Session, sock: socket.socket, count: int, side: str = "server") -> bytes:
+def _read_exactly(session: Session, sock: socket.socket, count: int, side: Side = SERVER) -> bytes:
     data = b""
     while len(data) < count:
         chunk = session.recv(side, sock, count - len(data))

@@ -4,6 +4,7 @@ import socket
 import struct
 import threading
 
+from handshake_viz.core.analysis import Closer, Handshake
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, expect, scenario
 from handshake_viz.scenarios.checks import (
     data_acked_at_seq_plus_len,
@@ -14,7 +15,7 @@ from handshake_viz.scenarios.checks import (
     outcome,
     states,
 )
-from handshake_viz.wire.records import ACK, FIN, RST, SYN
+from handshake_viz.wire.records import ACK, CLIENT, FIN, RST, SERVER, SYN
 
 MESSAGE = b"hello"
 # Simultaneous close: both FINs wait in a slow queue on the namespace's lo (an htb class at
@@ -46,11 +47,11 @@ def _opens(run, conversation):
 
 
 def _client_closes(run, conversation):
-    return orderly_close(conversation, "client")
+    return orderly_close(conversation, CLIENT)
 
 
 def _server_closes(run, conversation):
-    return orderly_close(conversation, "server")
+    return orderly_close(conversation, SERVER)
 
 
 def _data(run, conversation):
@@ -65,7 +66,7 @@ def _handshake(session: Session) -> None:
         session.close_after_client(session.accept(listener), listener)
 
     def client():
-        session.close("client", session.connect())
+        session.close(CLIENT, session.connect())
 
     session.run_sides(server, client)
 
@@ -74,19 +75,19 @@ def _echo(session: Session, server_closes_first: bool) -> None:
     def server():
         listener = session.listen()
         conn = session.accept(listener)
-        session.send("server", conn, session.recv("server", conn))
+        session.send(SERVER, conn, session.recv(SERVER, conn))
         if not server_closes_first:
-            session.recv_until_closed("server", conn)
-        session.close("server", conn)
-        session.close("server", listener)
+            session.recv_until_closed(SERVER, conn)
+        session.close(SERVER, conn)
+        session.close(SERVER, listener)
 
     def client():
         sock = session.connect()
-        session.send("client", sock, MESSAGE)
-        expect(session.recv("client", sock) == MESSAGE, "the echo did not come back whole")
+        session.send(CLIENT, sock, MESSAGE)
+        expect(session.recv(CLIENT, sock) == MESSAGE, "the echo did not come back whole")
         if server_closes_first:
-            session.recv_until_closed("client", sock)
-        session.close("client", sock)
+            session.recv_until_closed(CLIENT, sock)
+        session.close(CLIENT, sock)
 
     session.run_sides(server, client)
 
@@ -115,10 +116,10 @@ def _crossing_fins(run, conversation):
              "the second FIN acknowledges the first: it was sent after the first arrived")
         between = conversation.segments[conversation.segments.index(first) + 1:conversation.segments.index(second)]
         need(problems, not between, "packets passed between the two FINs")
-    for side in ("client", "server"):
+    for side in (CLIENT, SERVER):
         need(problems, states(conversation, side)[-3:] == ["FIN_WAIT_1", "CLOSING", "TIME_WAIT"],
              f"the {side} went {states(conversation, side)}, not FIN_WAIT_1 -> CLOSING -> TIME_WAIT")
-    need(problems, conversation.active_closer == "both", f"active closer {conversation.active_closer}")
+    need(problems, conversation.active_closer == Closer.BOTH, f"active closer {conversation.active_closer}")
     return problems
 
 
@@ -141,8 +142,8 @@ def _simultaneous_close(session: Session) -> None:
         connected.set()
         hold(conn)
         both_ready.wait()
-        session.close("server", conn)
-        session.close("server", listener)
+        session.close(SERVER, conn)
+        session.close(SERVER, listener)
 
     def client():
         sock = session.connect()
@@ -150,7 +151,7 @@ def _simultaneous_close(session: Session) -> None:
         hold(sock)
         _spend_burst(session)
         both_ready.wait()
-        session.close("client", sock)
+        session.close(CLIENT, sock)
 
     session.run_sides(server, client)
 
@@ -166,25 +167,25 @@ def _spend_burst(session: Session) -> None:
 def _half_closed(run, conversation):
     problems: list[str] = []
     segments = conversation.segments
-    client_fin = next((s for s in segments if s.record.flags & FIN and s.sender == "client"), None)
-    need(problems, client_fin is not None and conversation.active_closer == "client", "the client's FIN came first")
+    client_fin = next((s for s in segments if s.record.flags & FIN and s.sender == CLIENT), None)
+    need(problems, client_fin is not None and conversation.active_closer == CLIENT, "the client's FIN came first")
     if client_fin is None:
         return problems
     after = segments[segments.index(client_fin) + 1:]
-    server_data = [s for s in after if s.sender == "server" and s.record.payload_len]
+    server_data = [s for s in after if s.sender == SERVER and s.record.payload_len]
     need(problems, bool(server_data), "the server sent no data after the client's FIN")
     for segment in server_data:
         need(problems, segment.acked_by is not None and
-             next(s for s in segments if s.record.frame == segment.acked_by).sender == "client",
+             next(s for s in segments if s.record.frame == segment.acked_by).sender == CLIENT,
              f"data #{segment.record.frame} after the FIN was not acknowledged by the client")
-    client = conversation.states["client"]
+    client = conversation.states[CLIENT]
     fin_wait_2 = next((c.frame for c in client if c.state.value == "FIN_WAIT_2"), None)
     leaves = next((c.frame for c in client if c.state.value == "TIME_WAIT"), None)
     need(problems, fin_wait_2 is not None and all(fin_wait_2 <= s.record.frame < (leaves or 1 << 60)
                                                     for s in server_data),
          "the client was not in FIN_WAIT_2 while it received the server's data")
     need(problems, conversation.half_close, "the analysis did not see a half-close")
-    return problems + outcome(run, "shutdown", "client", "0") + orderly_close(conversation, "client")
+    return problems + outcome(run, "shutdown", CLIENT, "0") + orderly_close(conversation, CLIENT)
 
 
 @scenario("half-close", "the client sends a request, then shutdown(SHUT_WR); the server reads to end of "
@@ -195,19 +196,19 @@ def _half_close(session: Session) -> None:
         listener = session.listen()
         conn = session.accept(listener)
         request = b""
-        while chunk := session.recv("server", conn):
+        while chunk := session.recv(SERVER, conn):
             request += chunk
-        session.send("server", conn, b"reply to " + request)
-        session.close("server", conn)
-        session.close("server", listener)
+        session.send(SERVER, conn, b"reply to " + request)
+        session.close(SERVER, conn)
+        session.close(SERVER, listener)
 
     def client():
         sock = session.connect()
-        session.send("client", sock, b"GET /")
-        session.shutdown("client", sock, socket.SHUT_WR)
-        expect(session.recv("client", sock).startswith(b"reply"), "no reply after the half-close")
-        session.recv_until_closed("client", sock)
-        session.close("client", sock)
+        session.send(CLIENT, sock, b"GET /")
+        session.shutdown(CLIENT, sock, socket.SHUT_WR)
+        expect(session.recv(CLIENT, sock).startswith(b"reply"), "no reply after the half-close")
+        session.recv_until_closed(CLIENT, sock)
+        session.close(CLIENT, sock)
 
     session.run_sides(server, client)
 
@@ -218,18 +219,18 @@ def _refused_check(run):
         return problems
     flags = [s.record.flags for s in conversation.segments]
     need(problems, flags == [SYN, RST | ACK], f"expected SYN then RST+ACK, saw {len(flags)} segments")
-    need(problems, conversation.handshake == "refused", f"handshake {conversation.handshake}")
-    return problems + outcome(run, "connect", "client", "-1 ECONNREFUSED")
+    need(problems, conversation.handshake == Handshake.REFUSED, f"handshake {conversation.handshake}")
+    return problems + outcome(run, "connect", CLIENT, "-1 ECONNREFUSED")
 
 
 @scenario("refused", "connect to a port where nothing listens: the SYN is answered by RST+ACK and "
                      "connect fails with ECONNREFUSED", _refused_check)
 def _refused(session: Session) -> None:
-    sock = session.new_socket("client")
-    session.fails(ConnectionRefusedError, "client", "connect", session.server_text, sock.connect,
+    sock = session.new_socket(CLIENT)
+    session.fails(ConnectionRefusedError, CLIENT, "connect", session.server_text, sock.connect,
                   session.server_address, sock=sock)
     session.learn_endpoint(sock, sock.getsockname())   # the port it tried from
-    session.close("client", sock)
+    session.close(CLIENT, sock)
 
 
 def _aborted(run, conversation):
@@ -237,9 +238,9 @@ def _aborted(run, conversation):
     segments = conversation.segments
     need(problems, not any(s.record.flags & FIN for s in segments), "a FIN was sent: close was not an abort")
     resets = [s for s in segments if s.record.flags & RST]
-    need(problems, len(resets) == 1 and resets[0].sender == "client", "expected one RST, from the client")
+    need(problems, len(resets) == 1 and resets[0].sender == CLIENT, "expected one RST, from the client")
     need(problems, not conversation.time_wait, f"TIME_WAIT on {conversation.time_wait}")
-    return problems + outcome(run, "recv", "server", "-1 ECONNRESET", index=1)
+    return problems + outcome(run, "recv", SERVER, "-1 ECONNRESET", index=1)
 
 
 @scenario("abort", "the client sets SO_LINGER {on, 0} and closes: a RST instead of a FIN, no TIME_WAIT, "
@@ -250,26 +251,26 @@ def _abort(session: Session) -> None:
     def server():
         listener = session.listen()
         conn = session.accept(listener)
-        session.recv("server", conn)
+        session.recv(SERVER, conn)
         sent.set()
-        session.fails(ConnectionResetError, "server", "recv", "1024", conn.recv, 1024, sock=conn)
-        session.close("server", conn)
-        session.close("server", listener)
+        session.fails(ConnectionResetError, SERVER, "recv", "1024", conn.recv, 1024, sock=conn)
+        session.close(SERVER, conn)
+        session.close(SERVER, listener)
 
     def client():
         sock = session.connect()
-        session.send("client", sock, MESSAGE)
+        session.send(CLIENT, sock, MESSAGE)
         expect(sent.wait(SOCKET_TIMEOUT), "the server never read the message")
-        session.setsockopt("client", sock, socket.SOL_SOCKET, socket.SO_LINGER,
+        session.setsockopt(CLIENT, sock, socket.SOL_SOCKET, socket.SO_LINGER,
                            struct.pack("ii", 1, 0), "SO_LINGER, {on, 0}")
-        session.close("client", sock)
+        session.close(CLIENT, sock)
 
     session.run_sides(server, client)
 
 
 def _rebinds(run, conversation):
     binds = [c for c in run.calls if c.name == "bind"]
-    problems = orderly_close(conversation, "server")
+    problems = orderly_close(conversation, SERVER)
     need(problems, [c.outcome for c in binds[1:]] == ["-1 EADDRINUSE", "0"],
          f"the rebinds gave {[c.outcome for c in binds[1:]]}, expected EADDRINUSE then 0")
     return problems
@@ -280,10 +281,10 @@ def _rebinds(run, conversation):
           _checked(_opens, _rebinds))
 def _reuseaddr(session: Session) -> None:
     _echo(session, server_closes_first=True)
-    plain = session.new_socket("server")
-    session.bind("server", plain, session.server_address, fails=OSError)
-    session.close("server", plain)
-    reusing = session.new_socket("server")
-    session.setsockopt("server", reusing, socket.SOL_SOCKET, socket.SO_REUSEADDR, 1, "SO_REUSEADDR, 1")
-    session.bind("server", reusing, session.server_address)
-    session.close("server", reusing)
+    plain = session.new_socket(SERVER)
+    session.bind(SERVER, plain, session.server_address, fails=OSError)
+    session.close(SERVER, plain)
+    reusing = session.new_socket(SERVER)
+    session.setsockopt(SERVER, reusing, socket.SOL_SOCKET, socket.SO_REUSEADDR, 1, "SO_REUSEADDR, 1")
+    session.bind(SERVER, reusing, session.server_address)
+    session.close(SERVER, reusing)

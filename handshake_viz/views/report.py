@@ -1,7 +1,7 @@
 """A Markdown report of a conversation: its diagram, each phase explained with the capture's own
 numbers, the packets as a table, and the socket calls. Pure."""
 
-from handshake_viz.core.analysis import CLIENT, SERVER
+from handshake_viz.core.analysis import CLIENT, SERVER, Closer, Handshake, Phase
 from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
 from handshake_viz.views.words import Words
 from handshake_viz.wire.records import ACK, FIN, RST, flag_names
@@ -28,11 +28,11 @@ def report(conversation, picture: str, title: str, calls=(), lang: str = "en") -
 def _tcp_story(conversation, say: Words) -> list[tuple[str, str]]:
     segments = conversation.segments
     story = []
-    handshake = [s for s in segments if s.phase == "handshake"]
-    if conversation.handshake == "refused":
+    handshake = [s for s in segments if s.phase == Phase.HANDSHAKE]
+    if conversation.handshake == Handshake.REFUSED:
         syn = handshake[0] if handshake else segments[0]
         return [(say("report.refused.title"), say("report.refused", frame=syn.record.frame, port=conversation.server[1]))]
-    if len(handshake) >= 3 and conversation.handshake == "complete":
+    if len(handshake) >= 3 and conversation.handshake == Handshake.COMPLETE:
         syn, syn_ack, ack = handshake[0], handshake[1], handshake[-1]
         story.append((say("phase.handshake"), say(
             "report.handshake", isn=syn.record.seq, server_isn=syn_ack.record.seq, ack=syn_ack.rel_ack,
@@ -76,7 +76,7 @@ def _teardown_story(conversation, say: Words) -> str:
         text += say("report.fin.acked.data" if length else "report.fin.acked", ack=ack.rel_ack, seq=first.rel_seq,
                     length=length)
     text += "."
-    if conversation.active_closer == "both":
+    if conversation.active_closer == Closer.BOTH:
         text += say("report.simultaneous")
     elif len(fins) > 1:
         second = fins[1]

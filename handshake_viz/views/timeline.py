@@ -7,8 +7,9 @@ the program that made it into rows in the order things happened; `dot` draws the
 import dataclasses
 import ipaddress
 from dataclasses import dataclass
+from enum import StrEnum
 
-from handshake_viz.core.analysis import CLIENT, SERVER, Conversation, Datagram, Segment, UdpConversation, other
+from handshake_viz.core.analysis import CLIENT, DATA, SERVER, Closer, Conversation, Datagram, Segment, UdpConversation, other
 from handshake_viz.core.marks import ANOMALIES, KEEP_ALIVE, ZERO_WINDOW_PROBE
 from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
 from handshake_viz.kernel.view import JUDGED_BY_THE_SOCKET, KernelView
@@ -19,6 +20,20 @@ from handshake_viz.wire.records import FIN, SYN, PacketRecord, SocketCall, TcpOp
 # Calls that wait for the peer; others (send, close, shutdown) emit their packets during the
 # call and return at once, so they are drawn once, where they were made.
 WAITING_CALLS = frozenset({"connect", "accept", "recv", "recvfrom"})
+
+
+class ArrowKind(StrEnum):
+    CONTROL = "control"   # SYN, FIN
+    DATA = "data"
+    ACK = "ack"
+    RESET = "reset"       # a RST, or an ICMP error
+
+
+class MarkKind(StrEnum):
+    STATE = "state"
+    STATE_DIFFERS = "state-differs"   # the kernel's record and the packets disagree
+    CALL = "call"
+    CALL_ERROR = "call-error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +48,7 @@ class Arrow:
     source: str                # lane key
     target: str
     label: tuple[str, ...]     # lines
-    kind: str                  # "control", "data", "ack" or "reset"
+    kind: ArrowKind
     dropped: bool = False      # it never reached the target's socket: drawn ending in a cross
     sent_row: int | None = None  # the row where it left its source, when that is earlier than its own
 
@@ -42,7 +57,7 @@ class Arrow:
 class Mark:
     lane: str
     text: str
-    kind: str                  # "state", "call", "call-error"
+    kind: MarkKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +227,7 @@ def _ordinary(conversation, packet) -> bool:
     if isinstance(packet, Datagram):
         return True
     frame = packet.record.frame
-    return (packet.phase == "data" and not packet.analysis & ANOMALIES and packet.resent_from is None
+    return (packet.phase == DATA and not packet.analysis & ANOMALIES and packet.resent_from is None
             and not any(c.frame == frame for changes in conversation.states.values() for c in changes))
 
 
@@ -291,7 +306,7 @@ def _crossing_fins(conversation: Conversation, kernel: KernelView | None, state_
     """FINs that crossed (each sent before the other arrived, so neither acknowledges the other):
     frame -> the row where its side's kernel sent it, its FIN_WAIT_1, when that row is earlier.
     Only the kernel's record knows when a FIN left; the capture sees it arrive."""
-    if conversation.active_closer != "both" or kernel is None:
+    if conversation.active_closer != Closer.BOTH or kernel is None:
         return {}
     crossing = {}
     for fin in [s for s in conversation.segments if s.record.flags & FIN][:2]:
@@ -308,11 +323,11 @@ def _timed_states(kernel: KernelView | None, calls: tuple[SocketCall, ...], say:
     at_calls: dict[int, list[tuple[str, Mark]]] = {}
     own_rows = []
     for side, states in (kernel.states.items() if kernel else ()):
-        kind = "state-differs" if side in kernel.differences else "state"
+        kind = MarkKind.STATE_DIFFERS if side in kernel.differences else MarkKind.STATE
         for state in states:
             if state.frame is not None or state.time is None:
                 continue
-            mark = Mark(side, say("kernel.only", said=state.state) if kind == "state-differs" else state.state, kind)
+            mark = Mark(side, say("kernel.only", said=state.state) if kind == MarkKind.STATE_DIFFERS else state.state, kind)
             number = next((i for i, c in enumerate(calls) if c.side == side and c.start <= state.time <= c.end), None)
             if number is None:
                 own_rows.append((state.time, state.state, mark))
@@ -332,23 +347,23 @@ def _state_marks(conversation: Conversation, frame: int | None, kernel: KernelVi
         traced = kernel.states[side] if kernel and kernel.states[side] else None
         if traced is None:
             if inferred:
-                marks.append(Mark(side, " → ".join(inferred), "state"))
+                marks.append(Mark(side, " → ".join(inferred), MarkKind.STATE))
             continue
         said = [k.state for k in traced if k.frame == frame and (frame is not None or k.time is None)]
         if side not in kernel.differences:   # the same states: drawn where the kernel entered each
             if said:
-                marks.append(Mark(side, " → ".join(said), "state"))
+                marks.append(Mark(side, " → ".join(said), MarkKind.STATE))
             continue
         if said == inferred:
             if said:
-                marks.append(Mark(side, " → ".join(said), "state"))
+                marks.append(Mark(side, " → ".join(said), MarkKind.STATE))
         elif said and not inferred:
-            marks.append(Mark(side, say("kernel.only", said=" → ".join(said)), "state-differs"))
+            marks.append(Mark(side, say("kernel.only", said=" → ".join(said)), MarkKind.STATE_DIFFERS))
         elif inferred and not said:
-            marks.append(Mark(side, say("kernel.missing", inferred=" → ".join(inferred)), "state-differs"))
+            marks.append(Mark(side, say("kernel.missing", inferred=" → ".join(inferred)), MarkKind.STATE_DIFFERS))
         else:
             marks.append(Mark(side, say("kernel.differs", said=" → ".join(said), inferred=" → ".join(inferred)),
-                              "state-differs"))
+                              MarkKind.STATE_DIFFERS))
     return tuple(marks)
 
 
@@ -356,7 +371,7 @@ def _packet_row(conversation, packet, t0: float, kernel: KernelView | None, say:
     if isinstance(packet, PacketRecord) and packet.malformed:
         sender = conversation.side_of(packet)
         label = (", ".join(flag_names(packet.flags)) or "(no flags)", say("malformed", what=packet.malformed))
-        return Row(_stamp(packet.time, t0, packet.frame), Arrow(sender, other(sender), label, "reset"))
+        return Row(_stamp(packet.time, t0, packet.frame), Arrow(sender, other(sender), label, ArrowKind.RESET))
     if isinstance(packet, PacketRecord):
         return _icmp_row(conversation, packet, t0)
     if isinstance(packet, Datagram):
@@ -388,7 +403,7 @@ def _payload_lines(record: PacketRecord) -> list[str]:
 def _datagram_row(datagram: Datagram, t0: float) -> Row:
     record = datagram.record
     label = [f"UDP   len {record.payload_len}"] + _payload_lines(record)
-    arrow = Arrow(datagram.sender, other(datagram.sender), tuple(label), "data")
+    arrow = Arrow(datagram.sender, other(datagram.sender), tuple(label), ArrowKind.DATA)
     return Row(_stamp(record.time, t0, record.frame), arrow)
 
 
@@ -397,15 +412,15 @@ def _icmp_row(conversation, record: PacketRecord, t0: float) -> Row:
     about = conversation.side_of(record)
     label = (f"ICMP {record.icmp.replace('_', ' ')}",
              f"from {record.reporter}, about {record.protocol.upper()} to {endpoint_text(record.dst, record.dport)}")
-    return Row(_stamp(record.time, t0, record.frame), Arrow(other(about), about, label, "reset"))
+    return Row(_stamp(record.time, t0, record.frame), Arrow(other(about), about, label, ArrowKind.RESET))
 
 
 def _segment_row(conversation: Conversation, segment: Segment, t0: float, kernel: KernelView | None,
                  say: Words) -> Row:
     record = segment.record
     flags = flag_names(record.flags)
-    kind = ("reset" if "RST" in flags else "control" if {"SYN", "FIN"} & set(flags)
-            else "data" if record.payload_len else "ack")
+    kind = (ArrowKind.RESET if "RST" in flags else ArrowKind.CONTROL if {"SYN", "FIN"} & set(flags)
+            else ArrowKind.DATA if record.payload_len else ArrowKind.ACK)
     target = SERVER if segment.sender == CLIENT else CLIENT
     dropped = kernel.dropped if kernel else {}
     label = _segment_label(conversation, segment, say, dropped)
@@ -474,13 +489,13 @@ def _ack_explanation(conversation: Conversation, segment: Segment, say: Words, d
 
 
 def _call_row(call: SocketCall, returning: bool, times: list[float], t0: float, say: Words) -> Row:
-    kind = "call-error" if call.error else "call"
+    kind = MarkKind.CALL_ERROR if call.error else MarkKind.CALL
     if returning:
         return Row(_stamp(call.end, t0), marks=(Mark(call.side, say("call.returns", name=call.name, outcome=say.outcome(call)),
                                                      kind),))
     text = f"{call.name}({call.args})"
     if _blocked(call, times):
-        return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} …", "call"),))
+        return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} …", MarkKind.CALL),))
     return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} = {say.outcome(call)}", kind),))
 
 
@@ -513,7 +528,7 @@ def _loopback_legend(conversation, say: Words) -> list[str]:
 
 def _legend(conversation: Conversation, with_calls: bool, kernel: KernelView | None, say: Words,
             t0: float) -> tuple[str, ...]:
-    isns = [f"{side} {d.base}" for side, d in conversation.directions.items() if d.syn_frame is not None]
+    isns = [f"{side} {isn}" for side, isn in conversation.isns().items()]
     lines = [
         say("legend.seq", isns=say("legend.isns", isns=", ".join(isns)) if isns else ""),
         say("legend.numbers"),

@@ -5,7 +5,23 @@ file; `SocketCall` is what a program asked of the kernel. Neither knows about sc
 """
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import NamedTuple
+
+
+class Side(StrEnum):
+    """The two ends of a conversation: the client sent the first SYN (or spoke first)."""
+
+    CLIENT = "client"
+    SERVER = "server"
+
+
+CLIENT, SERVER = Side.CLIENT, Side.SERVER
+
+
+def other(side: Side) -> Side:
+    return SERVER if side == CLIENT else CLIENT
+
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
 _FLAG_NAMES = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"),
@@ -76,7 +92,7 @@ def endpoint_text(address: str, port: int) -> str:
 class SocketCall:
     """One socket call a scenario made: when it was called, when it returned, and with what."""
 
-    side: str                  # "client" or "server"
+    side: Side
     name: str                  # "connect", "recv", ...
     args: str                  # what it was asked, as short text
     start: float               # wall-clock seconds, same clock as capture timestamps
