@@ -471,8 +471,7 @@ class _TcpStep:
         if record.options is not None and record.options.sack_blocks and back.base is not None:
             segment.sack = tuple((relative(left, back.base), relative(right, back.base))
                                  for left, right in record.options.sack_blocks)
-        segment.analysis = mark(out.marks, back.marks, self.conv.timing, record.seq, record.ack,
-                                record.payload_len, flags, segment.window, record.time)
+        segment.analysis = mark(out.marks, back.marks, self.conv.timing, record, segment.window)
         self.segment = segment
         self._track_sent(segment)
         states = self.conv.states

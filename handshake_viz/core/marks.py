@@ -11,7 +11,7 @@ seen yet" and windows are after scaling.
 from dataclasses import dataclass
 from enum import StrEnum
 
-from handshake_viz.wire.records import ACK, FIN, RST, SYN
+from handshake_viz.wire.records import ACK, FIN, RST, SYN, PacketRecord
 from handshake_viz.wire.seqnum import seq_add, seq_gt, seq_le, seq_lt
 
 
@@ -74,9 +74,10 @@ class HandshakeTiming:
             self.first_rtt = time - self.last_syn_time
 
 
-def mark(fwd: FlowMarks, rev: FlowMarks, timing: HandshakeTiming, seq: int, ack: int,
-         seglen: int, flags: int, window: int, time: float) -> frozenset:
-    """The marks of one segment sent in direction fwd; updates fwd and rev as tshark does."""
+def mark(fwd: FlowMarks, rev: FlowMarks, timing: HandshakeTiming, record: PacketRecord, window: int) -> frozenset:
+    """The marks of one segment (its window already scaled) sent in direction fwd; updates fwd and
+    rev as tshark does."""
+    seq, ack, seglen, flags, time = record.seq, record.ack, record.payload_len, record.flags, record.time
     found: set[str] = set()
     if seglen == 1 and seq == fwd.nextseq and rev.window == 0:
         found.add(ZERO_WINDOW_PROBE)
