@@ -187,11 +187,7 @@ def _run(args) -> int:
     from handshake_viz.live.runner import run_scenario  # imports scapy: only when capturing
 
     request = _request(args)
-    unknown = [name for name in args.names if name not in SCENARIOS]
-    if unknown:
-        raise UsageError(f"no scenario named {unknown[0]}; `handshake-viz list` shows them")
-    chosen = (list(SCENARIOS.values()) if args.all else
-              [SCENARIOS[name] for name in args.names] or [s for s in SCENARIOS.values() if s.default])
+    chosen = _chosen(args)
     outputs = request.outputs
     outputs.refuse_existing([args.captures / f"{s.name}.pcap" for s in chosen] +
                             [kernel_record_path(args.captures / f"{s.name}.pcap") for s in chosen] +
@@ -215,6 +211,16 @@ def _run(args) -> int:
     for line in failed:
         print(f"handshake-viz: {line}", file=sys.stderr)
     return ScenarioError.exit_code if failed else 0
+
+
+def _chosen(args) -> list:
+    """The scenarios named, or all of them (--all), or the default set."""
+    unknown = [name for name in args.names if name not in SCENARIOS]
+    if unknown:
+        raise UsageError(f"no scenario named {unknown[0]}; `handshake-viz list` shows them")
+    if args.all:
+        return list(SCENARIOS.values())
+    return [SCENARIOS[name] for name in args.names] or [s for s in SCENARIOS.values() if s.default]
 
 
 def _keep_kernel_record(outputs: Outputs, pcap: Path, kernel) -> None:

@@ -60,18 +60,24 @@ def test_a_scenario_check_rejects_another_scenarios_wire(runs, check, other):
     assert SCENARIOS[check].check(runs[other]), f"{check}'s check accepted the wire of {other}"
 
 
-def test_the_kernel_goes_through_the_inferred_states_and_where_it_enters_one_elsewhere_it_is_drawn_there(runs):
-    """The kernel's sequence always matches the packets'; its times differ where a call, not a
-    packet, moved the socket, or where the packets alone would guess wrong."""
+def _drawn_elsewhere(runs) -> dict:
+    """(scenario, side, state) -> (the frame where the kernel entered it, the frame the packets
+    imply), for every state the kernel entered elsewhere; none may differ in sequence."""
     from handshake_viz.kernel.view import align
     elsewhere = {}
     for name, run in runs.items():
         assert run.kernel.unavailable is None
-        for conversation in run.conversations:
-            if conversation.protocol == "tcp":
-                account = align(conversation, run.kernel)
-                assert not account.differences, f"{name}: {account.differences}"
-                elsewhere.update({(name, side, state.state): (state.frame, frame) for side, state, frame in account.moved})
+        for conversation in (c for c in run.conversations if c.protocol == "tcp"):
+            account = align(conversation, run.kernel)
+            assert not account.differences, f"{name}: {account.differences}"
+            elsewhere.update({(name, side, state.state): (state.frame, frame) for side, state, frame in account.moved})
+    return elsewhere
+
+
+def test_the_kernel_goes_through_the_inferred_states_and_where_it_enters_one_elsewhere_it_is_drawn_there(runs):
+    """The kernel's sequence always matches the packets'; its times differ where a call, not a
+    packet, moved the socket, or where the packets alone would guess wrong."""
+    elsewhere = _drawn_elsewhere(runs)
     frame_of = {name: {s.record.frame: s for c in runs[name].conversations if c.protocol == "tcp" for s in c.segments}
                 for name in ("simultaneous-close", "sigpipe", "backlog")}
     # Which FIN leaves the slow queue first varies; the side it reaches first enters CLOSING at it,
@@ -143,6 +149,21 @@ def watch_command(tmp_path, port, *rest):
 
 
 @pytest.mark.live
+def _refused_then_echoed(conversations: list) -> dict:
+    """Refused attempts, then one echo over a connection the kernel saw as the packets show it."""
+    refused = [c for c in conversations if c["handshake"] == "refused"]
+    [conversation] = [c for c in conversations if c["handshake"] != "refused"]
+    assert refused and all(c["teardown"] == "rst" for c in refused)
+    assert (conversation["handshake"], conversation["teardown"], conversation["time_wait"]) == ("complete", "fin", "client")
+    assert [p["len"] for p in conversation["packets"] if p["len"]] == [14, 14]
+    # The kernel's record is kept beside the pcap; the kernel saw what the packets show.
+    assert all(c["kernel_agrees"] for c in conversations)
+    client = conversation["states"]["client"]
+    assert [s["state"] for s in client] == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+    assert {s["source"] for s in client} == {"kernel"}
+    return conversation
+
+
 def test_watch_captures_a_students_own_server_and_client(tmp_path):
     from handshake_viz.live.runner import free_port
     port = free_port("127.0.0.1")
@@ -154,16 +175,7 @@ def test_watch_captures_a_students_own_server_and_client(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "hello, server" in result.stdout
     conversations = json.loads((tmp_path / "out" / f"watch-{port}.json").read_text())["conversations"]
-    refused = [c for c in conversations if c["handshake"] == "refused"]
-    [conversation] = [c for c in conversations if c["handshake"] != "refused"]
-    assert refused and all(c["teardown"] == "rst" for c in refused)
-    assert (conversation["handshake"], conversation["teardown"], conversation["time_wait"]) == ("complete", "fin", "client")
-    assert [p["len"] for p in conversation["packets"] if p["len"]] == [14, 14]
-    # The kernel's record is kept beside the pcap; the kernel saw what the packets show.
-    assert all(c["kernel_agrees"] for c in conversations)
-    client = conversation["states"]["client"]
-    assert [s["state"] for s in client] == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
-    assert {s["source"] for s in client} == {"kernel"}
+    conversation = _refused_then_echoed(conversations)
     assert (tmp_path / "captures" / f"watch-{port}.events.json").exists()
     # Several conversations: each diagram is named by its index, and an index page links them.
     out = tmp_path / "out"

@@ -72,62 +72,94 @@ def _segment_values(segment) -> dict:
 def compare(pcap: Path, tsv: Path) -> tuple[int, list[Difference]]:
     """(packets compared, differences): every TCP segment field by field, every UDP datagram's
     length, every ICMP error's conversation, and the grouping of TCP and UDP frames into conversations."""
-    conversations = read_conversations(pcap)
-    segments = {s.record.frame: (c.index, s) for c in conversations if c.protocol == "tcp" for s in c.segments}
-    datagrams = {d.record.frame: (c, d) for c in conversations if c.protocol == "udp" for d in c.datagrams}
-    icmp = {r.frame: (c, r) for c in conversations if c.protocol == "tcp" for r in c.icmp_errors}
-    malformed = {r.frame: c.index for c in conversations for r in c.malformed}
-    icmp.update({f: (c, d.record) for f, (c, d) in datagrams.items() if d.record.icmp})
-    differences: list[Difference] = []
+    comparison = _Comparison(read_conversations(pcap))
     compared = 0
-    streams: dict[str, set] = defaultdict(set)
-    ours_by_stream: dict[str, set] = defaultdict(set)
-    times = {r.frame: r.time for r in ([s.record for _, s in segments.values()] +
-                                       [d.record for _, d in datagrams.values()])}
     for row in tshark_rows(tsv):
-        frame = int(row["frame.number"])
         compared += 1
-        if frame in times and abs(times[frame] - float(row["frame.time_epoch"])) > 1e-6:
-            differences.append(Difference(frame, "time", times[frame], row["frame.time_epoch"]))
+        comparison.row(int(row["frame.number"]), row)
+    return compared, comparison.differences + _grouping(comparison.streams, comparison.ours_by_stream)
+
+
+def _tcp_by_frame(conversations: list) -> tuple[dict, dict]:
+    tcp = [c for c in conversations if c.protocol == "tcp"]
+    return ({s.record.frame: (c.index, s) for c in tcp for s in c.segments},
+            {r.frame: (c, r) for c in tcp for r in c.icmp_errors})
+
+
+def _udp_by_frame(conversations: list) -> tuple[dict, dict]:
+    udp = [c for c in conversations if c.protocol == "udp"]
+    return ({d.record.frame: (c, d) for c in udp for d in c.datagrams},
+            {d.record.frame: (c, d.record) for c in udp for d in c.datagrams if d.record.icmp})
+
+
+class _Comparison:
+    """Our reading of one capture, compared with tshark's a row at a time."""
+
+    def __init__(self, conversations: list):
+        self.segments, tcp_icmp = _tcp_by_frame(conversations)
+        self.datagrams, udp_icmp = _udp_by_frame(conversations)
+        self.icmp = {**tcp_icmp, **udp_icmp}
+        self.malformed = {r.frame: c.index for c in conversations for r in c.malformed}
+        self.times = {r.frame: r.time for r in ([s.record for _, s in self.segments.values()] +
+                                                [d.record for _, d in self.datagrams.values()])}
+        self.differences: list[Difference] = []
+        self.streams: dict[tuple, set] = defaultdict(set)          # tshark's stream -> its frames
+        self.ours_by_stream: dict[tuple, set] = defaultdict(set)   # tshark's stream -> our conversations
+
+    def row(self, frame: int, row: dict) -> None:
+        if frame in self.times and abs(self.times[frame] - float(row["frame.time_epoch"])) > 1e-6:
+            self.differences.append(Difference(frame, "time", self.times[frame], row["frame.time_epoch"]))
         protocols = row["frame.protocols"]
         if ":icmp:ip:" in protocols or ":icmpv6:ipv6:" in protocols:  # an error quoting a header
-            ports = {innermost(row[c]) for c in ("tcp.srcport", "udp.srcport", "tcp.dstport", "udp.dstport") if row[c]}
-            if frame not in icmp:
-                differences.append(Difference(frame, "missing", None, "icmp error"))
-            elif {icmp[frame][1].sport, icmp[frame][1].dport} != ports:
-                differences.append(Difference(frame, "icmp ports", icmp[frame][1], ports))
+            self._icmp(frame, row)
         elif not (row["tcp.srcport"] or row["udp.srcport"]):
-            continue   # ICMP that quotes no TCP or UDP header (an echo, neighbour discovery): not drawn
+            return   # ICMP that quotes no TCP or UDP header (an echo, neighbour discovery): not drawn
         elif row["tcp.srcport"] and not (row["tcp.len"] and row["tcp.window_size"]):   # tshark stopped on the header
-            if row["tcp.stream"] and frame not in malformed:
-                differences.append(Difference(frame, "malformed", None, "tshark stopped on its TCP header"))
-            elif row["tcp.stream"]:
-                streams["tcp", row["tcp.stream"]].add(frame)
-                ours_by_stream["tcp", row["tcp.stream"]].add(malformed[frame])
+            self._malformed_tcp(frame, row)
         elif row["tcp.srcport"]:
-            if frame not in segments:
-                differences.append(Difference(frame, "missing", None, "tcp"))
-                continue
-            index, segment = segments[frame]
-            streams["tcp", row["tcp.stream"]].add(frame)
-            ours_by_stream["tcp", row["tcp.stream"]].add(index)
-            got, expected = _segment_values(segment), _tcp_values(row)
-            differences += [Difference(frame, name, got[name], expected[name])   # the marks this oracle has
-                            for name in TCP_FIELDS if name in expected and got[name] != expected[name]]
+            self._tcp(frame, row)
         else:
-            if innermost(row["udp.length"]) < 8:   # tshark: "Bad length value", malformed
-                if frame not in malformed:
-                    differences.append(Difference(frame, "malformed", None, "tshark found its UDP length bogus"))
-            elif frame not in datagrams:
-                differences.append(Difference(frame, "missing", None, "udp"))
-            else:
-                conversation, datagram = datagrams[frame]
-                streams["udp", innermost(row["udp.stream"])].add(frame)
-                ours_by_stream["udp", innermost(row["udp.stream"])].add(conversation.index)
-                if datagram.record.payload_len != innermost(row["udp.length"]) - 8:
-                    differences.append(Difference(frame, "udp len", datagram.record.payload_len,
-                                                  innermost(row["udp.length"]) - 8))
-    return compared, differences + _grouping(streams, ours_by_stream)
+            self._udp(frame, row)
+
+    def _in_stream(self, protocol: str, stream: str, frame: int, index: int) -> None:
+        self.streams[protocol, stream].add(frame)
+        self.ours_by_stream[protocol, stream].add(index)
+
+    def _icmp(self, frame: int, row: dict) -> None:
+        ports = {innermost(row[c]) for c in ("tcp.srcport", "udp.srcport", "tcp.dstport", "udp.dstport") if row[c]}
+        if frame not in self.icmp:
+            self.differences.append(Difference(frame, "missing", None, "icmp error"))
+        elif {self.icmp[frame][1].sport, self.icmp[frame][1].dport} != ports:
+            self.differences.append(Difference(frame, "icmp ports", self.icmp[frame][1], ports))
+
+    def _malformed_tcp(self, frame: int, row: dict) -> None:
+        if row["tcp.stream"] and frame not in self.malformed:
+            self.differences.append(Difference(frame, "malformed", None, "tshark stopped on its TCP header"))
+        elif row["tcp.stream"]:
+            self._in_stream("tcp", row["tcp.stream"], frame, self.malformed[frame])
+
+    def _tcp(self, frame: int, row: dict) -> None:
+        if frame not in self.segments:
+            self.differences.append(Difference(frame, "missing", None, "tcp"))
+            return
+        index, segment = self.segments[frame]
+        self._in_stream("tcp", row["tcp.stream"], frame, index)
+        got, expected = _segment_values(segment), _tcp_values(row)
+        self.differences += [Difference(frame, name, got[name], expected[name])   # the marks this oracle has
+                             for name in TCP_FIELDS if name in expected and got[name] != expected[name]]
+
+    def _udp(self, frame: int, row: dict) -> None:
+        length = innermost(row["udp.length"])
+        if length < 8:   # tshark: "Bad length value", malformed
+            if frame not in self.malformed:
+                self.differences.append(Difference(frame, "malformed", None, "tshark found its UDP length bogus"))
+        elif frame not in self.datagrams:
+            self.differences.append(Difference(frame, "missing", None, "udp"))
+        else:
+            conversation, datagram = self.datagrams[frame]
+            self._in_stream("udp", innermost(row["udp.stream"]), frame, conversation.index)
+            if datagram.record.payload_len != length - 8:
+                self.differences.append(Difference(frame, "udp len", datagram.record.payload_len, length - 8))
 
 
 def _grouping(streams: dict, ours_by_stream: dict) -> list[Difference]:

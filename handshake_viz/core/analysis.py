@@ -453,15 +453,7 @@ class _TcpStep:
     def run(self) -> None:
         record, out, back = self.record, self.out, self.back
         flags = record.flags
-        if out.base is None:
-            out.base = record.seq if flags & SYN else seq_add(record.seq, -1)
-        elif flags & (SYN | ACK) == SYN | ACK and record.seq != out.base:
-            # A SYN+ACK with a new ISN: tshark 4.0.17 counts this side from it from now on.
-            out.base = record.seq
-            if out.syn_frame is not None:
-                out.syn_end = seq_add(record.seq, 1)
-        if flags & ACK and back.base is None:
-            back.base = seq_add(record.ack, -1)
+        self._set_bases()
         segment = Segment(
             record, self.sender,
             rel_seq=relative(record.seq, out.base),
@@ -489,6 +481,19 @@ class _TcpStep:
                 self._trigger(self.receiver, Trigger.RECEIVE_FIN)
         if self.conv.closed_frame is None:
             self._check_closed()
+
+    def _set_bases(self) -> None:
+        """Where relative numbers count from: the ISN, or one below the first number seen."""
+        record, out, back = self.record, self.out, self.back
+        if out.base is None:
+            out.base = record.seq if record.flags & SYN else seq_add(record.seq, -1)
+        elif record.flags & (SYN | ACK) == SYN | ACK and record.seq != out.base:
+            # A SYN+ACK with a new ISN: tshark 4.0.17 counts this side from it from now on.
+            out.base = record.seq
+            if out.syn_frame is not None:
+                out.syn_end = seq_add(record.seq, 1)
+        if record.flags & ACK and back.base is None:
+            back.base = seq_add(record.ack, -1)
 
     def _reset_trigger(self) -> Trigger:
         """A RST that reaches a connection opened by a listener (still in SYN_RECEIVED) sends it back

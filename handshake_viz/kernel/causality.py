@@ -64,61 +64,84 @@ def _first(segments, sender: str, test) -> object:
     return next((s.record for s in segments if s.sender == sender and test(s)), None)
 
 
+# What a TCP call's return waits for from the peer: its name, and the test of the packet.
+_AWAITED = {
+    "end_of_stream": ("FIN", lambda flags: flags & FIN),
+    "ECONNREFUSED": ("RST", lambda flags: flags & RST),
+    "ECONNRESET": ("RST", lambda flags: flags & RST),
+    "connected": ("SYN+ACK", lambda flags: flags & (SYN | ACK) == SYN | ACK),
+    "accepted": ("handshake's last ACK", lambda flags: flags & (SYN | ACK | RST) == ACK),
+}
+
+
 def _tcp_call(call: SocketCall, conversation: Conversation, read_so_far: dict):
-    segments, peer = conversation.segments, other(call.side)
     if call.name in _READS and call.error is None and not call.end_of_stream:
-        key = (conversation.index, call.side)
-        read_so_far[key] = read_so_far.get(key, 0) + _count(call)
-        arrived = max((s.rel_seq + s.record.payload_len - 1 for s in segments if s.sender == peer
-                       and s.record.payload_len and s.record.time <= call.end + RESOLUTION), default=0)
-        if read_so_far[key] > arrived:
-            last = _first(reversed(segments), peer, lambda s: s.record.payload_len) or segments[-1].record
-            return f"byte {read_so_far[key]} from the {peer} arrived", last
+        return _tcp_read(call, conversation, read_so_far)
+    if call.error == "EPIPE":
+        return _broken_pipe(call, conversation.segments)
+    kind = _awaited_kind(call)
+    if kind is None:
         return None
-    wanted = {
-        "end_of_stream": (f"the {peer}'s FIN", lambda s: s.record.flags & FIN),
-        "ECONNREFUSED": (f"the {peer}'s RST", lambda s: s.record.flags & RST),
-        "ECONNRESET": (f"the {peer}'s RST", lambda s: s.record.flags & RST),
-        "connected": (f"the {peer}'s SYN+ACK", lambda s: s.record.flags & (SYN | ACK) == SYN | ACK),
-        "accepted": ("the handshake's last ACK",
-                     lambda s: s.record.flags & (SYN | ACK | RST) == ACK),
-    }
-    if call.end_of_stream:
-        kind = "end_of_stream"
-    elif call.error in ("ECONNREFUSED", "ECONNRESET"):
-        kind = call.error
-    elif call.error == "EPIPE":
-        reset = _first(segments, peer, lambda s: s.record.flags & RST)
-        own_fin = _first(segments, call.side, lambda s: s.record.flags & FIN)
-        causes = [r for r in (reset, own_fin) if r is not None]
-        if not causes or min(r.time for r in causes) > call.end + RESOLUTION:
-            return f"the {peer}'s RST or the {call.side}'s own FIN", causes[0] if causes else segments[-1].record
-        return None
-    elif call.name == "connect" and call.error is None:
-        kind = "connected"
-    elif call.name == "accept" and call.error is None:
-        kind = "accepted"
-    else:
-        return None
-    name, test = wanted[kind]
-    cause = _first(segments, peer, test)
+    peer = other(call.side)
+    what, test = _AWAITED[kind]
+    cause = _first(conversation.segments, peer, lambda s: test(s.record.flags))
     if cause is None or cause.time > call.end + RESOLUTION:
-        return name, cause or segments[-1].record
+        name = "the handshake's last ACK" if kind == "accepted" else f"the {peer}'s {what}"
+        return name, cause or conversation.segments[-1].record
+    return None
+
+
+def _awaited_kind(call: SocketCall) -> str | None:
+    if call.end_of_stream:
+        return "end_of_stream"
+    if call.error in ("ECONNREFUSED", "ECONNRESET"):
+        return call.error
+    if call.error is None and call.name in ("connect", "accept"):
+        return {"connect": "connected", "accept": "accepted"}[call.name]
+    return None
+
+
+def _tcp_read(call: SocketCall, conversation: Conversation, read_so_far: dict):
+    """A read cannot return bytes before they arrived."""
+    segments, peer = conversation.segments, other(call.side)
+    key = (conversation.index, call.side)
+    read_so_far[key] = read_so_far.get(key, 0) + _count(call)
+    arrived = max((s.rel_seq + s.record.payload_len - 1 for s in segments if s.sender == peer
+                   and s.record.payload_len and s.record.time <= call.end + RESOLUTION), default=0)
+    if read_so_far[key] > arrived:
+        last = _first(reversed(segments), peer, lambda s: s.record.payload_len) or segments[-1].record
+        return f"byte {read_so_far[key]} from the {peer} arrived", last
+    return None
+
+
+def _broken_pipe(call: SocketCall, segments: list):
+    """EPIPE comes after the peer's RST, or after this side's own FIN (a send after shutdown)."""
+    peer = other(call.side)
+    causes = [r for r in (_first(segments, peer, lambda s: s.record.flags & RST),
+                          _first(segments, call.side, lambda s: s.record.flags & FIN)) if r is not None]
+    if not causes or min(r.time for r in causes) > call.end + RESOLUTION:
+        return f"the {peer}'s RST or the {call.side}'s own FIN", causes[0] if causes else segments[-1].record
     return None
 
 
 def _udp_call(call: SocketCall, conversation: UdpConversation, read_so_far: dict):
     datagrams = conversation.datagrams
     if call.name in _READS and call.error is None:
-        key = (conversation.index, call.side)
-        read_so_far[key] = read_so_far.get(key, 0) + 1
-        arrived = [d.record for d in datagrams if d.sender != call.side and not d.record.icmp]
-        if len([r for r in arrived if r.time <= call.end + RESOLUTION]) < read_so_far[key]:
-            return f"datagram {read_so_far[key]} to the {call.side} arrived", (arrived or [datagrams[-1].record])[-1]
-    elif call.error == "ECONNREFUSED":
+        return _udp_read(call, conversation, read_so_far)
+    if call.error == "ECONNREFUSED":
         error = next((d.record for d in datagrams if d.record.icmp), None)
         if error is None or error.time > call.end + RESOLUTION:
             return "the ICMP error", error or datagrams[-1].record
+    return None
+
+
+def _udp_read(call: SocketCall, conversation: UdpConversation, read_so_far: dict):
+    """A read cannot return a datagram before it arrived."""
+    key = (conversation.index, call.side)
+    read_so_far[key] = read_so_far.get(key, 0) + 1
+    arrived = [d.record for d in conversation.datagrams if d.sender != call.side and not d.record.icmp]
+    if sum(1 for r in arrived if r.time <= call.end + RESOLUTION) < read_so_far[key]:
+        return f"datagram {read_so_far[key]} to the {call.side} arrived", (arrived or [conversation.datagrams[-1].record])[-1]
     return None
 
 

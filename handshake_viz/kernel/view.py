@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from handshake_viz.core.analysis import CLIENT, SERVER, Conversation, other
+from handshake_viz.core.tcp_states import TcpState
 from handshake_viz.kernel.record import EventKind, KernelEvent, KernelRecord, TimeWaitEntry
-from handshake_viz.wire.records import ACK, FIN, RST, SYN
+from handshake_viz.wire.records import ACK, FIN, RST, SYN, Side
 
 OPENING_WINDOW = 0.005  # a connecting socket's SYN_SENT, traced before it has a port, precedes its SYN by µs
 PLACE_WINDOW = 0.005    # a state the kernel entered this close to its packet is drawn at that packet
@@ -67,23 +68,11 @@ def align(conversation: Conversation, record: KernelRecord) -> KernelView | None
     if record is None or record.unavailable is not None:
         return None
     ends = {CLIENT: conversation.client_text, SERVER: conversation.server_text}
-    start = conversation.segments[0].record.time if conversation.segments else 0
     states, differences, left, moved = {}, {}, {}, []
     for side in (CLIENT, SERVER):
         own, peer = ends[side], ends[other(side)]
-        changes = [e for e in record.events if e.kind == EventKind.STATE and e.src == own and e.dst == peer]
-        if side == CLIENT:  # connect() enters SYN_SENT before the socket has its port
-            first_syn = next((s.record.time for s in conversation.segments
-                              if s.sender == CLIENT and s.record.flags & SYN), None)
-            opening = [e for e in record.events if e.kind == EventKind.STATE and e.new == "SYN_SENT" and e.dst == peer
-                       and e.src.endswith(":0") and first_syn is not None and 0 <= first_syn - e.time < OPENING_WINDOW]
-            changes = opening[-1:] + changes
-        if side == SERVER:  # the listener that took the connection
-            listener = [e for e in record.events if e.kind == EventKind.STATE and e.new == "LISTEN"
-                        and e.src.rsplit(":", 1)[1] == own.rsplit(":", 1)[1] and e.time <= start]
-            changes = listener[-1:] + changes
         entry = next((t for t in record.time_wait if t.local == own and t.remote == peer), None)
-        sequence = _sequence(changes, entry)
+        sequence = _sequence(_traced_changes(conversation, record, side, own, peer), entry)
         if entry:
             left[side] = entry.seconds_left
         states[side] = _placed(side, sequence, conversation)
@@ -94,6 +83,38 @@ def align(conversation: Conversation, record: KernelRecord) -> KernelView | None
             moved += [(side, kernel, inferred.frame) for kernel, inferred
                       in zip(reversed(states[side]), reversed(conversation.states[side]))
                       if kernel.time is not None and kernel.frame != inferred.frame]
+    return KernelView(states, differences, left, _reset_reasons(conversation, record, ends),
+                      dropped_frames(conversation, record), moved)
+
+
+def _traced_changes(conversation: Conversation, record: KernelRecord, side: Side, own: str,
+                    peer: str) -> list[KernelEvent]:
+    """The state changes the kernel traced for side's socket of this connection, with, before
+    them, the client's SYN_SENT (entered before its socket had a port) or the server's listener."""
+    traced = [e for e in record.events if e.kind == EventKind.STATE]
+    first = _opening(conversation, traced, peer) if side == CLIENT else _listener(conversation, traced, own)
+    return first + [e for e in traced if (e.src, e.dst) == (own, peer)]
+
+
+def _opening(conversation: Conversation, traced: list[KernelEvent], peer: str) -> list[KernelEvent]:
+    """connect()'s SYN_SENT, traced on a socket with no port yet, just before the first SYN."""
+    first_syn = next((s.record.time for s in conversation.segments if s.sender == CLIENT and s.record.flags & SYN), None)
+    if first_syn is None:
+        return []
+    portless = [e for e in traced if e.new == TcpState.SYN_SENT and e.dst == peer and e.src.endswith(":0")]
+    return [e for e in portless if 0 <= first_syn - e.time < OPENING_WINDOW][-1:]
+
+
+def _listener(conversation: Conversation, traced: list[KernelEvent], own: str) -> list[KernelEvent]:
+    """The listener that took the connection: the last to listen on its port before it began."""
+    start = conversation.segments[0].record.time if conversation.segments else 0
+    port = own.rsplit(":", 1)[1]
+    listening = [e for e in traced if e.new == TcpState.LISTEN and e.time <= start]
+    return [e for e in listening if e.src.rsplit(":", 1)[1] == port][-1:]
+
+
+def _reset_reasons(conversation: Conversation, record: KernelRecord, ends: dict) -> dict[int, str]:
+    """The frame of each RST the kernel says it sent on this connection, with its reason."""
     resets = {}
     for event in record.events:
         if event.kind == EventKind.SEND_RESET and {event.src, event.dst} == set(ends.values()):
@@ -101,7 +122,7 @@ def align(conversation: Conversation, record: KernelRecord) -> KernelView | None
             frame = _nearest_reset(conversation, event.time, sender)
             if frame is not None:
                 resets[frame] = event.reason or "NOT_SPECIFIED"
-    return KernelView(states, differences, left, resets, dropped_frames(conversation, record), moved)
+    return resets
 
 
 DROP_WINDOW = 0.002   # a drop comes right after its packet passed the capture: the same softirq pass
@@ -121,24 +142,32 @@ def dropped_frames(conversation: Conversation, record: KernelRecord) -> dict[int
     captured last before it (within DROP_WINDOW), unless another protocol's function dropped it;
     and when the run counted listen overflows, a client SYN repeated before any answer was
     dropped by a full accept queue."""
-    segments = conversation.segments
     dropped = {}
     for event in record.events:
         # A drop in a UDP or ICMP function is not a TCP segment's (a datagram dropped at that moment).
-        if event.kind != EventKind.DROP or any(other in (event.where or "") for other in ("udp", "icmp")):
-            continue
-        before = [s for s in segments if 0 <= event.time - s.record.time <= DROP_WINDOW]
-        if len(before) > 1 and before[-1].record.flags & RST and any(
-                e.kind == EventKind.SEND_RESET and before[-2].record.time <= e.time <= event.time for e in record.events):
-            before.pop()   # the RST the kernel sent in answer, before it freed the packet it answers
-        if before:
-            dropped[before[-1].record.frame] = event.reason
+        if event.kind == EventKind.DROP and not any(other in (event.where or "") for other in ("udp", "icmp")):
+            frame = _dropped_packet(conversation.segments, record, event)
+            if frame is not None:
+                dropped[frame] = event.reason
     if record.listen_overflows:
-        for syn, following in zip(segments, segments[1:]):
-            if syn.sender == CLIENT and syn.record.flags & (SYN | ACK) == SYN and following.sender == CLIENT \
-                    and following.record.flags & (SYN | ACK) == SYN:
-                dropped.setdefault(syn.record.frame, "TCP_LISTEN_OVERFLOW")
+        for syn in _repeated_syns(conversation.segments):
+            dropped.setdefault(syn.record.frame, "TCP_LISTEN_OVERFLOW")
     return dropped
+
+
+def _dropped_packet(segments: list, record: KernelRecord, drop: KernelEvent) -> int | None:
+    before = [s for s in segments if 0 <= drop.time - s.record.time <= DROP_WINDOW]
+    if len(before) > 1 and before[-1].record.flags & RST and any(
+            e.kind == EventKind.SEND_RESET and before[-2].record.time <= e.time <= drop.time for e in record.events):
+        before.pop()   # the RST the kernel sent in answer, before it freed the packet it answers
+    return before[-1].record.frame if before else None
+
+
+def _repeated_syns(segments: list) -> list:
+    """The client's SYNs sent again before any answer."""
+    def client_syn(segment) -> bool:
+        return segment.sender == CLIENT and segment.record.flags & (SYN | ACK) == SYN
+    return [syn for syn, following in zip(segments, segments[1:]) if client_syn(syn) and client_syn(following)]
 
 
 def _sequence(changes: list[KernelEvent], time_wait: TimeWaitEntry | None) -> list[tuple[float | None, str]]:
@@ -178,62 +207,66 @@ def _time_wait_frame(conversation: Conversation, side: str, old: str, closed: fl
     return max((f for f in frames if f is not None), default=None)
 
 
-def _packet_at(conversation: Conversation, side: str, old: str, new: str, time: float) -> int | None:
+def _packet_at(conversation: Conversation, side: Side, old: TcpState, new: TcpState, time: float) -> int | None:
     """The packet where the kernel's change belongs: the one it received last before the change
     (the kernel changes state as it processes a packet), the one it sends right after (FIN_WAIT_1
     before its FIN), or a reset either way; None when no packet is within PLACE_WINDOW of it."""
-    if (old, new) == ("LISTEN", "SYN_RECEIVED"):
+    if (old, new) == (TcpState.LISTEN, TcpState.SYN_RECEIVED):
         return cause_packet(conversation, side, "peer_syn", time)
-    frames = {s.record.frame: s.record for s in conversation.segments}
-
-    def within(frame: int, after: bool) -> bool:
-        gap = (time - frames[frame].time) if after else (frames[frame].time - time)
-        return -CAPTURE_RESOLUTION <= gap <= PLACE_WINDOW
-
     kind, direction = CAUSES.get((old, new), (None, None))
     if direction == "before":
-        frame = cause_packet(conversation, side, kind, None, after=time)
-        return frame if frame is not None and within(frame, False) else None
-    if kind is None and new == "CLOSED":   # a reset: the peer's that arrived, or our own that leaves
-        frame = cause_packet(conversation, side, "peer_rst", time)
-        if frame is not None and within(frame, True):
-            return frame
-        frame = cause_packet(conversation, side, "own_rst", None, after=time)
-        return frame if frame is not None and within(frame, False) else None
+        return _near(conversation, cause_packet(conversation, side, kind, None, after=time), time, after=False)
+    if kind is None and new == TcpState.CLOSED:   # a reset: the peer's that arrived, or our own that leaves
+        return (_near(conversation, cause_packet(conversation, side, "peer_rst", time), time, after=True)
+                or _near(conversation, cause_packet(conversation, side, "own_rst", None, after=time), time, after=False))
     if kind is None:
         return None
     received = [s.record.frame for s in conversation.segments
                 if s.sender == other(side) and s.record.time <= time + CAPTURE_RESOLUTION]
-    return received[-1] if received and within(received[-1], True) else None
+    return _near(conversation, received[-1] if received else None, time, after=True)
 
 
+def _near(conversation: Conversation, frame: int | None, time: float, after: bool) -> int | None:
+    """frame, if the kernel's change at time came within PLACE_WINDOW after it (or before it)."""
+    if frame is None:
+        return None
+    sent = next(s.record.time for s in conversation.segments if s.record.frame == frame)
+    gap = (time - sent) if after else (sent - time)
+    return frame if -CAPTURE_RESOLUTION <= gap <= PLACE_WINDOW else None
 
-def cause_packet(conversation: Conversation, side: str, kind: str, before: float | None,
+
+# The packets that cause kernel state changes: whose (the side's own, or its peer's) and which.
+_CAUSES_TESTS = {
+    "peer_syn": ("peer", lambda flags: flags & (SYN | ACK) == SYN),
+    "peer_syn_ack": ("peer", lambda flags: flags & (SYN | ACK) == SYN | ACK),
+    "peer_handshake_ack": ("peer", lambda flags: flags & (SYN | ACK | RST) == ACK),
+    "peer_fin": ("peer", lambda flags: flags & FIN),
+    "peer_rst": ("peer", lambda flags: flags & RST),
+    "own_syn": ("own", lambda flags: flags & SYN),
+    "own_fin": ("own", lambda flags: flags & FIN),
+    "own_rst": ("own", lambda flags: flags & RST),
+}
+
+
+def cause_packet(conversation: Conversation, side: Side, kind: str, before: float | None,
                  after: float | None = None) -> int | None:
     """The frame of the packet of kind for side: the latest one at or before `before`, or (with
     `after`) the first of side's own at or after it, or (with neither) the first."""
-    peer = other(side)
-    tests = {
-        "peer_syn": (peer, lambda s: s.record.flags & (SYN | ACK) == SYN),
-        "peer_syn_ack": (peer, lambda s: s.record.flags & (SYN | ACK) == SYN | ACK),
-        "peer_handshake_ack": (peer, lambda s: s.record.flags & (SYN | ACK | RST) == ACK),
-        "peer_fin": (peer, lambda s: s.record.flags & FIN),
-        "peer_rst": (peer, lambda s: s.record.flags & RST),
-        "own_syn": (side, lambda s: s.record.flags & SYN),
-        "own_fin": (side, lambda s: s.record.flags & FIN),
-        "own_rst": (side, lambda s: s.record.flags & RST),
-    }
-    if kind == "ack_of_own_fin":
-        fin = cause_packet(conversation, side, "own_fin", None)
-        found = [s for s in conversation.segments if s.sender == peer and fin in s.covers] if fin else []
-    else:
-        sender, test = tests[kind]
-        found = [s for s in conversation.segments if s.sender == sender and test(s)]
+    found = _packets_of_kind(conversation, side, kind)
     if before is not None:
         found = [s for s in found if s.record.time <= before + CAPTURE_RESOLUTION][-1:]
     elif after is not None and kind.startswith("own"):
         found = [s for s in found if s.record.time >= after - CAPTURE_RESOLUTION][:1]
     return found[0].record.frame if found else None
+
+
+def _packets_of_kind(conversation: Conversation, side: Side, kind: str) -> list:
+    if kind == "ack_of_own_fin":
+        fin = cause_packet(conversation, side, "own_fin", None)
+        return [s for s in conversation.segments if s.sender == other(side) and fin in s.covers] if fin else []
+    whose, test = _CAUSES_TESTS[kind]
+    sender = side if whose == "own" else other(side)
+    return [s for s in conversation.segments if s.sender == sender and test(s.record.flags)]
 
 
 def _differ(inferred: tuple[str, ...], kernel: tuple[str, ...]) -> bool:

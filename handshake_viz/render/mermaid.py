@@ -22,7 +22,6 @@ def text(value: str) -> str:
 
 def to_mermaid(diagram: Diagram) -> str:
     ids = {lane.key: f"L{i}" for i, lane in enumerate(diagram.lanes)}
-    left, right = (ids[lane.key] for lane in diagram.lanes)
     lines = ["sequenceDiagram"]
     lines += [f"    participant {ids[lane.key]} as {text(lane.title + ' ' + lane.subtitle)}" for lane in diagram.lanes]
     starts = {b.first_row: (i, b) for i, b in enumerate(diagram.brackets)}
@@ -30,25 +29,35 @@ def to_mermaid(diagram: Diagram) -> str:
     spans = {s.first_row: s for s in diagram.spans}
     for index, row in enumerate(diagram.rows):
         if index in starts:
-            number, bracket = starts[index]
-            lines.append(f"    rect {_PHASE_COLOURS[number % len(_PHASE_COLOURS)]}")
-            lines.append(f"    Note over {left},{right}: {text(bracket.label)}")
-        if row.arrow:
-            arrow = row.arrow
-            label = "<br/>".join(text(line) for line in (row.stamp, *arrow.label) if line)
-            shape = _DROPPED.get(arrow.kind, "-x") if arrow.dropped else _ARROWS[arrow.kind]
-            lines.append(f"    {ids[arrow.source]}{shape}{ids[arrow.target]}: {label}")
-        if row.fold:
-            lines.append(f"    Note over {left},{right}: {text(row.fold)}")
-        for mark in row.marks:
-            side = "left of" if ids[mark.lane] == left else "right of"
-            lines.append(f"    Note {side} {ids[mark.lane]}: {text(mark.text)}")
+            lines += _phase_start(*starts[index], ids)
+        lines += _row(row, ids)
         if index in spans:
-            span = spans[index]
-            lines.append(f"    Note over {ids[span.lane]}: {text(span.label)}")
+            lines.append(f"    Note over {ids[spans[index].lane]}: {text(spans[index].label)}")
         if index in ends:
             lines.append("    end")
     return "\n".join(lines) + "\n"
+
+
+def _phase_start(number: int, bracket, ids: dict) -> list[str]:
+    left, right = ids.values()
+    return [f"    rect {_PHASE_COLOURS[number % len(_PHASE_COLOURS)]}", f"    Note over {left},{right}: {text(bracket.label)}"]
+
+
+def _row(row, ids: dict) -> list[str]:
+    """A row's arrow, its fold's note and its marks, in that order."""
+    left, right = ids.values()
+    lines = []
+    if row.arrow:
+        arrow = row.arrow
+        label = "<br/>".join(text(line) for line in (row.stamp, *arrow.label) if line)
+        shape = _DROPPED.get(arrow.kind, "-x") if arrow.dropped else _ARROWS[arrow.kind]
+        lines.append(f"    {ids[arrow.source]}{shape}{ids[arrow.target]}: {label}")
+    if row.fold:
+        lines.append(f"    Note over {left},{right}: {text(row.fold)}")
+    for mark in row.marks:
+        side = "left of" if ids[mark.lane] == left else "right of"
+        lines.append(f"    Note {side} {ids[mark.lane]}: {text(mark.text)}")
+    return lines
 
 
 def to_markdown(diagram: Diagram) -> str:

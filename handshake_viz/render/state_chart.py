@@ -30,16 +30,7 @@ def chart_dot(paths: dict[str, list[tuple[TcpState, TcpState, Trigger]]] | None 
     for state in TcpState:
         fill = '#fff3c4' if state in visited else '#f4f4f4'
         out.append(f'  "{state.value}" [fillcolor="{fill}"];')
-    chart = state_chart()
-    for source, target, data in chart.edges(data=True):
-        takers = [side for side, steps in paths.items() if (source, target, data["trigger"]) in steps]
-        if data["trigger"] in RESETS and not takers:
-            continue
-        style = ""
-        if takers:
-            colour = SIDE_COLOURS[takers[0]] if len(takers) == 1 else "#7a3fb0"
-            style = f', color="{colour}", fontcolor="{colour}", penwidth=2.6'
-        out.append(f'  "{source.value}" -> "{target.value}" [label="{quote(data["trigger"].value)}"{style}];')
+    out += _edges(paths)
     note = "Not drawn: from every state after SYN_SENT, send RST or receive RST leads to CLOSED."
     out.append(f'  resets [shape=plaintext, style="", fontsize=10, label="{quote(note)}"];')
     out.append('  { rank=same; "TIME_WAIT"; resets; }')
@@ -49,6 +40,21 @@ def chart_dot(paths: dict[str, list[tuple[TcpState, TcpState, Trigger]]] | None 
         out.append(f'  legend [shape=plaintext, style="", label="{said}"];')
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def _edges(paths: dict) -> list[str]:
+    """The table's transitions, each in the colour of the side that took it; resets only if taken."""
+    edges = []
+    for source, target, data in state_chart().edges(data=True):
+        takers = [side for side, steps in paths.items() if (source, target, data["trigger"]) in steps]
+        if data["trigger"] in RESETS and not takers:
+            continue
+        style = ""
+        if takers:
+            colour = SIDE_COLOURS[takers[0]] if len(takers) == 1 else "#7a3fb0"
+            style = f', color="{colour}", fontcolor="{colour}", penwidth=2.6'
+        edges.append(f'  "{source.value}" -> "{target.value}" [label="{quote(data["trigger"].value)}"{style}];')
+    return edges
 
 
 def paths_of(conversation) -> dict[str, list[tuple[TcpState, TcpState, Trigger]]]:

@@ -192,18 +192,23 @@ def _zero_window_check(run, conversation):
     need(problems, zero is not None, "the server never advertised a zero window")
     if zero is None:
         return problems
+    _probed_then_opened(problems, segments, zero)
+    total = sum(s.record.payload_len for s in segments if s.sender == CLIENT and not s.analysis & {"retransmission"})
+    need(problems, total >= FLOOD, f"only {total} of {FLOOD} bytes crossed")
+    return problems
+
+
+def _probed_then_opened(problems: list[str], segments: list, zero) -> None:
+    """After the zero window: the client probes, the window opens again, data flows again."""
     later = segments[segments.index(zero):]
-    probes = [s for s in later if s.sender == CLIENT and (ZERO_WINDOW_PROBE in s.analysis or KEEP_ALIVE in s.analysis)]
+    probes = [s for s in later if s.sender == CLIENT and s.analysis & {ZERO_WINDOW_PROBE, KEEP_ALIVE}]
     need(problems, bool(probes), "the client sent no zero-window probe")
-    update = next((s for s in later if s.sender == SERVER and s.window > 0 and
-                   (WINDOW_UPDATE in s.analysis or s.record.frame > zero.record.frame)), None)
+    opened = [s for s in later if s.sender == SERVER and s.window > 0]
+    update = next((s for s in opened if WINDOW_UPDATE in s.analysis or s.record.frame > zero.record.frame), None)
     need(problems, update is not None, "the window never opened again")
     if update is not None:
         need(problems, any(s.sender == CLIENT and s.record.payload_len for s in segments[segments.index(update):]),
              "no data flowed after the window opened")
-    total = sum(s.record.payload_len for s in segments if s.sender == CLIENT and not s.analysis & {"retransmission"})
-    need(problems, total >= FLOOD, f"only {total} of {FLOOD} bytes crossed")
-    return problems
 
 
 @scenario("zero-window", f"the server sets a small SO_RCVBUF and stops reading for {READER_PAUSE:g} s while "
@@ -251,16 +256,21 @@ def _retransmission_check(run, conversation):
     need(problems, bool(again.analysis & {"retransmission", "out_of_order"}),
          f"the copy #{again.record.frame} carries no retransmission mark")
     original = next(s for s in conversation.segments if s.record.frame == again.resent_from)
-    if original is not None:
-        meanwhile = [s for s in conversation.segments
-                     if original.record.frame < s.record.frame < again.record.frame and s.sender == SERVER]
-        need(problems, bool(meanwhile) and all(s.rel_ack <= original.rel_seq for s in meanwhile),
-             "the server's ACKs while the segment was missing should stop at the hole")
-        problems += kernel_dropped(run, conversation, original.record.frame, "NETFILTER_DROP")
-        hole_end = original.rel_seq + original.record.payload_len
-        need(problems, any(s.sack and s.sack[0][0] == hole_end for s in meanwhile),
-             "no ACK during the hole carried a SACK block for the bytes beyond it")
-    return problems + data_delivered(run)
+    return problems + _hole(run, conversation, original, again) + data_delivered(run)
+
+
+def _hole(run, conversation, original, again) -> list[str]:
+    """While the dropped segment was missing, the server's ACKs stop at the hole and SACK what lies beyond."""
+    problems: list[str] = []
+    meanwhile = [s for s in conversation.segments
+                 if original.record.frame < s.record.frame < again.record.frame and s.sender == SERVER]
+    need(problems, bool(meanwhile) and all(s.rel_ack <= original.rel_seq for s in meanwhile),
+         "the server's ACKs while the segment was missing should stop at the hole")
+    problems += kernel_dropped(run, conversation, original.record.frame, "NETFILTER_DROP")
+    hole_end = original.rel_seq + original.record.payload_len
+    need(problems, any(s.sack and s.sack[0][0] == hole_end for s in meanwhile),
+         "no ACK during the hole carried a SACK block for the bytes beyond it")
+    return problems
 
 
 def data_delivered(run) -> list[str]:

@@ -5,6 +5,7 @@ import struct
 import threading
 
 from handshake_viz.core.analysis import Closer, Handshake
+from handshake_viz.core.tcp_states import TcpState
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, expect, scenario
 from handshake_viz.scenarios.checks import (
     data_acked_at_seq_plus_len,
@@ -174,18 +175,21 @@ def _half_closed(run, conversation):
     after = segments[segments.index(client_fin) + 1:]
     server_data = [s for s in after if s.sender == SERVER and s.record.payload_len]
     need(problems, bool(server_data), "the server sent no data after the client's FIN")
+    senders = {s.record.frame: s.sender for s in segments}
     for segment in server_data:
-        need(problems, segment.acked_by is not None and
-             next(s for s in segments if s.record.frame == segment.acked_by).sender == CLIENT,
+        need(problems, senders.get(segment.acked_by) == CLIENT,
              f"data #{segment.record.frame} after the FIN was not acknowledged by the client")
-    client = conversation.states[CLIENT]
-    fin_wait_2 = next((c.frame for c in client if c.state.value == "FIN_WAIT_2"), None)
-    leaves = next((c.frame for c in client if c.state.value == "TIME_WAIT"), None)
-    need(problems, fin_wait_2 is not None and all(fin_wait_2 <= s.record.frame < (leaves or 1 << 60)
-                                                    for s in server_data),
+    need(problems, _in_fin_wait_2(conversation.states[CLIENT], server_data),
          "the client was not in FIN_WAIT_2 while it received the server's data")
     need(problems, conversation.half_close, "the analysis did not see a half-close")
     return problems + outcome(run, "shutdown", CLIENT, "0") + orderly_close(conversation, CLIENT)
+
+
+def _in_fin_wait_2(client_states: list, received: list) -> bool:
+    """Every segment received between the client's FIN_WAIT_2 and its TIME_WAIT."""
+    fin_wait_2 = next((c.frame for c in client_states if c.state == TcpState.FIN_WAIT_2), None)
+    leaves = next((c.frame for c in client_states if c.state == TcpState.TIME_WAIT), None) or 1 << 60
+    return fin_wait_2 is not None and all(fin_wait_2 <= s.record.frame < leaves for s in received)
 
 
 @scenario("half-close", "the client sends a request, then shutdown(SHUT_WR); the server reads to end of "

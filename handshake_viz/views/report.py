@@ -27,37 +27,42 @@ def report(conversation, picture: str, title: str, calls=(), lang: str = "en") -
 
 def _tcp_story(conversation, say: Words) -> list[tuple[str, str]]:
     segments = conversation.segments
-    story = []
     handshake = [s for s in segments if s.phase == Phase.HANDSHAKE]
     if conversation.handshake == Handshake.REFUSED:
         syn = handshake[0] if handshake else segments[0]
         return [(say("report.refused.title"), say("report.refused", frame=syn.record.frame, port=conversation.server[1]))]
+    story = []
     if len(handshake) >= 3 and conversation.handshake == Handshake.COMPLETE:
         syn, syn_ack, ack = handshake[0], handshake[1], handshake[-1]
         story.append((say("phase.handshake"), say(
             "report.handshake", isn=syn.record.seq, server_isn=syn_ack.record.seq, ack=syn_ack.rel_ack,
             seq=syn.rel_seq, final=ack.rel_ack, frame=ack.record.frame)))
-    data = [s for s in segments if s.record.payload_len]
-    if data:
-        sent = {side: sum(s.record.payload_len for s in data if s.sender == side and s.resent_from is None)
-                for side in (CLIENT, SERVER)}
-        first = data[0]
-        length = first.record.payload_len
-        text = say("report.data", client=sent[CLIENT], server=sent[SERVER], segments=len(data),
-                   frame=first.record.frame, length=length, first=first.rel_seq, last=first.rel_seq + length - 1)
-        acked = next((s for s in segments if s.record.frame == first.acked_by), None)
-        if acked is not None:
-            text += say("report.data.acked", side=say(f"side.{acked.sender}"), ack_frame=acked.record.frame,
-                        ack=acked.rel_ack, seq=first.rel_seq, length=length)
-        else:
-            text += "."
-        resent = [s for s in segments if s.resent_from is not None]
-        if resent:
-            text += say("report.data.resent", count=len(resent), frame=resent[0].record.frame,
-                        original=resent[0].resent_from)
-        story.append((say("phase.data"), text))
+    if any(s.record.payload_len for s in segments):
+        story.append((say("phase.data"), _data_story(segments, say)))
     story.append((say("phase.teardown"), _teardown_story(conversation, say)))
     return story
+
+
+def _data_story(segments: list, say: Words) -> str:
+    """How many bytes each side sent, how the first segment was acknowledged, what was sent again."""
+    data = [s for s in segments if s.record.payload_len]
+    sent = {side: sum(s.record.payload_len for s in data if s.sender == side and s.resent_from is None)
+            for side in (CLIENT, SERVER)}
+    first = data[0]
+    length = first.record.payload_len
+    text = say("report.data", client=sent[CLIENT], server=sent[SERVER], segments=len(data),
+               frame=first.record.frame, length=length, first=first.rel_seq, last=first.rel_seq + length - 1)
+    acked = next((s for s in segments if s.record.frame == first.acked_by), None)
+    if acked is not None:
+        text += say("report.data.acked", side=say(f"side.{acked.sender}"), ack_frame=acked.record.frame,
+                    ack=acked.rel_ack, seq=first.rel_seq, length=length)
+    else:
+        text += "."
+    resent = [s for s in segments if s.resent_from is not None]
+    if resent:
+        text += say("report.data.resent", count=len(resent), frame=resent[0].record.frame,
+                    original=resent[0].resent_from)
+    return text
 
 
 def _teardown_story(conversation, say: Words) -> str:
@@ -75,18 +80,23 @@ def _teardown_story(conversation, say: Words) -> str:
         length = first.record.payload_len
         text += say("report.fin.acked.data" if length else "report.fin.acked", ack=ack.rel_ack, seq=first.rel_seq,
                     length=length)
-    text += "."
-    if conversation.active_closer == Closer.BOTH:
-        text += say("report.simultaneous")
-    elif len(fins) > 1:
-        second = fins[1]
-        together = bool(second.record.flags & ACK and second.covers) and ack is second
-        text += say("report.second_fin", side=say(f"side.{second.sender}"), frame=second.record.frame,
-                    together=say("report.second_fin.together") if together else ".")
+    text += "." + _second_fin(conversation, fins, ack, say)
     if conversation.time_wait:
-        holders = "both" if len(conversation.time_wait) == 2 else conversation.time_wait[0]
+        holders = Closer.BOTH if len(conversation.time_wait) == 2 else conversation.time_wait[0]
         text += say("report.time_wait", sides=say(f"side.{holders}"), msl=TIME_WAIT_SECONDS)
     return text
+
+
+def _second_fin(conversation, fins: list, ack, say: Words) -> str:
+    """Both FINs at once, or the second FIN (and whether it also acknowledged the first)."""
+    if conversation.active_closer == Closer.BOTH:
+        return say("report.simultaneous")
+    if len(fins) < 2:
+        return ""
+    second = fins[1]
+    together = bool(second.record.flags & ACK and second.covers) and ack is second
+    return say("report.second_fin", side=say(f"side.{second.sender}"), frame=second.record.frame,
+               together=say("report.second_fin.together") if together else ".")
 
 
 def _udp_story(conversation, say: Words) -> str:

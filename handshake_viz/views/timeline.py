@@ -15,7 +15,7 @@ from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
 from handshake_viz.kernel.view import JUDGED_BY_THE_SOCKET, KernelView
 from handshake_viz.views.words import Words
 from handshake_viz.wire import dns
-from handshake_viz.wire.records import FIN, SYN, PacketRecord, SocketCall, TcpOptions, endpoint_text, flag_names
+from handshake_viz.wire.records import FIN, SYN, PacketRecord, Side, SocketCall, TcpOptions, endpoint_text, flag_names
 
 # Calls that wait for the peer; others (send, close, shutdown) emit their packets during the
 # call and return at once, so they are drawn once, where they were made.
@@ -111,47 +111,11 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
              title: str | None = None, kernel: KernelView | None = None, window: Window = Window(),
              lang: str = "en") -> Diagram:
     say = Words(lang)
-    if conversation.protocol == "udp":
-        packets = sorted([(d.record, d) for d in conversation.datagrams] + [(r, r) for r in conversation.malformed],
-                         key=lambda pair: pair[0].frame)
-    else:
-        packets = sorted([(s.record, s) for s in conversation.segments] +
-                         [(r, r) for r in conversation.icmp_errors + conversation.malformed],
-                         key=lambda pair: pair[0].frame)
+    packets = _packets(conversation)
     t0 = min([r.time for r, _ in packets] + [c.start for c in calls], default=0.0)
     times = [r.time for r, _ in packets]
     packets = _windowed(packets, window)
-    rows: list[Row] = []
-    packet_rows: dict[int, int] = {}   # frame -> row (a folded packet: its fold's row)
-    call_rows: dict[int, int] = {}     # call (its position in calls) -> the row where it was made
-    at_calls, on_own_rows = _timed_states(kernel, calls, say)
-    state_rows: dict[tuple[str, str], int] = {}   # (side, state) drawn by its time -> its row
-    for kind, item in _in_time_order(_folded(conversation, packets, window), calls, times, on_own_rows):
-        if kind == "packet":
-            record, packet = item
-            if not packet_rows and conversation.protocol == "tcp" and not window.in_full:
-                initial = _state_marks(conversation, None, kernel, say)
-                if initial:
-                    rows.append(Row("", marks=initial))
-            packet_rows[record.frame] = len(rows)
-            rows.append(_packet_row(conversation, packet, t0, kernel, say))
-        elif kind == "fold":
-            for record, _ in item:
-                packet_rows[record.frame] = len(rows)
-            rows.append(_fold_row(item, t0, say))
-        elif kind == "state":
-            time, state, mark = item
-            state_rows[(mark.lane, state)] = len(rows)
-            rows.append(Row(_stamp(time, t0), marks=(mark,)))
-        else:
-            call, returning, number = item
-            if not returning:
-                call_rows[number] = len(rows)
-            rows.append(_call_row(call, returning, times, t0, say))
-    for number, placed in at_calls.items():   # a state a call put the socket in, beside that call
-        row = rows[call_rows[number]]
-        rows[call_rows[number]] = Row(row.stamp, row.arrow, row.marks + tuple(mark for _, mark in placed), row.fold)
-        state_rows.update({(mark.lane, state): call_rows[number] for state, mark in placed})
+    rows, packet_rows, state_rows = _rows(conversation, packets, calls, times, t0, kernel, window, say)
     crossing = _crossing_fins(conversation, kernel, state_rows, packet_rows) if conversation.protocol == "tcp" else {}
     for frame, sent in crossing.items():
         row = rows[packet_rows[frame]]
@@ -166,16 +130,67 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     if conversation.protocol == "udp":
         return Diagram(title, lanes, tuple(rows), (), (), addresses + _tunnel(packets, say)
                        + _udp_legend(conversation, bool(calls), say))
-    segments = conversation.segments
-    brackets = tuple(
-        Bracket(say(f"phase.{phase}"), packet_rows[segments[first].record.frame],
-                packet_rows[segments[last].record.frame])
-        for phase, first, last in conversation.phases()
-        if segments[first].record.frame in packet_rows and segments[last].record.frame in packet_rows)
-    spans = tuple(Span(side, packet_rows[conversation.time_wait_frame(side)], _time_wait_label(side, kernel, say))
-                  for side in conversation.time_wait if conversation.time_wait_frame(side) in packet_rows)
     legend = _legend(conversation, bool(calls), kernel, say, t0) + ((say("legend.crossing"),) if crossing else ())
-    return Diagram(title, lanes, tuple(rows), brackets, spans, addresses + _tunnel(packets, say) + legend)
+    return Diagram(title, lanes, tuple(rows), _brackets(conversation, packet_rows, say),
+                   _spans(conversation, packet_rows, kernel, say), addresses + _tunnel(packets, say) + legend)
+
+
+def _packets(conversation) -> list[tuple]:
+    """(record, what the analysis made of it) for every packet, in capture order."""
+    if conversation.protocol == "udp":
+        pairs = [(d.record, d) for d in conversation.datagrams]
+    else:
+        pairs = [(s.record, s) for s in conversation.segments] + [(r, r) for r in conversation.icmp_errors]
+    return sorted(pairs + [(r, r) for r in conversation.malformed], key=lambda pair: pair[0].frame)
+
+
+def _rows(conversation, packets: list, calls: tuple[SocketCall, ...], times: list[float], t0: float,
+          kernel: KernelView | None, window: Window, say: Words) -> tuple[list[Row], dict, dict]:
+    """The rows in time order; where each packet's row is (a folded packet: its fold's); and
+    where each state drawn at its own time, or beside a call, is."""
+    rows: list[Row] = []
+    packet_rows: dict[int, int] = {}   # frame -> row
+    call_rows: dict[int, int] = {}     # call (its position in calls) -> the row where it was made
+    at_calls, on_own_rows = _timed_states(kernel, calls, say)
+    state_rows: dict[tuple[str, str], int] = {}   # (side, state) -> its row
+    for kind, item in _in_time_order(_folded(conversation, packets, window), calls, times, on_own_rows):
+        if kind == "packet":
+            if not packet_rows and conversation.protocol == "tcp" and not window.in_full:
+                initial = _state_marks(conversation, None, kernel, say)
+                rows += [Row("", marks=initial)] if initial else []
+            packet_rows[item[0].frame] = len(rows)
+            rows.append(_packet_row(conversation, item[1], t0, kernel, say))
+        elif kind == "fold":
+            packet_rows.update((record.frame, len(rows)) for record, _ in item)
+            rows.append(_fold_row(item, t0, say))
+        elif kind == "state":
+            time, state, mark = item
+            state_rows[(mark.lane, state)] = len(rows)
+            rows.append(Row(_stamp(time, t0), marks=(mark,)))
+        else:
+            call, returning, number = item
+            if not returning:
+                call_rows[number] = len(rows)
+            rows.append(_call_row(call, returning, times, t0, say))
+    for number, placed in at_calls.items():   # a state a call put the socket in, beside that call
+        row = rows[call_rows[number]]
+        rows[call_rows[number]] = Row(row.stamp, row.arrow, row.marks + tuple(mark for _, mark in placed), row.fold)
+        state_rows.update({(mark.lane, state): call_rows[number] for state, mark in placed})
+    return rows, packet_rows, state_rows
+
+
+def _brackets(conversation: Conversation, packet_rows: dict, say: Words) -> tuple[Bracket, ...]:
+    """Each phase, from its first drawn packet's row to its last's."""
+    frames = [s.record.frame for s in conversation.segments]
+    return tuple(Bracket(say(f"phase.{phase}"), packet_rows[frames[first]], packet_rows[frames[last]])
+                 for phase, first, last in conversation.phases()
+                 if frames[first] in packet_rows and frames[last] in packet_rows)
+
+
+def _spans(conversation: Conversation, packet_rows: dict, kernel: KernelView | None, say: Words) -> tuple[Span, ...]:
+    """TIME_WAIT, from the row where each side entered it."""
+    return tuple(Span(side, packet_rows[conversation.time_wait_frame(side)], _time_wait_label(side, kernel, say))
+                 for side in conversation.time_wait if conversation.time_wait_frame(side) in packet_rows)
 
 
 SHORT_ADDRESS = 20  # characters: longer IPv6 addresses are shortened on the lifelines
@@ -346,25 +361,26 @@ def _state_marks(conversation: Conversation, frame: int | None, kernel: KernelVi
         inferred = [c.state.value for c in conversation.states[side] if c.frame == frame]
         traced = kernel.states[side] if kernel and kernel.states[side] else None
         if traced is None:
-            if inferred:
-                marks.append(Mark(side, " → ".join(inferred), MarkKind.STATE))
-            continue
-        said = [k.state for k in traced if k.frame == frame and (frame is not None or k.time is None)]
-        if side not in kernel.differences:   # the same states: drawn where the kernel entered each
-            if said:
-                marks.append(Mark(side, " → ".join(said), MarkKind.STATE))
-            continue
-        if said == inferred:
-            if said:
-                marks.append(Mark(side, " → ".join(said), MarkKind.STATE))
-        elif said and not inferred:
-            marks.append(Mark(side, say("kernel.only", said=" → ".join(said)), MarkKind.STATE_DIFFERS))
-        elif inferred and not said:
-            marks.append(Mark(side, say("kernel.missing", inferred=" → ".join(inferred)), MarkKind.STATE_DIFFERS))
+            said = inferred
         else:
-            marks.append(Mark(side, say("kernel.differs", said=" → ".join(said), inferred=" → ".join(inferred)),
-                              MarkKind.STATE_DIFFERS))
+            said = [k.state for k in traced if k.frame == frame and (frame is not None or k.time is None)]
+            if side in kernel.differences and said != inferred:
+                marks.append(_difference(side, said, inferred, say))
+                continue
+        if said:   # the same states (the kernel's drawn where it entered each), or the packets' alone
+            marks.append(Mark(side, " → ".join(said), MarkKind.STATE))
     return tuple(marks)
+
+
+def _difference(side: Side, said: list[str], inferred: list[str], say: Words) -> Mark:
+    """Where the kernel's sequence of states differs from the packets': what it said, or did not."""
+    if not inferred:
+        text = say("kernel.only", said=" → ".join(said))
+    elif not said:
+        text = say("kernel.missing", inferred=" → ".join(inferred))
+    else:
+        text = say("kernel.differs", said=" → ".join(said), inferred=" → ".join(inferred))
+    return Mark(side, text, MarkKind.STATE_DIFFERS)
 
 
 def _packet_row(conversation, packet, t0: float, kernel: KernelView | None, say: Words) -> Row:

@@ -45,6 +45,14 @@ _IP_IN_IP = {4: 4, 41: 6}       # IP protocol -> the inner IP version
 _GRE, _ESP = 47, 50
 _VXLAN_PORT, _VXLAN_GPE_PORT, _GENEVE_PORT, _GTP_U_PORT, _CAPWAP_DATA_PORT = 4789, 4790, 6081, 2152, 5247
 _GPE_NEXT = {1: _ETHERTYPE_IPV4, 2: _ETHERTYPE_IPV6, 3: _ETHERTYPE_BRIDGED}   # VXLAN-GPE's next protocol
+# The UDP tunnels read by their port, in the order tried: (port, name, does its header say it is one).
+_UDP_TUNNELS = (
+    (_VXLAN_PORT, "VXLAN", lambda body: body[0] & 0x08),
+    (_VXLAN_GPE_PORT, "VXLAN-GPE", lambda body: body[0] & 0x08),
+    (_GENEVE_PORT, "Geneve", lambda body: body[0] >> 6 == 0),
+    (_CAPWAP_DATA_PORT, "CAPWAP", lambda body: body[0] == 0),
+    (_GTP_U_PORT, "GTP-U", lambda body: body[0] >> 5 == 1 and body[1] == 0xFF),
+)
 _NFULA_PAYLOAD = 9
 _PPP_TO_ETHERTYPE = {0x0021: _ETHERTYPE_IPV4, 0x0057: _ETHERTYPE_IPV6}
 _AF_INET6_VALUES = (10, 24, 28, 30)   # Linux, NetBSD/OpenBSD, FreeBSD, macOS
@@ -255,20 +263,23 @@ class FrameDecoder:
         body = packet.transport[8:]
         if _L2TP_PORT in ports:
             return self._l2tp_payload(body), "L2TP", ""
-        if _VXLAN_PORT in ports and len(body) >= 8 and body[0] & 0x08:
-            return self._ethernet(body[8:]), "VXLAN", f"VNI {int.from_bytes(body[4:7], 'big')}"
-        if _VXLAN_GPE_PORT in ports and len(body) >= 8 and body[0] & 0x08:
+        name = next((name for port, name, says_so in _UDP_TUNNELS
+                     if port in ports and len(body) >= 8 and says_so(body)), None)
+        return None if name is None else self._tunnelled(name, body)
+
+    def _tunnelled(self, name: str, body: bytes) -> tuple:
+        if name == "VXLAN":
+            return self._ethernet(body[8:]), name, f"VNI {int.from_bytes(body[4:7], 'big')}"
+        if name == "VXLAN-GPE":
             # tshark reads the next protocol even when the P flag does not say it is there.
             inner = self._by_ethertype(_GPE_NEXT.get(body[3]), body[8:])
-            return inner, "VXLAN-GPE", f"VNI {int.from_bytes(body[4:7], 'big')}"
-        if _GENEVE_PORT in ports and len(body) >= 8 and body[0] >> 6 == 0:
+            return inner, name, f"VNI {int.from_bytes(body[4:7], 'big')}"
+        if name == "Geneve":
             start = 8 + (body[0] & 0x3F) * 4
-            return self._by_ethertype(struct.unpack_from(">H", body, 2)[0], body[start:]), "Geneve", ""
-        if _CAPWAP_DATA_PORT in ports and len(body) >= 8 and body[0] == 0:
-            return self._capwap_payload(body), "CAPWAP", ""
-        if _GTP_U_PORT in ports and len(body) >= 8 and body[0] >> 5 == 1 and body[1] == 0xFF:
-            return self._gtp_payload(body), "GTP-U", f"TEID {int.from_bytes(body[4:8], 'big')}"
-        return None
+            return self._by_ethertype(struct.unpack_from(">H", body, 2)[0], body[start:]), name, ""
+        if name == "CAPWAP":
+            return self._capwap_payload(body), name, ""
+        return self._gtp_payload(body), name, f"TEID {int.from_bytes(body[4:8], 'big')}"
 
     def _gre(self, data: bytes) -> tuple | None:
         """(inner packet, "GRE", detail) for GRE carrying IP, PPP (enhanced GRE, as PPTP), Ethernet or ERSPAN."""
@@ -377,6 +388,18 @@ def locate_ip(data: bytes, linktype: int) -> tuple[int, int] | None:
         return None
 
 
+def _loopback_family(data: bytes) -> int:
+    """The IP version of a BSD loopback frame, from its address family (in the writer's byte order)."""
+    family = struct.unpack_from("<I", data, 0)[0]
+    if family > 0xFFFF:  # written by a big-endian host
+        family = struct.unpack_from(">I", data, 0)[0]
+    if family == socket.AF_INET:
+        return 4
+    if family in _AF_INET6_VALUES:
+        return 6
+    raise _NotIp(f"loopback address family {family}")
+
+
 def _network_layer(data: bytes, linktype: int) -> tuple[int, int]:
     """Offset of the IP header and its version; `_NotIp` for a frame that carries no IP packet."""
     if linktype == LINKTYPE_ETHERNET:
@@ -386,14 +409,7 @@ def _network_layer(data: bytes, linktype: int) -> tuple[int, int]:
     if linktype == LINKTYPE_LINUX_SLL2:
         return _after_ethertype(data, 0, 20)
     if linktype == LINKTYPE_NULL:
-        family = struct.unpack_from("<I", data, 0)[0]
-        if family > 0xFFFF:  # written by a big-endian host
-            family = struct.unpack_from(">I", data, 0)[0]
-        if family == socket.AF_INET:
-            return 4, 4
-        if family in _AF_INET6_VALUES:
-            return 4, 6
-        raise _NotIp(f"loopback address family {family}")
+        return 4, _loopback_family(data)
     if linktype == LINKTYPE_C_HDLC or (linktype == LINKTYPE_PPP and data[0] in (0x0F, 0x8F)):
         return _after_ethertype(data, 2, 4)   # Cisco HDLC, also framed in PPP's link type
     if linktype == LINKTYPE_PPP:

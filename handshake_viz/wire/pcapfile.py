@@ -20,6 +20,7 @@ _PCAP_MAGICS = {
 _PCAPNG_SHB = 0x0A0D0D0A
 _PCAPNG_BYTE_ORDER = 0x1A2B3C4D
 _IDB, _OBSOLETE_PB, _SPB, _EPB = 1, 2, 3, 6
+_PACKET_BLOCKS = (_EPB, _SPB, _OBSOLETE_PB)
 _MAX_RECORD = 256 * 1024 * 1024   # a caplen beyond this is corruption, not a packet
 _READ_SIZE = 1 << 20
 SNAPLEN = 262144   # what tcpdump writes and captures: loopback frames reach 65,549 bytes
@@ -105,48 +106,17 @@ class CaptureReader:
         offset, frame = 0, 0
         endian = "<"
         interfaces: list[tuple[int, float, float]] = []  # (linktype, seconds per tick, offset s)
-        first = True
-        while True:
-            head = f.read(8) if not first else b"\x0a\x0d\x0d\x0a" + f.read(4)
-            if len(head) == 0:
-                return
-            if len(head) < 8:
-                self._cut_short(offset, frame + 1)
-                return
-            block_type = struct.unpack(endian + "I", head[:4])[0]
-            if block_type == _PCAPNG_SHB:
-                order = f.read(4)
-                if len(order) < 4:
-                    raise self._fail(offset, "the pcapng section header is cut short")
-                endian = "<" if struct.unpack("<I", order)[0] == _PCAPNG_BYTE_ORDER else ">"
-                if struct.unpack(endian + "I", order)[0] != _PCAPNG_BYTE_ORDER:
-                    raise self._fail(offset + 8, "the pcapng section header has no valid byte-order mark")
-                block_len = struct.unpack(endian + "I", head[4:8])[0]
-                body = order + f.read(max(block_len - 12, 0))
-            else:
-                block_len = struct.unpack(endian + "I", head[4:8])[0]
-                body = f.read(max(block_len - 8, 0))
-            if block_len < 12 or block_len % 4:
-                raise self._fail(offset, f"pcapng block of type {block_type:#x} has an invalid length {block_len}")
-            if len(body) < block_len - 8:
-                if block_type in (_EPB, _SPB, _OBSOLETE_PB):
-                    self._cut_short(offset, frame + 1)
-                    return
-                raise self._fail(offset, f"pcapng block of type {block_type:#x} is cut short")
+        head = b"\x0a\x0d\x0d\x0a" + f.read(4)   # the magic number was read to recognise the file
+        while (block := self._block(f, head, endian, offset, frame)) is not None:
+            block_type, block_len, body, endian = block
             trailer, body = body[-4:], body[:-4]
             packet = None
             if block_type == _PCAPNG_SHB:
-                major, minor = struct.unpack(endian + "HH", body[4:8])
-                if major != 1:
-                    raise self._fail(offset, f"pcapng version {major}.{minor} is not supported (only 1.x exists)")
-                self._options(body, 16, endian, offset, "section header")
+                self._section(body, endian, offset)
                 interfaces = []
             elif block_type == _IDB:
-                linktype, _reserved, _snaplen = struct.unpack(endian + "HHI", body[:8])
-                options = self._options(body, 8, endian, offset, "interface description")
-                interfaces.append((linktype, _resolution(options.get(9)),
-                                   struct.unpack(endian + "q", options[14])[0] if 14 in options else 0))
-            elif block_type in (_EPB, _SPB, _OBSOLETE_PB):
+                interfaces.append(self._interface(body, endian, offset))
+            elif block_type in _PACKET_BLOCKS:
                 frame += 1
                 packet = self._packet(block_type, body, endian, interfaces, offset, frame)
             # Checked after the contents, as tshark does, so a bad option is named as such.
@@ -155,7 +125,49 @@ class CaptureReader:
             if packet is not None:
                 yield packet
             offset += block_len
-            first = False
+            head = f.read(8)
+
+    def _block(self, f, head: bytes, endian: str, offset: int, frame: int) -> tuple | None:
+        """(type, length, body with its trailer, byte order) of the block that head begins; None at
+        the end of the file, or where a packet block is cut short."""
+        if len(head) == 0:
+            return None
+        if len(head) < 8:
+            self._cut_short(offset, frame + 1)
+            return None
+        block_type = struct.unpack(endian + "I", head[:4])[0]
+        if block_type == _PCAPNG_SHB:
+            order = f.read(4)
+            if len(order) < 4:
+                raise self._fail(offset, "the pcapng section header is cut short")
+            endian = "<" if struct.unpack("<I", order)[0] == _PCAPNG_BYTE_ORDER else ">"
+            if struct.unpack(endian + "I", order)[0] != _PCAPNG_BYTE_ORDER:
+                raise self._fail(offset + 8, "the pcapng section header has no valid byte-order mark")
+            block_len = struct.unpack(endian + "I", head[4:8])[0]
+            body = order + f.read(max(block_len - 12, 0))
+        else:
+            block_len = struct.unpack(endian + "I", head[4:8])[0]
+            body = f.read(max(block_len - 8, 0))
+        if block_len < 12 or block_len % 4:
+            raise self._fail(offset, f"pcapng block of type {block_type:#x} has an invalid length {block_len}")
+        if len(body) < block_len - 8:
+            if block_type in _PACKET_BLOCKS:
+                self._cut_short(offset, frame + 1)
+                return None
+            raise self._fail(offset, f"pcapng block of type {block_type:#x} is cut short")
+        return block_type, block_len, body, endian
+
+    def _section(self, body: bytes, endian: str, offset: int) -> None:
+        major, minor = struct.unpack(endian + "HH", body[4:8])
+        if major != 1:
+            raise self._fail(offset, f"pcapng version {major}.{minor} is not supported (only 1.x exists)")
+        self._options(body, 16, endian, offset, "section header")
+
+    def _interface(self, body: bytes, endian: str, offset: int) -> tuple[int, float, float]:
+        linktype, _reserved, _snaplen = struct.unpack(endian + "HHI", body[:8])
+        options = self._options(body, 8, endian, offset, "interface description")
+        return (linktype, _resolution(options.get(9)),
+                struct.unpack(endian + "q", options[14])[0] if 14 in options else 0)
 
     def _packet(self, block_type, body, endian, interfaces, offset, frame) -> RawFrame:
         if block_type == _SPB:
