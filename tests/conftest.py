@@ -1,4 +1,10 @@
+"""What the suite shares: the two markers handled in one place, and one run per scenario."""
+
 import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -7,47 +13,95 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("HANDSHAKE_VIZ_SHARED", REPO.parent / "shared"))
 IN_CI = bool(os.environ.get("CI"))
 
-
-def _shared(name: str) -> Path:
-    """A folder of ../shared: skipped on users' clones, required in CI."""
-    folder = SHARED / name
-    if not folder.is_dir():
-        if IN_CI:
-            pytest.fail(f"CI must have the shared captures at {folder}")
-        pytest.skip(f"no shared captures at {folder} (only the project's CI has them)")
-    return folder
-
-
-@pytest.fixture(scope="session")
-def shared_pcaps() -> Path:
-    return _shared("pcaps")
-
-
-@pytest.fixture(scope="session")
-def shared_pcaps2() -> Path:
-    """The second corpus."""
-    return _shared("pcaps2")
-
-
-# Module fixtures that run scenarios under capture: a test that uses one is live.
-LIVE_FIXTURES = {"runs", "traced"}
+# Fixtures whose use makes a test live (it captures on loopback) or makes it need ../shared.
+LIVE_FIXTURES = {"runs", "ipv6_runs"}
+SHARED_FIXTURES = {"shared_pcaps": "pcaps", "shared_pcaps2": "pcaps2"}
 
 
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if LIVE_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.live)
+        if SHARED_FIXTURES.keys() & set(item.fixturenames):
+            item.add_marker(pytest.mark.needs_shared)
 
 
 def pytest_runtest_setup(item) -> None:
-    """The one place live tests meet the machine: skipped for a user without root, a failure in CI."""
-    if item.get_closest_marker("live"):
-        _require_root()
+    """The one place a test meets the machine: what it needs is there, or the test is skipped
+    for a user and fails in CI (which runs as root, with ../shared beside the clone)."""
+    if item.get_closest_marker("live") and os.geteuid() != 0:
+        _missing("live capture needs root or CAP_NET_RAW: run `sudo make test`")
+    if item.get_closest_marker("needs_shared"):
+        for name in sorted({SHARED_FIXTURES[f] for f in item.fixturenames if f in SHARED_FIXTURES} or {"pcaps"}):
+            if not (SHARED / name).is_dir():
+                _missing(f"no shared captures at {SHARED / name} (only the project's CI has them)")
 
 
-def _require_root() -> None:
-    """Live captures need root (or CAP_NET_RAW); CI runs as root, so there they never skip."""
-    if os.geteuid() != 0:
-        if IN_CI:
-            pytest.fail("CI must run the live-capture tests as root")
-        pytest.skip("live capture needs root or CAP_NET_RAW: run `sudo make test`")
+def _missing(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI must not skip: {reason}")
+    pytest.skip(reason)
+
+
+def require(present: bool, reason: str) -> None:
+    """What a test needs of the machine, beyond the markers: skipped for a user, a failure in CI."""
+    if not present:
+        _missing(reason)
+
+
+def require_command(command: str, package: str, role: str) -> None:
+    """A reference tool a test checks against (tshark, tcpdump): `make test` installs it."""
+    require(shutil.which(command) is not None, f"{command}, the {role}, is not installed: `sudo apt-get install {package}`")
+
+
+def run_command(*args, env=None) -> subprocess.CompletedProcess:
+    """The command in a fresh process, as a user runs it, so a traceback would show on stderr."""
+    return subprocess.run([sys.executable, "-m", "handshake_viz", *map(str, args)],
+                          capture_output=True, text=True, cwd=REPO, env=env)
+
+
+def replay(*args) -> subprocess.CompletedProcess:
+    return run_command("replay", *args)
+
+
+@pytest.fixture(scope="session")
+def shared_pcaps() -> Path:
+    return SHARED / "pcaps"
+
+
+@pytest.fixture(scope="session")
+def shared_pcaps2() -> Path:
+    """The second corpus."""
+    return SHARED / "pcaps2"
+
+
+class ScenarioRuns(Mapping):
+    """Each scenario of the catalogue, run under capture the first time a test asks for it and
+    then kept for the whole session: one run per scenario (and address family) per session."""
+
+    def __init__(self, host: str):
+        from handshake_viz.scenarios import SCENARIOS
+        self.host, self.scenarios, self.done = host, SCENARIOS, {}
+
+    def __getitem__(self, name: str):
+        if name not in self.done:
+            from handshake_viz.live.runner import run_scenario
+            self.done[name] = run_scenario(self.scenarios[name], self.host)
+        return self.done[name]
+
+    def __iter__(self):
+        return iter(sorted(self.scenarios))
+
+    def __len__(self) -> int:
+        return len(self.scenarios)
+
+
+@pytest.fixture(scope="session")
+def runs() -> ScenarioRuns:
+    """Every scenario over IPv4, each run once per session, when first used."""
+    return ScenarioRuns("127.0.0.1")
+
+
+@pytest.fixture(scope="session")
+def ipv6_runs() -> ScenarioRuns:
+    return ScenarioRuns("::1")

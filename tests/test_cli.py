@@ -6,17 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, run_command
 
 from handshake_viz.cli import main
 
 EXAMPLES = REPO / "captures" / "examples"
-
-
-def run_command(*args, env=None):
-    """The CLI in a fresh process, so a traceback would show on stderr."""
-    return subprocess.run([sys.executable, "-m", "handshake_viz", *map(str, args)],
-                          capture_output=True, text=True, cwd=REPO, env=env)
 
 
 def one_line_error(result, code, *words):

@@ -1,4 +1,4 @@
-"""Kernel truth: the states the kernel traced, beside those the packets imply."""
+"""Kernel truth: the states the kernel runs, beside those the packets imply."""
 
 import json
 import os
@@ -88,8 +88,8 @@ def test_a_disagreement_is_marked_on_the_lifeline_and_in_the_legend():
     [conversation] = analyze(echo().records)
     account = align(conversation, kernel_for_echo(conversation, time_wait=False))
     assert not account.agrees
-    traced, inferred = account.differences["client"]
-    assert traced[-1] == "CLOSED" and inferred[-1] == "TIME_WAIT" and "server" not in account.differences
+    runs, inferred = account.differences["client"]
+    assert runs[-1] == "CLOSED" and inferred[-1] == "TIME_WAIT" and "server" not in account.differences
     diagram = timeline(conversation, kernel=account)
     differing = [m.text for row in diagram.rows for m in row.marks if m.kind == "state-differs"]
     assert differing == ["kernel: CLOSED\n(packets imply TIME_WAIT)"]
@@ -113,12 +113,6 @@ def test_tracing_says_why_it_is_unavailable_without_root(monkeypatch):
     assert trace.record.unavailable == "tracing the kernel needs root"
 
 
-@pytest.fixture(scope="module")
-def traced():
-    from handshake_viz.live.runner import run_scenario
-    return {name: run_scenario(SCENARIOS[name]) for name in ("echo", "server-close", "refused")}
-
-
 def kernel_sequence(run, side):
     [conversation] = run.conversations
     account = align(conversation, run.kernel)
@@ -126,8 +120,8 @@ def kernel_sequence(run, side):
 
 
 @pytest.mark.parametrize("name, closer", [("echo", "client"), ("server-close", "server")])
-def test_the_active_closer_goes_fin_wait_1_fin_wait_2_closed_and_sits_in_the_time_wait_table(traced, name, closer):
-    run = traced[name]
+def test_the_active_closer_goes_fin_wait_1_fin_wait_2_closed_and_sits_in_the_time_wait_table(runs, name, closer):
+    run = runs[name]
     [conversation] = run.conversations
     ends = {"client": conversation.client_text, "server": conversation.server_text}
     peer = "server" if closer == "client" else "client"
@@ -141,8 +135,8 @@ def test_the_active_closer_goes_fin_wait_1_fin_wait_2_closed_and_sits_in_the_tim
     assert not [t for t in run.kernel.time_wait if t.local == ends[peer]]
 
 
-def test_a_refused_connect_goes_syn_sent_then_closed_with_the_reset_received(traced):
-    run = traced["refused"]
+def test_a_refused_connect_goes_syn_sent_then_closed_with_the_reset_received(runs):
+    run = runs["refused"]
     sequence, account = kernel_sequence(run, "client")
     assert sequence == ["CLOSED", "SYN_SENT", "CLOSED"] and account.agrees
     assert [e.kind for e in run.kernel.events if "reset" in e.kind] == ["send_reset", "receive_reset"]
@@ -154,7 +148,7 @@ def test_a_refused_connect_goes_syn_sent_then_closed_with_the_reset_received(tra
         assert any(words in line for line in labels), labels
 
 
-def test_the_tracing_instance_is_gone_after_a_run(traced):
+def test_the_tracing_instance_is_gone_after_a_run(runs):
     from handshake_viz.live.runner import leftovers
     assert leftovers(os.getpid()) == []
 

@@ -4,6 +4,7 @@ import re
 import xml.etree.ElementTree as ElementTree
 
 import pytest
+from conftest import require
 from segments import echo
 
 from handshake_viz.core.analysis import analyze
@@ -46,8 +47,7 @@ def test_the_kernels_reset_reasons_are_said_in_each_language():
 def symbols(event: str, field: str) -> set[str]:
     """The names a tracepoint's format gives a field's values (its __print_symbolic list)."""
     format_file = TRACEFS / "events" / event / "format"
-    if not format_file.exists():
-        pytest.skip(f"{format_file} is missing: this kernel has no {event} tracepoint")
+    require(format_file.exists(), f"{format_file} is missing: no tracefs, or this kernel has no {event} tracepoint")
     text = format_file.read_text()
     listed = text[text.index(f"__print_symbolic(REC->{field}") + 1:].split("__print_symbolic")[0]
     names = re.findall(r'\{ -?\d+, "(\w+)" \}', listed)

@@ -2,7 +2,6 @@
 every ending cleans up (root only; always in CI)."""
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -12,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, REPO
+from conftest import REPO, require_command
 
 from handshake_viz.live.tracing import TRACEFS
 from handshake_viz.scenarios import SCENARIOS, Traffic
@@ -29,10 +28,7 @@ def live():
 
 def tcpdump(path: Path, port: int) -> subprocess.Popen:
     """tcpdump writing every packet of port to path, as soon as it is listening."""
-    if not shutil.which("tcpdump"):
-        if IN_CI:
-            pytest.fail("CI needs tcpdump, the reference capture (make test installs it)")
-        pytest.skip("tcpdump is not installed: `sudo apt-get install tcpdump`")
+    require_command("tcpdump", "tcpdump", "reference capture")
     dump = subprocess.Popen(["tcpdump", "-i", "lo", "-s", "262144", "-B", "65536", "--immediate-mode", "-U", "-w", str(path),
                              f"port {port}"], stderr=subprocess.PIPE, text=True)
     assert "listening on lo" in dump.stderr.readline()

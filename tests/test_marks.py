@@ -3,11 +3,10 @@
 Each script's expected marks are tshark 4.0.17's reading of the same segments written to a pcap;
 the last test writes them and asks tshark again, so the expectations cannot drift from it."""
 
-import shutil
 import subprocess
 
 import pytest
-from conftest import IN_CI
+from conftest import require_command
 from scapy.layers.inet import IP, TCP
 from scapy.utils import PcapWriter
 from segments import Script, handshake
@@ -125,10 +124,7 @@ def _tshark_marks(path) -> dict[int, set[str]]:
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_tshark_reads_each_script_as_the_expectations_say(tmp_path, name):
-    if not shutil.which("tshark"):
-        if IN_CI:
-            pytest.fail("CI needs tshark, the reference reader (make test installs it)")
-        pytest.skip("tshark is not installed: `sudo apt-get install tshark`")
+    require_command("tshark", "tshark", "reference reader")
     script, expected = SCRIPTS[name]()
     path = tmp_path / f"{name}.pcap"
     writer = PcapWriter(str(path), linktype=101)   # raw IP

@@ -1,27 +1,19 @@
 """Live: the default scenarios run under a real capture on loopback (root only; always in CI)."""
 
-import shutil
 import subprocess
 
 import pytest
-from conftest import IN_CI
+from conftest import require_command
 
 from handshake_viz.core.analysis import analyze
 from handshake_viz.core.tcp_states import TcpState
 from handshake_viz.render.dot import to_dot
-from handshake_viz.scenarios import SCENARIOS
 from handshake_viz.views.timeline import timeline
 from handshake_viz.wire.dissect import FrameDecoder
 from handshake_viz.wire.pcapfile import CaptureReader, write_pcap
 from handshake_viz.wire.records import ACK, FIN, SYN
 
 DEFAULT = ("handshake", "echo", "server-close")
-
-
-@pytest.fixture(scope="module")
-def runs():
-    from handshake_viz.live.runner import run_scenario
-    return {name: run_scenario(SCENARIOS[name]) for name in DEFAULT}
 
 
 def only_conversation(run):
@@ -103,10 +95,7 @@ def test_calls_and_packets_share_one_clock(runs):
 
 
 def tshark_fields(path):
-    if not shutil.which("tshark"):
-        if IN_CI:
-            pytest.fail("CI needs tshark, the reference reader (make test installs it)")
-        pytest.skip("tshark is not installed: `sudo apt-get install tshark`")
+    require_command("tshark", "tshark", "reference reader")
     result = subprocess.run(
         ["tshark", "-n", "-r", str(path), "-o", "tcp.relative_sequence_numbers:TRUE",
          "-T", "fields", "-E", "separator=,", "-e", "tcp.flags", "-e", "tcp.seq", "-e", "tcp.ack",
@@ -139,9 +128,7 @@ def test_a_replayed_capture_draws_the_same_timeline_as_the_live_run(runs, name, 
     assert to_dot(timeline(replayed)) == to_dot(timeline(only_conversation(run)))
 
 
-@pytest.mark.live
-def test_scenarios_run_over_ipv6_too():
-    from handshake_viz.live.runner import run_scenario
-    run = run_scenario(SCENARIOS["echo"], host="::1")
+def test_scenarios_run_over_ipv6_too(ipv6_runs):
+    run = ipv6_runs["echo"]
     conversation = only_conversation(run)
     assert conversation.client_text.startswith("[::1]:") and conversation.time_wait == ("client",)

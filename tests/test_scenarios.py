@@ -21,13 +21,6 @@ from handshake_viz.wire.records import FIN, RST
 CATALOGUE = sorted(SCENARIOS)
 
 
-@pytest.fixture(scope="module")
-def runs():
-    """Each scenario run once over IPv4, shared by the tests below."""
-    from handshake_viz.live.runner import run_scenario
-    return {name: run_scenario(SCENARIOS[name]) for name in CATALOGUE}
-
-
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_each_scenario_shows_what_it_promises_over_ipv4(runs, name):
     assert runs[name].problems == []
@@ -40,11 +33,9 @@ def test_every_call_and_kernel_state_comes_after_the_packet_that_caused_it(runs,
     assert run.calls and causality.check(run.calls, run.conversations, run.kernel) == []
 
 
-@pytest.mark.live
 @pytest.mark.parametrize("name", CATALOGUE)
-def test_each_scenario_shows_what_it_promises_over_ipv6(name):
-    from handshake_viz.live.runner import run_scenario
-    run = run_scenario(SCENARIOS[name], host="::1")
+def test_each_scenario_shows_what_it_promises_over_ipv6(ipv6_runs, name):
+    run = ipv6_runs[name]
     assert run.problems == []
     assert all(c.client[0] == "::1" for c in run.conversations)
 

@@ -8,9 +8,14 @@ Rules:
 - The view is one connection's: a listener that accepts stays LISTEN in the kernel, but the
   connection it spawned goes LISTEN -> SYN_RECEIVED -> ESTABLISHED, as textbooks draw it. A
   reset connection is CLOSED whatever side opened it.
-- A WARNING on what bypasses the table: nothing in the analysis sets a state directly. The
-  kernel's record (`kernel.view`) is read, not derived, so it may hold states the table never
-  produces for that side; where it differs, the diagram says so.
+- WARNING: three things change states outside this table.
+  1. `analysis._TcpStep._initial_states` sets the state each side was in before the capture
+     shows it act, with no trigger and no event: CLOSED before its SYN, LISTEN before it answers
+     a SYN, ESTABLISHED when the capture starts mid-connection (or on a refused SYN's peer, CLOSED).
+  2. Crossing FINs withdraw a CLOSE_WAIT inferred too early (`StateWithdrawn`): the FIN it was
+     inferred from had not arrived when the peer sent its own.
+  3. The kernel's record (`kernel.view`) is read, not derived, so it may hold states the table
+     never produces for that side; where it differs, the diagram says so.
 - TIME_WAIT ends after 2 x MSL in RFC 9293 (4 minutes: its MSL is 2 minutes); Linux holds it a
   fixed 60 s (TCP_TIMEWAIT_LEN).
 """
