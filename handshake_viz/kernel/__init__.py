@@ -1,0 +1,1 @@
+"""What the kernel said during a run, and that record set beside a conversation. Pure."""

@@ -1,0 +1,1 @@
+"""Files: the format table, the one publish route, the JSON export, writing safely."""

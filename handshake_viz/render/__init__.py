@@ -1,0 +1,1 @@
+"""The models as DOT and Mermaid text, and the one place that runs graphviz."""

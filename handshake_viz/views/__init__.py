@@ -1,0 +1,1 @@
+"""Pure models of what is drawn or written: the timeline, its words, the report, the overview, a header."""
