@@ -193,3 +193,18 @@ def test_run_refuses_before_capturing_when_a_mermaid_file_it_would_write_exists(
     result = run_command("run", "echo", "--format", "mermaid", "--out", tmp_path / "out", "--captures", tmp_path / "c")
     one_line_error(result, 8, "echo.mermaid.md already exists", "--force")
     assert not (tmp_path / "c").exists() and (tmp_path / "out" / "echo.mermaid.md").read_text() == "notes"
+
+
+def test_an_index_page_left_by_an_earlier_replay_stops_the_next_before_it_writes_anything(tmp_path):
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+    ether = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")   # given: scapy would ask ARP
+    capture = tmp_path / "two.pcap"
+    wrpcap(str(capture), [ether / IP(src="192.0.2.1", dst="192.0.2.2") / TCP(sport=port, dport=80, flags="S")
+                          for port in (40000, 40001)])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "two-index.md").write_text("my notes")
+    one_line_error(run_command("replay", capture, "--out", out, "--format", "svg,json"), 8, "two-index.md already exists")
+    assert sorted(p.name for p in out.iterdir()) == ["two-index.md"] and (out / "two-index.md").read_text() == "my notes"

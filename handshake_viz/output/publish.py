@@ -1,8 +1,8 @@
 """From analysed conversations (or a chart) to files: the one route every command takes.
 
 `publish(request, subject)` plans every file first (refusing, before any work, to replace one
-without --force), then writes each drawing in each format of the table in `formats`, the index
-of a capture of several conversations, and the capture's JSON. `timelines` is the one rule by
+without --force), then writes the capture's JSON, each drawing in each format of the table in
+`formats`, and the index of a capture of several conversations. `timelines` is the one rule by
 which a conversation gets its socket calls and the kernel's record; the notebook uses it too.
 """
 
@@ -74,8 +74,12 @@ def planned(request: Request, subject: Subject) -> list[Path]:
     """The files publish will write (a PNG cut in pages aside): refused before any work."""
     stems = [subject.picture.stem] if subject.picture else [
         stem_of(subject.stem, c, len(subject.conversations)) for c in subject.conversations]
-    return [request.out_dir / FORMATS[fmt].file_name(stem) for fmt in request.formats
-            for stem in (stems if FORMATS[fmt].write else [subject.stem])]
+    paths = [request.out_dir / FORMATS[fmt].file_name(stem) for fmt in request.formats
+             for stem in (stems if FORMATS[fmt].write else [subject.stem])]
+    if _indexed(request, subject):
+        paths += [request.out_dir / f"{subject.stem}-overview.{fmt}" for fmt in _overview_formats(request)]
+        paths.append(request.out_dir / f"{subject.stem}-index.md")
+    return paths
 
 
 def publish(request: Request, subject: Subject) -> list[Path]:
@@ -85,10 +89,19 @@ def publish(request: Request, subject: Subject) -> list[Path]:
     written += [request.outputs.write_bytes(request.out_dir / name, data)
                 for drawing in drawings for fmt in request.formats if FORMATS[fmt].write
                 for name, data in FORMATS[fmt].write(drawing, request.scale, request.formats)]
-    if subject.picture is None and len(subject.conversations) > 1 and any(
-            FORMATS[fmt].write for fmt in request.formats):
+    if _indexed(request, subject):
         written += _index(request, subject)
     return written
+
+
+def _indexed(request: Request, subject: Subject) -> bool:
+    """A capture of several conversations, drawn, gets an index page and an overview picture."""
+    return subject.picture is None and len(subject.conversations) > 1 and any(
+        FORMATS[fmt].write for fmt in request.formats)
+
+
+def _overview_formats(request: Request) -> list[str]:
+    return [f for f in request.formats if f in ("svg", "png")] or ["svg"]
 
 
 def _index(request: Request, subject: Subject) -> list[Path]:
@@ -97,7 +110,7 @@ def _index(request: Request, subject: Subject) -> list[Path]:
     rows = sorted((overview.summary_row(c) for c in conversations), key=lambda row: int(row[0]))
     text = overview_dot(overview.talk_graph(conversations),
                         f"{Path(subject.source).name}: who talked to whom ({len(conversations)} conversations)")
-    pictures = [f for f in request.formats if f in ("svg", "png")] or ["svg"]
+    pictures = _overview_formats(request)
     drawing = Drawing(f"{stem}-overview", picture=text)
     written = [request.outputs.write_bytes(request.out_dir / name, data)
                for fmt in pictures for name, data in FORMATS[fmt].write(drawing, request.scale, request.formats)]
