@@ -84,14 +84,14 @@ def planned(request: Request, subject: Subject) -> list[Path]:
 
 def publish(request: Request, subject: Subject) -> list[Path]:
     request.outputs.refuse_existing(planned(request, subject))
-    written = [_json(request, subject)] if "json" in request.formats else []   # the data first: kept if a drawing fails
+    json_file = [_json(request, subject)] if "json" in request.formats else []   # written first: kept if a drawing fails
     drawings = [subject.picture] if subject.picture else timelines(subject, request.window, request.lang)
-    written += [request.outputs.write_bytes(request.out_dir / name, data)
-                for drawing in drawings for fmt in request.formats if FORMATS[fmt].write
-                for name, data in FORMATS[fmt].write(drawing, request.scale, request.formats)]
+    written = [request.outputs.write_bytes(request.out_dir / name, data)
+               for drawing in drawings for fmt in request.formats if FORMATS[fmt].write
+               for name, data in FORMATS[fmt].write(drawing, request.scale, request.formats)]
     if _indexed(request, subject):
         written += _index(request, subject)
-    return written
+    return written + json_file   # listed as before: the drawings, then the JSON
 
 
 def _indexed(request: Request, subject: Subject) -> bool:
