@@ -175,12 +175,21 @@ def _request(args) -> Request:
     if args.max_arrows < 10:
         raise UsageError("--max-arrows must be at least 10")
     window = Window(args.max_arrows, _parse_range(args.frames), _parse_range(args.time, float, "--time"))
-    return Request(args.out, parse_formats(args.format, (TIMELINE, CAPTURE)), Outputs(args.force), window,
+    return Request(args.out, _formats(args.format, (TIMELINE, CAPTURE)), Outputs(args.force), window,
                    args.lang, args.scale)
 
 
 def _picture_request(args) -> Request:
-    return Request(args.out, parse_formats(args.format, (PICTURE,)), Outputs(args.force))
+    return Request(args.out, _formats(args.format, (PICTURE,)), Outputs(args.force))
+
+
+def _formats(text: str, holding: tuple[str, ...]) -> tuple[str, ...]:
+    """The formats asked, each fit for the command and with what it needs (graphviz) on this
+    machine: checked before anything is captured or written."""
+    formats = parse_formats(text, holding)
+    for fmt in formats:
+        FORMATS[fmt].needs()
+    return formats
 
 
 def _run(args) -> int:

@@ -66,9 +66,9 @@ def test_bad_input_gives_one_line_and_a_nonzero_exit(tmp_path, content, words):
 
 def test_a_missing_graphviz_says_what_to_install(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path)}  # no dot or neato on it
-    result = run_command("replay", EXAMPLES / "echo.pcap", "--out", tmp_path / "out", env=env)
+    result = run_command("replay", EXAMPLES / "echo.pcap", "--out", tmp_path / "out", "--format", "json,svg", env=env)
     one_line_error(result, 7, "apt-get install graphviz")
-    assert not (tmp_path / "out").exists()   # checked before anything is written
+    assert not (tmp_path / "out").exists()   # checked before anything is written, the JSON too
 
 
 def test_unknown_scenario_and_format_are_usage_errors():
@@ -208,3 +208,10 @@ def test_an_index_page_left_by_an_earlier_replay_stops_the_next_before_it_writes
     (out / "two-index.md").write_text("my notes")
     one_line_error(run_command("replay", capture, "--out", out, "--format", "svg,json"), 8, "two-index.md already exists")
     assert sorted(p.name for p in out.iterdir()) == ["two-index.md"] and (out / "two-index.md").read_text() == "my notes"
+
+
+def test_run_without_graphviz_stops_before_it_captures_anything(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}  # no dot or neato on it
+    result = run_command("run", "echo", "--out", tmp_path / "out", "--captures", tmp_path / "captures", env=env)
+    one_line_error(result, 7, "apt-get install graphviz")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "captures").exists()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from handshake_viz.errors import UsageError
+from handshake_viz.render import graphviz
 from handshake_viz.render.dot import to_dot
 from handshake_viz.render.graphviz import render
 from handshake_viz.render.mermaid import to_markdown
@@ -43,6 +44,7 @@ class Format:
     # (drawing, scale, the formats asked) -> [(file name, bytes)]; None for the capture's JSON,
     # which the JSON export writes as it streams
     write: Callable[[Drawing, float, tuple[str, ...]], list[tuple[str, bytes]]] | None
+    needs: Callable[[], None] = lambda: None   # fails, before anything is written, without what it needs
 
     def file_name(self, stem: str) -> str:
         return f"{stem}.{self.suffix}"
@@ -69,9 +71,9 @@ def _report(drawing: Drawing, scale: float, asked) -> list[tuple[str, bytes]]:
 
 _DRAWINGS = frozenset({TIMELINE, PICTURE})
 FORMATS = {f.name: f for f in (
-    Format("svg", "svg", _DRAWINGS, _graphviz("svg")),
-    Format("png", "png", _DRAWINGS, _png),
-    Format("pdf", "pdf", _DRAWINGS, _graphviz("pdf")),
+    Format("svg", "svg", _DRAWINGS, _graphviz("svg"), graphviz.require),
+    Format("png", "png", _DRAWINGS, _png, graphviz.require),
+    Format("pdf", "pdf", _DRAWINGS, _graphviz("pdf"), graphviz.require),
     Format("dot", "dot", _DRAWINGS, lambda d, scale, asked: [(f"{d.stem}.dot", d.dot().encode("utf-8"))]),
     Format("mermaid", "mermaid.md", frozenset({TIMELINE}),   # Markdown viewers draw its text
            lambda d, scale, asked: [(f"{d.stem}.mermaid.md", to_markdown(d.diagram).encode("utf-8"))]),
