@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from handshake_viz.errors import HandshakeVizError, Interrupted, ScenarioError, UsageError
-from handshake_viz.live.interruption import interruptible
+from handshake_viz.live.interruption import held, interruptible
 from handshake_viz.output.files import Outputs
 from handshake_viz.output.formats import CAPTURE, DEFAULT, FORMATS, PICTURE, TIMELINE, Drawing, names, parse_formats
 from handshake_viz.output.publish import Request, Subject, publish
@@ -192,9 +192,15 @@ def _formats(text: str, holding: tuple[str, ...]) -> tuple[str, ...]:
     return formats
 
 
-def _run(args) -> int:
-    from handshake_viz.live.runner import run_scenario  # imports scapy: only when capturing
+def _live():
+    """The live path (it imports scapy: only when capturing). A signal during the import waits
+    until it is done, as in `launch`: raised inside it, Python could drop it."""
+    with held():
+        from handshake_viz.live import runner
+    return runner
 
+
+def _run(args) -> int:
     request = _request(args)
     chosen = _chosen(args)
     outputs = request.outputs
@@ -204,7 +210,7 @@ def _run(args) -> int:
     host = "::1" if args.ipv6 else "127.0.0.1"
     rows, failed = [], []
     for scenario in chosen:
-        result = run_scenario(scenario, host, args.port)
+        result = _live().run_scenario(scenario, host, args.port)
         pcap = outputs.write(args.captures / f"{scenario.name}.pcap",
                              lambda f: write_pcap(f, result.frames, result.linktype))
         _keep_kernel_record(outputs, pcap, result.kernel)
@@ -241,8 +247,6 @@ def _keep_kernel_record(outputs: Outputs, pcap: Path, kernel) -> None:
 
 
 def _watch(args) -> int:
-    from handshake_viz.live.runner import watch  # imports scapy: only when capturing
-
     request = _request(args)
     command = args.program[1:] if args.program[:1] == ["--"] else args.program
     name = args.name or f"watch-{args.port}"
@@ -252,7 +256,7 @@ def _watch(args) -> int:
                             [args.out / FORMATS[fmt].file_name(name) for fmt in request.formats])
     announce = (f"capturing port {args.port} on loopback" + (f" while {' '.join(command)} runs" if command else "")
                 + (f", for {args.seconds:g} s" if args.seconds is not None else "") + " (Ctrl-C to stop)")
-    result = watch(args.port, command, args.seconds, lambda: print(announce, file=sys.stderr, flush=True), name)
+    result = _live().watch(args.port, command, args.seconds, lambda: print(announce, file=sys.stderr, flush=True), name)
     outputs.write(pcap, lambda f: write_pcap(f, result.frames, result.linktype))
     _keep_kernel_record(outputs, pcap, result.kernel)
     # The watched capture is drawn exactly as a replay of its pcap: one path, and an index when it holds several.
@@ -273,10 +277,9 @@ def _states(args) -> int:
     text, name = chart_dot(), "states"
     if args.capture or args.scenario:
         if args.scenario:
-            from handshake_viz.live.runner import run_scenario  # imports scapy: only when capturing
             if args.scenario not in SCENARIOS:
                 raise UsageError(f"no scenario named {args.scenario}; `handshake-viz list` shows them")
-            conversations, name = run_scenario(SCENARIOS[args.scenario]).conversations, f"states-{args.scenario}"
+            conversations, name = _live().run_scenario(SCENARIOS[args.scenario]).conversations, f"states-{args.scenario}"
         else:
             conversations, name = read_conversations(args.capture), f"states-{args.capture.stem}"
         tcp = [c for c in conversations if c.protocol == "tcp"]

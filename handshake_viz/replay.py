@@ -47,6 +47,10 @@ class CaptureRecords:
     def notes(self) -> list[str]:
         return self.reader.warnings + self.decoder.notes()
 
+    def held(self) -> list[str]:
+        """What else the frames carried: "40 frames of ARP"."""
+        return self.decoder.held_text()
+
 
 def kernel_record_path(capture: Path) -> Path:
     """Where a run keeps the kernel's record beside its capture: captures/NAME.events.json."""
@@ -82,7 +86,7 @@ def replay(capture: Path, request: Request, only: int | None = None) -> ReplayRe
     else:
         result.files = [_stream_json(capture, records, request, only, result)]
     result.rows.sort(key=lambda row: int(row[0]))
-    result.notes, result.held = records.notes(), records.decoder.held_text()
+    result.notes, result.held = records.notes(), records.held()
     return result
 
 
