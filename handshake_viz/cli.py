@@ -16,6 +16,7 @@ from handshake_viz.render.header import to_dot as header_dot
 from handshake_viz.render.state_chart import chart_dot, paths_of
 from handshake_viz.replay import kernel_record_path, read_conversations, replay
 from handshake_viz.scenarios import SCENARIOS
+from handshake_viz.views.escape import visible
 from handshake_viz.views.header import headers
 from handshake_viz.views.timeline import Window
 from handshake_viz.views.words import LANGUAGES, Words
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             return {"list": _list, "run": _run, "watch": _watch, "replay": _replay, "states": _states,
                     "header": _header}[args.command](args)
         except HandshakeVizError as error:
-            print(f"handshake-viz: {error}", file=sys.stderr)
+            _say(f"handshake-viz: {error}", err=True)
             return error.exit_code
         except KeyboardInterrupt as stop:
             return _interrupted(stop, args)
@@ -145,7 +146,7 @@ def _interrupted(stop: KeyboardInterrupt, args) -> int:
             kept = f"; the {len(partial.frames)} packets captured so far are in {path}"
         except (HandshakeVizError, OSError) as error:
             kept = f"; the packets captured so far could not be kept: {error}"
-    print(f"handshake-viz: interrupted by {stop.signal_name}{kept}", file=sys.stderr)
+    _say(f"handshake-viz: interrupted by {stop.signal_name}{kept}", err=True)
     return stop.exit_code
 
 
@@ -222,9 +223,10 @@ def _run(args) -> int:
                      str(pcap), ", ".join(str(f) for f in files)))
         failed += [f"scenario {scenario.name}: {problem}" for problem in result.problems]
     _table(("scenario", "packets", "wire", "phases", "capture", "diagrams"), rows)
-    print(f"\nDiagrams are in {args.out}/, captures in {args.captures}/.")
+    print()
+    _say(f"Diagrams are in {args.out}/, captures in {args.captures}/.")
     for line in failed:
-        print(f"handshake-viz: {line}", file=sys.stderr)
+        _say(f"handshake-viz: {line}", err=True)
     return ScenarioError.exit_code if failed else 0
 
 
@@ -242,8 +244,8 @@ def _keep_kernel_record(outputs: Outputs, pcap: Path, kernel) -> None:
     """The kernel's record beside the capture, where replay finds it again."""
     outputs.write_bytes(kernel_record_path(pcap), json.dumps(kernel.to_json(), indent=1).encode())
     if kernel.unavailable:
-        print(f"handshake-viz: note: kernel record unavailable ({kernel.unavailable}); "
-              "states are inferred from the packets", file=sys.stderr)
+        _say(f"handshake-viz: note: kernel record unavailable ({kernel.unavailable}); "
+             "states are inferred from the packets", err=True)
 
 
 def _watch(args) -> int:
@@ -263,10 +265,11 @@ def _watch(args) -> int:
     replayed = replay(pcap, request)
     _conversations(replayed, f"nothing went to or from port {args.port} on loopback: "
                              "is that the port your server listens on?")
-    print(f"\n{result.how_it_ended}; {len(result.frames)} packets in {pcap}; "
+    print()
+    _say(f"{result.how_it_ended}; {len(result.frames)} packets in {pcap}; "
           f"diagrams in {args.out}/ ({_files(replayed.files)}).")
     for problem in result.problems:
-        print(f"handshake-viz: {problem}", file=sys.stderr)
+        _say(f"handshake-viz: {problem}", err=True)
     return ScenarioError.exit_code if result.problems else 0
 
 
@@ -290,7 +293,7 @@ def _states(args) -> int:
                              else "there is no TCP conversation to highlight")
         text = chart_dot(paths_of(tcp[0]), f"The path each side took: {tcp[0].client_text} → {tcp[0].server_text}")
     files = publish(request, Subject(name, picture=Drawing(name, picture=text)))
-    print(f"Wrote {', '.join(str(f) for f in files)}.")
+    _say(f"Wrote {', '.join(str(f) for f in files)}.")
     return 0
 
 
@@ -306,18 +309,25 @@ def _header(args) -> int:
     name = f"{args.capture.stem}-frame{args.frame}"
     text = header_dot(layers, title + " (bytes in network order, most significant first)")
     files = publish(request, Subject(name, picture=Drawing(name, picture=text)))
-    print(f"Wrote {', '.join(str(f) for f in files)}.")
+    _say(f"Wrote {', '.join(str(f) for f in files)}.")
     return 0
 
 
 def _replay(args) -> int:
     result = replay(args.capture, _request(args), args.conversation)
     for note in result.notes:
-        print(f"handshake-viz: note: {note}", file=sys.stderr)
+        _say(f"handshake-viz: note: {note}", err=True)
     held = f"; it holds {', '.join(result.held)}" if result.held else ""
     _conversations(result, f"{args.capture} holds no TCP or UDP conversation{held}.")
-    print(f"\nWrote {_files(result.files)} to {args.out}/.")
+    print()
+    _say(f"Wrote {_files(result.files)} to {args.out}/.")
     return 0
+
+
+def _say(text: str, err: bool = False) -> None:
+    """One line on stdout (or stderr): whatever came from outside (a file name, a reason) is
+    spelled out, so no character in it can break the line or act on the terminal."""
+    print(visible(text), file=sys.stderr if err else sys.stdout)
 
 
 def _phases(conversations: list) -> str:
@@ -337,14 +347,14 @@ def _files(files: list) -> str:
 def _conversations(result, when_none: str) -> None:
     """The table of a replay's conversations (its first rows), or what to say when there are none."""
     if not result.conversations:
-        print(when_none)
+        _say(when_none)
         return
     _table(("#", "protocol", "client", "server", "packets", "opened", "closed"), result.rows)
     if result.conversations > len(result.rows):
-        print(f"... and {result.conversations - len(result.rows)} more conversations (all are in the JSON)")
+        _say(f"... and {result.conversations - len(result.rows)} more conversations (all are in the JSON)")
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
     for row in (header, *rows):
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        _say("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -57,14 +57,16 @@ def kernel_record_path(capture: Path) -> Path:
     return capture.with_suffix(".events.json")
 
 
-def load_kernel_record(capture: Path) -> KernelRecord | None:
+def load_kernel_record(capture: Path) -> tuple[KernelRecord | None, str | None]:
+    """The kernel's record a run kept beside capture, if there is one; else why it was not used
+    (the packets alone still tell the story)."""
     path = kernel_record_path(capture)
     if not path.exists():
-        return None
+        return None, None
     try:
-        return KernelRecord.from_json(json.loads(path.read_text()))
-    except (ValueError, TypeError, KeyError):
-        return None  # not ours, or damaged: the packets alone still tell the story
+        return KernelRecord.from_json(json.loads(path.read_text(encoding="utf-8"))), None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        return None, f"{path} is not a kernel record this tool can use ({error}): states are inferred from the packets"
 
 
 def read_conversations(capture: Path) -> list:
@@ -74,7 +76,7 @@ def read_conversations(capture: Path) -> list:
 
 def replay(capture: Path, request: Request, only: int | None = None) -> ReplayResult:
     """Analyse capture; write its JSON and the diagrams of its conversations (or only conversation `only`)."""
-    records, kernel = CaptureRecords(capture), load_kernel_record(capture)
+    records, (kernel, unused) = CaptureRecords(capture), load_kernel_record(capture)
     drawn = any(FORMATS[fmt].write for fmt in request.formats)
     result = ReplayResult()
     if drawn or kernel is not None:
@@ -86,7 +88,7 @@ def replay(capture: Path, request: Request, only: int | None = None) -> ReplayRe
     else:
         result.files = [_stream_json(capture, records, request, only, result)]
     result.rows.sort(key=lambda row: int(row[0]))
-    result.notes, result.held = records.notes(), records.held()
+    result.notes, result.held = records.notes() + ([unused] if unused else []), records.held()
     return result
 
 

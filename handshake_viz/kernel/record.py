@@ -7,6 +7,7 @@ teardown. States are parsed to the analyzer's own `TcpState`, so the two compare
 """
 
 import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -66,12 +67,43 @@ class KernelRecord:
                 "listen_overflows": self.listen_overflows}
 
     @classmethod
-    def from_json(cls, data: dict) -> "KernelRecord":
-        return cls([KernelEvent(**{**e, "kind": EventKind(e["kind"]), "old": _state(e.get("old")),
-                                  "new": _state(e.get("new"))})
-                    for e in data.get("events", [])],
-                   [TimeWaitEntry(**t) for t in data.get("time_wait", [])], data.get("unavailable"),
-                   data.get("listen_overflows", 0))
+    def from_json(cls, data) -> "KernelRecord":
+        """The record `to_json` wrote; ValueError for anything else (a file beside a capture is
+        read as data, and a crafted one must not reach the drawing as anything but text)."""
+        record = _fields(data, {"unavailable": _text, "events": list, "time_wait": list, "listen_overflows": int})
+        return cls([_event(e) for e in record.get("events", [])], [_time_wait(t) for t in record.get("time_wait", [])],
+                   record.get("unavailable"), record.get("listen_overflows", 0))
+
+
+def _text(value) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _time(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fields(data, kinds: dict) -> dict:
+    """data, if it is an object whose fields are among kinds and each of its kind (a type, or a test)."""
+    if not isinstance(data, dict) or not set(data) <= set(kinds):
+        raise ValueError("not a kernel record written by handshake-viz")
+    for name, value in data.items():
+        kind = kinds[name]
+        if not (isinstance(value, kind) and not isinstance(value, bool) if isinstance(kind, type) else kind(value)):
+            raise ValueError(f"its {name!r} is not what handshake-viz writes")
+    return data
+
+
+def _event(data) -> KernelEvent:
+    event = _fields(data, {"time": _time, "kind": str, "src": str, "dst": str, "old": _text, "new": _text,
+                           "reason": _text, "where": _text})
+    return KernelEvent(event["time"], EventKind(event["kind"]), event["src"], event["dst"], _state(event.get("old")),
+                       _state(event.get("new")), event.get("reason"), event.get("where"))
+
+
+def _time_wait(data) -> TimeWaitEntry:
+    entry = _fields(data, {"local": str, "remote": str, "seconds_left": _time})
+    return TimeWaitEntry(entry["local"], entry["remote"], entry["seconds_left"])
 
 
 def _state(name: str | None) -> TcpState | None:

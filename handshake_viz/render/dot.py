@@ -6,6 +6,7 @@ only draws it (`neato -n2`): fast on long ladders and the same every time. Knows
 
 import unicodedata
 
+from handshake_viz.views.escape import dot as quote
 from handshake_viz.views.timeline import ArrowKind, Diagram, Mark, MarkKind, Row
 
 # Sized for a notes column: about 905 points wide, which a PNG at 90 dpi shows about 1,130 pixels wide
@@ -36,11 +37,6 @@ ARROW_STYLES = {
 MARK_COLORS = {MarkKind.STATE: "#5b2c83", MarkKind.STATE_DIFFERS: "#c0262d", MarkKind.CALL: "#1c7c3c",
                MarkKind.CALL_ERROR: "#c0262d"}
 _STATES = (MarkKind.STATE, MarkKind.STATE_DIFFERS)
-
-
-def quote(text: str) -> str:
-    """A DOT string whose text shows as written, whatever characters it holds."""
-    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _lines(lines, justify: str = "\\n") -> str:

@@ -1,6 +1,7 @@
 """One packet's headers as DOT: an HTML table 32 bits wide, as RFC figures draw them. Pure."""
 
-from handshake_viz.render.dot import quote
+from handshake_viz.views.escape import dot as quote
+from handshake_viz.views.escape import html
 from handshake_viz.views.header import Field, Header
 
 
@@ -8,7 +9,7 @@ def to_dot(layers: list[Header], title: str) -> str:
     """An HTML table 32 bits wide: bit numbers on top, one row per 32-bit word."""
     rows = ["<TR>" + "".join(f'<TD WIDTH="26"><FONT POINT-SIZE="8">{i}</FONT></TD>' for i in range(32)) + "</TR>"]
     for layer in layers:
-        rows.append(f'<TR><TD COLSPAN="32" BGCOLOR="#dde6f3"><B>{_html(layer.name)}</B></TD></TR>')
+        rows.append(f'<TR><TD COLSPAN="32" BGCOLOR="#dde6f3"><B>{html(layer.name)}</B></TD></TR>')
         row, used = [], 0
         for field in layer.fields:
             remaining, first = field.bits, True
@@ -27,14 +28,10 @@ def to_dot(layers: list[Header], title: str) -> str:
 
 
 def _cell(field: Field, bits: int, first: bool) -> str:
-    lines = [f"<B>{_html(field.name)}</B>" + ("" if first else " (cont.)")]
+    lines = [f"<B>{html(field.name)}</B>" + ("" if first else " (cont.)")]
     if first:
-        lines.append(_html(field.value))
+        lines.append(html(field.value))
     if field.raw is not None and bits >= 8:
         lines.append(f'<FONT FACE="DejaVu Sans Mono" COLOR="#1f5fbf">{" ".join(f"{b:02x}" for b in field.raw)}</FONT>'
                      if first else "")
     return f'<TD COLSPAN="{bits}">' + "<BR/>".join(line for line in lines if line) + "</TD>"
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

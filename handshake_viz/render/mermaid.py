@@ -5,19 +5,12 @@ notes across both lanes, as far as Mermaid allows (it has no slanted arrows or m
 frame number and time lead each message). Knows nothing of TCP.
 """
 
+from handshake_viz.views.escape import mermaid as text
 from handshake_viz.views.timeline import ArrowKind, Diagram
 
 _ARROWS = {ArrowKind.CONTROL: "->>", ArrowKind.DATA: "->>", ArrowKind.ACK: "-->>", ArrowKind.RESET: "->>"}
 _DROPPED = {ArrowKind.ACK: "--x"}   # a cross means one thing in every format: it never reached the socket
 _PHASE_COLOURS = ("rgb(235, 242, 252)", "rgb(238, 248, 238)", "rgb(252, 240, 235)")
-
-
-_ESCAPES = str.maketrans({"#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", "\n": "<br/>"})
-
-
-def text(value: str) -> str:
-    """Text Mermaid shows as written: its statement and entity characters escaped, in one pass."""
-    return value.translate(_ESCAPES)
 
 
 def to_mermaid(diagram: Diagram) -> str:

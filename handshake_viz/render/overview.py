@@ -2,7 +2,7 @@
 
 import networkx as nx
 
-from handshake_viz.render.dot import quote
+from handshake_viz.views.escape import dot as quote
 
 
 def overview_dot(graph: nx.MultiDiGraph, title: str) -> str:

@@ -2,7 +2,7 @@
 of a conversation took highlighted. Pure."""
 
 from handshake_viz.core.tcp_states import TcpState, Trigger, state_chart
-from handshake_viz.render.dot import quote
+from handshake_viz.views.escape import dot as quote
 from handshake_viz.wire.records import CLIENT, SERVER
 
 RESETS = (Trigger.SEND_RST, Trigger.RECEIVE_RST)

@@ -3,6 +3,8 @@ with protocol, port, packets and bytes), and the index of conversations as Markd
 
 import networkx as nx
 
+from handshake_viz.views.escape import markdown, markdown_link
+
 
 def talk_graph(conversations) -> nx.MultiDiGraph:
     graph = nx.MultiDiGraph()
@@ -26,11 +28,11 @@ def summary_row(conversation) -> tuple[str, ...]:
 
 def index_markdown(title: str, rows: list[tuple[str, ...]], links: dict[int, str], overview: str) -> str:
     """The table of conversations, each linked to its diagram, under the overview picture."""
-    lines = [f"# {title}", "", f"![who talked to whom]({overview})", "",
+    lines = [f"# {markdown(title)}", "", f"![who talked to whom]({markdown_link(overview)})", "",
              "| # | protocol | client | server | packets | opened | closed | diagram |",
              "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         index = int(row[0])
-        link = f"[{links[index]}]({links[index]})" if index in links else ""
-        lines.append("| " + " | ".join((*row, link)) + " |")
+        link = f"[{markdown(links[index])}]({markdown_link(links[index])})" if index in links else ""
+        lines.append("| " + " | ".join((*map(markdown, row), link)) + " |")
     return "\n".join(lines) + "\n"

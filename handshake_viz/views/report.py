@@ -3,13 +3,14 @@ numbers, the packets as a table, and the socket calls. Pure."""
 
 from handshake_viz.core.analysis import CLIENT, SERVER, Closer, Handshake, Phase
 from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
+from handshake_viz.views.escape import markdown, markdown_code, markdown_link
 from handshake_viz.views.words import Words
 from handshake_viz.wire.records import ACK, FIN, RST, flag_names
 
 
 def report(conversation, picture: str, title: str, calls=(), lang: str = "en") -> str:
     say = Words(lang)
-    lines = [f"# {title}", "", f"![timeline]({picture})", "", f"## {say('report.happened')}", ""]
+    lines = [f"# {markdown(title)}", "", f"![timeline]({markdown_link(picture)})", "", f"## {say('report.happened')}", ""]
     if conversation.protocol == "udp":
         lines += [_udp_story(conversation, say), ""]
     else:
@@ -19,8 +20,8 @@ def report(conversation, picture: str, title: str, calls=(), lang: str = "en") -
     if calls:
         lines += [f"## {say('report.calls')}", "", say("report.calls.header"), "|---|---|---|---|"]
         start = min(c.start for c in calls)
-        lines += [f"| {1000 * (c.start - start):.3f} | {say('side.' + c.side)} | `{c.name}({c.args})` | {say.outcome(c)} |"
-                  for c in calls]
+        lines += [f"| {1000 * (c.start - start):.3f} | {say('side.' + c.side)} | {markdown_code(f'{c.name}({c.args})')} | "
+                  f"{markdown(say.outcome(c))} |" for c in calls]
         lines.append("")
     return "\n".join(lines)
 
