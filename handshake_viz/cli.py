@@ -305,7 +305,8 @@ def _header(args) -> int:
     title = f"{args.capture.name}, frame {args.frame}"
     layers = headers(frame.data, frame.linktype)
     if not layers:
-        raise UsageError(f"{title} carries no IP header this tool can read")
+        raise UsageError(f"{title} carries no IPv4 or IPv6 header this tool can read whole "
+                         "(none, cut short, or shorter than its fixed fields)")
     name = f"{args.capture.stem}-frame{args.frame}"
     text = header_dot(layers, title + " (bytes in network order, most significant first)")
     files = publish(request, Subject(name, picture=Drawing(name, picture=text)))

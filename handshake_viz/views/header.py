@@ -42,6 +42,8 @@ def headers(data: bytes, linktype: int) -> list[Header]:
     offset, version = located
     if version == 4:
         ihl = (data[offset] & 0x0F) * 4
+        if ihl < 20 or len(data) - offset < ihl:   # a header length below its fixed fields, or cut short
+            return []
         ip = data[offset:offset + ihl]
         protocol = ip[9]
         fragment_flags = {0b010: "(DF)", 0b001: "(MF)", 0b011: "(DF, MF)"}.get(_bits(ip, 48, 3), "")
@@ -59,6 +61,8 @@ def headers(data: bytes, linktype: int) -> list[Header]:
             fields.append(Field("Options", (ihl - 20) * 8, f"{ihl - 20} bytes", ip[20:ihl]))
         layers, transport = [Header("IPv4 header", tuple(fields))], data[offset + ihl:]
     elif version == 6:
+        if len(data) - offset < 40:
+            return []
         ip = data[offset:offset + 40]
         protocol = ip[6]
         fields = [

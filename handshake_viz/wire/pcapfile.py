@@ -6,6 +6,7 @@ packets without counting them (frame numbers must match tshark's). Streaming: on
 time, whatever the file's size.
 """
 
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ _PCAPNG_SHB = 0x0A0D0D0A
 _PCAPNG_BYTE_ORDER = 0x1A2B3C4D
 _IDB, _OBSOLETE_PB, _SPB, _EPB = 1, 2, 3, 6
 _PACKET_BLOCKS = (_EPB, _SPB, _OBSOLETE_PB)
+# The smallest length of each block its fixed fields fit in (head, fields, trailer).
+_SMALLEST = {_PCAPNG_SHB: 28, _IDB: 20, _EPB: 32, _OBSOLETE_PB: 32, _SPB: 16}
 _MAX_RECORD = 256 * 1024 * 1024   # a caplen beyond this is corruption, not a packet
 _READ_SIZE = 1 << 20
 SNAPLEN = 262144   # what tcpdump writes and captures: loopback frames reach 65,549 bytes
@@ -93,6 +96,9 @@ class CaptureReader:
                 raise self._fail(offset, f"packet {frame} claims {caplen} bytes: the file is corrupt")
             end = start + 16 + caplen
             if end > len(buffer):
+                if 16 + caplen > len(buffer) - start + _left(f):   # never read (or allocate) past the file's end
+                    self._cut_short(offset, frame)
+                    return
                 buffer, start = buffer[start:] + f.read(max(_READ_SIZE, caplen + 16)), 0
                 end = 16 + caplen
                 if end > len(buffer):
@@ -144,11 +150,11 @@ class CaptureReader:
             if struct.unpack(endian + "I", order)[0] != _PCAPNG_BYTE_ORDER:
                 raise self._fail(offset + 8, "the pcapng section header has no valid byte-order mark")
             block_len = struct.unpack(endian + "I", head[4:8])[0]
-            body = order + f.read(max(block_len - 12, 0))
+            body = order + (f.read(max(block_len - 12, 0)) if block_len - 12 <= _left(f) else b"")
         else:
             block_len = struct.unpack(endian + "I", head[4:8])[0]
-            body = f.read(max(block_len - 8, 0))
-        if block_len < 12 or block_len % 4:
+            body = f.read(max(block_len - 8, 0)) if block_len - 8 <= _left(f) else b""   # never past the end
+        if block_len < _SMALLEST.get(block_type, 12) or block_len % 4:
             raise self._fail(offset, f"pcapng block of type {block_type:#x} has an invalid length {block_len}")
         if len(body) < block_len - 8:
             if block_type in _PACKET_BLOCKS:
@@ -166,6 +172,8 @@ class CaptureReader:
     def _interface(self, body: bytes, endian: str, offset: int) -> tuple[int, float, float]:
         linktype, _reserved, _snaplen = struct.unpack(endian + "HHI", body[:8])
         options = self._options(body, 8, endian, offset, "interface description")
+        if len(options.get(14, b"\0" * 8)) != 8:
+            raise self._fail(offset, f"pcapng interface description's if_tsoffset option is {len(options[14])} bytes, not 8")
         return (linktype, _resolution(options.get(9)),
                 struct.unpack(endian + "q", options[14])[0] if 14 in options else 0)
 
@@ -199,6 +207,11 @@ class CaptureReader:
             options[code] = body[i + 4:i + 4 + length]
             i += 4 + length + (-length % 4)
         return options
+
+
+def _left(f) -> int:
+    """Bytes left in the file after the position f has reached."""
+    return os.fstat(f.fileno()).st_size - f.tell()
 
 
 def _resolution(raw: bytes | None) -> float:
