@@ -252,6 +252,8 @@ def _watch(args) -> int:
     request = _request(args)
     command = args.program[1:] if args.program[:1] == ["--"] else args.program
     name = args.name or f"watch-{args.port}"
+    if name in (".", "..") or any(c in name for c in "/\0") or not name.strip():
+        raise UsageError(f"--name is the name of the files written, not a path: {name!r}")
     outputs = request.outputs
     pcap = args.captures / f"{name}.pcap"
     outputs.refuse_existing([pcap, kernel_record_path(pcap)] +

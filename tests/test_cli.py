@@ -215,3 +215,18 @@ def test_run_without_graphviz_stops_before_it_captures_anything(tmp_path):
     result = run_command("run", "echo", "--out", tmp_path / "out", "--captures", tmp_path / "captures", env=env)
     one_line_error(result, 7, "apt-get install graphviz")
     assert not (tmp_path / "out").exists() and not (tmp_path / "captures").exists()
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", "..", " "])
+def test_watch_name_is_a_name_not_a_path(tmp_path, name):
+    one_line_error(run_command("watch", "--port", "9", "--seconds", "1", "--name", name, "--captures", tmp_path / "c",
+                               "--out", tmp_path / "o"), 2, "--name is the name of the files written, not a path")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dangling_symlink_where_a_file_would_go_is_not_replaced_without_force(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "echo.svg").symlink_to(tmp_path / "nowhere.svg")
+    one_line_error(run_command("replay", EXAMPLES / "echo.pcap", "--out", out, "--format", "svg"), 8, "echo.svg already exists")
+    assert (out / "echo.svg").is_symlink() and list(out.iterdir()) == [out / "echo.svg"]

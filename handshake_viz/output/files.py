@@ -25,7 +25,7 @@ class Outputs:
 
     def refuse_existing(self, paths: list[Path]) -> None:
         """Fail before any work when a file would be replaced without --force."""
-        existing = [p for p in paths if p.exists()]
+        existing = [p for p in paths if p.exists() or p.is_symlink()]   # a dangling link is someone's too
         if existing and not self.force:
             more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
             raise OutputExistsError(f"{existing[0]} already exists{more}: pass --force to replace it, "
