@@ -208,6 +208,7 @@ def _run(args) -> int:
     outputs.refuse_existing([args.captures / f"{s.name}.pcap" for s in chosen] +
                             [kernel_record_path(args.captures / f"{s.name}.pcap") for s in chosen] +
                             [args.out / FORMATS[fmt].file_name(s.name) for s in chosen for fmt in request.formats])
+    outputs.check_writable([args.captures, args.out])
     host = "::1" if args.ipv6 else "127.0.0.1"
     rows, failed = [], []
     for scenario in chosen:
@@ -258,6 +259,7 @@ def _watch(args) -> int:
     pcap = args.captures / f"{name}.pcap"
     outputs.refuse_existing([pcap, kernel_record_path(pcap)] +
                             [args.out / FORMATS[fmt].file_name(name) for fmt in request.formats])
+    outputs.check_writable([args.captures, args.out])
     announce = (f"capturing port {args.port} on loopback" + (f" while {' '.join(command)} runs" if command else "")
                 + (f", for {args.seconds:g} s" if args.seconds is not None else "") + " (Ctrl-C to stop)")
     result = _live().watch(args.port, command, args.seconds, lambda: print(announce, file=sys.stderr, flush=True), name)

@@ -43,6 +43,12 @@ class OutputExistsError(HandshakeVizError):
     exit_code = 8
 
 
+class OutputError(HandshakeVizError):
+    """A result (or a temporary file) could not be written: no space, a read-only disk, no permission."""
+
+    exit_code = 10
+
+
 class ScenarioError(HandshakeVizError):
     """A scenario's program did not behave as the scenario expects."""
 

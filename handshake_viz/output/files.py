@@ -1,13 +1,23 @@
 """Writing result files: never over an existing file unless asked, never half-written, and owned
 by the user who ran sudo rather than by root."""
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from handshake_viz.errors import OutputExistsError
+from handshake_viz.errors import OutputError, OutputExistsError
+
+
+def cannot_write(path: Path, error: OSError, remedy: str = "free some space, or write elsewhere with --out "
+                 "(or --captures)") -> OutputError:
+    return OutputError(f"cannot write {path}: {error.strerror or error}: {remedy}")
+
+
+def _read_only(path: Path) -> bool:
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 
 
 def invoking_user() -> tuple[int, int] | None:
@@ -31,9 +41,22 @@ class Outputs:
             raise OutputExistsError(f"{existing[0]} already exists{more}: pass --force to replace it, "
                                     "or write elsewhere with --out/--captures")
 
+    def check_writable(self, folders: list[Path]) -> None:
+        """Fail before a capture when a folder its results go to could not be made or written
+        (read-only, no permission); nothing is created yet."""
+        for folder in folders:
+            existing = next(p for p in [folder, *folder.absolute().parents] if p.exists())
+            if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+                reason = "not a folder" if not existing.is_dir() else os.strerror(
+                    errno.EROFS if _read_only(existing) else errno.EACCES)
+                raise OutputError(f"cannot write {folder}: {reason}: write elsewhere with --out (or --captures)")
+
     def folder(self, path: Path) -> Path:
         missing = [p for p in [path, *path.parents] if not p.exists()]
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise cannot_write(path, error)
         for created in missing:
             self._own(created)
         return path
@@ -43,13 +66,19 @@ class Outputs:
         """A binary file to fill; it takes path's place only if the block ends without error."""
         self.refuse_existing([path])
         self.folder(path.parent)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        except OSError as error:
+            raise cannot_write(path, error)
         try:
             with os.fdopen(handle, "wb") as f:
                 yield f
             os.chmod(temporary, 0o644)
             self._own(Path(temporary))
             os.replace(temporary, path)
+        except OSError as error:   # no space left, or the disk went read-only: nothing half-written stays
+            Path(temporary).unlink(missing_ok=True)
+            raise cannot_write(path, error)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise

@@ -10,6 +10,7 @@ Memory holds the open conversations' latest chunk and a few numbers per waiting 
 
 import json
 import tempfile
+from pathlib import Path
 
 from handshake_viz.core.analysis import (
     Closer,
@@ -23,6 +24,7 @@ from handshake_viz.core.analysis import (
 from handshake_viz.core.attribution import conversation_of
 from handshake_viz.kernel.record import KernelRecord
 from handshake_viz.kernel.view import align
+from handshake_viz.output.files import cannot_write
 from handshake_viz.wire.records import SocketCall, flag_names
 
 CHUNK = 64 * 1024
@@ -53,7 +55,10 @@ class JsonExport:
         self.kernel = kernel
         self.deferred = kernel is not None and kernel.unavailable is None   # TCP packets wait for the kernel's view
         self.tunnels: dict[int, dict[str, None]] = {}   # conversation -> the tunnels its packets came in, in order
-        self.spool = tempfile.TemporaryFile()
+        try:
+            self.spool = tempfile.TemporaryFile()
+        except OSError as error:
+            raise cannot_write(Path(tempfile.gettempdir()), error, "set TMPDIR to a folder with room")
         self.pending: dict[int, list[str]] = {}
         self.pending_size: dict[int, int] = {}
         self.chunks: dict[int, list[tuple[int, int]]] = {}  # conversation -> (offset, length) on the spool

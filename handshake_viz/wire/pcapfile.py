@@ -50,7 +50,11 @@ class CaptureReader:
             raise CaptureFileError(f"{path}: no such file")
         if path.is_dir():
             raise CaptureFileError(f"{path}: is a folder, not a capture file")
-        with path.open("rb") as f:
+        try:
+            f = path.open("rb")
+        except OSError as error:
+            raise CaptureFileError(f"{path}: cannot read it: {error.strerror}")
+        with f:
             magic = f.read(4)
             if not magic:
                 raise CaptureFileError(f"{path}: the file is empty, not a capture")
