@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 from conftest import REPO, run_command
 
 from handshake_viz.cli import main
+from handshake_viz.scenarios import SCENARIOS
 
 EXAMPLES = REPO / "captures" / "examples"
 
@@ -120,6 +122,25 @@ def test_run_through_sudo_leaves_files_to_the_invoking_user(tmp_path, capsys, mo
     assert {c["call"] for c in calls if c["conversation"] is None} == {"socket", "setsockopt", "bind", "listen", "close"}
     assert {c["conversation"] for c in calls} == {conversation["index"], None}
     assert all(c["conversation"] == conversation["index"] for c in calls if c["side"] == "client")
+
+
+ON_THE_MACHINES_LOOPBACK = sorted(name for name, s in SCENARIOS.items() if s.setup is None)
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("kind", [socket.SOCK_STREAM, socket.SOCK_DGRAM], ids=["tcp", "udp"])
+@pytest.mark.parametrize("name", ON_THE_MACHINES_LOOPBACK)
+def test_a_busy_port_stops_every_scenario_before_it_starts(name, kind):
+    """Also refused and udp-unreachable, which send to --port expecting nobody there: they used to
+    run against the squatter and end in exit 9."""
+    from handshake_viz.errors import PortBusyError
+    from handshake_viz.live.runner import leftovers, run_scenario
+    with socket.socket(socket.AF_INET, kind) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        port = squatter.getsockname()[1]
+        with pytest.raises(PortBusyError, match=f"127.0.0.1:{port}"):
+            run_scenario(SCENARIOS[name], "127.0.0.1", port)
+    assert leftovers(os.getpid()) == []
 
 
 @pytest.mark.live

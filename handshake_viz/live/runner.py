@@ -109,7 +109,26 @@ def run_scenario(scenario: Scenario, host: str = "127.0.0.1", port: int | None =
         port = scenario.port or port or free_port(host)
         with netns.namespace(scenario.setup(port)):
             return _run(scenario, host, port)
+    if port is not None:
+        require_free(host, port)
     return _run(scenario, host, scenario.port or port or free_port(host))
+
+
+def require_free(host: str, port: int) -> None:
+    """The port asked for (--port) has no TCP or UDP socket bound on it: a scenario listens there,
+    or sends to it expecting nobody (refused, udp-unreachable). Checked before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the scenarios' servers do
+            try:
+                probe.bind((host, port))
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    raise
+                protocol = "TCP" if kind == socket.SOCK_STREAM else "UDP"
+                raise PortBusyError(f"port {endpoint_text(host, port)} ({protocol}) is in use by another program: "
+                                    "pick a free one with --port, or leave --port out to get one")
 
 
 def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
