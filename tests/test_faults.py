@@ -72,3 +72,16 @@ def test_run_and_watch_into_a_read_only_folder_stop_before_capturing(tmp_path, c
         result = run_command(*command, "--out", tmp_path / "out", "--captures", folder / "c")
         one_line(result, 10, "cannot write", "Read-only file system")
         assert "capturing" not in result.stdout + result.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.live
+def test_cap_net_raw_alone_captures_on_loopback_and_a_namespace_scenario_says_what_it_lacks(tmp_path):
+    """As the README says: CAP_NET_RAW is enough to capture; a scenario in a private namespace
+    needs root, and says which capabilities are missing (it used to end in exit 9)."""
+    only_raw = ["setpriv", "--inh-caps=-all,+net_raw", "--ambient-caps=+net_raw", "--bounding-set=-all,+net_raw", "--",
+                str(REPO / ".venv/bin/python"), "-m", "handshake_viz", "run"]
+    where = ["--out", str(tmp_path / "o"), "--captures", str(tmp_path / "c")]
+    captured = subprocess.run([*only_raw, "handshake", *where], capture_output=True, text=True, cwd=REPO)
+    assert captured.returncode == 0 and (tmp_path / "c" / "handshake.pcap").exists(), captured.stderr
+    refused = subprocess.run([*only_raw, "retransmission", *where], capture_output=True, text=True, cwd=REPO)
+    one_line(refused, 3, "private network namespace", "CAP_SYS_ADMIN and CAP_NET_ADMIN missing", "sudo")

@@ -43,10 +43,19 @@ def _port_window() -> str:
     return f"{first} {first + 99}"
 
 
+CAP_NET_ADMIN, CAP_SYS_ADMIN = 12, 21
+
+
 def _require_root() -> None:
-    if os.geteuid() != 0:
-        raise PrivilegeError("this scenario makes a private network namespace, which needs root: "
-                             "run it with sudo (`sudo make scenarios`)")
+    """Making a namespace (and its qdisc or nft table) needs CAP_SYS_ADMIN and CAP_NET_ADMIN, not
+    only a root uid: checked in the effective set, as the kernel does, before anything is made."""
+    effective = next((int(line.split()[1], 16) for line in open("/proc/self/status")
+                      if line.startswith("CapEff:")), 0)
+    missing = [name for name, bit in (("CAP_SYS_ADMIN", CAP_SYS_ADMIN), ("CAP_NET_ADMIN", CAP_NET_ADMIN))
+               if not effective >> bit & 1]
+    if missing:
+        raise PrivilegeError(f"this scenario makes a private network namespace, which needs root ({' and '.join(missing)} "
+                             "missing): run it with sudo (`sudo make scenarios`)")
 
 
 @contextmanager
