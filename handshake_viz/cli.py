@@ -5,6 +5,7 @@ import json
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from handshake_viz.errors import HandshakeVizError, Interrupted, ScenarioError, UsageError
@@ -217,8 +218,9 @@ def _run(args) -> int:
                              lambda f: write_pcap(f, result.frames, result.linktype))
         _keep_kernel_record(outputs, pcap, result.kernel)
         title = Words(args.lang).scenario_title(scenario.name, scenario.summary)
-        files = publish(request, Subject(scenario.name, result.conversations, result.calls, result.kernel, title,
-                                         str(pcap)))
+        with _said_where_kept(pcap):
+            files = publish(request, Subject(scenario.name, result.conversations, result.calls, result.kernel, title,
+                                             str(pcap)))
         wire = "as promised" if not result.problems else f"{len(result.problems)} problem(s)"
         rows.append((scenario.name, str(len(result.frames)), wire, _phases(result.conversations),
                      str(pcap), ", ".join(str(f) for f in files)))
@@ -229,6 +231,15 @@ def _run(args) -> int:
     for line in failed:
         _say(f"handshake-viz: {line}", err=True)
     return ScenarioError.exit_code if failed else 0
+
+
+@contextmanager
+def _said_where_kept(pcap: Path):
+    """A failure once the capture is written says where it is kept, and how to draw it."""
+    try:
+        yield
+    except HandshakeVizError as error:
+        raise type(error)(f"{error} (the capture is kept in {pcap}; `handshake-viz replay {pcap}` draws it)") from None
 
 
 def _chosen(args) -> list:
@@ -266,7 +277,8 @@ def _watch(args) -> int:
     outputs.write(pcap, lambda f: write_pcap(f, result.frames, result.linktype))
     _keep_kernel_record(outputs, pcap, result.kernel)
     # The watched capture is drawn exactly as a replay of its pcap: one path, and an index when it holds several.
-    replayed = replay(pcap, request)
+    with _said_where_kept(pcap):
+        replayed = replay(pcap, request)
     _conversations(replayed, f"nothing went to or from port {args.port} on loopback: "
                              "is that the port your server listens on?")
     print()

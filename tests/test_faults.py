@@ -85,3 +85,19 @@ def test_cap_net_raw_alone_captures_on_loopback_and_a_namespace_scenario_says_wh
     assert captured.returncode == 0 and (tmp_path / "c" / "handshake.pcap").exists(), captured.stderr
     refused = subprocess.run([*only_raw, "retransmission", *where], capture_output=True, text=True, cwd=REPO)
     one_line(refused, 3, "private network namespace", "CAP_SYS_ADMIN and CAP_NET_ADMIN missing", "sudo")
+
+
+@pytest.mark.live
+def test_a_run_that_fails_after_capturing_says_where_its_capture_is_kept(tmp_path, monkeypatch, capsys):
+    from handshake_viz import cli
+    from handshake_viz.errors import RenderError
+
+    def failing(*_):
+        raise RenderError("graphviz failed to draw svg: a planted failure")
+
+    monkeypatch.setattr(cli, "publish", failing)
+    code = cli.main(["run", "handshake", "--out", str(tmp_path / "o"), "--captures", str(tmp_path / "c")])
+    [line] = capsys.readouterr().err.strip().splitlines()
+    pcap = tmp_path / "c" / "handshake.pcap"
+    assert code == 7 and f"the capture is kept in {pcap}" in line and f"handshake-viz replay {pcap}" in line
+    assert pcap.exists()
