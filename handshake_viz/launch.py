@@ -6,18 +6,25 @@ A signal that arrives during an import waits until the import is done: raised at
 land in the import machinery's weakref callback, where Python prints "Exception ignored" and
 drops it (seen 1 run in 5 under load)."""
 
+import signal
 import sys
 
 from handshake_viz.errors import Interrupted
-from handshake_viz.live.interruption import held, interruptible
+from handshake_viz.live.interruption import STOPPING_SIGNALS, held, interruptible
 
 
 def main() -> int:
-    with interruptible():
-        try:
-            with held():
-                from handshake_viz.cli import main as command
-        except Interrupted as stop:
-            print(f"handshake-viz: interrupted by {stop.signal_name}", file=sys.stderr)
-            return stop.exit_code
-        return command()
+    try:
+        with interruptible():
+            try:
+                with held():
+                    from handshake_viz.cli import main as command
+            except Interrupted as stop:
+                print(f"handshake-viz: interrupted by {stop.signal_name}", file=sys.stderr)
+                return stop.exit_code
+            return command()
+    finally:
+        # Everything is written and said: a signal while Python shuts down changes nothing, and
+        # must not turn the exit code into a kill by that signal.
+        for number in STOPPING_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, require
 from segments import Script, echo
 
 from handshake_viz.core.analysis import analyze
@@ -111,6 +111,35 @@ def test_tracing_says_why_it_is_unavailable_without_root(monkeypatch):
     with tracing.KernelTrace(8080) as trace:
         pass
     assert trace.record.unavailable == "tracing the kernel needs root"
+
+
+@pytest.mark.parametrize("setup, why", [
+    ("no mount", "tracefs is not mounted and could not be: No such file or directory"),
+    ("read-only", "cannot set up a tracing instance"),
+])
+def test_tracing_that_cannot_be_set_up_is_a_note_not_a_failure(monkeypatch, tmp_path, setup, why):
+    """A tracefs that is not mounted and no `mount` to mount it, or one where no instance can be
+    made: the run goes on from packets alone and says why."""
+    monkeypatch.setattr(tracing.os, "geteuid", lambda: 0)
+    fake = tmp_path / "tracing"
+    if setup == "no mount":
+        monkeypatch.setenv("PATH", str(tmp_path))   # no `mount` on it
+    else:   # events as this kernel has them, and an instances folder on a read-only disk
+        require(os.geteuid() == 0, "mounting a small tmpfs needs root")
+        fake.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(fake)], check=True)
+        for event in tracing.EVENTS:
+            (fake / "events" / event).mkdir(parents=True)
+        (fake / "instances").mkdir()
+        subprocess.run(["mount", "-o", "remount,ro", str(fake)], check=True)
+    monkeypatch.setattr(tracing, "TRACEFS", fake)
+    try:
+        with tracing.KernelTrace(8080) as trace:
+            pass
+    finally:
+        if setup == "read-only":
+            subprocess.run(["umount", str(fake)], check=True)
+    assert trace.record.unavailable.startswith(why), trace.record.unavailable
 
 
 def kernel_sequence(run, side):

@@ -60,7 +60,10 @@ class KernelTrace:
         if os.geteuid() != 0:
             raise Unavailable("tracing the kernel needs root")
         if not (TRACEFS / "instances").is_dir():
-            result = subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)], capture_output=True, text=True)
+            try:
+                result = subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)], capture_output=True, text=True)
+            except OSError as error:   # no `mount` on PATH
+                raise Unavailable(f"tracefs is not mounted and could not be: {error.strerror}")
             if result.returncode != 0:
                 raise Unavailable(f"tracefs is not mounted and could not be: {result.stderr.strip()}")
         missing = [e for e in EVENTS if not (TRACEFS / "events" / e).is_dir()]
