@@ -70,6 +70,12 @@ soak: $(STAMP)
 	@$(MAKE) --no-print-directory system-packages NEEDS="$(RUN_NEEDS)"
 	$(BIN)/python checks/soak.py $(or $(N),20)
 
+## Mutated captures (N, default 20000) through replay, header and states: tracebacks, exit codes, outputs.
+.PHONY: fuzz
+fuzz: $(STAMP)
+	@$(MAKE) --no-print-directory system-packages NEEDS="dot:graphviz"
+	$(BIN)/python checks/fuzz.py $(or $(N),20000)
+
 ## Replay speed and memory against tshark on a generated 1M-packet loopback capture.
 .PHONY: bench
 bench: $(STAMP)

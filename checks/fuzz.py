@@ -1,0 +1,128 @@
+"""`make fuzz [N=20000]`: mutated captures through replay (every format), header and states.
+
+Seeds are the small captures of ../shared/pcaps*/public and captures/examples. Each mutation
+flips bits, cuts the file, writes boundary values into length and offset fields, changes link
+types, or repeats and zeroes spans. Each input runs in a worker process through the command's own
+`main`, so a traceback is an exception that escapes it. Prints runs, tracebacks, exit codes that
+the README does not list, ill-formed SVG or Mermaid, and the workers' peak memory. An input that
+fails is kept in tests/fuzz_regressions/, where test_fuzz_regressions.py replays it on every run.
+"""
+
+import contextlib
+import io
+import random
+import resource
+import sys
+import tempfile
+import traceback
+from multiprocessing import Pool
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+from test_escape import _mermaid_is_sound, _svg_texts  # noqa: E402  (the tests' own checkers)
+
+from handshake_viz.cli import main  # noqa: E402
+
+SEEDS = sorted(p for folder in (REPO.parent / "shared/pcaps/public", REPO.parent / "shared/pcaps2/public",
+                                REPO / "captures/examples")
+               if folder.is_dir() for p in folder.iterdir()
+               if p.suffix in (".pcap", ".pcapng") and p.stat().st_size <= 64 * 1024)
+DOCUMENTED = {0, 2, 6, 7, 8, 10}   # what replay, header and states may end in (README, "Errors")
+KEPT = REPO / "tests" / "fuzz_regressions"
+BOUNDARIES = (0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 12, 20, 28, 40, 65535, 65536)
+LINK_TYPES = (0, 1, 9, 101, 104, 105, 113, 127, 147, 228, 229, 239, 276, 0xFFFF)
+
+
+def mutate(data: bytes, rng: random.Random) -> bytes:
+    data = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        kind = rng.randrange(6)
+        if not data:
+            break
+        at = rng.randrange(len(data))
+        if kind == 0:                                   # a bit flipped
+            data[at] ^= 1 << rng.randrange(8)
+        elif kind == 1:                                 # cut short
+            del data[rng.randrange(len(data)):]
+        elif kind == 2:                                 # a length or offset field set to a boundary
+            size = rng.choice((1, 2, 4))
+            value = rng.choice(BOUNDARIES) & ((1 << 8 * size) - 1)
+            data[at:at + size] = value.to_bytes(size, rng.choice(("little", "big")))
+        elif kind == 3:                                 # another link type (pcap header, or an IDB's)
+            where = 20 if data[:4] != b"\x0a\x0d\x0d\x0a" else max(0, bytes(data).find(b"\x01\x00\x00\x00", 28) + 8)
+            data[where:where + 2] = rng.choice(LINK_TYPES).to_bytes(2, "little")
+        elif kind == 4:                                 # a span repeated
+            end = min(len(data), at + rng.randint(1, 256))
+            data[at:at] = data[at:end]
+        else:                                           # a span zeroed
+            end = min(len(data), at + rng.randint(1, 64))
+            data[at:end] = bytes(end - at)
+    return bytes(data)
+
+
+def _command(argv: list[str]) -> tuple[int | None, str]:
+    """main's exit code and stderr, or None and the traceback when an exception escaped it."""
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            return main(argv), err.getvalue()
+    except SystemExit as stop:   # argparse's usage errors
+        return stop.code, err.getvalue()
+    except BaseException:
+        return None, traceback.format_exc()
+
+
+def one(case: tuple[int, int]) -> list[str]:
+    """What went wrong with the case-th mutation (seeded by the run's seed), as sentences."""
+    number, seed = case
+    rng = random.Random(seed * 1_000_003 + number)
+    source = rng.choice(SEEDS)
+    data = mutate(source.read_bytes(), rng)
+    problems = []
+    with tempfile.TemporaryDirectory() as folder:
+        capture = Path(folder) / f"fuzz{source.suffix}"
+        capture.write_bytes(data)
+        out = Path(folder) / "out"
+        formats = "svg,png,pdf,dot,mermaid,md,json" if number % 20 == 0 else "svg,dot,mermaid,md,json"
+        runs = [["replay", str(capture), "--out", str(out), "--format", formats, "--force"],
+                ["header", str(capture), "--frame", str(rng.randint(1, 3)), "--out", str(out), "--force", "--format", "svg"],
+                ["states", str(capture), "--out", str(out), "--force", "--format", "svg"]]
+        for argv in runs:
+            code, said = _command(argv)
+            if code is None:
+                problems.append(f"traceback in {argv[0]} of a mutation of {source.name}: {said.strip().splitlines()[-1]}")
+            elif code not in DOCUMENTED:
+                problems.append(f"undocumented exit {code} from {argv[0]} of a mutation of {source.name}")
+        for page in out.glob("*.svg") if out.is_dir() else ():
+            try:
+                _svg_texts(page)
+            except Exception as error:
+                problems.append(f"ill-formed SVG from a mutation of {source.name}: {error}")
+        for page in out.glob("*.mermaid.md") if out.is_dir() else ():
+            try:
+                _mermaid_is_sound(page.read_text())
+            except AssertionError as error:
+                problems.append(f"unsound Mermaid from a mutation of {source.name}: {error}")
+    if problems:
+        KEPT.mkdir(exist_ok=True)
+        (KEPT / f"{source.stem}-{seed}-{number}{source.suffix}").write_bytes(data)
+    return problems
+
+
+def run(count: int, seed: int = 1) -> int:
+    with Pool(2) as pool:
+        found = [p for problems in pool.imap_unordered(one, ((n, seed) for n in range(count)), chunksize=8)
+                 for p in problems]
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    kinds = {kind: sum(p.startswith(kind) for p in found) for kind in
+             ("traceback", "undocumented exit", "ill-formed SVG", "unsound Mermaid")}
+    print(f"{count:,} mutated captures from {len(SEEDS)} seeds (seed {seed}): "
+          + ", ".join(f"{n} {kind}" for kind, n in kinds.items()) + f"; peak memory {peak:.0f} MB per worker")
+    for problem in sorted(set(found))[:40]:
+        print(f"  {problem}")
+    return 1 if found or peak > 150 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(int(sys.argv[1]) if len(sys.argv) > 1 else 20000, int(sys.argv[2]) if len(sys.argv) > 2 else 1))
