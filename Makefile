@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 # What each target needs from the system: "check-command:debian-package".
 RUN_NEEDS := dot:graphviz libpcap.so:libpcap0.8 ip:iproute2 tc:iproute2 nft:nftables hangul-font:fonts-nanum
-TEST_NEEDS := $(RUN_NEEDS) tshark:tshark tcpdump:tcpdump
+TEST_NEEDS := $(RUN_NEEDS) tshark:tshark tcpdump:tcpdump npm:npm
+# Mermaid's own parser, which the tests run over every Mermaid block they make (from npm).
+MERMAID := $(VENV)/mermaid
 
 .PHONY: handshake test replay
 
@@ -24,6 +26,9 @@ scenarios: $(STAMP)
 ## Lint (ruff: errors, style, import order), then run the test suite.
 test: $(STAMP)
 	@$(MAKE) --no-print-directory system-packages NEEDS="$(TEST_NEEDS)"
+	@test -d $(MERMAID)/node_modules/mermaid || { npm install --prefix $(MERMAID) --silent --no-audit --no-fund \
+		mermaid@11 jsdom@29 && if [ -n "$$SUDO_UID" ] && [ "$$(id -u)" = 0 ]; then \
+		chown -R "$$SUDO_UID:$${SUDO_GID:-$$SUDO_UID}" $(MERMAID); fi; }
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -64,6 +64,18 @@ def replay(*args) -> subprocess.CompletedProcess:
     return run_command("replay", *args)
 
 
+MERMAID = REPO / ".venv" / "mermaid"   # mermaid's own parser, installed from npm by `make test`
+
+
+def mermaid_parses(pages: list[Path]) -> None:
+    """Mermaid's own parser accepts the ```mermaid block of each page (one node run for them all)."""
+    require(shutil.which("node") is not None and (MERMAID / "node_modules" / "mermaid").is_dir(),
+            f"mermaid's parser is not in {MERMAID}: `make test` installs it (needs npm)")
+    result = subprocess.run(["node", "--input-type=module", "-", *map(str, pages)], cwd=MERMAID, capture_output=True,
+                            text=True, input=(REPO / "tests" / "mermaid_parse.mjs").read_text(), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.fixture(scope="session")
 def shared_pcaps() -> Path:
     return SHARED / "pcaps"
