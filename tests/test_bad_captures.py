@@ -56,25 +56,39 @@ def _epb(frame: bytes) -> bytes:
     return _block(6, struct.pack("<IIIII", 0, 0, 1, len(frame), len(frame)) + padded)
 
 
-CORRUPT_BLOCKS = {
-    "an EPB of length 12": (SHB + IDB + _epb(SYN) + _block(6, b""), "pcapng block of type 0x6 has an invalid length 12"),
+CORRUPT_FIRST = {   # before any packet: nothing to show
     "an SHB of length 16": (_block(0x0A0D0D0A, struct.pack("<I", 0x1A2B3C4D)), "has an invalid length 16"),
     "an IDB of length 12": (SHB + _block(1, b""), "pcapng block of type 0x1 has an invalid length 12"),
     "an if_tsoffset of 4 bytes": (SHB + _block(1, struct.pack("<HHIHHI", 1, 0, 65535, 14, 4, 7) + b"\0" * 4)
                                   + _epb(SYN), "if_tsoffset option is 4 bytes, not 8"),
+}
+CORRUPT_AFTER = {   # after a packet: it is kept, as for a file cut short
+    "an EPB of length 12": (SHB + IDB + _epb(SYN) + _block(6, b""), "pcapng block of type 0x6 has an invalid length 12"),
     "a block that claims 4 GiB": (SHB + IDB + _epb(SYN) + struct.pack("<II", 1, 0xFFFFFFFC) + b"\0" * 64,
                                   "pcapng block of type 0x1 is cut short"),
 }
 
 
-@pytest.mark.parametrize("name", CORRUPT_BLOCKS)
+@pytest.mark.parametrize("name", CORRUPT_FIRST)
 def test_a_corrupt_pcapng_block_is_one_line_naming_it_and_its_offset(tmp_path, name):
-    data, words = CORRUPT_BLOCKS[name]
+    data, words = CORRUPT_FIRST[name]
     path = tmp_path / "corrupt.pcapng"
     path.write_bytes(data)
     result = replay(path, "--out", tmp_path / "out", "--format", "json")
     [line] = result.stderr.strip().splitlines()
     assert result.returncode == 6 and words in line and "(at byte " in line and "Traceback" not in result.stderr, line
+
+
+@pytest.mark.parametrize("name", CORRUPT_AFTER)
+def test_a_corrupt_block_after_packets_keeps_them_with_one_line_naming_it(tmp_path, name):
+    data, words = CORRUPT_AFTER[name]
+    path = tmp_path / "corrupt.pcapng"
+    path.write_bytes(data)
+    result = replay(path, "--out", tmp_path, "--format", "json")
+    [line] = result.stderr.strip().splitlines()
+    assert result.returncode == 0 and words in line and "(at byte 136)" in line and "showing the 1 packets before it" in line
+    [conversation] = json.loads((tmp_path / "corrupt.json").read_text())["conversations"]
+    assert [p["frame"] for p in conversation["packets"]] == [1]
 
 
 def test_a_packet_block_that_claims_more_than_the_file_holds_keeps_the_packets_before_it(tmp_path):

@@ -58,14 +58,25 @@ class CaptureReader:
             magic = f.read(4)
             if not magic:
                 raise CaptureFileError(f"{path}: the file is empty, not a capture")
-            if magic in _PCAP_MAGICS:
-                yield from self._pcap(f, magic)
-            elif len(magic) == 4 and struct.unpack("<I", magic)[0] == _PCAPNG_SHB:
-                yield from self._pcapng(f)
+            if magic in _PCAP_MAGICS or (len(magic) == 4 and struct.unpack("<I", magic)[0] == _PCAPNG_SHB):
+                yield from self._kept_before_corruption(self._pcap(f, magic) if magic in _PCAP_MAGICS else self._pcapng(f))
             else:
                 raise CaptureFileError(
                     f"{path}: not a pcap or pcapng file (starts with bytes {magic.hex()}); "
                     "save the capture as pcap or pcapng (tcpdump -w, or Wireshark's File > Save As)")
+
+    def _kept_before_corruption(self, frames):
+        """The frames; where a corrupt part follows some, those are kept with a warning, as for a
+        file cut short (a file corrupt before its first packet is an error)."""
+        count = 0
+        try:
+            for frame in frames:
+                count += 1
+                yield frame
+        except CaptureFileError as error:
+            if not count:
+                raise
+            self.warnings.append(f"{error}; showing the {count} packets before it")
 
     def _fail(self, offset: int, what: str) -> CaptureFileError:
         return CaptureFileError(f"{self.path}: {what} (at byte {offset})")
