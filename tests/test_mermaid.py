@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from conftest import mermaid_parses
 from segments import echo
 
@@ -72,4 +73,23 @@ def test_the_markdown_file_wraps_the_block_for_github_and_obsidian(tmp_path):
     pages = [tmp_path / "echo.mermaid.md", tmp_path / "folded.mermaid.md"]
     for page, text in zip(pages, (markdown, folded)):
         page.write_text(text)
+    mermaid_parses(pages)
+
+
+@pytest.mark.parametrize("corpus", ["shared_pcaps", "shared_pcaps2"])
+def test_the_mermaid_of_every_shared_capture_is_sound_and_mermaid_parses_it(request, tmp_path, corpus):
+    """Three of them (cs_blaster, ndpi_ajp, ndpi_tls-appdata: clocks that run backwards) closed a
+    phase's box before opening it."""
+    import contextlib
+    import io
+
+    from handshake_viz.cli import main
+    folder = request.getfixturevalue(corpus) / "public"
+    for capture in sorted(p for p in folder.iterdir() if p.suffix in (".pcap", ".pcapng")):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            main(["replay", str(capture), "--format", "mermaid", "--out", str(tmp_path / capture.name)])
+    pages = sorted(tmp_path.glob("*/*.mermaid.md"))
+    assert len(pages) > 100
+    for page in pages:
+        check_structure(page.read_text().split("```mermaid\n", 1)[1].split("```", 1)[0])
     mermaid_parses(pages)

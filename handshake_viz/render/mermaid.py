@@ -17,17 +17,16 @@ def to_mermaid(diagram: Diagram) -> str:
     ids = {lane.key: f"L{i}" for i, lane in enumerate(diagram.lanes)}
     lines = ["sequenceDiagram"]
     lines += [f"    participant {ids[lane.key]} as {text(lane.title + ' ' + lane.subtitle)}" for lane in diagram.lanes]
-    starts = {b.first_row: (i, b) for i, b in enumerate(diagram.brackets)}
-    ends = {b.last_row for b in diagram.brackets}
     spans = {s.first_row: s for s in diagram.spans}
     for index, row in enumerate(diagram.rows):
-        if index in starts:
-            lines += _phase_start(*starts[index], ids)
+        # Every rect opened is closed: brackets that start (or end) on the same row each get theirs.
+        for number, bracket in enumerate(diagram.brackets):
+            if bracket.first_row == index:
+                lines += _phase_start(number, bracket, ids)
         lines += _row(row, ids)
         if index in spans:
             lines.append(f"    Note over {ids[spans[index].lane]}: {text(spans[index].label)}")
-        if index in ends:
-            lines.append("    end")
+        lines += ["    end"] * sum(b.last_row == index for b in diagram.brackets)
     return "\n".join(lines) + "\n"
 
 

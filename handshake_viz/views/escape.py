@@ -48,8 +48,9 @@ def html(text: str) -> str:
 
 
 # Mermaid reads `#name;` and `#NNN;` as entities, `;` and a line end as the end of a statement,
-# `<br/>` (and other tags) as markup, and `%%` as a comment or a directive (`%%{init: ...}%%`).
-_MERMAID = str.maketrans({"#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", "%": "#37;"})
+# `<br/>` (and other tags) as markup, and `%%` as a comment or a directive (`%%{init: ...}%%`); and
+# three backticks would end the Markdown fence the block stands in.
+_MERMAID = str.maketrans({"#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", "%": "#37;", "`": "#96;"})
 
 
 def mermaid(text: str) -> str:

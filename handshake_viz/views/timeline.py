@@ -180,11 +180,15 @@ def _rows(conversation, packets: list, calls: tuple[SocketCall, ...], times: lis
 
 
 def _brackets(conversation: Conversation, packet_rows: dict, say: Words) -> tuple[Bracket, ...]:
-    """Each phase, from its first drawn packet's row to its last's."""
+    """Each phase drawn whole, from the highest row of its packets to the lowest: rows are in time
+    order, and a capture whose clock ran backwards puts a phase's first packet below its last."""
     frames = [s.record.frame for s in conversation.segments]
-    return tuple(Bracket(say(f"phase.{phase}"), packet_rows[frames[first]], packet_rows[frames[last]])
-                 for phase, first, last in conversation.phases()
-                 if frames[first] in packet_rows and frames[last] in packet_rows)
+    brackets = []
+    for phase, first, last in conversation.phases():
+        if frames[first] in packet_rows and frames[last] in packet_rows:
+            rows = [packet_rows[f] for f in frames[first:last + 1] if f in packet_rows]
+            brackets.append(Bracket(say(f"phase.{phase}"), min(rows), max(rows)))
+    return tuple(brackets)
 
 
 def _spans(conversation: Conversation, packet_rows: dict, kernel: KernelView | None, say: Words) -> tuple[Span, ...]:
