@@ -283,7 +283,7 @@ def _watch(args) -> int:
                              "is that the port your server listens on?")
     print()
     _say(f"{result.how_it_ended}; {len(result.frames)} packets in {pcap}; "
-          f"diagrams in {args.out}/ ({_files(replayed.files)}).")
+         f"diagrams in {args.out}/ ({_files(replayed.files)}).")
     for problem in result.problems:
         _say(f"handshake-viz: {problem}", err=True)
     return ScenarioError.exit_code if result.problems else 0
