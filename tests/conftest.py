@@ -64,6 +64,15 @@ def replay(*args) -> subprocess.CompletedProcess:
     return run_command("replay", *args)
 
 
+def one_line_error(result: subprocess.CompletedProcess, code: int, *words: str) -> str:
+    """The command ended in exit code with one line on stderr, no traceback, holding each word."""
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("handshake-viz: "), result.stderr
+    assert "Traceback" not in result.stderr and all(word in lines[0] for word in words), lines[0]
+    return lines[0]
+
+
 MERMAID = REPO / ".venv" / "mermaid"   # mermaid's own parser, installed from npm by `make test`
 
 

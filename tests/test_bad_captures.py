@@ -4,7 +4,7 @@ import json
 import struct
 
 import pytest
-from conftest import replay, run_command
+from conftest import one_line_error, replay, run_command
 from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
@@ -23,11 +23,8 @@ BAD_FILES = {
 @pytest.mark.parametrize("name", sorted(BAD_FILES))
 def test_each_malformed_shared_file_gets_one_clear_line(shared_pcaps, tmp_path, name):
     path = shared_pcaps / "public" / name
-    result = replay(path, "--out", tmp_path / "out")
-    assert result.returncode == 6
-    [line] = result.stderr.strip().splitlines()
-    assert line.startswith(f"handshake-viz: {path}: ") and BAD_FILES[name] in line and "(at byte " in line
-    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+    line = one_line_error(replay(path, "--out", tmp_path / "out"), 6, BAD_FILES[name], "(at byte ")
+    assert line.startswith(f"handshake-viz: {path}: ") and not (tmp_path / "out").exists()
 
 
 def test_a_file_cut_short_mid_packet_keeps_what_came_before_with_a_warning(shared_pcaps, tmp_path):
@@ -74,9 +71,7 @@ def test_a_corrupt_pcapng_block_is_one_line_naming_it_and_its_offset(tmp_path, n
     data, words = CORRUPT_FIRST[name]
     path = tmp_path / "corrupt.pcapng"
     path.write_bytes(data)
-    result = replay(path, "--out", tmp_path / "out", "--format", "json")
-    [line] = result.stderr.strip().splitlines()
-    assert result.returncode == 6 and words in line and "(at byte " in line and "Traceback" not in result.stderr, line
+    one_line_error(replay(path, "--out", tmp_path / "out", "--format", "json"), 6, words, "(at byte ")
 
 
 @pytest.mark.parametrize("name", CORRUPT_AFTER)
@@ -110,6 +105,5 @@ def test_header_of_a_broken_ip_header_is_one_line(tmp_path, name, frame):
     path = tmp_path / "broken.pcap"
     with path.open("wb") as f:
         write_pcap(f, [RawFrame(1, 1.0, 101, frame, len(frame))], 101)   # raw IP
-    result = run_command("header", path, "--frame", "1", "--out", tmp_path / "out")
-    [line] = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and "carries no IPv4 or IPv6 header this tool can read whole" in line, result.stderr
+    one_line_error(run_command("header", path, "--frame", "1", "--out", tmp_path / "out"), 2,
+                   "carries no IPv4 or IPv6 header this tool can read whole")

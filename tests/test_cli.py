@@ -7,21 +7,12 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, run_command
+from conftest import REPO, one_line_error, run_command
 
 from handshake_viz.cli import main
 from handshake_viz.scenarios import SCENARIOS
 
 EXAMPLES = REPO / "captures" / "examples"
-
-
-def one_line_error(result, code, *words):
-    assert result.returncode == code, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("handshake-viz: "), result.stderr
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0]
 
 
 def test_list_names_every_scenario(capsys):

@@ -7,7 +7,7 @@ import subprocess
 from contextlib import contextmanager
 
 import pytest
-from conftest import REPO, require, run_command
+from conftest import REPO, one_line_error, require, run_command
 
 EXAMPLES = REPO / "captures" / "examples"
 
@@ -23,23 +23,16 @@ def tmpfs(path, *options):
         subprocess.run(["umount", str(path)], check=True)
 
 
-def one_line(result, code: int, *words: str) -> str:
-    [line] = result.stderr.strip().splitlines()
-    assert result.returncode == code and "Traceback" not in result.stderr, result.stderr
-    assert all(word in line for word in words), line
-    return line
-
-
-def test_a_read_only_output_folder_is_one_line(tmp_path):
+def test_a_read_only_output_folder_is_one_line_error(tmp_path):
     with tmpfs(tmp_path / "ro", "ro") as out:
-        one_line(run_command("replay", EXAMPLES / "echo.pcap", "--out", out / "o", "--format", "svg,json"), 10,
+        one_line_error(run_command("replay", EXAMPLES / "echo.pcap", "--out", out / "o", "--format", "svg,json"), 10,
                  "cannot write", "Read-only file system", "--out")
 
 
 def test_a_full_output_folder_is_one_line_and_leaves_no_half_written_file(tmp_path):
     with tmpfs(tmp_path / "full") as out:
         (out / "ballast").write_bytes(b"\0" * (64 * 1024 - 8192))   # leaves too little for the drawings
-        one_line(run_command("replay", EXAMPLES / "echo.pcap", "--out", out, "--format", "svg,png,json"), 10,
+        one_line_error(run_command("replay", EXAMPLES / "echo.pcap", "--out", out, "--format", "svg,png,json"), 10,
                  "cannot write", "No space left on device")
         assert sorted(p.name for p in out.iterdir()) == ["ballast"] or all(
             not p.name.startswith(".") for p in out.iterdir())   # no temporary file left behind
@@ -53,7 +46,7 @@ def test_a_temporary_folder_that_cannot_be_written_is_passed_over_for_the_system
         assert result.returncode == 0 and (tmp_path / "out" / "echo.json").exists(), result.stderr
 
 
-def test_an_unreadable_capture_is_one_line(tmp_path):
+def test_an_unreadable_capture_is_one_line_error(tmp_path):
     capture = tmp_path / "secret.pcap"
     capture.write_bytes((EXAMPLES / "echo.pcap").read_bytes())
     capture.chmod(0)
@@ -63,14 +56,14 @@ def test_an_unreadable_capture_is_one_line(tmp_path):
                                  "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO)
     else:
         result = run_command("replay", capture, "--out", tmp_path / "out")
-    one_line(result, 6, "cannot read it", "Permission denied")
+    one_line_error(result, 6, "cannot read it", "Permission denied")
 
 
 @pytest.mark.parametrize("command", [("run", "echo"), ("watch", "--port", "9", "--seconds", "5")])
 def test_run_and_watch_into_a_read_only_folder_stop_before_capturing(tmp_path, command):
     with tmpfs(tmp_path / "ro", "ro") as folder:
         result = run_command(*command, "--out", tmp_path / "out", "--captures", folder / "c")
-        one_line(result, 10, "cannot write", "Read-only file system")
+        one_line_error(result, 10, "cannot write", "Read-only file system")
         assert "capturing" not in result.stdout + result.stderr and not (tmp_path / "out").exists()
 
 
@@ -84,7 +77,7 @@ def test_cap_net_raw_alone_captures_on_loopback_and_a_namespace_scenario_says_wh
     captured = subprocess.run([*only_raw, "handshake", *where], capture_output=True, text=True, cwd=REPO)
     assert captured.returncode == 0 and (tmp_path / "c" / "handshake.pcap").exists(), captured.stderr
     refused = subprocess.run([*only_raw, "retransmission", *where], capture_output=True, text=True, cwd=REPO)
-    one_line(refused, 3, "private network namespace", "CAP_SYS_ADMIN and CAP_NET_ADMIN missing", "sudo")
+    one_line_error(refused, 3, "private network namespace", "CAP_SYS_ADMIN and CAP_NET_ADMIN missing", "sudo")
 
 
 @pytest.mark.live

@@ -12,6 +12,7 @@ import itertools
 import os
 import subprocess
 from contextlib import contextmanager
+from pathlib import Path
 
 from handshake_viz.errors import PrivilegeError, ScenarioError
 
@@ -49,7 +50,7 @@ CAP_NET_ADMIN, CAP_SYS_ADMIN = 12, 21
 def _require_root() -> None:
     """Making a namespace (and its qdisc or nft table) needs CAP_SYS_ADMIN and CAP_NET_ADMIN, not
     only a root uid: checked in the effective set, as the kernel does, before anything is made."""
-    effective = next((int(line.split()[1], 16) for line in open("/proc/self/status")
+    effective = next((int(line.split()[1], 16) for line in Path("/proc/self/status").read_text().splitlines()
                       if line.startswith("CapEff:")), 0)
     missing = [name for name, bit in (("CAP_SYS_ADMIN", CAP_SYS_ADMIN), ("CAP_NET_ADMIN", CAP_NET_ADMIN))
                if not effective >> bit & 1]

@@ -31,7 +31,6 @@ class Outputs:
     def __init__(self, force: bool = False):
         self.force = force
         self.owner = invoking_user()
-        self.written: list[Path] = []
 
     def refuse_existing(self, paths: list[Path]) -> None:
         """Fail before any work when a file would be replaced without --force."""
@@ -82,7 +81,6 @@ class Outputs:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        self.written.append(path)
 
     def write(self, path: Path, fill: Callable) -> Path:
         with self.replacing(path) as f:

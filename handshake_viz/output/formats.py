@@ -42,7 +42,7 @@ class Format:
     suffix: str
     holds: frozenset[str]
     # (drawing, scale, the formats asked) -> [(file name, bytes)]; None for the capture's JSON,
-    # which the JSON export writes as it streams
+    # which holds no drawing: the JSON export writes it (publish, or replay as it streams)
     write: Callable[[Drawing, float, tuple[str, ...]], list[tuple[str, bytes]]] | None
     needs: Callable[[], None] = lambda: None   # fails, before anything is written, without what it needs
 

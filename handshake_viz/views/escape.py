@@ -6,8 +6,8 @@ it as written and it never breaks or steers the output. First every character th
 visible (controls, DEL, C1, line and paragraph separators, bidi and other format characters) is
 spelled out as `\\xNN` or `\\u{NNNN}`; then the format's own syntax is escaped: DOT strings (where
 graphviz would also read `&...;` as an entity and put it into the SVG), HTML-like labels, Mermaid
-(its statement characters, entity codes and `%%` directives) and Markdown (CommonMark's
-punctuation, and link targets).
+(its statement characters, entity codes, `%%` directives and backticks) and Markdown (its inline
+markup and table borders, and link targets).
 """
 
 import re

@@ -55,6 +55,7 @@ class CaptureReader:
         except OSError as error:
             raise CaptureFileError(f"{path}: cannot read it: {error.strerror}")
         with f:
+            self._size = os.fstat(f.fileno()).st_size   # once: lengths read from the file are checked against it
             magic = f.read(4)
             if not magic:
                 raise CaptureFileError(f"{path}: the file is empty, not a capture")
@@ -77,6 +78,10 @@ class CaptureReader:
             if not count:
                 raise
             self.warnings.append(f"{error}; showing the {count} packets before it")
+
+    def _left(self, f) -> int:
+        """Bytes left in the file after the position f has reached."""
+        return self._size - f.tell()
 
     def _fail(self, offset: int, what: str) -> CaptureFileError:
         return CaptureFileError(f"{self.path}: {what} (at byte {offset})")
@@ -111,7 +116,7 @@ class CaptureReader:
                 raise self._fail(offset, f"packet {frame} claims {caplen} bytes: the file is corrupt")
             end = start + 16 + caplen
             if end > len(buffer):
-                if 16 + caplen > len(buffer) - start + _left(f):   # never read (or allocate) past the file's end
+                if 16 + caplen > len(buffer) - start + self._left(f):   # never read (or allocate) past the file's end
                     self._cut_short(offset, frame)
                     return
                 buffer, start = buffer[start:] + f.read(max(_READ_SIZE, caplen + 16)), 0
@@ -165,10 +170,10 @@ class CaptureReader:
             if struct.unpack(endian + "I", order)[0] != _PCAPNG_BYTE_ORDER:
                 raise self._fail(offset + 8, "the pcapng section header has no valid byte-order mark")
             block_len = struct.unpack(endian + "I", head[4:8])[0]
-            body = order + (f.read(max(block_len - 12, 0)) if block_len - 12 <= _left(f) else b"")
+            body = order + (f.read(max(block_len - 12, 0)) if block_len - 12 <= self._left(f) else b"")
         else:
             block_len = struct.unpack(endian + "I", head[4:8])[0]
-            body = f.read(max(block_len - 8, 0)) if block_len - 8 <= _left(f) else b""   # never past the end
+            body = f.read(max(block_len - 8, 0)) if block_len - 8 <= self._left(f) else b""   # never past the end
         if block_len < _SMALLEST.get(block_type, 12) or block_len % 4:
             raise self._fail(offset, f"pcapng block of type {block_type:#x} has an invalid length {block_len}")
         if len(body) < block_len - 8:
@@ -222,11 +227,6 @@ class CaptureReader:
             options[code] = body[i + 4:i + 4 + length]
             i += 4 + length + (-length % 4)
         return options
-
-
-def _left(f) -> int:
-    """Bytes left in the file after the position f has reached."""
-    return os.fstat(f.fileno()).st_size - f.tell()
 
 
 def _resolution(raw: bytes | None) -> float:
