@@ -139,7 +139,6 @@ def watch_command(tmp_path, port, *rest):
             "--out", str(tmp_path / "out"), "--captures", str(tmp_path / "captures"), "--format", "svg,json", *rest]
 
 
-@pytest.mark.live
 def _refused_then_echoed(conversations: list) -> dict:
     """Refused attempts, then one echo over a connection the kernel saw as the packets show it."""
     refused = [c for c in conversations if c["handshake"] == "refused"]
@@ -155,6 +154,7 @@ def _refused_then_echoed(conversations: list) -> dict:
     return conversation
 
 
+@pytest.mark.live
 def test_watch_captures_a_students_own_server_and_client(tmp_path):
     from handshake_viz.live.runner import free_port
     port = free_port("127.0.0.1")
