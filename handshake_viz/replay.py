@@ -26,6 +26,7 @@ TABLE_ROWS = 50  # conversations listed in the summary; the JSON has them all
 class ReplayResult:
     rows: list[tuple[str, ...]] = field(default_factory=list)   # the first TABLE_ROWS conversations
     conversations: int = 0
+    unix: int = 0          # Unix-domain exchanges in the kernel's record beside the capture
     notes: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)   # what else the frames carried: "40 frames of ARP"
     files: list[Path] = field(default_factory=list)
@@ -82,8 +83,9 @@ def replay(capture: Path, request: Request, only: int | None = None) -> ReplayRe
     if drawn or kernel is not None:
         conversations = [c for c in analyze(records) if only is None or c.index == only]
         _check(capture, only, len(conversations))
-        result.files = publish(request, Subject(capture.stem, conversations, kernel=kernel, source=str(capture)))
-        result.conversations = len(conversations)
+        subject = Subject(capture.stem, conversations, kernel=kernel, source=str(capture))
+        result.files = publish(request, subject)
+        result.conversations, result.unix = len(conversations), len(subject.unix)
         result.rows = [summary_row(c) for c in conversations[:TABLE_ROWS]]
     else:
         result.files = [_stream_json(capture, records, request, only, result)]

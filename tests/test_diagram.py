@@ -8,7 +8,7 @@ T = 1000.0  # the script's packets are at T + 0.001 * frame
 
 
 def call(side, name, start, end, args="", result="0"):
-    return SocketCall(side, name, args, T + start, T + end, result)
+    return SocketCall(side, name, args, T + start, T + end, result, protocol="tcp")
 
 
 def echo_timeline(calls=()):

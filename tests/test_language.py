@@ -31,7 +31,7 @@ def test_every_scenario_has_a_korean_title():
 
 
 def test_a_recv_of_zero_says_end_of_stream_in_each_language():
-    eof = SocketCall("server", "recv", "1024", 0.0, 0.1, "0")
+    eof = SocketCall("server", "recv", "1024", 0.0, 0.1, "0", protocol="tcp")
     assert [Words(lang).outcome(eof) for lang in ("en", "ko")] == ["0 (end of stream)", "0 (스트림 끝)"]
     assert Words("en").outcome(SocketCall("client", "send", "5 bytes", 0.0, 0.1, "0")) == "0"
 

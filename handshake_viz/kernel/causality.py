@@ -23,9 +23,7 @@ from handshake_viz.core.attribution import conversation_of
 from handshake_viz.kernel.record import EventKind, KernelRecord
 from handshake_viz.kernel.view import CAPTURE_RESOLUTION as RESOLUTION
 from handshake_viz.kernel.view import CAUSES, cause_packet
-from handshake_viz.wire.records import ACK, FIN, RST, SYN, SocketCall
-
-_READS = ("recv", "recvfrom", "recvmsg", "read")
+from handshake_viz.wire.records import ACK, FIN, READS, RST, SYN, SocketCall
 
 
 def check(calls: Iterable[SocketCall], conversations: list, kernel: KernelRecord | None = None) -> list[str]:
@@ -75,7 +73,7 @@ _AWAITED = {
 
 
 def _tcp_call(call: SocketCall, conversation: Conversation, read_so_far: dict):
-    if call.name in _READS and call.error is None and not call.end_of_stream:
+    if call.name in READS and call.error is None and not call.end_of_stream:
         return _tcp_read(call, conversation, read_so_far)
     if call.error == "EPIPE":
         return _broken_pipe(call, conversation.segments)
@@ -96,8 +94,8 @@ def _awaited_kind(call: SocketCall) -> str | None:
         return "end_of_stream"
     if call.error in ("ECONNREFUSED", "ECONNRESET"):
         return call.error
-    if call.error is None and call.name in ("connect", "accept"):
-        return {"connect": "connected", "accept": "accepted"}[call.name]
+    if call.error is None and call.name in ("connect", "accept", "accept4"):
+        return "connected" if call.name == "connect" else "accepted"
     return None
 
 
@@ -126,7 +124,7 @@ def _broken_pipe(call: SocketCall, segments: list):
 
 def _udp_call(call: SocketCall, conversation: UdpConversation, read_so_far: dict):
     datagrams = conversation.datagrams
-    if call.name in _READS and call.error is None:
+    if call.name in READS and call.error is None:
         return _udp_read(call, conversation, read_so_far)
     if call.error == "ECONNREFUSED":
         error = next((d.record for d in datagrams if d.record.icmp), None)

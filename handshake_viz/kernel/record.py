@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from handshake_viz.core.tcp_states import TcpState
+from handshake_viz.kernel.calls import TracedCall, TracedSocket
 from handshake_viz.wire.records import endpoint_text
 
 S = TcpState
@@ -59,20 +60,32 @@ class KernelRecord:
     time_wait: list[TimeWaitEntry] = field(default_factory=list)
     unavailable: str | None = None
     listen_overflows: int = 0     # SYNs dropped for a full accept queue during the run (a counter)
+    lost: int = 0                 # events the kernel's buffer could not keep
+    calls: list[TracedCall] = field(default_factory=list)       # the program's socket calls, as traced
+    sockets: list[TracedSocket] = field(default_factory=list)   # the sockets they were made on
+    calls_lost: int = 0           # call events the kernel could not keep: the calls are incomplete
+    calls_unavailable: str | None = None   # why the calls were not traced
 
     def to_json(self) -> dict:
         return {"unavailable": self.unavailable,
                 "events": [vars(e) for e in self.events],
                 "time_wait": [vars(t) for t in self.time_wait],
-                "listen_overflows": self.listen_overflows}
+                "listen_overflows": self.listen_overflows, "lost": self.lost,
+                "calls": [c.to_json() for c in self.calls], "sockets": [s.to_json() for s in self.sockets],
+                "calls_lost": self.calls_lost, "calls_unavailable": self.calls_unavailable}
 
     @classmethod
     def from_json(cls, data) -> "KernelRecord":
         """The record `to_json` wrote; ValueError for anything else (a file beside a capture is
         read as data, and a crafted one must not reach the drawing as anything but text)."""
-        record = _fields(data, {"unavailable": _text, "events": list, "time_wait": list, "listen_overflows": int})
+        record = _fields(data, {"unavailable": _text, "events": list, "time_wait": list, "listen_overflows": int,
+                                "lost": int, "calls": list, "sockets": list, "calls_lost": int,
+                                "calls_unavailable": _text})
+        sockets = [_socket(s) for s in record.get("sockets", [])]
+        calls = [_call(c, len(sockets)) for c in record.get("calls", [])]
         return cls([_event(e) for e in record.get("events", [])], [_time_wait(t) for t in record.get("time_wait", [])],
-                   record.get("unavailable"), record.get("listen_overflows", 0))
+                   record.get("unavailable"), record.get("listen_overflows", 0), record.get("lost", 0), calls, sockets,
+                   record.get("calls_lost", 0), record.get("calls_unavailable"))
 
 
 def _text(value) -> bool:
@@ -83,9 +96,10 @@ def _time(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _fields(data, kinds: dict) -> dict:
-    """data, if it is an object whose fields are among kinds and each of its kind (a type, or a test)."""
-    if not isinstance(data, dict) or not set(data) <= set(kinds):
+def _fields(data, kinds: dict, required: tuple[str, ...] = ()) -> dict:
+    """data, if it is an object whose fields are among kinds, with those required, and each of its
+    kind (a type, or a test)."""
+    if not isinstance(data, dict) or not set(data) <= set(kinds) or not set(required) <= set(data):
         raise ValueError("not a kernel record written by handshake-viz")
     for name, value in data.items():
         kind = kinds[name]
@@ -104,6 +118,30 @@ def _event(data) -> KernelEvent:
 def _time_wait(data) -> TimeWaitEntry:
     entry = _fields(data, {"local": str, "remote": str, "seconds_left": _time})
     return TimeWaitEntry(entry["local"], entry["remote"], entry["seconds_left"])
+
+
+def _number(value) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _call(data, sockets: int) -> TracedCall:
+    call = _fields(data, {"pid": int, "tid": int, "name": str, "fd": _number, "args": str, "start": _time,
+                          "end": _time, "result": str, "error": _text, "socket": _number, "bytes": _number},
+                   ("pid", "tid", "name", "args", "start", "end", "result"))
+    if call.get("socket") is not None and not 0 <= call["socket"] < sockets:
+        raise ValueError("a call names a socket the record does not have")
+    return TracedCall(call["pid"], call["tid"], call["name"], call.get("fd"), call["args"], call["start"], call["end"],
+                      call["result"], call.get("error"), call.get("socket"), call.get("bytes"))
+
+
+def _socket(data) -> TracedSocket:
+    sock = _fields(data, {"number": int, "family": str, "kind": str, "local_port": _number, "remote_port": _number,
+                          "local_address": _text, "remote_address": _text, "listener": _number, "pids": list},
+                   ("number", "family", "kind", "pids"))
+    if not all(isinstance(p, int) and not isinstance(p, bool) for p in sock["pids"]):
+        raise ValueError("its 'pids' is not what handshake-viz writes")
+    return TracedSocket(sock["number"], sock["family"], sock["kind"], sock.get("local_port"), sock.get("remote_port"),
+                        sock.get("local_address"), sock.get("remote_address"), sock.get("listener"), tuple(sock["pids"]))
 
 
 def _state(name: str | None) -> TcpState | None:

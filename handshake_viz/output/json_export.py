@@ -25,7 +25,7 @@ from handshake_viz.core.attribution import conversation_of
 from handshake_viz.kernel.record import KernelRecord
 from handshake_viz.kernel.view import align
 from handshake_viz.output.files import cannot_write
-from handshake_viz.wire.records import SocketCall, flag_names
+from handshake_viz.wire.records import CLIENT, SERVER, SocketCall, flag_names
 
 CHUNK = 64 * 1024
 _FLAGS: dict[int, str] = {}
@@ -97,15 +97,19 @@ class JsonExport:
         self.write([event for _, event in sorted(packets, key=lambda p: p[0])])
         self.write([ConversationEnded(index, conversation)])
 
-    def close(self, calls: tuple[SocketCall, ...] | None = None, conversations: list = ()) -> None:
-        """End the document; a scenario's run adds the socket calls its program made, each with
-        the index of the conversation it was made on (among conversations)."""
+    def close(self, calls: tuple[SocketCall, ...] | None = None, conversations: list = (), unix: list = ()) -> None:
+        """End the document; a run adds the socket calls its program made, each with the index of
+        the conversation it was made on (among conversations), and its Unix-domain exchanges."""
         # Indexes chosen out (replay --conversation) never end: whatever still waits goes now, in order.
         for index in sorted(self.ended):
             self._emit(index)
         self.out.write("\n]")
         if calls is not None:
             self.out.write(', "calls": [' + ", ".join(json.dumps(_call(c, conversations)) for c in calls) + "]")
+        if unix:
+            self.out.write(', "unix": ' + json.dumps([{"index": e.index, "kind": e.kind, "client": e.ends[CLIENT],
+                                                       "server": e.ends[SERVER],
+                                                       "calls": [_call(c, ()) for c in e.calls]} for e in unix]))
         self.out.write("}\n")
         self.spool.close()
 
@@ -221,6 +225,6 @@ def _icmp(record, sender: str) -> str:
 def _call(call: SocketCall, conversations: list) -> dict:
     on = conversation_of(call, conversations)
     return {"side": call.side, "call": call.name, "args": call.args, "start": call.start,
-            "end": call.end, "result": call.result, "error": call.error,
-            "conversation": on.index if on is not None else None}
+            "end": call.end, "result": call.result, "error": call.error, "pid": call.pid, "tid": call.tid,
+            "fd": call.fd, "conversation": on.index if on is not None else None}
 

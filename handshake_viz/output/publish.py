@@ -13,14 +13,15 @@ from pathlib import Path
 from handshake_viz.core.analysis import Conversation, UdpConversation
 from handshake_viz.core.attribution import calls_of
 from handshake_viz.kernel.record import KernelRecord
+from handshake_viz.kernel.ties import UnixExchange, socket_calls, unix_exchanges
 from handshake_viz.kernel.view import align
 from handshake_viz.output.files import Outputs
 from handshake_viz.output.formats import FORMATS, Drawing
 from handshake_viz.output.json_export import JsonExport
 from handshake_viz.render.overview import overview_dot
 from handshake_viz.views import overview
-from handshake_viz.views.report import report
-from handshake_viz.views.timeline import Window, timeline
+from handshake_viz.views.report import report, unix_report
+from handshake_viz.views.timeline import Window, timeline, unix_timeline
 from handshake_viz.wire.records import SocketCall
 
 
@@ -43,11 +44,22 @@ class Subject:
 
     stem: str
     conversations: list = field(default_factory=list)
-    calls: tuple[SocketCall, ...] | None = None   # a run's; None: not known (a replay)
+    calls: tuple[SocketCall, ...] | None = None   # a run's; None: the kernel record's, if it traced any
     kernel: KernelRecord | None = None
     title: str | None = None
     source: str = ""                      # the capture the JSON names
     picture: Drawing | None = None
+
+    unix: list[UnixExchange] = field(default_factory=list)   # the kernel record's Unix-domain exchanges
+
+    def __post_init__(self):
+        if self.calls is None and self.kernel is not None and self.kernel.calls:
+            self.calls = socket_calls(self.kernel, self.conversations)
+        if self.kernel is not None and not self.unix:
+            self.unix = unix_exchanges(self.kernel)
+
+    def unix_stem(self, exchange: UnixExchange) -> str:
+        return self.stem if not self.conversations and len(self.unix) == 1 else f"{self.stem}-unix{exchange.index}"
 
 
 def stem_of(stem: str, conversation: Conversation | UdpConversation, count: int) -> str:
@@ -62,18 +74,25 @@ def timelines(subject: Subject, window: Window = Window(), lang: str = "en") -> 
     for conversation in conversations:
         own = calls_of(conversation, subject.calls or (), conversations)
         account = align(conversation, subject.kernel) if conversation.protocol == "tcp" else None
-        diagram = timeline(conversation, own, subject.title, account, window, lang)
+        diagram = timeline(conversation, own, subject.title, account, window, lang,
+                           subject.kernel.calls_lost if subject.kernel else 0)
         title = diagram.title.replace("\n", " ")
         drawings.append(Drawing(stem_of(subject.stem, conversation, len(conversations)), diagram,
                                 report=lambda picture, c=conversation, t=title, own=own:
                                 report(c, picture, t, own, lang)))
+    lost = subject.kernel.calls_lost if subject.kernel else 0
+    for exchange in subject.unix:
+        diagram = unix_timeline(exchange, None, lang, lost)
+        drawings.append(Drawing(subject.unix_stem(exchange), diagram,
+                                report=lambda picture, e=exchange, t=diagram.title: unix_report(e, picture, t, lang)))
     return drawings
 
 
 def planned(request: Request, subject: Subject) -> list[Path]:
     """The files publish will write (a PNG cut in pages aside): refused before any work."""
     stems = [subject.picture.stem] if subject.picture else [
-        stem_of(subject.stem, c, len(subject.conversations)) for c in subject.conversations]
+        stem_of(subject.stem, c, len(subject.conversations)) for c in subject.conversations] + [
+        subject.unix_stem(e) for e in subject.unix]
     paths = [request.out_dir / FORMATS[fmt].file_name(stem) for fmt in request.formats
              for stem in (stems if FORMATS[fmt].write else [subject.stem])]
     if _indexed(request, subject):
@@ -130,6 +149,6 @@ def _json(request: Request, subject: Subject) -> Path:
         export = JsonExport(text, subject.source, subject.kernel)
         for conversation in subject.conversations:
             export.write_finished(conversation)
-        export.close(subject.calls, subject.conversations)
+        export.close(subject.calls, subject.conversations, subject.unix)
         text.detach()
     return path

@@ -17,13 +17,31 @@ def report(conversation, picture: str, title: str, calls=(), lang: str = "en") -
         for heading, text in _tcp_story(conversation, say):
             lines += [f"**{heading}.** {text}", ""]
     lines += [f"## {say('report.packets')}", "", *_packet_table(conversation, say), ""]
-    if calls:
-        lines += [f"## {say('report.calls')}", "", say("report.calls.header"), "|---|---|---|---|"]
-        start = min(c.start for c in calls)
-        lines += [f"| {1000 * (c.start - start):.3f} | {say('side.' + c.side)} | {markdown_code(f'{c.name}({c.args})')} | "
-                  f"{markdown(say.outcome(c))} |" for c in calls]
-        lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + _calls_table(calls, say))
+
+
+def unix_report(exchange, picture: str, title: str, lang: str = "en") -> str:
+    """A Unix-domain exchange: why there are no packets, and its calls."""
+    say = Words(lang)
+    lines = [f"# {markdown(title)}", "", f"![timeline]({markdown_link(picture)})", "", f"## {say('report.happened')}", "",
+             say("legend.unix"), ""]
+    return "\n".join(lines + _calls_table(exchange.calls, say))
+
+
+def _calls_table(calls, say: Words) -> list[str]:
+    if not calls:
+        return []
+    traced = any(c.pid is not None for c in calls)   # the kernel's record: which process made each
+    lines = [f"## {say('report.calls')}", "", say("report.calls.header.traced" if traced else "report.calls.header"),
+             "|---|---|---|---|" + ("---|" if traced else "")]
+    start = min(c.start for c in calls)
+    lines += [f"| {1000 * (c.start - start):.3f} | {say('side.' + c.side)} | " + (f"{_process(c)} | " if traced else "")
+              + f"{markdown_code(f'{c.name}({c.args})')} | {markdown(say.outcome(c))} |" for c in calls]
+    return lines + [""]
+
+
+def _process(call) -> str:
+    return f"{call.pid}" + (f" (thread {call.tid})" if call.tid not in (None, call.pid) else "")
 
 
 def _tcp_story(conversation, say: Words) -> list[tuple[str, str]]:

@@ -19,7 +19,8 @@ from handshake_viz.wire.records import FIN, SYN, PacketRecord, Side, SocketCall,
 
 # Calls that wait for the peer; others (send, close, shutdown) emit their packets during the
 # call and return at once, so they are drawn once, where they were made.
-WAITING_CALLS = frozenset({"connect", "accept", "recv", "recvfrom"})
+WAITING_CALLS = frozenset({"connect", "accept", "accept4", "recv", "recvfrom", "recvmsg", "read", "poll", "ppoll",
+                           "select", "pselect6", "epoll_wait", "epoll_pwait"})
 
 
 class ArrowKind(StrEnum):
@@ -109,7 +110,8 @@ class Diagram:
 
 def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCall, ...] = (),
              title: str | None = None, kernel: KernelView | None = None, window: Window = Window(),
-             lang: str = "en") -> Diagram:
+             lang: str = "en", calls_lost: int = 0) -> Diagram:
+    """calls_lost: events of the kernel's call trace that its buffer could not keep."""
     say = Words(lang)
     packets = _packets(conversation)
     t0 = min([r.time for r, _ in packets] + [c.start for c in calls], default=0.0)
@@ -129,10 +131,24 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     addresses = (say("addresses", addresses=", ".join(full)),) if full else ()
     if conversation.protocol == "udp":
         return Diagram(title, lanes, tuple(rows), (), (), addresses + _tunnel(packets, say)
-                       + _udp_legend(conversation, bool(calls), say))
-    legend = _legend(conversation, bool(calls), kernel, say, t0) + ((say("legend.crossing"),) if crossing else ())
+                       + _udp_legend(conversation, say) + _calls_legend(calls, calls_lost, say))
+    legend = (_legend(conversation, kernel, say, t0) + _calls_legend(calls, calls_lost, say)
+              + ((say("legend.crossing"),) if crossing else ()))
     return Diagram(title, lanes, tuple(rows), _brackets(conversation, packet_rows, say),
                    _spans(conversation, packet_rows, kernel, say), addresses + _tunnel(packets, say) + legend)
+
+
+def unix_timeline(exchange, title: str | None = None, lang: str = "en", calls_lost: int = 0) -> Diagram:
+    """A Unix-domain exchange: the two sockets' calls, and no packets (there are none)."""
+    say = Words(lang)
+    calls = exchange.calls
+    t0 = min(c.start for c in calls)
+    # With no packets, what a waiting call waited for is the other side's calls: drawn again where it returned.
+    times = [c.start for c in calls]
+    rows = tuple(_call_row(call, returning, times, t0, say) for _, (call, returning, _) in _in_time_order([], calls, times))
+    lanes = (Lane(CLIENT, say("side.client"), exchange.ends[CLIENT]), Lane(SERVER, say("side.server"), exchange.ends[SERVER]))
+    title = title or f"{exchange.kind} (AF_UNIX): {exchange.ends[CLIENT]} → {exchange.ends[SERVER]}"
+    return Diagram(title, lanes, rows, (), (), (say("legend.unix"),) + _calls_legend(exchange.calls, calls_lost, say))
 
 
 def _packets(conversation) -> list[tuple]:
@@ -513,7 +529,7 @@ def _call_row(call: SocketCall, returning: bool, times: list[float], t0: float, 
     if returning:
         return Row(_stamp(call.end, t0), marks=(Mark(call.side, say("call.returns", name=call.name, outcome=say.outcome(call)),
                                                      kind),))
-    text = f"{call.name}({call.args})"
+    text = (f"{call.who}: " if call.who else "") + f"{call.name}({call.args})"
     if _blocked(call, times):
         return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} …", MarkKind.CALL),))
     return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} = {say.outcome(call)}", kind),))
@@ -534,11 +550,17 @@ def _states_legend(kernel: KernelView | None, say: Words, t0: float) -> str:
     return say("legend.states.differ", differences="; ".join(differences))
 
 
-def _udp_legend(conversation: UdpConversation, with_calls: bool, say: Words) -> tuple[str, ...]:
+def _calls_legend(calls: tuple[SocketCall, ...], lost: int, say: Words) -> tuple[str, ...]:
+    """What the green rows are: the calls a scenario recorded, or the system calls the kernel traced."""
+    lines = ((say("legend.calls.traced" if any(c.pid is not None for c in calls) else "legend.calls"),) if calls else ())
+    return lines + ((say("legend.calls.lost", count=lost),) if lost else ())
+
+
+def _udp_legend(conversation: UdpConversation, say: Words) -> tuple[str, ...]:
     lines = [say("legend.udp"), say("legend.rows")] + _loopback_legend(conversation, say)
     if any(d.record.icmp for d in conversation.datagrams):
         lines.append(say("legend.icmp"))
-    return tuple(lines + ([say("legend.calls")] if with_calls else []))
+    return tuple(lines)
 
 
 def _loopback_legend(conversation, say: Words) -> list[str]:
@@ -546,7 +568,7 @@ def _loopback_legend(conversation, say: Words) -> list[str]:
     return [say("legend.loopback")] if all(ipaddress.ip_address(a).is_loopback for a in ends) else []
 
 
-def _legend(conversation: Conversation, with_calls: bool, kernel: KernelView | None, say: Words,
+def _legend(conversation: Conversation, kernel: KernelView | None, say: Words,
             t0: float) -> tuple[str, ...]:
     isns = [f"{side} {isn}" for side, isn in conversation.isns().items()]
     lines = [
@@ -564,8 +586,6 @@ def _legend(conversation: Conversation, with_calls: bool, kernel: KernelView | N
                          how=say("legend.time_wait.kernel" if found else "legend.time_wait.inferred")))
     if any({KEEP_ALIVE, ZERO_WINDOW_PROBE} <= s.analysis for s in conversation.segments):
         lines.append(say("legend.zero_window_probe"))
-    if with_calls:
-        lines.append(say("legend.calls"))
     return tuple(lines)
 
 

@@ -42,6 +42,16 @@ _EN = {
     "what.SYN": "SYN", "what.FIN": "FIN", "what.data": "data",
     "legend.calls": "Green: the socket calls each side made, where they happened; a call that waits for the peer"
                     " (connect, accept, recv) and saw packets pass is drawn where it was called (…) and where it returned.",
+    "legend.calls.traced": "Green: the system calls each side's processes made, as the kernel traced them (its syscall"
+                           " tracepoints), with each one's fd (and pid, where several processes hold the socket): glibc's"
+                           " send() and recv() are the sendto and recvfrom system calls. An address a call had in memory"
+                           " (bind, connect, accept, a datagram's) is its socket's end as the kernel's socket events and"
+                           " the packets give it; poll and select are drawn on the socket their thread used next. A call"
+                           " that waited while packets passed is drawn where it was called (…) and where it returned.",
+    "legend.calls.lost": "The kernel's trace buffer lost {count} events: calls are missing from this diagram.",
+    "legend.unix": "No packets: an AF_UNIX socket puts nothing on a wire; the kernel copies what one socket writes"
+                   " straight into the other's receive queue, so there is nothing to capture, and each call shows the"
+                   " bytes it moved.",
     "legend.rows": "One arrow per packet, in capture order; its slant shows direction, not delay; the margin gives the"
                    " frame number and the time since the start.",
     "legend.loopback": "On loopback a packet is sent and received in the same instant.",
@@ -74,6 +84,7 @@ _EN = {
     "report.packets": "Packets",
     "report.calls": "Socket calls",
     "report.calls.header": "| time (ms) | side | call | result |",
+    "report.calls.header.traced": "| time (ms) | side | pid | call | result |",
     "report.tcp.header": "| frame | time (ms) | from | flags | seq (raw) | ack (raw) | len | window | marks |",
     "report.udp.header": "| frame | time (ms) | from | len | note |",
     "report.refused.title": "Connection refused",
@@ -140,6 +151,14 @@ _KO = {
     "what.SYN": "SYN", "what.FIN": "FIN", "what.data": "데이터",
     "legend.calls": "초록색: 각 쪽이 호출한 소켓 함수와 그 시점. 상대를 기다리는 호출(connect, accept, recv)이 기다리는 동안"
                     " 패킷이 오갔다면, 호출한 곳(…)과 반환한 곳에 두 번 그립니다.",
+    "legend.calls.traced": "초록색: 각 쪽 프로세스가 한 시스템 호출을 커널이 추적한 그대로(syscall 트레이스포인트) 그 fd와 함께"
+                           " 그립니다(여러 프로세스가 소켓을 가지면 pid도). glibc의 send()와 recv()는 시스템 호출 sendto와"
+                           " recvfrom입니다. 호출이 메모리에 가졌던 주소(bind, connect, accept, 데이터그램)는 커널의 소켓"
+                           " 이벤트와 패킷이 알려 주는 소켓의 끝이며, poll과 select는 그 스레드가 다음에 쓴 소켓에 그립니다."
+                           " 기다리는 동안 패킷이 오간 호출은 호출한 곳(…)과 반환한 곳에 두 번 그립니다.",
+    "legend.calls.lost": "커널의 추적 버퍼가 이벤트 {count}개를 잃었습니다: 이 그림에는 빠진 호출이 있습니다.",
+    "legend.unix": "패킷이 없습니다: AF_UNIX 소켓은 선 위에 아무것도 보내지 않습니다. 커널이 한 소켓이 쓴 것을 다른 소켓의"
+                   " 수신 큐로 바로 복사하므로 캡처할 것이 없으며, 각 호출이 옮긴 바이트 수를 보여 줍니다.",
     "legend.rows": "패킷 하나가 화살표 하나이며, 캡처된 순서대로 그립니다. 기울기는 방향만 나타내고 지연을 뜻하지 않으며,"
                    " 왼쪽 여백은 프레임 번호와 시작 후 시간입니다.",
     "legend.loopback": "루프백에서는 보내는 순간과 받는 순간이 같습니다.",
@@ -172,6 +191,7 @@ _KO = {
     "report.packets": "패킷",
     "report.calls": "소켓 호출",
     "report.calls.header": "| 시간 (ms) | 쪽 | 호출 | 결과 |",
+    "report.calls.header.traced": "| 시간 (ms) | 쪽 | pid | 호출 | 결과 |",
     "report.tcp.header": "| 프레임 | 시간 (ms) | 보낸 쪽 | 플래그 | seq (실제) | ack (실제) | 길이 | 윈도 | 표시 |",
     "report.udp.header": "| 프레임 | 시간 (ms) | 보낸 쪽 | 길이 | 비고 |",
     "report.refused.title": "연결 거부",

@@ -100,8 +100,12 @@ class SocketCall:
     result: str                # "0", "5", "fd 4", ...
     error: str | None = None   # errno name when it failed ("ECONNREFUSED")
     endpoint: str | None = None  # the client end of the connection (or UDP exchange) it was on
-    protocol: str | None = None  # "tcp" or "udp": its socket's kind; None for a call on no socket
+    protocol: str | None = None  # "tcp", "udp", "unix-stream"...: its socket's kind; None for a call on no socket
     local: str | None = None     # its socket's own end when on no connection: a listener's, a UDP server's
+    pid: int | None = None       # the kernel's record of it: the process and thread that made it, on which fd
+    tid: int | None = None
+    fd: int | None = None
+    who: str | None = None       # "pid 4312" when several processes hold its socket
 
     @property
     def outcome(self) -> str:
@@ -109,5 +113,9 @@ class SocketCall:
 
     @property
     def end_of_stream(self) -> bool:
-        """recv returned 0: the peer's FIN has arrived and every byte before it has been read."""
-        return self.name == "recv" and self.result == "0" and not self.error
+        """A read on a stream returned 0: the peer closed (on TCP, its FIN arrived) and every byte before was read."""
+        return self.name in READS and self.protocol in STREAMS and self.result == "0" and not self.error
+
+
+READS = ("recv", "recvfrom", "recvmsg", "recvmmsg", "read", "readv")
+STREAMS = ("tcp", "unix-stream")
