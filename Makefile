@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 # What each target needs from the system: "check-command:debian-package".
 RUN_NEEDS := dot:graphviz libpcap.so:libpcap0.8 ip:iproute2 tc:iproute2 nft:nftables hangul-font:fonts-nanum
-TEST_NEEDS := $(RUN_NEEDS) tshark:tshark tcpdump:tcpdump npm:npm
+# The tests compile C programs and watch them (and curl against Python's http.server).
+TEST_NEEDS := $(RUN_NEEDS) tshark:tshark tcpdump:tcpdump npm:npm cc:gcc stdio.h:libc6-dev curl:curl
 # Mermaid's own parser, which the tests run over every Mermaid block they make (from npm).
 MERMAID := $(VENV)/mermaid
 
@@ -55,6 +56,7 @@ system-packages:
 		case $$check in \
 			*.so) ldconfig -p 2>/dev/null | grep -q "$$check" || missing="$$missing $$package";; \
 			hangul-font) fc-list :lang=ko 2>/dev/null | grep -q . || missing="$$missing $$package";; \
+			*.h) test -e /usr/include/$$check || missing="$$missing $$package";; \
 			*) command -v $$check >/dev/null 2>&1 || missing="$$missing $$package";; \
 		esac; \
 	done; \

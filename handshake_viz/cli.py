@@ -77,10 +77,13 @@ def _parser() -> argparse.ArgumentParser:
     watching = commands.add_parser(
         "watch", help="capture your own program's traffic on a loopback port (needs root or CAP_NET_RAW)",
         description="Capture loopback traffic to and from --port while COMMAND runs (or for --seconds, "
-                    "or until Ctrl-C), then write the pcap and the diagrams.")
+                    "or until Ctrl-C), with the socket calls of COMMAND and every process it starts, as the "
+                    "kernel traced them (needs root), then write the pcap and the diagrams.")
     watching.add_argument("--port", type=_port, required=True, help="the port your server listens on")
     watching.add_argument("--seconds", type=_seconds, help="stop after this long")
     watching.add_argument("--name", help="name of the files written (default: watch-PORT)")
+    watching.add_argument("--no-calls", dest="calls", action="store_false",
+                          help="do not trace COMMAND's socket calls (packets and kernel states only)")
     watching.add_argument("--captures", type=Path, default=DEFAULT_CAPTURES, help="folder for the pcap (default: captures)")
     watching.add_argument("program", nargs=argparse.REMAINDER, metavar="-- COMMAND",
                           help="the program to run while capturing, after --")
@@ -252,12 +255,16 @@ def _chosen(args) -> list:
     return [SCENARIOS[name] for name in args.names] or [s for s in SCENARIOS.values() if s.default]
 
 
-def _keep_kernel_record(outputs: Outputs, pcap: Path, kernel) -> None:
+def _keep_kernel_record(outputs: Outputs, pcap: Path, kernel, watching: bool = False) -> None:
     """The kernel's record beside the capture, where replay finds it again."""
     outputs.write_bytes(kernel_record_path(pcap), json.dumps(kernel.to_json(), indent=1).encode())
     if kernel.unavailable:
         _say(f"handshake-viz: note: kernel record unavailable ({kernel.unavailable}); "
-             "states are inferred from the packets", err=True)
+             "states are inferred from the packets" + ("; the program's socket calls are not shown" if watching else ""),
+             err=True)
+    elif kernel.calls_unavailable:
+        _say(f"handshake-viz: note: socket calls not traced ({kernel.calls_unavailable}); "
+             "the diagrams show packets and the kernel's states", err=True)
 
 
 def _watch(args) -> int:
@@ -273,9 +280,10 @@ def _watch(args) -> int:
     outputs.check_writable([args.captures, args.out])
     announce = (f"capturing port {args.port} on loopback" + (f" while {' '.join(command)} runs" if command else "")
                 + (f", for {args.seconds:g} s" if args.seconds is not None else "") + " (Ctrl-C to stop)")
-    result = _live().watch(args.port, command, args.seconds, lambda: print(announce, file=sys.stderr, flush=True), name)
+    result = _live().watch(args.port, command, args.seconds, lambda: print(announce, file=sys.stderr, flush=True), name,
+                           args.calls)
     outputs.write(pcap, lambda f: write_pcap(f, result.frames, result.linktype))
-    _keep_kernel_record(outputs, pcap, result.kernel)
+    _keep_kernel_record(outputs, pcap, result.kernel, watching=True)
     # The watched capture is drawn exactly as a replay of its pcap: one path, and an index when it holds several.
     with _said_where_kept(pcap):
         replayed = replay(pcap, request)
@@ -363,8 +371,12 @@ def _files(files: list) -> str:
 
 def _conversations(result, when_none: str) -> None:
     """The table of a replay's conversations (its first rows), or what to say when there are none."""
+    if result.unix:
+        _say(f"{result.unix} exchange(s) over Unix-domain sockets: no packets (nothing goes on a wire); "
+             "their diagrams show the calls")
     if not result.conversations:
-        _say(when_none)
+        if not result.unix:
+            _say(when_none)
         return
     _table(("#", "protocol", "client", "server", "packets", "opened", "closed"), result.rows)
     if result.conversations > len(result.rows):

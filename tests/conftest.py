@@ -14,7 +14,7 @@ SHARED = Path(os.environ.get("HANDSHAKE_VIZ_SHARED", REPO.parent / "shared"))
 IN_CI = bool(os.environ.get("CI"))
 
 # Fixtures whose use makes a test live (it captures on loopback) or makes it need ../shared.
-LIVE_FIXTURES = {"runs", "ipv6_runs"}
+LIVE_FIXTURES = {"runs", "ipv6_runs", "watched", "compiled"}
 SHARED_FIXTURES = {"shared_pcaps": "pcaps", "shared_pcaps2": "pcaps2"}
 
 

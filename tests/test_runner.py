@@ -1,5 +1,6 @@
 """Live: the default scenarios run under a real capture on loopback (root only; always in CI)."""
 
+import os
 import subprocess
 
 import pytest
@@ -71,22 +72,25 @@ def test_the_side_that_sends_the_first_fin_ends_in_time_wait(runs, name, closer,
 
 @pytest.mark.parametrize("name", ("echo", "server-close"))
 def test_each_side_records_its_socket_calls_with_results(runs, name):
-    calls = runs[name].calls
-    client = [(c.name, c.result) for c in calls if c.side == "client"]
-    server = [c.name for c in calls if c.side == "server"]
-    assert [n for n, _ in client][:4] == ["socket", "connect", "send", "recv"] and client[-1][0] == "close"
-    assert ("recv", "5") in client and ("send", "5") in client
-    assert server == ["socket", "setsockopt", "bind", "listen", "accept", "recv", "send"] + (
-        ["recv", "close", "close"] if name == "echo" else ["close", "close"])
-    end_of_stream = [c for c in calls if c.name == "recv" and c.result == "0"]
-    assert [c.side for c in end_of_stream] == ["server" if name == "echo" else "client"]
+    """What the program meant (Python's names), and what is drawn: the kernel's system calls."""
+    for calls, (send, recv, accept) in ((runs[name].meant, ("send", "recv", "accept")),
+                                        (runs[name].calls, ("sendto", "recvfrom", "accept4"))):
+        client = [(c.name, c.result) for c in calls if c.side == "client"]
+        server = [c.name for c in calls if c.side == "server"]
+        assert [n for n, _ in client][:4] == ["socket", "connect", send, recv] and client[-1][0] == "close"
+        assert (recv, "5") in client and (send, "5") in client
+        assert server == ["socket", "setsockopt", "bind", "listen", accept, recv, send] + (
+            [recv, "close", "close"] if name == "echo" else ["close", "close"])
+        end_of_stream = [c for c in calls if c.name == recv and c.result == "0"]
+        assert [c.side for c in end_of_stream] == ["server" if name == "echo" else "client"]
+    assert all(c.pid == os.getpid() and c.tid and c.fd is not None for c in runs[name].calls if c.name != "socket")
 
 
 def test_calls_and_packets_share_one_clock(runs):
     run = runs["echo"]
     syn = run.records[0]
     connect = next(c for c in run.calls if c.name == "connect")
-    accept = next(c for c in run.calls if c.name == "accept")
+    accept = next(c for c in run.calls if c.name == "accept4")
     assert connect.start < syn.time < connect.end
     assert accept.end > run.records[2].time  # accept returns after the handshake's last ACK
     first_fin = next(r for r in run.records if r.flags & FIN)

@@ -11,6 +11,7 @@ import pwd
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from handshake_viz.core.analysis import Analyzer, Conversation, UdpConversation
 from handshake_viz.errors import CaptureError, Interrupted, PortBusyError, ScenarioError, UsageError
 from handshake_viz.kernel import causality
 from handshake_viz.kernel.record import KernelRecord
+from handshake_viz.kernel.ties import differences, socket_calls
 from handshake_viz.live import netns, tracing
 from handshake_viz.live.capture import LiveCapture
 from handshake_viz.live.interruption import held
@@ -51,6 +53,7 @@ class ScenarioRun:
     conversations: list[Conversation | UdpConversation]
     kernel: KernelRecord = field(default_factory=KernelRecord)
     problems: list[str] = field(default_factory=list)   # what the wire did not show as promised, what came out of order
+    meant: tuple[SocketCall, ...] = ()   # the calls the program recorded making; `calls` are the kernel's, when traced
 
 
 def free_port(host: str) -> int:
@@ -135,21 +138,51 @@ def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
     session = Session(host, port)
     pending, analyzer = pending_traffic(scenario.traffic)
     with KernelTrace(port) as trace, LiveCapture([port]) as capture, _kept(capture, scenario.name):
+        trace.follow()   # this thread, and so the program's threads, started below
+        start = time.time()
         try:
-            scenario.program(session)
+            _program(scenario, session)
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 raise PortBusyError(f"port {endpoint_text(host, port)} is in use by another program: "
                                     "pick a free one with --port, or leave --port out to get one")
             raise ScenarioError(f"scenario {scenario.name}: {error}") from error
+        end = time.time()
         if not capture.wait_for(lambda records: not pending(records), END_TIMEOUT):
             raise CaptureError(f"scenario {scenario.name}: the capture never saw the end of its traffic within "
                                f"{END_TIMEOUT:g} s (saw {'; '.join(pending(capture.records))}); run it again")
-        kernel = trace.read()  # right after the teardown: the TIME_WAIT entries are fresh
-    run = ScenarioRun(scenario, capture.frames, capture.linktype, capture.records,
-                      session.resolved_calls(), analyzer.conversations, kernel)
-    run.problems = scenario.check(run) + out_of_order(run.calls, run.conversations, kernel)
+        kernel = trace.read({os.getpid()}, (start, end))  # right after the teardown: the TIME_WAIT entries are fresh
+    meant = session.resolved_calls()
+    traced = socket_calls(kernel, analyzer.conversations)
+    run = ScenarioRun(scenario, capture.frames, capture.linktype, capture.records, traced if kernel.calls else meant,
+                      analyzer.conversations, kernel, meant=meant)
+    run.problems = (scenario.check(run) + out_of_order(run.calls, run.conversations, kernel) + lost_calls(kernel)
+                    + ([f"the kernel's record differs: {d}" for d in differences(meant, traced)] if kernel.calls else []))
     return run
+
+
+PROGRAM_TIMEOUT = 30.0   # seconds: the longest scenario takes about 3
+
+
+def _program(scenario: Scenario, session: Session) -> None:
+    """The scenario's program, in a thread of its own: its sockets block, as a C program's do, and
+    a call that never returns ends the run here instead of hanging it."""
+    failures: list[BaseException] = []
+
+    def program() -> None:
+        try:
+            scenario.program(session)
+        except BaseException as error:   # re-raised in this thread below
+            failures.append(error)
+
+    thread = threading.Thread(target=program, name=f"scenario {scenario.name}", daemon=True)
+    thread.start()
+    thread.join(PROGRAM_TIMEOUT)
+    if thread.is_alive():
+        session.aborted = True
+        raise ScenarioError(f"scenario {scenario.name}: its program did not finish within {PROGRAM_TIMEOUT:g} s")
+    if failures:
+        raise failures[0]
 
 
 def out_of_order(calls, conversations, kernel: KernelRecord) -> list[str]:
@@ -180,22 +213,32 @@ class Watch:
 
 
 def watch(port: int, command: list[str], seconds: float | None, on_ready: Callable[[], None],
-          name: str = "watch") -> Watch:
+          name: str = "watch", calls: bool = True, call_buffer_kb: int = tracing.CALL_BUFFER_KB) -> Watch:
     """Capture loopback traffic to and from port while command runs, for seconds, or until
-    Ctrl-C (which ends the capture cleanly and keeps what was captured). on_ready is called once
-    the capture is up, before command starts. The capture ends once every packet sent until then
-    has been read and every connection seen has ended (or after SETTLE_SECONDS)."""
+    Ctrl-C (which ends the capture cleanly and keeps what was captured), with the socket calls of
+    command's process tree (unless not calls). on_ready is called once the capture is up, before
+    command starts. The capture ends once every packet sent until then has been read and every
+    connection seen has ended (or after SETTLE_SECONDS)."""
     sweep_leftovers()
     pending, analyzer = pending_traffic(Traffic(connections=0))
-    with KernelTrace(port) as trace, LiveCapture([port]) as capture, _kept(capture, name):
+    roots: set[int] = set()
+    with KernelTrace(port, calls, call_buffer_kb) as trace, LiveCapture([port]) as capture, _kept(capture, name):
         on_ready()
-        how = _watch_until_done(command, seconds)
+        how = _watch_until_done(command, seconds, trace, roots)
         capture.flush()
         # Let connections the program left closing finish, without waiting for open ones forever.
         capture.wait_for(lambda records: not pending(records), SETTLE_SECONDS)
-        kernel = trace.read()  # right after the teardown: the TIME_WAIT entries are fresh
+        kernel = trace.read(roots)  # right after the teardown: the TIME_WAIT entries are fresh
     pending(capture.records)  # the analysis has every record
-    return Watch(capture.frames, capture.linktype, kernel, how, out_of_order((), analyzer.conversations, kernel))
+    calls = socket_calls(kernel, analyzer.conversations)
+    return Watch(capture.frames, capture.linktype, kernel, how,
+                 out_of_order(calls, analyzer.conversations, kernel) + lost_calls(kernel))
+
+
+def lost_calls(kernel: KernelRecord) -> list[str]:
+    """A trace that lost events is incomplete: said, never drawn as if nothing happened there."""
+    return [f"the kernel's trace buffer lost {kernel.calls_lost} events of the socket calls: the diagrams miss "
+            "calls; run it again on a quieter machine"] if kernel.calls_lost else []
 
 
 def _as_invoking_user() -> dict:
@@ -212,14 +255,18 @@ def _as_invoking_user() -> dict:
     return {"user": uid, "group": gid, "extra_groups": os.getgrouplist(account.pw_name, gid), "env": env}
 
 
-def _watch_until_done(command: list[str], seconds: float | None) -> str:
+def _watch_until_done(command: list[str], seconds: float | None, trace: KernelTrace, roots: set[int]) -> str:
+    """Run command (its calls traced: this thread is followed, so the child it forks is too) until
+    it ends, or seconds pass; roots gets its pid."""
     deadline = time.monotonic() + seconds if seconds is not None else None
     program = None
     try:
         if command:
             try:
                 with held():   # the child exists before Popen returns: a signal waits until we know it
+                    trace.follow()
                     program = subprocess.Popen(command, **_as_invoking_user())
+                    roots.add(program.pid)
             except OSError as error:
                 raise UsageError(f"cannot run {command[0]}: {error.strerror}")
             try:

@@ -10,15 +10,23 @@ run's ports (the machine has other traffic).
 The instance's clock is TAI, which differs from the wall clock the packets carry by a whole
 number of seconds (0 or the leap seconds), so the kernel's events and the packets share one
 clock exactly; a kernel without the TAI trace clock gets the monotonic clock and a measured offset.
+
+A second instance traces a program's socket calls: the syscall tracepoints of one thread and of
+every task it forks from then on (`set_event_pid` with `event-fork`, filtered in the kernel), with
+the processes' forks, execs and exits and the kernel's socket events. Calls are many, so that
+instance is read as it fills (`trace_pipe`, by a thread) and never overwrites: whatever the
+kernel could not keep is counted, from its `[LOST n EVENTS]` lines and each CPU's statistics.
 """
 
 import itertools
 import os
 import re
 import subprocess
+import threading
 import time
 from pathlib import Path
 
+from handshake_viz.kernel.calls import KERNEL_FILTERS, PROCESS_EVENTS, SOCKET_EVENTS, TRACED, parse_lines, resolve
 from handshake_viz.kernel.record import EventKind, KernelRecord, parse_tcp_table, parse_trace
 
 TRACEFS = Path("/sys/kernel/tracing")
@@ -28,6 +36,8 @@ EVENTS = ("sock/inet_sock_set_state", "tcp/tcp_send_reset", "tcp/tcp_receive_res
 # kfree_skb has no ports: what is left is matched to the run's packets by time when read.
 ORDINARY_FREES = ("NOT_SPECIFIED", "QUEUE_PURGE", "SOCKET_CLOSE")
 IP_PROTOCOLS = (0x0800, 0x86DD)
+CALL_EVENTS = tuple(f"syscalls/sys_{way}_{call}" for call in TRACED for way in ("enter", "exit")) + PROCESS_EVENTS + SOCKET_EVENTS
+CALL_BUFFER_KB = 8192    # per CPU: what the kernel holds while the reader is behind
 _names = itertools.count()
 
 
@@ -38,12 +48,13 @@ class Unavailable(Exception):
 class KernelTrace:
     """`with KernelTrace(port) as trace:` around a run; then `trace.record` (a KernelRecord)."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, calls: bool = True, call_buffer_kb: int = CALL_BUFFER_KB):
         self.port = port
         self.instance: Path | None = None
         self.offset = 0.0
         self.overflows = 0
         self.record = KernelRecord()
+        self.calls = CallTracing(call_buffer_kb) if calls else None
 
     def __enter__(self) -> "KernelTrace":
         try:
@@ -85,9 +96,17 @@ class KernelTrace:
         except OSError as error:
             raise Unavailable(f"cannot set up a tracing instance: {error.strerror}")
         self.overflows = _listen_overflows()
+        if self.calls is not None:
+            self.calls.start(self.offset)
 
-    def read(self) -> KernelRecord:
-        """What the kernel traced so far, and its TIME_WAIT table: call right after the teardown."""
+    def follow(self) -> None:
+        """Trace the calls of this thread, and of every task it starts from now on."""
+        if self.calls is not None:
+            self.calls.follow(threading.get_native_id())
+
+    def read(self, roots: set[int] = frozenset(), window: tuple[float, float] | None = None) -> KernelRecord:
+        """What the kernel traced so far, and its TIME_WAIT table: call right after the teardown.
+        The calls are those of the processes roots and their descendants (within window)."""
         if self.instance is None:
             return self.record
         text = (self.instance / "trace").read_text()
@@ -100,16 +119,119 @@ class KernelTrace:
             if path.exists():
                 table += [t for t in parse_tcp_table(path.read_text())
                           if t.local.endswith(ports) or t.remote.endswith(ports)]
-        self.record = KernelRecord(events, table, listen_overflows=_listen_overflows() - self.overflows)
+        self.record = KernelRecord(events, table, listen_overflows=_listen_overflows() - self.overflows,
+                                   lost=_lost(self.instance))
+        if self.calls is not None:
+            self.calls.read_into(self.record, roots, window)
         return self.record
 
     def __exit__(self, *exc_info) -> None:
         self._stop()
 
     def _stop(self) -> None:
+        if self.calls is not None:
+            self.calls.stop()
         if self.instance is not None:
             _remove(self.instance)
             self.instance = None
+
+
+class CallTracing:
+    """The instance that traces a program's socket calls, read by a thread as it fills."""
+
+    def __init__(self, buffer_kb: int):
+        self.buffer_kb = buffer_kb
+        self.instance: Path | None = None
+        self.unavailable: str | None = None
+        self.chunks: list[bytes] = []
+        self.pipe: int | None = None
+        self.done = threading.Event()
+        self.reader: threading.Thread | None = None
+        self.offset = 0.0
+
+    def start(self, offset: float) -> None:
+        self.offset = offset
+        missing = [e for e in CALL_EVENTS if not (TRACEFS / "events" / e).is_dir()]
+        if missing:
+            self.unavailable = f"this kernel has no tracepoint {missing[0].replace('/', ':')}"
+            return
+        self.instance = TRACEFS / "instances" / f"handshake-viz-{os.getpid()}-{next(_names)}"
+        try:
+            self.instance.mkdir()
+            _use_clock(self.instance)
+            for option, value in (("fields", "1"), ("record-tgid", "1"), ("event-fork", "1"), ("overwrite", "0")):
+                _write(self.instance / "options" / option, value)
+            _write(self.instance / "buffer_size_kb", str(self.buffer_kb))
+            for name, text in KERNEL_FILTERS.items():
+                _write(self.instance / "events" / "syscalls" / f"sys_enter_{name}" / "filter", text)
+            self.pipe = os.open(self.instance / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as error:
+            self.unavailable = f"cannot set up a tracing instance for the calls: {error.strerror}"
+            self.stop()
+            return
+        # Started before anyone is followed: a thread started later by a followed one is followed too.
+        self.reader = threading.Thread(target=self._read, name="handshake-viz calls", daemon=True)
+        self.reader.start()
+
+    def follow(self, tid: int) -> None:
+        """Enabled only now, with a thread to follow: an empty set_event_pid would trace everyone."""
+        if self.instance is not None:
+            _write(self.instance / "set_event_pid", str(tid))
+            for event in CALL_EVENTS:
+                _write(self.instance / "events" / event / "enable", "1")
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.pipe, 1 << 20)
+            except BlockingIOError:
+                if self.done.is_set():
+                    return
+                time.sleep(0.02)
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            self.chunks.append(data)
+
+    def read_into(self, record: KernelRecord, roots: set[int], window: tuple[float, float] | None) -> None:
+        if self.instance is None:
+            record.calls_unavailable = self.unavailable
+            return
+        _write(self.instance / "tracing_on", "0")
+        self.done.set()
+        self.reader.join()
+        lines, lost = parse_lines(b"".join(self.chunks).decode(errors="replace"), self.offset)
+        self.chunks = []
+        if window is not None:
+            lines = [line for line in lines if window[0] <= line.time <= window[1]]
+        traced = resolve(lines, set(roots))
+        record.calls, record.sockets = traced.calls, traced.sockets
+        record.calls_lost = max(lost, _lost(self.instance))
+
+    def stop(self) -> None:
+        self.done.set()
+        if self.reader is not None:
+            self.reader.join()
+            self.reader = None
+        if self.pipe is not None:
+            os.close(self.pipe)
+            self.pipe = None
+        if self.instance is not None:
+            _remove(self.instance, CALL_EVENTS)
+            self.instance = None
+
+
+def _lost(instance: Path) -> int:
+    """Events the kernel could not keep in the instance's buffer, over every CPU."""
+    lost = 0
+    for stats in (instance / "per_cpu").glob("cpu*/stats"):
+        for line in stats.read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() in ("overrun", "dropped events"):
+                lost += int(value)
+    return lost
 
 
 def _drop_filter(format_file: Path) -> str:
@@ -138,10 +260,10 @@ def _use_clock(instance: Path) -> float:
         return time.time() - time.monotonic()
 
 
-def _remove(instance: Path) -> None:
+def _remove(instance: Path, events: tuple[str, ...] = EVENTS) -> None:
     if not instance.exists():
         return
-    for event in EVENTS:
+    for event in events:
         try:
             _write(instance / "events" / event / "enable", "0")
         except OSError:
@@ -162,6 +284,6 @@ def ours() -> list[str]:
 def remove(name: str) -> None:
     """Remove a tracing instance a dead run left."""
     try:
-        _remove(TRACEFS / "instances" / name)
+        _remove(TRACEFS / "instances" / name, EVENTS + CALL_EVENTS)
     except OSError:
         pass  # another run is removing it at the same moment

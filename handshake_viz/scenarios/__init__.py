@@ -1,9 +1,13 @@
 """Scenarios: small named programs that drive real sockets and record each call.
 
 A scenario's program gets a `Session`: where to listen, and helpers that make each socket call
-and record it (its time, result or errno, and the connection it was on). A scenario declares
-what it needs (a private namespace set up with `tc`/`nft`, a fixed port, UDP datagrams to wait
-for) and what must be seen on the wire (`check`); it never captures or draws: the runner does.
+and record it (its time, result or errno, the thread and fd, and the connection it was on): what
+the scenario meant to do, which the runner checks against the kernel's record of the system
+calls it made, which is what is drawn. Sockets block, as in a C program: a Python socket with a
+timeout is non-blocking underneath (connect() = -1 EINPROGRESS, poll, getsockopt(SO_ERROR)).
+A scenario declares what it needs (a private namespace set up with `tc`/`nft`, a fixed port,
+UDP datagrams to wait for) and what must be seen on the wire (`check`); it never captures or
+draws: the runner does.
 """
 
 import dataclasses
@@ -48,19 +52,21 @@ class Session:
         """Make one socket call and record it; an OSError is recorded, then raised. sock is the
         socket it was made on (by default the socket it returned: socket(), accept()); peer, for a
         UDP server's sendto/recvfrom, the client it talked to (recvfrom's is in its result)."""
+        fd, tid = sock.fileno() if sock is not None else None, threading.get_native_id()
         start = time.time()
         try:
             result = function(*arguments)
         except OSError as error:
             code = errno.errorcode.get(error.errno, "ETIMEDOUT" if isinstance(error, TimeoutError) else "error")
-            self._record(SocketCall(side, name, args, start, time.time(), "-1", code), sock, peer)
+            self._record(SocketCall(side, name, args, start, time.time(), "-1", code, tid=tid, fd=fd), sock, peer)
             raise
         returned = result[0] if isinstance(result, tuple) and result else result
         if sock is None and isinstance(returned, socket.socket):
             sock = returned
         if peer is None and name == "recvfrom" and side == SERVER:
             peer = endpoint_text(*result[1][:2])   # the client this datagram came from
-        self._record(SocketCall(side, name, args, start, time.time(), _result_text(name, result)), sock, peer)
+        self._record(SocketCall(side, name, args, start, time.time(), _result_text(name, result), tid=tid, fd=fd),
+                     sock, peer)
         return result
 
     def _record(self, call: SocketCall, sock, peer: str | None) -> None:
@@ -98,9 +104,7 @@ class Session:
     # TCP
     def new_socket(self, side: Side, kind: int = socket.SOCK_STREAM) -> socket.socket:
         name = "SOCK_STREAM" if kind == socket.SOCK_STREAM else "SOCK_DGRAM"
-        sock = self.call(side, "socket", name, socket.socket, self.family, kind)
-        sock.settimeout(SOCKET_TIMEOUT)
-        return sock
+        return self.call(side, "socket", name, socket.socket, self.family, kind)
 
     def setsockopt(self, side: Side, sock, level: int, option: int, value, text: str) -> None:
         self.call(side, "setsockopt", text, sock.setsockopt, level, option, value, sock=sock)
@@ -121,7 +125,6 @@ class Session:
     def accept(self, listener: socket.socket) -> socket.socket:
         """accept() is drawn on the connection it returned."""
         conn, peer = self.call(SERVER, "accept", "", listener.accept)
-        conn.settimeout(SOCKET_TIMEOUT)
         self.learn_endpoint(conn, peer)
         return conn
 

@@ -22,7 +22,7 @@ def states(conversation, side: Side) -> list[str]:
 
 
 def calls_named(run, name: str, side: Side | None = None) -> list:
-    return [c for c in run.calls if c.name == name and (side is None or c.side == side)]
+    return [c for c in run.meant if c.name == name and (side is None or c.side == side)]
 
 
 def need(problems: list[str], condition: bool, sentence: str) -> None:
