@@ -3,7 +3,7 @@
 from segments import Script, handshake
 
 from handshake_viz.core.analysis import analyze
-from handshake_viz.core.attribution import calls_of, conversation_of, same_end
+from handshake_viz.core.attribution import calls_by_conversation, finder, same_end
 from handshake_viz.wire.records import PacketRecord, SocketCall
 
 SERVER_END = "10.0.0.2:80"
@@ -25,10 +25,13 @@ def two_connections_and_a_datagram():
 def test_a_call_belongs_to_the_connection_it_was_made_on_and_a_listeners_to_none():
     conversations = two_connections_and_a_datagram()
     first, second, udp = conversations
-    assert conversation_of(call("accept", endpoint="10.0.0.1:40001"), conversations) is second
-    assert conversation_of(call("recvfrom", endpoint="10.0.0.1:40002", protocol="udp"), conversations) is udp
-    assert conversation_of(call("recvfrom", endpoint="10.0.0.1:40002", protocol="tcp"), conversations) is None
-    assert conversation_of(call("listen", local=SERVER_END), conversations) is None
+    conversation_of = finder(conversations)
+    assert conversation_of(call("accept", endpoint="10.0.0.1:40001")) is second
+    assert conversation_of(call("recvfrom", endpoint="10.0.0.1:40002", protocol="udp")) is udp
+    assert conversation_of(call("recvfrom", endpoint="10.0.0.1:40002", protocol="tcp")) is None
+    assert conversation_of(call("listen", local=SERVER_END)) is None
+    # A socket never bound reads back the wildcard address: it is the conversation with its port.
+    assert conversation_of(call("sendto", "client", endpoint="0.0.0.0:40002", protocol="udp")) is udp
 
 
 def test_each_diagram_shows_its_own_calls_and_its_servers_but_not_the_other_connections():
@@ -37,17 +40,19 @@ def test_each_diagram_shows_its_own_calls_and_its_servers_but_not_the_other_conn
     calls = (call("listen", local=SERVER_END), call("bind", local=SERVER_END, protocol="udp"),
              call("accept", endpoint="10.0.0.1:40000"), call("accept", endpoint="10.0.0.1:40001"),
              call("connect", "client", endpoint="10.0.0.1:40000"), call("recvfrom", endpoint="10.0.0.1:40002", protocol="udp"))
-    assert [c.name for c in calls_of(first, calls, conversations)] == ["listen", "accept", "connect"]
-    assert [c.endpoint for c in calls_of(second, calls, conversations) if c.name == "accept"] == ["10.0.0.1:40001"]
-    assert [c.name for c in calls_of(udp, calls, conversations)] == ["bind", "recvfrom"]
+    drawn = calls_by_conversation(calls, conversations)
+    assert [c.name for c in drawn[first.index]] == ["listen", "accept", "connect"]
+    assert [c.endpoint for c in drawn[second.index] if c.name == "accept"] == ["10.0.0.1:40001"]
+    assert [c.name for c in drawn[udp.index]] == ["bind", "recvfrom"]
 
 
 def test_a_run_of_one_conversation_also_shows_the_calls_made_on_no_conversation():
     """reuseaddr: binds on sockets that never connect are still the story of its one connection."""
     [only] = conversations = two_connections_and_a_datagram()[:1]
     rebind = call("bind", local="10.0.0.9:80")
-    assert calls_of(only, (rebind,), conversations) == (rebind,)
-    assert calls_of(only, (rebind,), conversations + [only]) == ()
+    assert calls_by_conversation((rebind,), conversations) == {only.index: (rebind,)}
+    first, second = two_connections_and_a_datagram()[:2]
+    assert calls_by_conversation((rebind,), [first, second]) == {first.index: (), second.index: ()}
 
 
 def test_a_socket_never_bound_matches_by_its_port():

@@ -23,8 +23,7 @@ def socket(time: float, fd: int, tid: int = PID, tgid: int | None = None, cloexe
 
 
 def traced(*parts, roots=(PID,)):
-    lines, lost = parse_lines("\n".join(text for part in parts for text in part), 0.0)
-    return resolve(lines, set(roots)), lost
+    return resolve(parse_lines("\n".join(text for part in parts for text in part), 0.0), set(roots))
 
 
 def names(trace) -> list[tuple]:
@@ -32,7 +31,7 @@ def names(trace) -> list[tuple]:
 
 
 def test_a_dup_is_the_same_socket_and_outlives_the_close_of_the_original():
-    trace, _ = traced(socket(0.0, 3), call(0.1, "dup2", 5, oldfd=3, newfd=5), call(0.2, "close", 0, fd=3),
+    trace = traced(socket(0.0, 3), call(0.1, "dup2", 5, oldfd=3, newfd=5), call(0.2, "close", 0, fd=3),
                       call(0.3, "shutdown", 0, fd=5, how=1), call(0.4, "close", 0, fd=5))
     assert names(trace) == [("socket", None, "3", 0), ("dup2", 3, "5", 0), ("close", 3, "0", 0),
                             ("shutdown", 5, "0", 0), ("close", 5, "0", 0)]
@@ -47,7 +46,7 @@ def test_a_close_means_the_socket_its_fd_meant_when_it_began_though_another_thre
              + [line(0.3, "sys_enter_close", worker, PID, fd=9), line(0.31, "sys_enter_accept4", PID, fd=8, flags=0),
                 line(0.32, "sys_exit_accept4", PID, ret=9), line(0.33, "sys_exit_close", worker, PID, ret=0)]
              + call(0.4, "recvfrom", 5, fd=9, size=1024, flags=0))
-    trace, _ = traced(lines)
+    trace = traced(lines)
     close = next(c for c in trace.calls if c.name == "close")
     accepted = next(c for c in trace.calls if c.name == "accept4")
     assert (close.socket, accepted.socket) == (1, 2)
@@ -55,7 +54,7 @@ def test_a_close_means_the_socket_its_fd_meant_when_it_began_though_another_thre
 
 
 def test_exec_closes_the_close_on_exec_sockets_and_a_read_on_their_number_is_not_a_socket_call():
-    trace, _ = traced(socket(0.0, 3, cloexec=True), socket(0.1, 4),
+    trace = traced(socket(0.0, 3, cloexec=True), socket(0.1, 4),
                       [line(0.2, "sched_process_exec", pid=PID, old_pid=PID)],
                       call(0.3, "read", 10, fd=3, count=100), call(0.4, "read", 10, fd=4, count=100))
     assert [(c.name, c.fd) for c in trace.calls if c.name == "read"] == [("read", 4)]
@@ -63,7 +62,7 @@ def test_exec_closes_the_close_on_exec_sockets_and_a_read_on_their_number_is_not
 
 def test_a_fork_is_drawn_on_each_socket_the_parent_holds_and_a_thread_is_not_a_fork():
     child, thread = 200, 101
-    trace, _ = traced(socket(0.0, 3), [line(0.1, "sched_process_fork", parent_pid=PID, child_pid=thread)],
+    trace = traced(socket(0.0, 3), [line(0.1, "sched_process_fork", parent_pid=PID, child_pid=thread)],
                       call(0.2, "shutdown", 0, thread, PID, fd=3, how=2),
                       [line(0.3, "sched_process_fork", parent_pid=PID, child_pid=child)],
                       call(0.4, "close", 0, child, child, fd=3), call(0.5, "close", 0, fd=3))
@@ -74,14 +73,14 @@ def test_a_fork_is_drawn_on_each_socket_the_parent_holds_and_a_thread_is_not_a_f
 
 
 def test_only_the_followed_processes_and_their_children_are_read():
-    trace, _ = traced(socket(0.0, 3, tid=999), socket(0.1, 3))
+    trace = traced(socket(0.0, 3, tid=999), socket(0.1, 3))
     assert [c.pid for c in trace.calls] == [PID]
 
 
 def test_a_freed_sockets_address_reused_by_another_socket_does_not_rename_the_first():
     sk = 0xFFFF888100000000
     state = dict(skaddr=sk, family=2, protocol=6, saddr=0x100007F, daddr=0x100007F)
-    trace, _ = traced(
+    trace = traced(
         socket(0.0, 3), [line(0.1, "sys_enter_connect", fd=3)],
         [line(0.11, "inet_sock_set_state", oldstate=7, newstate=2, sport=0, dport=80, **state)],
         [line(0.12, "inet_sock_set_state", softirq=True, oldstate=2, newstate=1, sport=40000, dport=80, **state)],
@@ -99,7 +98,7 @@ def test_a_state_change_in_an_interrupt_during_a_call_is_not_that_calls_socket()
     """On loopback the peer's socket changes state inside the sender's call, as a softirq."""
     mine, peers = 0xFFFF888100000100, 0xFFFF888100000200
     state = dict(family=2, protocol=6, saddr=0x100007F, daddr=0x100007F)
-    trace, _ = traced(
+    trace = traced(
         socket(0.0, 3), [line(0.1, "sys_enter_close", fd=3)],
         [line(0.11, "inet_sock_set_state", skaddr=mine, oldstate=1, newstate=4, sport=40000, dport=80, **state)],
         [line(0.12, "inet_sock_set_state", softirq=True, skaddr=peers, oldstate=1, newstate=8, sport=80, dport=40000,
@@ -109,7 +108,7 @@ def test_a_state_change_in_an_interrupt_during_a_call_is_not_that_calls_socket()
 
 
 def test_a_poll_is_drawn_on_the_socket_its_thread_uses_next_and_only_socket_reads_count():
-    trace, _ = traced(socket(0.0, 3), call(0.1, "poll", 1, ufds=0x7FFF0000, nfds=1, timeout_msecs=5000),
+    trace = traced(socket(0.0, 3), call(0.1, "poll", 1, ufds=0x7FFF0000, nfds=1, timeout_msecs=5000),
                       [line(0.2, "sys_enter_recvfrom", fd=3, size=1024, flags=0),
                        line(0.21, "sock_recv_length", sk=0xFFFF1, family=2, protocol=6, ret=12, flags=0),
                        line(0.22, "sys_exit_recvfrom", ret=12)],
@@ -120,13 +119,9 @@ def test_a_poll_is_drawn_on_the_socket_its_thread_uses_next_and_only_socket_read
 
 
 def test_a_socket_the_trace_did_not_see_made_is_known_by_its_socket_events():
-    trace, _ = traced([line(0.1, "sys_enter_write", fd=5, count=3),
+    trace = traced([line(0.1, "sys_enter_write", fd=5, count=3),
                        line(0.11, "sock_send_length", sk=0xFFFF2, family=1, protocol=0, ret=3, flags=0),
                        line(0.12, "sys_exit_write", ret=3)])
     assert [(c.name, c.fd, c.bytes) for c in trace.calls] == [("write", 5, 3)]
     assert (trace.sockets[0].family, trace.sockets[0].kind) == ("AF_UNIX", "unix")
 
-
-def test_the_events_the_kernel_lost_are_counted():
-    _, lost = traced(socket(0.0, 3), ["CPU:1 [LOST 17 EVENTS]", "CPU:0 [LOST 3 EVENTS]"])
-    assert lost == 20

@@ -110,18 +110,19 @@ def test_the_socket_calls_tell_the_lesson(runs):
 
 @pytest.mark.parametrize("name", ["backlog", "nagle", "dns"])
 def test_each_connection_shows_the_calls_made_on_it_and_its_listeners(runs, name):
-    from handshake_viz.core.attribution import calls_of, conversation_of
+    from handshake_viz.core.attribution import calls_by_conversation, finder
     run = runs[name]
+    drawn, conversation_of = calls_by_conversation(run.calls, run.conversations), finder(run.conversations)
     for conversation in run.conversations:
-        own = calls_of(conversation, run.calls, run.conversations)
+        own = drawn[conversation.index]
         connected = [c for c in own if c.name in ("connect", "accept4")]
         assert len(connected) == (0 if conversation.protocol == "udp" else 2), (conversation.client_text, own)
         for call in own:
-            on = conversation_of(call, run.conversations)
+            on = conversation_of(call)
             assert on is conversation or (on is None and call.local == conversation.server_text), call
         if conversation.protocol == "udp":
             assert [c.name for c in own if c.side == "client"] == ["socket", "sendto", "recvfrom", "close"]
-    on_none = [c for c in run.calls if conversation_of(c, run.conversations) is None]
+    on_none = [c for c in run.calls if conversation_of(c) is None]
     assert all(c.name in ("socket", "setsockopt", "bind", "listen", "close") and c.local for c in on_none), on_none
 
 

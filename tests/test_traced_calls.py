@@ -291,3 +291,15 @@ def test_the_cross_check_catches_the_non_blocking_connect_behind_a_python_timeou
     assert any("ioctl(" in p and "FIONBIO" in p for p in differs), differs
     # What is drawn is what the kernel saw.
     assert [c.outcome for c in run.calls if c.name == "connect"] == ["-1 EINPROGRESS"]
+
+
+def test_a_socketpair_shared_with_a_child_is_one_exchange_with_both_pids(watched):
+    run = watched("socketpair", f"{{python}} {REPO / 'tests' / 'programs' / 'socketpair_echo.py'}")
+    assert run.result.returncode == 0, run.result.stderr
+    [exchange] = run.json["unix"]
+    calls = exchange["calls"]
+    assert calls[0]["call"] == "socketpair" and calls[0]["args"] == "AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC"
+    parent = calls[0]["pid"]
+    moved = [(c["pid"] == parent, c["call"], c["result"]) for c in calls if c["call"] in ("sendto", "recvfrom")]
+    assert sorted(moved) == [(False, "recvfrom", "19"), (False, "sendto", "19"), (True, "recvfrom", "19"),
+                             (True, "sendto", "19")]

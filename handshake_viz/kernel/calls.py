@@ -118,14 +118,12 @@ class TraceLine:
     softirq: bool = False   # run in an interrupt (a packet arriving), not by the task's own call
 
 
-def parse_lines(text: str, offset: float) -> tuple[list[TraceLine], int]:
-    """The events of a `fields`-mode trace, and how many the kernel reported lost ("[LOST 7 EVENTS]")."""
-    lines, lost = [], 0
+def parse_lines(text: str, offset: float) -> list[TraceLine]:
+    """The events of a `fields`-mode trace, in time order (offset turns its clock into wall time)."""
+    lines = []
     for line in text.splitlines():
         match = _LINE.match(line)
         if match is None:
-            missed = re.search(r"\[LOST (\d+) EVENTS\]", line)
-            lost += int(missed[1]) if missed else 0
             continue
         fields = {}
         for name, decimal, bare, text_value in _FIELD.findall(match["fields"]):
@@ -136,7 +134,7 @@ def parse_lines(text: str, offset: float) -> tuple[list[TraceLine], int]:
                                int(tgid) if tgid.lstrip("-").isdigit() else int(match["tid"]), match["event"], fields,
                                match["flags"][2:3] not in (".", "")))
     lines.sort(key=lambda line: line.time)
-    return lines, lost
+    return lines
 
 
 @dataclass
@@ -159,6 +157,7 @@ class _Pending:
     pid: int
     number: int | None = None     # the socket its fd meant when it began
     sks: list[tuple[int, int]] = field(default_factory=list)   # (sk, bytes) of the socket events met
+    fresh: set = field(default_factory=set)   # the sks whose state the call itself changed: of its socket, this life
     kind: tuple[str, int] | None = None   # (family, protocol) of the socket a send or recv met
 
     @property
@@ -245,12 +244,13 @@ class _Resolver:
             self.owner.pop(sk, None)
         if fields["sport"] or fields["dport"]:   # a connecting socket names its peer before it has a port
             self.ends[sk] = _ends(fields)
-            if sk in self.owner:
-                self.sockets[self.owner[sk]].ends = self.ends[sk]
+            owner = self.owner.get(sk)
+            if owner is not None and _unfinished(self.sockets[owner].ends):
+                self.sockets[owner].ends = self.ends[sk]
         pending = self.pending.get(line.tid)
-        if pending is not None and not line.softirq:
-            pending.sks.append((sk, 0))   # made by the call itself: its own socket (listen, connect, close, shutdown)
-
+        if pending is not None and not line.softirq:   # made by the call itself: its own socket
+            pending.sks.append((sk, 0))
+            pending.fresh.add(sk)
     def _enter(self, line: TraceLine) -> None:
         """A call begins: its fd means the socket it means now (another thread may close it and
         reuse the number before this call returns); close gives the number up at once."""
@@ -274,6 +274,11 @@ class _Resolver:
             number = self._new_socket(family, _kind(family, fields["type"] & 0xF), pending.pid, ret,
                                       fields["type"] & SOCK_CLOEXEC)
         self._add(self._traced(pending, exit_line, None, _socket_args(fields), number))
+
+    def _socketpair(self, pending: _Pending, exit_line: TraceLine) -> None:
+        """Its two fds are in memory the trace does not hold: its sockets are known by their
+        events when used, and the pair it made is found by what they moved (see ties)."""
+        self._add(self._traced(pending, exit_line, None, _socket_args(pending.fields), None))
 
     def _accept(self, pending: _Pending, exit_line: TraceLine) -> None:
         listener, ret = pending.number, exit_line.fields["ret"]
@@ -362,13 +367,19 @@ class _Resolver:
         return number
 
     def _learn(self, number: int | None, pending: _Pending) -> None:
-        """The kernel's socket behind a call: the sk of the socket events met inside it."""
+        """The kernel's socket behind a call: the sk of the socket events met inside it. An sk
+        another socket had, with no birth traced since (it happened in an interrupt on a task not
+        followed), is in a new life: what it said of its ends was of the last one, unless the
+        call itself just changed its state."""
         if number is None:
             return
         for sk, _ in pending.sks:
+            if self.owner.get(sk, number) != number and sk not in pending.fresh:
+                self.ends.pop(sk, None)
             self.owner[sk] = number
-            if sk in self.ends:
-                self.sockets[number].ends = self.ends[sk]
+            ends = self.ends.get(sk)   # what its events said since, in this life
+            if ends is not None and _unfinished(self.sockets[number].ends):
+                self.sockets[number].ends = ends
 
     def _traced(self, pending: _Pending, exit_line: TraceLine, fd, args: str, number, moved=None) -> TracedCall:
         ret = exit_line.fields["ret"]
@@ -393,10 +404,16 @@ class _Resolver:
 _EVENTS = {"sched_process_exec": _Resolver._exec, "sched_process_exit": _Resolver._exit,
            "inet_sock_set_state": _Resolver._state, "sock_send_length": _Resolver._moved,
            "sock_recv_length": _Resolver._moved}
-_EXITS = {"socket": _Resolver._socket, "accept": _Resolver._accept, "accept4": _Resolver._accept,
-          "dup": _Resolver._dup, "dup2": _Resolver._dup, "dup3": _Resolver._dup, "fcntl": _Resolver._fcntl,
-          "close_range": lambda *_: None, "epoll_ctl": _Resolver._epoll_ctl,
+_EXITS = {"socket": _Resolver._socket, "socketpair": _Resolver._socketpair, "accept": _Resolver._accept,
+          "accept4": _Resolver._accept, "dup": _Resolver._dup, "dup2": _Resolver._dup, "dup3": _Resolver._dup,
+          "fcntl": _Resolver._fcntl, "close_range": lambda *_: None, "epoll_ctl": _Resolver._epoll_ctl,
           **{name: _Resolver._wait for name in WAIT_CALLS if name != "epoll_ctl"}}
+
+
+def _unfinished(ends: tuple | None) -> bool:
+    """Whether a socket's ends may still be learnt: a socket's ports never change in its life,
+    but a connecting one gets its own only after it named its peer."""
+    return ends is None or ends[0] is None
 
 
 def _mark(members: set, item, present) -> None:

@@ -19,10 +19,10 @@ import re
 from collections.abc import Iterable
 
 from handshake_viz.core.analysis import CLIENT, SERVER, Conversation, UdpConversation, other
-from handshake_viz.core.attribution import conversation_of
+from handshake_viz.core.attribution import finder
 from handshake_viz.kernel.record import EventKind, KernelRecord
 from handshake_viz.kernel.view import CAPTURE_RESOLUTION as RESOLUTION
-from handshake_viz.kernel.view import CAUSES, cause_packet
+from handshake_viz.kernel.view import CAUSES, cause_packet, socket_events
 from handshake_viz.wire.records import ACK, FIN, READS, RST, SYN, SocketCall
 
 
@@ -31,8 +31,9 @@ def check(calls: Iterable[SocketCall], conversations: list, kernel: KernelRecord
     start = min((_packets(c)[0].record.time for c in conversations if _packets(c)), default=0.0)
     problems: list[str] = []
     read_so_far: dict[tuple[int, str], int] = {}
+    conversation_of = finder(conversations)
     for call in sorted(calls, key=lambda c: c.end):
-        conversation = conversation_of(call, conversations)
+        conversation = conversation_of(call)
         if conversation is None:
             continue
         problem = (_tcp_call(call, conversation, read_so_far) if conversation.protocol == "tcp"
@@ -148,8 +149,8 @@ def _kernel_states(conversation: Conversation, kernel: KernelRecord, start: floa
     frames = {s.record.frame: s.record for s in conversation.segments}
     problems = []
     for side in (CLIENT, SERVER):
-        for event in kernel.events:
-            if event.kind != EventKind.STATE or (event.src, event.dst) != (ends[side], ends[other(side)]):
+        for event in socket_events(conversation, kernel, ends[side], ends[other(side)]):
+            if event.kind != EventKind.STATE:
                 continue
             cause = CAUSES.get((event.old, event.new))
             frame = cause and cause_packet(conversation, side, cause[0], None)   # the first of its kind

@@ -6,6 +6,7 @@ retransmissions, its drops with their reasons, and the TIME_WAIT table read righ
 teardown. States are parsed to the analyzer's own `TcpState`, so the two compare as equals.
 """
 
+import bisect
 import ipaddress
 import math
 import re
@@ -65,6 +66,15 @@ class KernelRecord:
     sockets: list[TracedSocket] = field(default_factory=list)   # the sockets they were made on
     calls_lost: int = 0           # call events the kernel could not keep: the calls are incomplete
     calls_unavailable: str | None = None   # why the calls were not traced
+    _index: "EventIndex | None" = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def index(self) -> "EventIndex":
+        """The events by socket, by listening port and by kind, made once: a run of ten thousand
+        connections has hundreds of thousands of events, and each connection asks for its own."""
+        if self._index is None:
+            self._index = EventIndex(self.events, self.time_wait)
+        return self._index
 
     def to_json(self) -> dict:
         return {"unavailable": self.unavailable,
@@ -86,6 +96,36 @@ class KernelRecord:
         return cls([_event(e) for e in record.get("events", [])], [_time_wait(t) for t in record.get("time_wait", [])],
                    record.get("unavailable"), record.get("listen_overflows", 0), record.get("lost", 0), calls, sockets,
                    record.get("calls_lost", 0), record.get("calls_unavailable"))
+
+
+class EventIndex:
+    def __init__(self, events: list[KernelEvent], time_wait: list[TimeWaitEntry]):
+        self.time_wait: dict[tuple[str, str], TimeWaitEntry] = {}
+        for entry in time_wait:
+            self.time_wait.setdefault((entry.local, entry.remote), entry)
+        self.by_socket: dict[tuple[str, str], list[KernelEvent]] = {}
+        self.listening: dict[str, list[KernelEvent]] = {}   # port -> the sockets that began listening there
+        self.by_kind: dict[EventKind, list[KernelEvent]] = {}
+        self._times: dict[tuple[str, str], list[float]] = {}
+        for event in sorted(events, key=lambda e: e.time):
+            self.by_socket.setdefault((event.src, event.dst), []).append(event)
+            self.by_kind.setdefault(event.kind, []).append(event)
+            if event.kind == EventKind.STATE and event.new == TcpState.LISTEN:
+                self.listening.setdefault(event.src.rsplit(":", 1)[1], []).append(event)
+
+    def between(self, src: str, dst: str, since: float | None = None, until: float | None = None) -> list[KernelEvent]:
+        """The events of the socket src -> dst (within [since, until]: many connecting sockets
+        share one portless end, and each connection wants those of its own moment)."""
+        events = self.by_socket.get((src, dst), [])
+        if since is None:
+            return events
+        times = self._times.get((src, dst))
+        if times is None:
+            times = self._times[(src, dst)] = [e.time for e in events]
+        return events[bisect.bisect_left(times, since):bisect.bisect_right(times, until)]
+
+    def of(self, kind: EventKind) -> list[KernelEvent]:
+        return self.by_kind.get(kind, [])
 
 
 def _text(value) -> bool:

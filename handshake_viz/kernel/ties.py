@@ -86,16 +86,17 @@ def _as_socket_call(call: TracedCall, place: Place, sock: TracedSocket, protocol
             result = f"{result}, {cut} ({endpoint_text(record.src, record.sport)}, a {record.payload_len}-byte datagram)"
         else:
             result = f"{result} ({endpoint_text(record.src, record.sport)})"
-    return _drawn(call, place.side, who, protocol, conversation.client_text if conversation else None, place.local,
-                  address, result)
+    return _drawn(call, place.side, who, protocol, conversation, place.local, address, result)
 
 
-def _drawn(call: TracedCall, side: str, who: bool, protocol: str, endpoint: str | None = None,
-           local: str | None = None, address: str | None = None, result: str | None = None) -> SocketCall:
+def _drawn(call: TracedCall, side: str, who: bool, protocol: str, conversation=None, local: str | None = None,
+           address: str | None = None, result: str | None = None) -> SocketCall:
     """A traced call as the diagrams draw it: its fd first, like the C call's first argument."""
     args = ", ".join(part for part in (f"fd {call.fd}" if call.fd is not None else "", address, call.args) if part)
-    return SocketCall(side, call.name, args, call.start, call.end, result or call.result, call.error, endpoint,
-                      protocol, local, pid=call.pid, tid=call.tid, fd=call.fd, who=f"pid {call.pid}" if who else None)
+    return SocketCall(side, call.name, args, call.start, call.end, result or call.result, call.error,
+                      conversation.client_text if conversation else None, protocol, local, pid=call.pid, tid=call.tid,
+                      fd=call.fd, who=f"pid {call.pid}" if who else None,
+                      conversation=conversation.index if conversation else None)
 
 
 def _own_end(place: Place, sock: TracedSocket) -> str | None:
@@ -112,6 +113,9 @@ def _wildcard(sock: TracedSocket, port: int) -> str:
 
 def _tcp_places(sockets: list[TracedSocket], by_socket: dict, tcp: list) -> dict[int, Place]:
     places: dict[int, Place] = {}
+    by_ports: dict[tuple[int, int], list] = {}   # (client port, server port) -> its conversations, over time
+    for conversation in tcp:
+        by_ports.setdefault((conversation.client[1], conversation.server[1]), []).append(conversation)
     for sock in sockets:
         if sock.kind != "tcp":
             continue
@@ -120,18 +124,20 @@ def _tcp_places(sockets: list[TracedSocket], by_socket: dict, tcp: list) -> dict
             own = endpoint_text(sock.local_address, sock.local_port) if sock.local_address else None
             places[sock.number] = Place(SERVER, None, own or _wildcard(sock, sock.local_port))
             continue
-        found = _by_ports(sock, tcp, calls) or _by_connect(sock, tcp, calls)
+        found = _by_ports(sock, by_ports, calls) or _by_connect(sock, tcp, calls)
         if found is not None:
             places[sock.number] = found
     _accepted(sockets, by_socket, tcp, places)
     return places
 
 
-def _by_ports(sock: TracedSocket, tcp: list, calls: list[TracedCall]):
+def _by_ports(sock: TracedSocket, by_ports: dict, calls: list[TracedCall]):
     if not sock.local_port or not sock.remote_port:
         return None
-    candidates = [(CLIENT, c) for c in tcp if (c.client[1], c.server[1]) == (sock.local_port, sock.remote_port)]
-    candidates += [(SERVER, c) for c in tcp if (c.server[1], c.client[1]) == (sock.local_port, sock.remote_port)]
+    # An accepted socket is a server's; one that connected, a client's.
+    connected = any(c.name == "connect" for c in calls)
+    candidates = [(CLIENT, c) for c in by_ports.get((sock.local_port, sock.remote_port), []) if sock.listener is None]
+    candidates += [(SERVER, c) for c in by_ports.get((sock.remote_port, sock.local_port), []) if not connected]
     if not candidates:
         return None
     first = calls[0].start if calls else 0.0
@@ -247,26 +253,33 @@ def unix_exchanges(record: KernelRecord | None) -> list[UnixExchange]:
     with the socket its listener's accept() returned, in order (the queue is first in, first
     out); other sockets (datagrams, a socketpair) pair with the socket that read what they wrote:
     the first read of as many bytes after each write."""
-    if record is None or not record.calls:
+    if record is None:
         return []
     unix = {s.number: s for s in record.sockets if s.family == "AF_UNIX"}
     calls = [c for c in record.calls if c.socket in unix]
     pairs = _accepted_pairs(calls, unix)
-    paired = {number for pair in pairs for number in pair}
-    moved = _pairs_by_bytes([c for c in calls if c.socket not in paired])
+    moved = _pairs_by_bytes([c for c in calls if not any(c.socket in pair for pair in pairs)])
     pairs += [pair for pair in dict.fromkeys(moved.values()) if pair not in pairs]
-    return [_exchange(index, pair, unix, calls, moved) for index, pair in enumerate(pairs)]
+    made = [c for c in record.calls if c.name == "socketpair" and c.error is None]
+    return [_exchange(index, pair, unix, calls, moved, made) for index, pair in enumerate(pairs)]
 
 
-def _exchange(index: int, pair: tuple[int, int], unix: dict, calls: list[TracedCall], moved: dict) -> UnixExchange:
+def _exchange(index: int, pair: tuple[int, int], unix: dict, calls: list[TracedCall], moved: dict,
+              made: list[TracedCall]) -> UnixExchange:
     """The calls of the pair's two sockets (and of the listener the server's came from), a call
-    that moved bytes only on the pair it moved them in."""
+    that moved bytes only on the pair it moved them in; and the socketpair() that made two
+    sockets no socket() made, by a process that holds one, before either was used."""
     client, server = pair
     listener = unix[server].listener
     own = {client: CLIENT, server: SERVER} | ({listener: SERVER} if listener is not None else {})
     chosen = [c for c in calls if c.socket in own and moved.get(id(c), pair) == pair]
-    drawn = tuple(_drawn(c, own[c.socket], len(unix[c.socket].pids) > 1, unix[client].kind) for c in chosen)
-    return UnixExchange(index, unix[client].kind, {CLIENT: _end(calls, client), SERVER: _end(calls, server)}, drawn)
+    drawn = [_drawn(c, own[c.socket], len(unix[c.socket].pids) > 1, unix[client].kind) for c in chosen]
+    if not any(c.name in ("socket", "accept", "accept4") for c in chosen) and chosen:
+        pids = set(unix[client].pids) | set(unix[server].pids)
+        maker = [c for c in made if c.pid in pids and c.end <= chosen[0].start]
+        drawn = [_drawn(c, CLIENT, len(pids) > 1, unix[client].kind) for c in maker[-1:]] + drawn
+    return UnixExchange(index, unix[client].kind, {CLIENT: _end(calls, client), SERVER: _end(calls, server)},
+                        tuple(drawn))
 
 
 def _accepted_pairs(calls: list[TracedCall], unix: dict) -> list[tuple[int, int]]:

@@ -4,13 +4,14 @@ TIME_WAIT is never a traced state: the closing socket goes FIN_WAIT2 -> CLOSE wh
 mini-socket holds TIME_WAIT, so a CLOSE with a TIME_WAIT entry for its 4-tuple is read as TIME_WAIT.
 """
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from handshake_viz.core.analysis import CLIENT, SERVER, Conversation, other
 from handshake_viz.core.tcp_states import TcpState
-from handshake_viz.kernel.record import EventKind, KernelEvent, KernelRecord, TimeWaitEntry
-from handshake_viz.wire.records import ACK, FIN, RST, SYN, Side
+from handshake_viz.kernel.record import EventIndex, EventKind, KernelEvent, KernelRecord, TimeWaitEntry
+from handshake_viz.wire.records import ACK, FIN, RST, SYN, Side, endpoint_text
 
 OPENING_WINDOW = 0.005  # a connecting socket's SYN_SENT, traced before it has a port, precedes its SYN by µs
 PLACE_WINDOW = 0.005    # a state the kernel entered this close to its packet is drawn at that packet
@@ -56,6 +57,7 @@ class KernelView:
     reset_reasons: dict[int, str]                      # frame of a RST -> the kernel's reason ("NO_SOCKET")
     dropped: dict[int, str]                            # frame the kernel dropped -> its reason (see JUDGED_BY_THE_SOCKET)
     moved: list[tuple[str, KernelState, int]]          # (side, kernel state, frame the packets imply)
+    lost: int = 0                                      # events the kernel's buffer could not keep, in the whole run
 
     @property
     def agrees(self) -> bool:
@@ -71,7 +73,7 @@ def align(conversation: Conversation, record: KernelRecord) -> KernelView | None
     states, differences, left, moved = {}, {}, {}, []
     for side in (CLIENT, SERVER):
         own, peer = ends[side], ends[other(side)]
-        entry = next((t for t in record.time_wait if t.local == own and t.remote == peer), None)
+        entry = record.index.time_wait.get((own, peer))
         sequence = _sequence(_traced_changes(conversation, record, side, own, peer), entry)
         if entry:
             left[side] = entry.seconds_left
@@ -84,40 +86,62 @@ def align(conversation: Conversation, record: KernelRecord) -> KernelView | None
                       in zip(reversed(states[side]), reversed(conversation.states[side]))
                       if kernel.time is not None and kernel.frame != inferred.frame]
     return KernelView(states, differences, left, _reset_reasons(conversation, record, ends),
-                      dropped_frames(conversation, record), moved)
+                      dropped_frames(conversation, record), moved, record.lost)
 
 
 def _traced_changes(conversation: Conversation, record: KernelRecord, side: Side, own: str,
                     peer: str) -> list[KernelEvent]:
     """The state changes the kernel traced for side's socket of this connection, with, before
     them, the client's SYN_SENT (entered before its socket had a port) or the server's listener."""
-    traced = [e for e in record.events if e.kind == EventKind.STATE]
-    first = _opening(conversation, traced, peer) if side == CLIENT else _listener(conversation, traced, own)
-    return first + [e for e in traced if (e.src, e.dst) == (own, peer)]
+    index = record.index
+    first = _opening(conversation, index, peer) if side == CLIENT else _listener(conversation, index, own)
+    return first + [e for e in socket_events(conversation, record, own, peer) if e.kind == EventKind.STATE]
 
 
-def _opening(conversation: Conversation, traced: list[KernelEvent], peer: str) -> list[KernelEvent]:
+def _born(event: KernelEvent) -> bool:
+    """A change that begins a socket's life under its ends: made, a listener's child, or a
+    connection established (a connecting socket's earlier changes had no port yet)."""
+    return event.old in (TcpState.CLOSED, TcpState.LISTEN) or (
+        event.old in (TcpState.SYN_SENT, TcpState.SYN_RECEIVED) and event.new == TcpState.ESTABLISHED)
+
+
+def socket_events(conversation: Conversation, record: KernelRecord, own: str, peer: str) -> list[KernelEvent]:
+    """The kernel's events of the socket own -> peer in this conversation. Its ends may come back
+    in one run (Linux gives a loopback connection the ports of one in TIME_WAIT at once), so only
+    those from its first packet until a socket with the same ends is born after its last."""
+    if not conversation.segments:
+        return record.index.between(own, peer)
+    first, last = conversation.segments[0].record.time, conversation.segments[-1].record.time
+    events = record.index.between(own, peer, first - OPENING_WINDOW, math.inf)
+    reborn = next((i for i, e in enumerate(events) if e.time > last + CAPTURE_RESOLUTION
+                   and e.kind == EventKind.STATE and _born(e)), len(events))
+    return events[:reborn]
+
+
+def _opening(conversation: Conversation, index: EventIndex, peer: str) -> list[KernelEvent]:
     """connect()'s SYN_SENT, traced on a socket with no port yet, just before the first SYN."""
     first_syn = next((s.record.time for s in conversation.segments if s.sender == CLIENT and s.record.flags & SYN), None)
     if first_syn is None:
         return []
-    portless = [e for e in traced if e.new == TcpState.SYN_SENT and e.dst == peer and e.src.endswith(":0")]
+    portless = [e for e in index.between(endpoint_text(conversation.client[0], 0), peer, first_syn - OPENING_WINDOW,
+                                         first_syn)
+                if e.kind == EventKind.STATE and e.new == TcpState.SYN_SENT]
     return [e for e in portless if 0 <= first_syn - e.time < OPENING_WINDOW][-1:]
 
 
-def _listener(conversation: Conversation, traced: list[KernelEvent], own: str) -> list[KernelEvent]:
+def _listener(conversation: Conversation, index: EventIndex, own: str) -> list[KernelEvent]:
     """The listener that took the connection: the last to listen on its port before it began."""
     start = conversation.segments[0].record.time if conversation.segments else 0
-    port = own.rsplit(":", 1)[1]
-    listening = [e for e in traced if e.new == TcpState.LISTEN and e.time <= start]
-    return [e for e in listening if e.src.rsplit(":", 1)[1] == port][-1:]
+    return [e for e in index.listening.get(own.rsplit(":", 1)[1], []) if e.time <= start][-1:]
 
 
 def _reset_reasons(conversation: Conversation, record: KernelRecord, ends: dict) -> dict[int, str]:
     """The frame of each RST the kernel says it sent on this connection, with its reason."""
     resets = {}
-    for event in record.events:
-        if event.kind == EventKind.SEND_RESET and {event.src, event.dst} == set(ends.values()):
+    both_ways = (socket_events(conversation, record, ends[CLIENT], ends[SERVER])
+                 + socket_events(conversation, record, ends[SERVER], ends[CLIENT]))
+    for event in sorted(both_ways, key=lambda e: e.time):
+        if event.kind == EventKind.SEND_RESET:
             sender = CLIENT if event.src == ends[CLIENT] else SERVER
             frame = _nearest_reset(conversation, event.time, sender)
             if frame is not None:
@@ -143,9 +167,9 @@ def dropped_frames(conversation: Conversation, record: KernelRecord) -> dict[int
     and when the run counted listen overflows, a client SYN repeated before any answer was
     dropped by a full accept queue."""
     dropped = {}
-    for event in record.events:
+    for event in record.index.of(EventKind.DROP):
         # A drop in a UDP or ICMP function is not a TCP segment's (a datagram dropped at that moment).
-        if event.kind == EventKind.DROP and not any(other in (event.where or "") for other in ("udp", "icmp")):
+        if not any(other in (event.where or "") for other in ("udp", "icmp")):
             frame = _dropped_packet(conversation.segments, record, event)
             if frame is not None:
                 dropped[frame] = event.reason
@@ -158,7 +182,7 @@ def dropped_frames(conversation: Conversation, record: KernelRecord) -> dict[int
 def _dropped_packet(segments: list, record: KernelRecord, drop: KernelEvent) -> int | None:
     before = [s for s in segments if 0 <= drop.time - s.record.time <= DROP_WINDOW]
     if len(before) > 1 and before[-1].record.flags & RST and any(
-            e.kind == EventKind.SEND_RESET and before[-2].record.time <= e.time <= drop.time for e in record.events):
+            before[-2].record.time <= e.time <= drop.time for e in record.index.of(EventKind.SEND_RESET)):
         before.pop()   # the RST the kernel sent in answer, before it freed the packet it answers
     return before[-1].record.frame if before else None
 

@@ -156,7 +156,7 @@ def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
     traced = socket_calls(kernel, analyzer.conversations)
     run = ScenarioRun(scenario, capture.frames, capture.linktype, capture.records, traced if kernel.calls else meant,
                       analyzer.conversations, kernel, meant=meant)
-    run.problems = (scenario.check(run) + out_of_order(run.calls, run.conversations, kernel) + lost_calls(kernel)
+    run.problems = (scenario.check(run) + out_of_order(run.calls, run.conversations, kernel) + lost_events(kernel)
                     + ([f"the kernel's record differs: {d}" for d in differences(meant, traced)] if kernel.calls else []))
     return run
 
@@ -232,13 +232,15 @@ def watch(port: int, command: list[str], seconds: float | None, on_ready: Callab
     pending(capture.records)  # the analysis has every record
     calls = socket_calls(kernel, analyzer.conversations)
     return Watch(capture.frames, capture.linktype, kernel, how,
-                 out_of_order(calls, analyzer.conversations, kernel) + lost_calls(kernel))
+                 out_of_order(calls, analyzer.conversations, kernel) + lost_events(kernel))
 
 
-def lost_calls(kernel: KernelRecord) -> list[str]:
+def lost_events(kernel: KernelRecord) -> list[str]:
     """A trace that lost events is incomplete: said, never drawn as if nothing happened there."""
-    return [f"the kernel's trace buffer lost {kernel.calls_lost} events of the socket calls: the diagrams miss "
-            "calls; run it again on a quieter machine"] if kernel.calls_lost else []
+    return [f"the kernel's trace buffer lost {count} events of {what}: the diagrams miss {which}; run it again "
+            "on a quieter machine" for count, what, which in ((kernel.calls_lost, "the socket calls", "calls"),
+                                                               (kernel.lost, "its states", "states"))
+            if count]
 
 
 def _as_invoking_user() -> dict:

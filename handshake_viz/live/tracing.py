@@ -37,7 +37,8 @@ EVENTS = ("sock/inet_sock_set_state", "tcp/tcp_send_reset", "tcp/tcp_receive_res
 ORDINARY_FREES = ("NOT_SPECIFIED", "QUEUE_PURGE", "SOCKET_CLOSE")
 IP_PROTOCOLS = (0x0800, 0x86DD)
 CALL_EVENTS = tuple(f"syscalls/sys_{way}_{call}" for call in TRACED for way in ("enter", "exit")) + PROCESS_EVENTS + SOCKET_EVENTS
-CALL_BUFFER_KB = 8192    # per CPU: what the kernel holds while the reader is behind
+CALL_BUFFER_KB = 65536   # per CPU: what the kernel holds while the reader, last in line for the CPU, is behind
+STATE_BUFFER_KB = 16384  # per CPU: the states, resets and drops of the watched port
 _names = itertools.count()
 
 
@@ -51,6 +52,7 @@ class KernelTrace:
     def __init__(self, port: int, calls: bool = True, call_buffer_kb: int = CALL_BUFFER_KB):
         self.port = port
         self.instance: Path | None = None
+        self.pipe: _Pipe | None = None
         self.offset = 0.0
         self.overflows = 0
         self.record = KernelRecord()
@@ -84,7 +86,8 @@ class KernelTrace:
         try:
             self.instance.mkdir()
             self.offset = _use_clock(self.instance)
-            _write(self.instance / "buffer_size_kb", "4096")
+            _write(self.instance / "buffer_size_kb", str(STATE_BUFFER_KB))
+            _write(self.instance / "options" / "overwrite", "0")   # lost events are counted, never replaced
             port_filter = f"sport == {self.port} || dport == {self.port}"
             for event in EVENTS:
                 folder = self.instance / "events" / event
@@ -93,6 +96,7 @@ class KernelTrace:
                 elif event != "tcp/tcp_send_reset":  # it has no port fields: filtered when read
                     _write(folder / "filter", port_filter)
                 _write(folder / "enable", "1")
+            self.pipe = _Pipe(self.instance)
         except OSError as error:
             raise Unavailable(f"cannot set up a tracing instance: {error.strerror}")
         self.overflows = _listen_overflows()
@@ -109,7 +113,7 @@ class KernelTrace:
         The calls are those of the processes roots and their descendants (within window)."""
         if self.instance is None:
             return self.record
-        text = (self.instance / "trace").read_text()
+        text, lost = self.pipe.drain()
         ports = (f":{self.port}",)
         events = [e for e in parse_trace(text, self.offset)   # drops carry no ports: kept, matched later
                   if e.kind == EventKind.DROP or e.src.endswith(ports) or e.dst.endswith(ports)]
@@ -119,8 +123,7 @@ class KernelTrace:
             if path.exists():
                 table += [t for t in parse_tcp_table(path.read_text())
                           if t.local.endswith(ports) or t.remote.endswith(ports)]
-        self.record = KernelRecord(events, table, listen_overflows=_listen_overflows() - self.overflows,
-                                   lost=_lost(self.instance))
+        self.record = KernelRecord(events, table, listen_overflows=_listen_overflows() - self.overflows, lost=lost)
         if self.calls is not None:
             self.calls.read_into(self.record, roots, window)
         return self.record
@@ -131,22 +134,22 @@ class KernelTrace:
     def _stop(self) -> None:
         if self.calls is not None:
             self.calls.stop()
+        if self.pipe is not None:
+            self.pipe.close()
+            self.pipe = None
         if self.instance is not None:
             _remove(self.instance)
             self.instance = None
 
 
 class CallTracing:
-    """The instance that traces a program's socket calls, read by a thread as it fills."""
+    """The instance that traces a program's socket calls."""
 
     def __init__(self, buffer_kb: int):
         self.buffer_kb = buffer_kb
         self.instance: Path | None = None
+        self.pipe: _Pipe | None = None
         self.unavailable: str | None = None
-        self.chunks: list[bytes] = []
-        self.pipe: int | None = None
-        self.done = threading.Event()
-        self.reader: threading.Thread | None = None
         self.offset = 0.0
 
     def start(self, offset: float) -> None:
@@ -164,14 +167,11 @@ class CallTracing:
             _write(self.instance / "buffer_size_kb", str(self.buffer_kb))
             for name, text in KERNEL_FILTERS.items():
                 _write(self.instance / "events" / "syscalls" / f"sys_enter_{name}" / "filter", text)
-            self.pipe = os.open(self.instance / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+            # Started before anyone is followed: a thread started later by a followed one is followed too.
+            self.pipe = _Pipe(self.instance)
         except OSError as error:
             self.unavailable = f"cannot set up a tracing instance for the calls: {error.strerror}"
             self.stop()
-            return
-        # Started before anyone is followed: a thread started later by a followed one is followed too.
-        self.reader = threading.Thread(target=self._read, name="handshake-viz calls", daemon=True)
-        self.reader.start()
 
     def follow(self, tid: int) -> None:
         """Enabled only now, with a thread to follow: an empty set_event_pid would trace everyone."""
@@ -180,10 +180,46 @@ class CallTracing:
             for event in CALL_EVENTS:
                 _write(self.instance / "events" / event / "enable", "1")
 
+    def read_into(self, record: KernelRecord, roots: set[int], window: tuple[float, float] | None) -> None:
+        if self.instance is None:
+            record.calls_unavailable = self.unavailable
+            return
+        _write(self.instance / "tracing_on", "0")
+        text, record.calls_lost = self.pipe.drain()
+        lines = parse_lines(text, self.offset)
+        if window is not None:
+            lines = [line for line in lines if window[0] <= line.time <= window[1]]
+        traced = resolve(lines, set(roots))
+        record.calls, record.sockets = traced.calls, traced.sockets
+
+    def stop(self) -> None:
+        if self.pipe is not None:
+            self.pipe.close()
+            self.pipe = None
+        if self.instance is not None:
+            _remove(self.instance, CALL_EVENTS)
+            self.instance = None
+
+
+class _Pipe:
+    """An instance's trace_pipe, read by a thread as it fills: a burst of events outgrows any
+    buffer read once at the end. The kernel formats the text as it is read, so the thread runs at
+    the lowest priority: the packet capture, whose ring must not overflow, and the watched
+    program come first, and the instance's buffer holds the events meanwhile."""
+
+    def __init__(self, instance: Path):
+        self.instance = instance
+        self.chunks: list[bytes] = []
+        self.done = threading.Event()
+        self.fd = os.open(instance / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+        self.reader = threading.Thread(target=self._read, name=f"trace {instance.name}", daemon=True)
+        self.reader.start()
+
     def _read(self) -> None:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         while True:
             try:
-                data = os.read(self.pipe, 1 << 20)
+                data = os.read(self.fd, 1 << 20)
             except BlockingIOError:
                 if self.done.is_set():
                     return
@@ -195,32 +231,19 @@ class CallTracing:
                 return
             self.chunks.append(data)
 
-    def read_into(self, record: KernelRecord, roots: set[int], window: tuple[float, float] | None) -> None:
-        if self.instance is None:
-            record.calls_unavailable = self.unavailable
-            return
-        _write(self.instance / "tracing_on", "0")
+    def drain(self) -> tuple[str, int]:
+        """Everything traced until now, and how many events the kernel could not keep."""
         self.done.set()
         self.reader.join()
-        lines, lost = parse_lines(b"".join(self.chunks).decode(errors="replace"), self.offset)
+        text = b"".join(self.chunks).decode(errors="replace")
         self.chunks = []
-        if window is not None:
-            lines = [line for line in lines if window[0] <= line.time <= window[1]]
-        traced = resolve(lines, set(roots))
-        record.calls, record.sockets = traced.calls, traced.sockets
-        record.calls_lost = max(lost, _lost(self.instance))
+        said = sum(int(count) for count in re.findall(r"\[LOST (\d+) EVENTS\]", text))   # where the gaps are
+        return text, max(said, _lost(self.instance))
 
-    def stop(self) -> None:
+    def close(self) -> None:
         self.done.set()
-        if self.reader is not None:
-            self.reader.join()
-            self.reader = None
-        if self.pipe is not None:
-            os.close(self.pipe)
-            self.pipe = None
-        if self.instance is not None:
-            _remove(self.instance, CALL_EVENTS)
-            self.instance = None
+        self.reader.join()
+        os.close(self.fd)
 
 
 def _lost(instance: Path) -> int:

@@ -21,7 +21,7 @@ from handshake_viz.core.analysis import (
     SegmentAnalyzed,
     other,
 )
-from handshake_viz.core.attribution import conversation_of
+from handshake_viz.core.attribution import finder
 from handshake_viz.kernel.record import KernelRecord
 from handshake_viz.kernel.view import align
 from handshake_viz.output.files import cannot_write
@@ -105,11 +105,12 @@ class JsonExport:
             self._emit(index)
         self.out.write("\n]")
         if calls is not None:
-            self.out.write(', "calls": [' + ", ".join(json.dumps(_call(c, conversations)) for c in calls) + "]")
+            on = finder(conversations)
+            self.out.write(', "calls": [' + ", ".join(json.dumps(_call(c, on(c))) for c in calls) + "]")
         if unix:
             self.out.write(', "unix": ' + json.dumps([{"index": e.index, "kind": e.kind, "client": e.ends[CLIENT],
                                                        "server": e.ends[SERVER],
-                                                       "calls": [_call(c, ()) for c in e.calls]} for e in unix]))
+                                                       "calls": [_call(c, None) for c in e.calls]} for e in unix]))
         self.out.write("}\n")
         self.spool.close()
 
@@ -222,8 +223,8 @@ def _icmp(record, sender: str) -> str:
             f'"icmp": "{record.icmp}", "reporter": {json.dumps(record.reporter)}}}')
 
 
-def _call(call: SocketCall, conversations: list) -> dict:
-    on = conversation_of(call, conversations)
+def _call(call: SocketCall, on) -> dict:
+    """A call, with the index of the conversation it was on."""
     return {"side": call.side, "call": call.name, "args": call.args, "start": call.start,
             "end": call.end, "result": call.result, "error": call.error, "pid": call.pid, "tid": call.tid,
             "fd": call.fd, "conversation": on.index if on is not None else None}

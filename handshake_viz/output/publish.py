@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from handshake_viz.core.analysis import Conversation, UdpConversation
-from handshake_viz.core.attribution import calls_of
+from handshake_viz.core.attribution import calls_by_conversation
 from handshake_viz.kernel.record import KernelRecord
 from handshake_viz.kernel.ties import UnixExchange, socket_calls, unix_exchanges
 from handshake_viz.kernel.view import align
@@ -71,8 +71,9 @@ def timelines(subject: Subject, window: Window = Window(), lang: str = "en") -> 
     TCP, the kernel's record set beside its packets."""
     drawings = []
     conversations = subject.conversations
+    drawn = calls_by_conversation(subject.calls or (), conversations)
     for conversation in conversations:
-        own = calls_of(conversation, subject.calls or (), conversations)
+        own = drawn[conversation.index]
         account = align(conversation, subject.kernel) if conversation.protocol == "tcp" else None
         diagram = timeline(conversation, own, subject.title, account, window, lang,
                            subject.kernel.calls_lost if subject.kernel else 0)
@@ -104,7 +105,8 @@ def planned(request: Request, subject: Subject) -> list[Path]:
 def publish(request: Request, subject: Subject) -> list[Path]:
     request.outputs.refuse_existing(planned(request, subject))
     json_file = [_json(request, subject)] if "json" in request.formats else []   # written first: kept if a drawing fails
-    drawings = [subject.picture] if subject.picture else timelines(subject, request.window, request.lang)
+    drawn = any(FORMATS[fmt].write for fmt in request.formats)
+    drawings = [subject.picture] if subject.picture else timelines(subject, request.window, request.lang) if drawn else []
     written = [request.outputs.write_bytes(request.out_dir / name, data)
                for drawing in drawings for fmt in request.formats if FORMATS[fmt].write
                for name, data in FORMATS[fmt].write(drawing, request.scale, request.formats)]

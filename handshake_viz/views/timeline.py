@@ -532,7 +532,8 @@ def _call_row(call: SocketCall, returning: bool, times: list[float], t0: float, 
     text = (f"{call.who}: " if call.who else "") + f"{call.name}({call.args})"
     if _blocked(call, times):
         return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} …", MarkKind.CALL),))
-    return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} = {say.outcome(call)}", kind),))
+    outcome = say.outcome(call)   # a process's exit returns nothing: its sockets just close
+    return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} = {outcome}" if outcome else text, kind),))
 
 
 def _states_legend(kernel: KernelView | None, say: Words, t0: float) -> str:
@@ -577,7 +578,7 @@ def _legend(conversation: Conversation, kernel: KernelView | None, say: Words,
         say("legend.rows"),
         *_loopback_legend(conversation, say),
         say("legend.colours", states=_states_legend(kernel, say, t0)),
-    ]
+    ] + ([say("legend.states.lost", count=kernel.lost)] if kernel and kernel.lost else [])
     if any(s.analysis or s.resent_from is not None for s in conversation.segments):
         lines.append(say("legend.marks"))
     if conversation.time_wait:

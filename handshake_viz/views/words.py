@@ -49,6 +49,8 @@ _EN = {
                            " the packets give it; poll and select are drawn on the socket their thread used next. A call"
                            " that waited while packets passed is drawn where it was called (…) and where it returned.",
     "legend.calls.lost": "The kernel's trace buffer lost {count} events: calls are missing from this diagram.",
+    "legend.states.lost": "The kernel's trace buffer lost {count} events of its states during the run: where the"
+                          " kernel's states differ from the packets', that may be why.",
     "legend.unix": "No packets: an AF_UNIX socket puts nothing on a wire; the kernel copies what one socket writes"
                    " straight into the other's receive queue, so there is nothing to capture, and each call shows the"
                    " bytes it moved.",
@@ -157,6 +159,8 @@ _KO = {
                            " 이벤트와 패킷이 알려 주는 소켓의 끝이며, poll과 select는 그 스레드가 다음에 쓴 소켓에 그립니다."
                            " 기다리는 동안 패킷이 오간 호출은 호출한 곳(…)과 반환한 곳에 두 번 그립니다.",
     "legend.calls.lost": "커널의 추적 버퍼가 이벤트 {count}개를 잃었습니다: 이 그림에는 빠진 호출이 있습니다.",
+    "legend.states.lost": "실행 중 커널의 추적 버퍼가 상태 이벤트 {count}개를 잃었습니다: 커널의 상태가 패킷과 다르다면"
+                          " 그 때문일 수 있습니다.",
     "legend.unix": "패킷이 없습니다: AF_UNIX 소켓은 선 위에 아무것도 보내지 않습니다. 커널이 한 소켓이 쓴 것을 다른 소켓의"
                    " 수신 큐로 바로 복사하므로 캡처할 것이 없으며, 각 호출이 옮긴 바이트 수를 보여 줍니다.",
     "legend.rows": "패킷 하나가 화살표 하나이며, 캡처된 순서대로 그립니다. 기울기는 방향만 나타내고 지연을 뜻하지 않으며,"

@@ -106,6 +106,7 @@ class SocketCall:
     tid: int | None = None
     fd: int | None = None
     who: str | None = None       # "pid 4312" when several processes hold its socket
+    conversation: int | None = None  # the kernel's record knows which one: a 4-tuple may come back in one run
 
     @property
     def outcome(self) -> str:
