@@ -166,10 +166,11 @@ def test_the_next_run_removes_what_a_killed_run_left_and_nothing_of_a_live_one(t
     capture, runner = live()
     killed = subprocess.Popen(command(tmp_path, "run", "simultaneous-close"), cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_until(lambda: len(runner.leftovers(killed.pid)) == 2, "the namespace and the tracing instance")
+    # The namespace, the tracing instances (states, calls) and the uprobe on setsockopt.
+    wait_until(lambda: len(runner.leftovers(killed.pid)) == 4, "the namespace, the tracing instances and the uprobe")
     killed.kill()
     killed.wait()
-    assert len(runner.leftovers(killed.pid)) == 2   # SIGKILL: it could not clean up
+    assert len(runner.leftovers(killed.pid)) == 4   # SIGKILL: it could not clean up
     living = TRACEFS / "instances" / f"handshake-viz-{os.getpid()}-999"   # this test's own, alive
     living.mkdir()
     try:

@@ -106,6 +106,8 @@ def test_the_socket_calls_tell_the_lesson(runs):
     [cut] = outcomes("udp-boundaries", "recvmsg")
     assert cut.startswith("8, MSG_TRUNC (") and cut.endswith(", a 20-byte datagram)")
     assert outcomes("stream-boundaries", "recvfrom")[0] == "13"
+    # The values setsockopt was given, read from the program's memory as it called the C library.
+    assert any(c.args.endswith("SOL_SOCKET, SO_LINGER, {l_onoff 1, l_linger 0}") for c in runs["abort"].calls)
 
 
 @pytest.mark.parametrize("name", ["backlog", "nagle", "dns"])

@@ -108,8 +108,8 @@ def test_the_echo_programs_calls_are_the_kernels_system_calls_as_the_notes_write
     assert named(calls, "server") == ["socket", "setsockopt", "bind", "listen", "accept", "recvfrom", "sendto",
                                       "recvfrom", "close", "close"]
     assert named(calls, "client") == ["socket", "setsockopt", "connect", "fcntl", "sendto", "poll", "recvfrom", "close"]
-    expected = {("server", "setsockopt"): "fd 3, SOL_SOCKET, SO_REUSEADDR", ("server", "listen"): "fd 3, 15",
-                ("server", "bind"): f"fd 3, 127.0.0.1:{run.port}", ("client", "setsockopt"): "fd 3, IPPROTO_TCP, TCP_NODELAY",
+    expected = {("server", "setsockopt"): "fd 3, SOL_SOCKET, SO_REUSEADDR, 1", ("server", "listen"): "fd 3, 15",
+                ("server", "bind"): f"fd 3, 127.0.0.1:{run.port}", ("client", "setsockopt"): "fd 3, IPPROTO_TCP, TCP_NODELAY, 1",
                 ("client", "connect"): f"fd 3, 127.0.0.1:{run.port}", ("client", "fcntl"): "fd 3, F_SETFL, O_NONBLOCK"}
     assert {key: the(calls, *key)["args"] for key in expected} == expected
     assert the(calls, "client", "fcntl")["start"] >= the(calls, "client", "connect")["end"]

@@ -181,6 +181,7 @@ class _Resolver:
         self.calls: list[TracedCall] = []
         self.waits: dict[int, list[int]] = {}         # tid -> calls waiting for the socket it uses next
         self.epolls: dict[tuple[int, int], set[int]] = {}   # (tgid, epoll fd) -> sockets in it
+        self.options: dict[int, dict] = {}   # tid -> the value its C library's setsockopt was just given
 
     def feed(self, line: TraceLine) -> None:
         if line.event == "sched_process_fork":
@@ -251,10 +252,17 @@ class _Resolver:
         if pending is not None and not line.softirq:   # made by the call itself: its own socket
             pending.sks.append((sk, 0))
             pending.fresh.add(sk)
+    def _option(self, line: TraceLine) -> None:
+        """The C library's setsockopt, about to make the call: the value it was given."""
+        self.options[line.tid] = line.fields
+
     def _enter(self, line: TraceLine) -> None:
         """A call begins: its fd means the socket it means now (another thread may close it and
         reuse the number before this call returns); close gives the number up at once."""
         pending = _Pending(line.event[10:], line.fields, line.time, line.tgid)
+        given = self.options.pop(line.tid, None) if pending.name == "setsockopt" else None
+        if given and all(given.get(name) == line.fields.get(name) for name in ("fd", "level", "optname")):
+            pending.fields = {**line.fields, "value": given["value"], "second": given["second"]}
         table = self.tables.setdefault(line.tgid, {})
         fd = pending.fd
         if fd is not None and pending.name not in ("socket", "socketpair"):
@@ -401,7 +409,7 @@ class _Resolver:
         return CallTrace(sorted(self.calls, key=lambda c: c.start), sockets)
 
 
-_EVENTS = {"sched_process_exec": _Resolver._exec, "sched_process_exit": _Resolver._exit,
+_EVENTS = {"sched_process_exec": _Resolver._exec, "sched_process_exit": _Resolver._exit, "setsockopt": _Resolver._option,
            "inet_sock_set_state": _Resolver._state, "sock_send_length": _Resolver._moved,
            "sock_recv_length": _Resolver._moved}
 _EXITS = {"socket": _Resolver._socket, "socketpair": _Resolver._socketpair, "accept": _Resolver._accept,
@@ -463,7 +471,8 @@ def _args(name: str, fields: dict) -> str:
         return SHUTDOWN_HOW.get(fields["how"], str(fields["how"]))
     if name in ("setsockopt", "getsockopt"):
         level, option = fields["level"], fields["optname"]
-        return f"{LEVELS.get(level, level)}, {OPTIONS.get(level, {}).get(option, option)}"
+        named = f"{LEVELS.get(level, level)}, {OPTIONS.get(level, {}).get(option, option)}"
+        return named + _value(fields)
     if name == "fcntl":   # the kernel's filter lets only F_SETFL through to here
         return "F_SETFL, " + ("O_NONBLOCK" if fields["arg"] & O_NONBLOCK else "blocking")
     if name == "ioctl":
@@ -474,6 +483,15 @@ def _args(name: str, fields: dict) -> str:
         unit = "messages" if name.endswith("mmsg") else ("iovecs" if name.endswith("v") else "bytes")
         return f"{size} {unit}" + (f", {flags}" if flags else "")
     return flags
+
+
+def _value(fields: dict) -> str:
+    """A setsockopt value, as the C library's uprobe read it: an int, or SO_LINGER's struct."""
+    if "value" not in fields:
+        return ""
+    if (fields["level"], fields["optname"]) == (1, 13) and fields["optlen"] == 8:   # SOL_SOCKET, SO_LINGER
+        return f", {{l_onoff {fields['value']}, l_linger {fields['second']}}}"
+    return f", {fields['value']}" if fields["optlen"] == 4 else ""
 
 
 def _wait_args(name: str, fields: dict) -> str:

@@ -8,6 +8,7 @@ them, and only those whose process is gone are touched, so runs side by side nev
 import errno
 import os
 import pwd
+import re
 import signal
 import socket
 import subprocess
@@ -95,11 +96,12 @@ def sweep_leftovers() -> None:
 
 
 def _belongs(name: str, pid: int | None) -> bool:
-    """Whether name (handshake-viz-PID-N) is of the run pid, or with no pid, of a dead run."""
-    parts = name.split("-")
-    if len(parts) != 4 or not parts[2].isdigit():
+    """Whether name (handshake-viz-PID-N, or handshake_viz_PID_N for a uprobe) is of the run pid,
+    or with no pid, of a dead run."""
+    match = re.fullmatch(r"handshake[-_]viz[-_](\d+)[-_]\d+", name)
+    if match is None:
         return False
-    run = int(parts[2])
+    run = int(match[1])
     return run == pid if pid is not None else not os.path.exists(f"/proc/{run}")
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from handshake_viz.kernel.calls import KERNEL_FILTERS, PROCESS_EVENTS, SOCKET_EVENTS, TRACED, parse_lines, resolve
 from handshake_viz.kernel.record import EventKind, KernelRecord, parse_tcp_table, parse_trace
+from handshake_viz.live import uprobes
 
 TRACEFS = Path("/sys/kernel/tracing")
 EVENTS = ("sock/inet_sock_set_state", "tcp/tcp_send_reset", "tcp/tcp_receive_reset", "tcp/tcp_retransmit_skb",
@@ -149,6 +150,7 @@ class CallTracing:
         self.buffer_kb = buffer_kb
         self.instance: Path | None = None
         self.pipe: _Pipe | None = None
+        self.probe: uprobes.Probe | None = None
         self.unavailable: str | None = None
         self.offset = 0.0
 
@@ -167,6 +169,7 @@ class CallTracing:
             _write(self.instance / "buffer_size_kb", str(self.buffer_kb))
             for name, text in KERNEL_FILTERS.items():
                 _write(self.instance / "events" / "syscalls" / f"sys_enter_{name}" / "filter", text)
+            self.probe = uprobes.Probe(TRACEFS)
             # Started before anyone is followed: a thread started later by a followed one is followed too.
             self.pipe = _Pipe(self.instance)
         except OSError as error:
@@ -177,8 +180,11 @@ class CallTracing:
         """Enabled only now, with a thread to follow: an empty set_event_pid would trace everyone."""
         if self.instance is not None:
             _write(self.instance / "set_event_pid", str(tid))
-            for event in CALL_EVENTS:
+            for event in self._events():
                 _write(self.instance / "events" / event / "enable", "1")
+
+    def _events(self) -> tuple[str, ...]:
+        return CALL_EVENTS + ((self.probe.event,) if self.probe and self.probe.event else ())
 
     def read_into(self, record: KernelRecord, roots: set[int], window: tuple[float, float] | None) -> None:
         if self.instance is None:
@@ -197,8 +203,11 @@ class CallTracing:
             self.pipe.close()
             self.pipe = None
         if self.instance is not None:
-            _remove(self.instance, CALL_EVENTS)
+            _remove(self.instance, self._events())
             self.instance = None
+        if self.probe is not None:   # once no instance has it enabled
+            self.probe.remove()
+            self.probe = None
 
 
 class _Pipe:
@@ -299,13 +308,19 @@ def _write(path: Path, text: str) -> None:
 
 
 def ours() -> list[str]:
-    """The names of every run's tracing instances present now (ours are named handshake-viz-PID-N)."""
+    """The names of every run's tracing instances (handshake-viz-PID-N) and uprobes
+    (handshake_viz_PID_N) present now."""
     folder = TRACEFS / "instances"
-    return sorted(p.name for p in folder.glob("handshake-viz-*")) if folder.is_dir() else []
+    instances = sorted(p.name for p in folder.glob("handshake-viz-*")) if folder.is_dir() else []
+    return instances + uprobes.ours(TRACEFS)
 
 
 def remove(name: str) -> None:
-    """Remove a tracing instance a dead run left."""
+    """Remove a tracing instance, or a uprobe, a dead run left (its instance first: an enabled
+    uprobe cannot be removed)."""
+    if name.startswith("handshake_viz_"):
+        uprobes.remove(TRACEFS / "uprobe_events", name)
+        return
     try:
         _remove(TRACEFS / "instances" / name, EVENTS + CALL_EVENTS)
     except OSError:
