@@ -60,12 +60,11 @@ class Watched:
 @pytest.fixture(scope="session")
 def watched(compiled, tmp_path_factory):
     """Each C program (or pair) watched once; runs are shared by the tests that read them."""
-    from handshake_viz.live.runner import free_port
     done: dict[str, Watched] = {}
 
     def watch(name: str, command: str) -> Watched:
         if name not in done:
-            port = free_port("127.0.0.1")
+            port = _free_port()
             done[name] = Watched(tmp_path_factory.mktemp(name), port,
                                  name, command.format(bin=compiled, port=port, python=sys.executable))
         return done[name]
@@ -226,9 +225,9 @@ def test_curl_against_pythons_http_server_shows_both_programs_calls(watched):
 
 def test_a_trace_buffer_that_overflows_is_reported_and_said_on_the_diagram(compiled, tmp_path):
     """A buffer too small for the calls loses events: the run says so, and so does the diagram."""
-    from handshake_viz.live.runner import free_port, watch
+    from handshake_viz.live.runner import watch
     from handshake_viz.wire.pcapfile import write_pcap
-    port = free_port("127.0.0.1")
+    port = _free_port()
     flood = (f"{sys.executable} -c \"import socket; a, b = socket.socketpair(); "
              f"[a.send(b'x') and b.recv(1) for _ in range(50000)]\"")
     command = ["sh", "-c", f"{flood}; " + ECHO.format(bin=compiled, port=port)]
@@ -246,8 +245,7 @@ def test_a_trace_buffer_that_overflows_is_reported_and_said_on_the_diagram(compi
 
 
 def test_without_call_tracing_watch_draws_packets_and_states_only(compiled, tmp_path):
-    from handshake_viz.live.runner import free_port
-    port = free_port("127.0.0.1")
+    port = _free_port()
     result = run_command("watch", "--port", port, "--no-calls", "--out", tmp_path / "out", "--captures", tmp_path / "c",
                          "--format", "json", "--", "sh", "-c", ECHO.format(bin=compiled, port=port))
     assert result.returncode == 0, result.stderr
@@ -303,3 +301,32 @@ def test_a_socketpair_shared_with_a_child_is_one_exchange_with_both_pids(watched
     moved = [(c["pid"] == parent, c["call"], c["result"]) for c in calls if c["call"] in ("sendto", "recvfrom")]
     assert sorted(moved) == [(False, "recvfrom", "19"), (False, "sendto", "19"), (True, "recvfrom", "19"),
                              (True, "sendto", "19")]
+
+
+def test_without_root_watch_draws_packets_only_and_says_why_in_one_line(compiled):
+    """CAP_NET_RAW alone captures, as a user who is not root: tracing the kernel needs root."""
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    folder = Path(tempfile.mkdtemp(prefix="handshake-viz-nobody-"))
+    folder.chmod(0o777)
+    try:
+        port = _free_port()
+        as_nobody = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
+                     "--inh-caps=-all,+net_raw", "--ambient-caps=+net_raw", "--bounding-set=-all,+net_raw", "--"]
+        result = subprocess.run([*as_nobody, str(REPO / ".venv" / "bin" / "python"), "-m", "handshake_viz", "watch",
+                                 "--port", str(port), "--out", str(folder / "o"), "--captures", str(folder / "c"),
+                                 "--format", "json", "--", "sh", "-c", ECHO.format(bin=compiled, port=port)],
+                                capture_output=True, text=True, cwd=REPO)
+        assert result.returncode == 0, result.stderr
+        [note] = [line for line in result.stderr.splitlines() if line.startswith("handshake-viz:")]
+        assert note == ("handshake-viz: note: kernel record unavailable (tracing the kernel needs root); states are "
+                        "inferred from the packets; the program's socket calls are not shown")
+        document = json.loads((folder / "o" / f"watch-{port}.json").read_text())
+        assert "calls" not in document and document["conversations"][0]["handshake"] == "complete"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _free_port() -> int:
+    from handshake_viz.live.runner import free_port
+    return free_port("127.0.0.1")
