@@ -28,7 +28,7 @@ TRACED = SOCKET_CALLS + FD_CALLS + WAIT_CALLS
 PROCESS_EVENTS = ("sched/sched_process_fork", "sched/sched_process_exec", "sched/sched_process_exit")
 SOCKET_EVENTS = ("sock/sock_send_length", "sock/sock_recv_length", "sock/inet_sock_set_state")
 # Filters in the kernel: only the fcntl and ioctl commands that matter to a socket's story.
-F_DUPFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC = 0, 2, 3, 4, 1030
+F_DUPFD, F_SETFD, F_SETFL, F_DUPFD_CLOEXEC = 0, 2, 4, 1030
 FIONBIO = 0x5421
 KERNEL_FILTERS = {"fcntl": f"cmd == {F_DUPFD} || cmd == {F_SETFD} || cmd == {F_SETFL} || cmd == {F_DUPFD_CLOEXEC}",
                   "ioctl": f"cmd == {FIONBIO}"}
@@ -252,6 +252,7 @@ class _Resolver:
         if pending is not None and not line.softirq:   # made by the call itself: its own socket
             pending.sks.append((sk, 0))
             pending.fresh.add(sk)
+
     def _option(self, line: TraceLine) -> None:
         """The C library's setsockopt, about to make the call: the value it was given."""
         self.options[line.tid] = line.fields

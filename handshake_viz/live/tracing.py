@@ -40,6 +40,7 @@ IP_PROTOCOLS = (0x0800, 0x86DD)
 CALL_EVENTS = tuple(f"syscalls/sys_{way}_{call}" for call in TRACED for way in ("enter", "exit")) + PROCESS_EVENTS + SOCKET_EVENTS
 CALL_BUFFER_KB = 65536   # per CPU: what the kernel holds while the reader, last in line for the CPU, is behind
 STATE_BUFFER_KB = 16384  # per CPU: the states, resets and drops of the watched port
+READER_NICE = 19         # the trace readers' priority while the program runs: last
 _names = itertools.count()
 
 
@@ -190,7 +191,6 @@ class CallTracing:
         if self.instance is None:
             record.calls_unavailable = self.unavailable
             return
-        _write(self.instance / "tracing_on", "0")
         text, record.calls_lost = self.pipe.drain()
         lines = parse_lines(text, self.offset)
         if window is not None:
@@ -212,21 +212,25 @@ class CallTracing:
 
 class _Pipe:
     """An instance's trace_pipe, read by a thread as it fills: a burst of events outgrows any
-    buffer read once at the end. The kernel formats the text as it is read, so the thread runs at
-    the lowest priority: the packet capture, whose ring must not overflow, and the watched
-    program come first, and the instance's buffer holds the events meanwhile."""
+    buffer read once at the end. The kernel formats the text as it is read, so while the program
+    runs the thread is last in line for the CPU (nice 19): the packet capture, whose ring must not
+    overflow, and the watched program come first, and the instance's buffer holds the events
+    meanwhile. Once the program is done, what is left is read at the ordinary priority."""
 
     def __init__(self, instance: Path):
         self.instance = instance
         self.chunks: list[bytes] = []
-        self.done = threading.Event()
+        self.done = threading.Event()       # read what is left, then stop
+        self.abandoned = threading.Event()  # stop now: the run is being torn down
+        self.tid: int | None = None
         self.fd = os.open(instance / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
         self.reader = threading.Thread(target=self._read, name=f"trace {instance.name}", daemon=True)
         self.reader.start()
 
     def _read(self) -> None:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        while True:
+        self.tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, self.tid, READER_NICE)
+        while not self.abandoned.is_set():
             try:
                 data = os.read(self.fd, 1 << 20)
             except BlockingIOError:
@@ -242,6 +246,12 @@ class _Pipe:
 
     def drain(self) -> tuple[str, int]:
         """Everything traced until now, and how many events the kernel could not keep."""
+        self._stop_tracing()
+        if self.tid is not None:
+            try:
+                os.setpriority(os.PRIO_PROCESS, self.tid, 0)
+            except OSError:   # lowering a nice value takes CAP_SYS_NICE
+                pass
         self.done.set()
         self.reader.join()
         text = b"".join(self.chunks).decode(errors="replace")
@@ -250,9 +260,18 @@ class _Pipe:
         return text, max(said, _lost(self.instance))
 
     def close(self) -> None:
-        self.done.set()
+        self._stop_tracing()
+        self.abandoned.set()
         self.reader.join()
         os.close(self.fd)
+
+    def _stop_tracing(self) -> None:
+        """No more events: a program still running (a server a stopped watch left behind) would
+        otherwise keep the reader reading for ever."""
+        try:
+            _write(self.instance / "tracing_on", "0")
+        except OSError:
+            pass   # the instance is going anyway
 
 
 def _lost(instance: Path) -> int:
