@@ -136,12 +136,8 @@ class KernelTrace:
     def _stop(self) -> None:
         if self.calls is not None:
             self.calls.stop()
-        if self.pipe is not None:
-            self.pipe.close()
-            self.pipe = None
-        if self.instance is not None:
-            _remove(self.instance)
-            self.instance = None
+        _close(self.pipe, self.instance)
+        self.pipe = self.instance = None
 
 
 class CallTracing:
@@ -199,12 +195,8 @@ class CallTracing:
         record.calls, record.sockets = traced.calls, traced.sockets
 
     def stop(self) -> None:
-        if self.pipe is not None:
-            self.pipe.close()
-            self.pipe = None
-        if self.instance is not None:
-            _remove(self.instance, self._events())
-            self.instance = None
+        _close(self.pipe, self.instance)
+        self.pipe = self.instance = None
         if self.probe is not None:   # once no instance has it enabled
             self.probe.remove()
             self.probe = None
@@ -311,14 +303,23 @@ def _use_clock(instance: Path) -> float:
         return time.time() - time.monotonic()
 
 
-def _remove(instance: Path, events: tuple[str, ...] = EVENTS) -> None:
+def _close(pipe: "_Pipe | None", instance: Path | None) -> None:
+    """A run's instance done with: its reader stopped, then the instance removed."""
+    if pipe is not None:
+        pipe.close()
+    if instance is not None:
+        _remove(instance)
+
+
+def _remove(instance: Path) -> None:
+    """Every event of the instance off (one write: a uprobe enabled in it could not be removed),
+    then the instance."""
     if not instance.exists():
         return
-    for event in events:
-        try:
-            _write(instance / "events" / event / "enable", "0")
-        except OSError:
-            pass
+    try:
+        _write(instance / "events" / "enable", "0")
+    except OSError:
+        pass
     instance.rmdir()
 
 
@@ -341,6 +342,6 @@ def remove(name: str) -> None:
         uprobes.remove(TRACEFS / "uprobe_events", name)
         return
     try:
-        _remove(TRACEFS / "instances" / name, EVENTS + CALL_EVENTS)
+        _remove(TRACEFS / "instances" / name)
     except OSError:
         pass  # another run is removing it at the same moment
