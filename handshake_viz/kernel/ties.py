@@ -8,11 +8,14 @@ A socket is tied by what the kernel said of it and by the packets:
   connect(); an accepted one takes the next conversation its listener's queue holds (the accept
   queue is first in, first out), in the order their handshakes ended;
 - a UDP socket is tied call by call: a send to the datagram of that many bytes that left during
-  it, a receive to the first datagram of that many bytes that reached its port before it returned.
+  it, a receive to the oldest datagram not yet read that reached its port before it returned
+  (cut to the buffer, when it was larger).
 A call on a socket tied to nothing (another port's, a Unix socket's) is on no conversation.
 """
 
-from collections import defaultdict
+import bisect
+import itertools
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -45,7 +48,7 @@ def socket_calls(record: KernelRecord | None, conversations: list) -> tuple[Sock
         if call.socket is not None:
             by_socket[call.socket].append(call)
     places = _tcp_places(record.sockets, by_socket, [c for c in conversations if c.protocol == "tcp"])
-    udp = [c for c in conversations if c.protocol == "udp"]
+    udp = _Datagrams([c for c in conversations if c.protocol == "udp"])
     tied = []
     for sock in record.sockets:
         calls, who = by_socket.get(sock.number, []), len(sock.pids) > 1
@@ -185,14 +188,15 @@ def _handshake_end(conversation) -> float:
     return acks[0] if acks else conversation.segments[-1].record.time
 
 
-def _udp_calls(sock: TracedSocket, calls: list[TracedCall], udp: list, who: bool) -> list[SocketCall]:
+def _udp_calls(sock: TracedSocket, calls: list[TracedCall], datagrams: "_Datagrams", who: bool) -> list[SocketCall]:
     """Each send or receive tied to its datagram; the socket's other calls to its one exchange,
     or, when it talked with several clients (a server), to its own port."""
     taken: set[int] = set()
+    read_from: dict = {}   # port -> where its oldest datagram not yet read may be, in its list
     tied: dict[int, tuple[Place, object]] = {}
     local_port = None
     for number, call in enumerate(calls):
-        match = _datagram(call, udp, taken, local_port)
+        match = datagrams.moved_by(call, taken, local_port, read_from)
         if match is not None:
             conversation, datagram = match
             taken.add(datagram.record.frame)
@@ -215,27 +219,54 @@ def _udp_calls(sock: TracedSocket, calls: list[TracedCall], udp: list, who: bool
     return result
 
 
-def _datagram(call: TracedCall, udp: list, taken: set[int], local_port: int | None):
-    """(conversation, datagram) a send or receive moved: a send's left while it ran, with its
-    bytes; a receive's is the oldest one not yet read that had reached the socket's port (a
-    socket's queue is first in, first out), which is cut if it was larger than the buffer."""
-    if call.error is not None or call.bytes is None or call.name not in _SENDS + _RECEIVES:
+class _Datagrams:
+    """The capture's datagrams in time order, by the port each left from and the port it reached,
+    made once: a busy program makes as many calls as datagrams."""
+
+    def __init__(self, udp: list):
+        self.every = sorted(((d.record.time, c, d) for c in udp for d in c.datagrams if not d.record.icmp),
+                            key=lambda item: item[0])
+        self.times = [item[0] for item in self.every]
+        self.sent: dict[int, list] = defaultdict(list)
+        self.reached: dict[int, list] = defaultdict(list)
+        for item in self.every:
+            self.sent[item[2].record.sport].append(item)
+            self.reached[item[2].record.dport].append(item)
+        self.sent_times = {port: [item[0] for item in items] for port, items in self.sent.items()}
+
+    def moved_by(self, call: TracedCall, taken: set[int], local_port: int | None, read_from: dict):
+        """(conversation, datagram) a send or receive moved: a send's left while it ran, with its
+        bytes; a receive's is the oldest one not yet read that had reached the socket's port (a
+        socket's queue is first in, first out), cut if it was larger than the buffer. A socket's
+        first, its port unknown, takes only one of its very size."""
+        if call.error is not None or call.bytes is None:
+            return None
+        if call.name in _SENDS:
+            items, times = ((self.sent[local_port], self.sent_times.get(local_port, [])) if local_port is not None
+                            else (self.every, self.times))
+            window = items[bisect.bisect_left(times, call.start - RESOLUTION):bisect.bisect_right(times, call.end + RESOLUTION)]
+            found = next((i for i in window if i[2].record.frame not in taken and i[2].record.payload_len == call.bytes), None)
+        elif call.name in _RECEIVES:
+            found = self._read(call, taken, local_port, read_from)
+        else:
+            return None
+        return found[1:] if found else None
+
+    def _read(self, call: TracedCall, taken: set[int], local_port: int | None, read_from: dict):
+        items = self.reached[local_port] if local_port is not None else self.every
+        first = read_from.get(local_port, 0)
+        while first < len(items) and items[first][2].record.frame in taken:   # read already: never again
+            first += 1
+        read_from[local_port] = first
+        for item in itertools.islice(items, first, None):
+            if item[2].record.frame in taken:
+                continue
+            if item[0] > call.end + RESOLUTION:
+                return None
+            size = item[2].record.payload_len
+            if size == call.bytes or (local_port is not None and size > call.bytes):
+                return item
         return None
-    sending = call.name in _SENDS
-    found = [(record.time, conversation, datagram) for conversation in udp for datagram in conversation.datagrams
-             if _could_be((record := datagram.record), call, sending, taken, local_port)]
-    if local_port is None:   # the socket's first: its port unknown, so only a datagram of its very size
-        found = [f for f in found if f[2].record.payload_len == call.bytes] or found
-    return min(found, key=lambda f: f[0])[1:] if found else None
-
-
-def _could_be(record, call: TracedCall, sending: bool, taken: set[int], local_port: int | None) -> bool:
-    port = record.sport if sending else record.dport
-    if record.icmp or record.frame in taken or local_port not in (None, port):
-        return False
-    if sending:
-        return record.payload_len == call.bytes and call.start - RESOLUTION <= record.time <= call.end + RESOLUTION
-    return record.payload_len >= call.bytes and record.time <= call.end + RESOLUTION
 
 
 @dataclass(frozen=True)
@@ -290,21 +321,30 @@ def _accepted_pairs(calls: list[TracedCall], unix: dict) -> list[tuple[int, int]
 
 
 def _pairs_by_bytes(calls: list[TracedCall]) -> dict:
-    """(writer, reader) for each send, keyed by the id of both calls; the writer of a pair's first send is its client."""
-    receives = [c for c in calls if c.name in _RECEIVES and c.error is None and c.bytes]
+    """(writer, reader) for each send, keyed by the id of both calls; the writer of a pair's first
+    send is its client. Each send, in the order they began, takes the first read of as many bytes
+    on another socket not over before it began; reads are queued by size and by when they ended,
+    and one over before a send began can be no later send's either (a busy pair makes millions)."""
+    waiting: dict[int, deque] = defaultdict(deque)   # bytes -> reads not taken, by when they ended
+    for read in sorted(_moving(calls, _RECEIVES), key=lambda c: c.end):
+        waiting[read.bytes].append(read)
     matched: dict = {}
     first: dict[frozenset, tuple[int, int]] = {}
-    for send in sorted((c for c in calls if c.name in _SENDS and c.error is None and c.bytes), key=lambda c: c.start):
-        reader = next((r for r in receives if id(r) not in matched and _reads(r, send)), None)
+    for send in sorted(_moving(calls, _SENDS), key=lambda c: c.start):
+        reads = waiting[send.bytes]
+        while reads and reads[0].end < send.start:
+            reads.popleft()
+        reader = next((r for r in reads if r.socket != send.socket), None)
         if reader is not None:
+            reads.remove(reader)
             pair = first.setdefault(frozenset((send.socket, reader.socket)), (send.socket, reader.socket))
             matched[id(send)] = matched[id(reader)] = pair
     return matched
 
 
-def _reads(receive: TracedCall, send: TracedCall) -> bool:
-    """Whether receive may have read what send wrote: another socket, as many bytes, not over before it."""
-    return receive.socket != send.socket and receive.bytes == send.bytes and receive.end >= send.start
+def _moving(calls: list[TracedCall], names: tuple[str, ...]) -> list[TracedCall]:
+    """The calls of those names that moved bytes."""
+    return [c for c in calls if c.name in names and c.error is None and c.bytes]
 
 
 def _end(calls: list[TracedCall], number: int) -> str:
