@@ -133,6 +133,43 @@ def test_a_crafted_kernel_record_beside_a_capture_is_ignored_with_a_note(tmp_pat
     assert {s["source"] for side in conversation["states"].values() for s in side} == {"inferred"}
 
 
+def _echo_with_record(tmp_path: Path, sockets: list, calls: list) -> Path:
+    """The example echo capture beside its kernel record, with these sockets and calls added."""
+    from handshake_viz.replay import read_conversations
+    examples = Path(__file__).parent.parent / "captures/examples"
+    capture = tmp_path / "echo.pcap"
+    capture.write_bytes((examples / "echo.pcap").read_bytes())
+    record = json.loads((examples / "echo.events.json").read_text())
+    [conversation] = read_conversations(capture)
+    start = conversation.segments[0].record.time
+    record["sockets"] = [{"number": 0, "family": "AF_INET", "kind": "tcp", "local_port": conversation.client[1],
+                          "remote_port": conversation.server[1], "pids": [4312]}] + sockets
+    record["calls"] = [dict(call, start=start - 0.001, end=start - 0.0005) for call in calls]
+    (tmp_path / "echo.events.json").write_text(json.dumps(record))
+    return capture
+
+
+def test_a_crafted_call_in_a_well_formed_kernel_record_is_shown_as_text(tmp_path):
+    crafted = "<script>%%{init:{}}%%\x00&#1;`"
+    capture = _echo_with_record(tmp_path, [], [{"pid": 4312, "tid": 4312, "name": crafted, "fd": 3, "args": crafted,
+                                                "result": crafted, "socket": 0}])
+    out = tmp_path / "out"
+    assert replay(capture, "--out", out, "--format", "svg,mermaid,md").returncode == 0
+    assert "<script>%%{init:{}}%%\\x00&#1;`" in _svg_texts(out / "echo.svg")   # shown, spelled out
+    _mermaid_is_sound((out / "echo.mermaid.md").read_text())
+    mermaid_parses([out / "echo.mermaid.md"])
+
+
+def test_a_kernel_record_whose_socket_names_a_listener_it_has_not_is_refused_in_one_note(tmp_path):
+    capture = _echo_with_record(tmp_path, [{"number": 1, "family": "AF_INET", "kind": "tcp", "listener": 7,
+                                            "pids": [4312]}],
+                                [{"pid": 4312, "tid": 4312, "name": "accept4", "fd": 3, "args": "", "result": "4",
+                                  "socket": 1}])
+    result = replay(capture, "--out", tmp_path / "out", "--format", "json")
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "is not a kernel record this tool can use" in result.stderr + result.stdout
+
+
 def test_a_crafted_reason_in_a_well_formed_kernel_record_is_shown_as_text(tmp_path):
     capture = tmp_path / "echo.pcap"
     examples = Path(__file__).parent.parent / "captures/examples"

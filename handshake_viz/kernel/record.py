@@ -91,7 +91,7 @@ class KernelRecord:
         record = _fields(data, {"unavailable": _text, "events": list, "time_wait": list, "listen_overflows": int,
                                 "lost": int, "calls": list, "sockets": list, "calls_lost": int,
                                 "calls_unavailable": _text})
-        sockets = [_socket(s) for s in record.get("sockets", [])]
+        sockets = [_socket(s, number, len(record.get("sockets", []))) for number, s in enumerate(record.get("sockets", []))]
         calls = [_call(c, len(sockets)) for c in record.get("calls", [])]
         return cls([_event(e) for e in record.get("events", [])], [_time_wait(t) for t in record.get("time_wait", [])],
                    record.get("unavailable"), record.get("listen_overflows", 0), record.get("lost", 0), calls, sockets,
@@ -174,12 +174,15 @@ def _call(data, sockets: int) -> TracedCall:
                       call["result"], call.get("error"), call.get("socket"), call.get("bytes"))
 
 
-def _socket(data) -> TracedSocket:
+def _socket(data, number: int, count: int) -> TracedSocket:
+    """A socket of the record: numbered by its place, its listener one of the record's."""
     sock = _fields(data, {"number": int, "family": str, "kind": str, "local_port": _number, "remote_port": _number,
                           "local_address": _text, "remote_address": _text, "listener": _number, "pids": list},
                    ("number", "family", "kind", "pids"))
     if not all(isinstance(p, int) and not isinstance(p, bool) for p in sock["pids"]):
         raise ValueError("its 'pids' is not what handshake-viz writes")
+    if sock["number"] != number or (sock.get("listener") is not None and not 0 <= sock["listener"] < count):
+        raise ValueError("a socket's number or listener is not one of the record's")
     return TracedSocket(sock["number"], sock["family"], sock["kind"], sock.get("local_port"), sock.get("remote_port"),
                         sock.get("local_address"), sock.get("remote_address"), sock.get("listener"), tuple(sock["pids"]))
 
