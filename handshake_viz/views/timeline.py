@@ -19,8 +19,8 @@ from handshake_viz.wire.records import FIN, SYN, PacketRecord, Side, SocketCall,
 
 # Calls that wait for the peer; others (send, close, shutdown) emit their packets during the
 # call and return at once, so they are drawn once, where they were made.
-WAITING_CALLS = frozenset({"connect", "accept", "accept4", "recv", "recvfrom", "recvmsg", "read", "poll", "ppoll",
-                           "select", "pselect6", "epoll_wait", "epoll_pwait"})
+WAITING_CALLS = frozenset({"connect", "accept", "accept4", "recv", "recvfrom", "recvmsg", "recvmmsg", "read", "readv",
+                           "poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2"})
 
 
 class ArrowKind(StrEnum):
