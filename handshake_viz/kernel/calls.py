@@ -115,7 +115,7 @@ class TraceLine:
     tgid: int
     event: str
     fields: dict      # name -> int (or text, for a string field)
-    softirq: bool = False   # run in an interrupt (a packet arriving), not by the task's own call
+    interrupt: bool = False   # run in an interrupt (a packet arriving: softirq), not by the task's own call
 
 
 def parse_lines(text: str, offset: float) -> list[TraceLine]:
@@ -212,7 +212,7 @@ class _Resolver:
     def _forked(self, line: TraceLine) -> None:
         time, parent, parent_tid = self.forks.pop(line.tid)
         if line.tgid == line.tid:     # a new process, with a copy of the parent's fds
-            self._held(TraceLine(time, parent_tid, parent, "fork", {}), "fork", str(line.tid))
+            self._held(parent, parent_tid, time, "fork", str(line.tid))
 
     def _exec(self, line: TraceLine) -> None:
         table = self.tables.get(line.tgid, {})
@@ -221,13 +221,13 @@ class _Resolver:
 
     def _exit(self, line: TraceLine) -> None:
         if line.fields.get("group_dead") == 1:   # its last thread: the process is gone, and its fds with it
-            self._held(line, "exit", "")
+            self._held(line.tgid, line.tid, line.time, "exit", "")
             self.tables.pop(line.tgid, None)
 
-    def _held(self, line: TraceLine, name: str, result: str) -> None:
+    def _held(self, pid: int, tid: int, time: float, name: str, result: str) -> None:
         """A fork or an exit, on each socket the process holds."""
-        for number in sorted(set(self.tables.get(line.tgid, {}).values())):
-            self._add(TracedCall(line.tgid, line.tid, name, None, "", line.time, line.time, result, socket=number))
+        for number in sorted(set(self.tables.get(pid, {}).values())):
+            self._add(TracedCall(pid, tid, name, None, "", time, time, result, socket=number))
 
     def _moved(self, line: TraceLine) -> None:
         pending = self.pending.get(line.tid)
@@ -249,7 +249,7 @@ class _Resolver:
             if owner is not None and _unfinished(self.sockets[owner].ends):
                 self.sockets[owner].ends = self.ends[sk]
         pending = self.pending.get(line.tid)
-        if pending is not None and not line.softirq:   # made by the call itself: its own socket
+        if pending is not None and not line.interrupt:   # made by the call itself: its own socket
             pending.sks.append((sk, 0))
             pending.fresh.add(sk)
 

@@ -14,6 +14,7 @@ A call on a socket tied to nothing (another port's, a Unix socket's) is on no co
 """
 
 import bisect
+import dataclasses
 import itertools
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -204,8 +205,7 @@ def _udp_calls(sock: TracedSocket, calls: list[TracedCall], datagrams: "_Datagra
             local_port = local_port or (datagram.record.sport if call.name in _SENDS else datagram.record.dport)
             tied[number] = (Place(side, conversation), datagram)
     exchanges = {place.conversation.index: place for place, _ in tied.values()}
-    sock = TracedSocket(sock.number, sock.family, sock.kind, local_port, sock.remote_port, None, None, sock.listener,
-                        sock.pids)
+    sock = dataclasses.replace(sock, local_port=local_port)   # what its datagrams said of it
     if len(exchanges) == 1:
         place = next(iter(exchanges.values()))
     else:

@@ -12,7 +12,6 @@ import re
 import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -143,7 +142,9 @@ def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
         trace.follow()   # this thread, and so the program's threads, started below
         start = time.time()
         try:
-            _program(scenario, session)
+            # In a thread of its own, as its sides are: its sockets block, as a C program's do, and
+            # a call that never returns ends the run instead of hanging it.
+            session.run_sides(lambda: scenario.program(session))
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 raise PortBusyError(f"port {endpoint_text(host, port)} is in use by another program: "
@@ -161,30 +162,6 @@ def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
     run.problems = (scenario.check(run) + out_of_order(run.calls, run.conversations, kernel) + lost_events(kernel)
                     + ([f"the kernel's record differs: {d}" for d in differences(meant, traced)] if kernel.calls else []))
     return run
-
-
-PROGRAM_TIMEOUT = 30.0   # seconds: the longest scenario takes about 3
-
-
-def _program(scenario: Scenario, session: Session) -> None:
-    """The scenario's program, in a thread of its own: its sockets block, as a C program's do, and
-    a call that never returns ends the run here instead of hanging it."""
-    failures: list[BaseException] = []
-
-    def program() -> None:
-        try:
-            scenario.program(session)
-        except BaseException as error:   # re-raised in this thread below
-            failures.append(error)
-
-    thread = threading.Thread(target=program, name=f"scenario {scenario.name}", daemon=True)
-    thread.start()
-    thread.join(PROGRAM_TIMEOUT)
-    if thread.is_alive():
-        session.aborted = True
-        raise ScenarioError(f"scenario {scenario.name}: its program did not finish within {PROGRAM_TIMEOUT:g} s")
-    if failures:
-        raise failures[0]
 
 
 def out_of_order(calls, conversations, kernel: KernelRecord) -> list[str]:

@@ -81,15 +81,10 @@ class KernelTrace:
                 raise Unavailable(f"tracefs is not mounted and could not be: {error.strerror}")
             if result.returncode != 0:
                 raise Unavailable(f"tracefs is not mounted and could not be: {result.stderr.strip()}")
-        missing = [e for e in EVENTS if not (TRACEFS / "events" / e).is_dir()]
-        if missing:
-            raise Unavailable(f"this kernel has no tracepoint {missing[0].replace('/', ':')}")
-        self.instance = TRACEFS / "instances" / f"handshake-viz-{os.getpid()}-{next(_names)}"
+        if why := _lacking(EVENTS):
+            raise Unavailable(why)
         try:
-            self.instance.mkdir()
-            self.offset = _use_clock(self.instance)
-            _write(self.instance / "buffer_size_kb", str(STATE_BUFFER_KB))
-            _write(self.instance / "options" / "overwrite", "0")   # lost events are counted, never replaced
+            self.instance, self.offset = _instance(STATE_BUFFER_KB)
             port_filter = f"sport == {self.port} || dport == {self.port}"
             for event in EVENTS:
                 folder = self.instance / "events" / event
@@ -153,17 +148,11 @@ class CallTracing:
 
     def start(self, offset: float) -> None:
         self.offset = offset
-        missing = [e for e in CALL_EVENTS if not (TRACEFS / "events" / e).is_dir()]
-        if missing:
-            self.unavailable = f"this kernel has no tracepoint {missing[0].replace('/', ':')}"
+        self.unavailable = _lacking(CALL_EVENTS)
+        if self.unavailable:
             return
-        self.instance = TRACEFS / "instances" / f"handshake-viz-{os.getpid()}-{next(_names)}"
         try:
-            self.instance.mkdir()
-            _use_clock(self.instance)
-            for option, value in (("fields", "1"), ("record-tgid", "1"), ("event-fork", "1"), ("overwrite", "0")):
-                _write(self.instance / "options" / option, value)
-            _write(self.instance / "buffer_size_kb", str(self.buffer_kb))
+            self.instance, _ = _instance(self.buffer_kb, ("fields", "record-tgid", "event-fork"))
             for name, text in KERNEL_FILTERS.items():
                 _write(self.instance / "events" / "syscalls" / f"sys_enter_{name}" / "filter", text)
             self.probe = uprobes.Probe(TRACEFS)
@@ -301,6 +290,30 @@ def _use_clock(instance: Path) -> float:
     except OSError:
         _write(instance / "trace_clock", "mono")
         return time.time() - time.monotonic()
+
+
+def _lacking(events: tuple[str, ...]) -> str | None:
+    """Why this kernel cannot trace events, if it cannot."""
+    missing = [e for e in events if not (TRACEFS / "events" / e).is_dir()]
+    return f"this kernel has no tracepoint {missing[0].replace('/', ':')}" if missing else None
+
+
+def _instance(buffer_kb: int, options: tuple[str, ...] = ()) -> tuple[Path, float]:
+    """A new tracing instance of this run (handshake-viz-PID-N), with these options on, a buffer of
+    buffer_kb per CPU that never overwrites (what it cannot hold is counted), and the clock set;
+    with what to add to its times to get wall-clock seconds. Removed again if it cannot be set up."""
+    instance = TRACEFS / "instances" / f"handshake-viz-{os.getpid()}-{next(_names)}"
+    instance.mkdir()
+    try:
+        offset = _use_clock(instance)
+        for option in options:
+            _write(instance / "options" / option, "1")
+        _write(instance / "options" / "overwrite", "0")
+        _write(instance / "buffer_size_kb", str(buffer_kb))
+    except OSError:
+        _remove(instance)
+        raise
+    return instance, offset
 
 
 def _close(pipe: "_Pipe | None", instance: Path | None) -> None:
