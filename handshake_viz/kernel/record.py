@@ -51,6 +51,7 @@ class TimeWaitEntry:
     local: str
     remote: str
     seconds_left: float
+    read_at: float = 0.0   # when the table was read (wall clock): the entry ends seconds_left after it
 
 
 @dataclass
@@ -156,8 +157,8 @@ def _event(data) -> KernelEvent:
 
 
 def _time_wait(data) -> TimeWaitEntry:
-    entry = _fields(data, {"local": str, "remote": str, "seconds_left": _time})
-    return TimeWaitEntry(entry["local"], entry["remote"], entry["seconds_left"])
+    entry = _fields(data, {"local": str, "remote": str, "seconds_left": _time, "read_at": _time})
+    return TimeWaitEntry(entry["local"], entry["remote"], entry["seconds_left"], entry.get("read_at", 0.0))
 
 
 def _number(value) -> bool:
@@ -226,15 +227,15 @@ def parse_trace(text: str, offset: float) -> list[KernelEvent]:
     return events
 
 
-def parse_tcp_table(text: str) -> list[TimeWaitEntry]:
-    """TIME_WAIT entries of /proc/net/tcp or tcp6, with their timers (in USER_HZ ticks)."""
+def parse_tcp_table(text: str, read_at: float = 0.0) -> list[TimeWaitEntry]:
+    """TIME_WAIT entries of /proc/net/tcp or tcp6 read at read_at, with their timers (in USER_HZ ticks)."""
     entries = []
     for line in text.splitlines()[1:]:
         parts = line.split()
         if len(parts) < 6 or parts[3] != "06":
             continue
         timer = parts[5].split(":")
-        entries.append(TimeWaitEntry(_proc_address(parts[1]), _proc_address(parts[2]), int(timer[1], 16) / 100))
+        entries.append(TimeWaitEntry(_proc_address(parts[1]), _proc_address(parts[2]), int(timer[1], 16) / 100, read_at))
     return entries
 
 

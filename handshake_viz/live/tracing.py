@@ -118,7 +118,7 @@ class KernelTrace:
         for name in ("tcp", "tcp6"):
             path = Path(f"/proc/thread-self/net/{name}")
             if path.exists():
-                table += [t for t in parse_tcp_table(path.read_text())
+                table += [t for t in parse_tcp_table(path.read_text(), time.time())
                           if t.local.endswith(ports) or t.remote.endswith(ports)]
         self.record = KernelRecord(events, table, listen_overflows=_listen_overflows() - self.overflows, lost=lost)
         if self.calls is not None:

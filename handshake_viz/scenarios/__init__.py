@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from handshake_viz.errors import ScenarioError
-from handshake_viz.wire.records import CLIENT, SERVER, Side, SocketCall, endpoint_text
+from handshake_viz.wire.records import CLIENT, FIN, SERVER, Side, SocketCall, endpoint_text
 
 SOCKET_TIMEOUT = 5.0
 
@@ -242,22 +242,42 @@ class Traffic:
     connections: int = 1     # TCP connections, each seen to its last ACK or RST
     datagrams: int = 0       # UDP datagrams
     icmp_errors: int = 0     # ICMP errors about them
+    resent: int = 0          # TCP segments sent again (after the connection seemed to end), each answered
 
     def pending(self, conversations: list) -> list[str]:
         """What has not been seen yet, in words; empty once everything has ended."""
         tcp = [c for c in conversations if c.protocol == "tcp"]
         closed = sum(c.closed for c in tcp)
+        resent = sum(_answered_copies(c) for c in tcp)
         udp = [d.record for c in conversations if c.protocol == "udp" for d in c.datagrams]
         sent = sum(not r.icmp for r in udp)
         errors = sum(bool(r.icmp) for r in udp) + sum(len(c.icmp_errors) for c in tcp)
         missing = []
         if closed < max(self.connections, len(tcp)):
             missing.append(f"{closed} of {max(self.connections, len(tcp))} TCP connections ended")
+        if resent < self.resent:
+            missing.append(f"{resent} of {self.resent} segments sent again and answered")
         if sent < self.datagrams:
             missing.append(f"{sent} of {self.datagrams} UDP datagrams")
         if errors < self.icmp_errors:
             missing.append(f"{errors} of {self.icmp_errors} ICMP errors")
         return missing
+
+
+def _answered_copies(conversation) -> int:
+    """How many of conversation's data or FIN segments repeat an earlier one of their side and
+    were followed by a segment from the other side."""
+    seen, copies, answered = set(), [], 0
+    for segment in conversation.segments:
+        record = segment.record
+        if record.payload_len or record.flags & FIN:
+            key = (segment.sender, segment.rel_seq, record.payload_len, record.flags & FIN)
+            if key in seen:
+                copies.append(segment.sender)
+            seen.add(key)
+        elif copies and segment.sender != copies[-1]:
+            answered = len(copies)
+    return answered
 
 
 @dataclass(frozen=True)
@@ -275,6 +295,21 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {}
 
 
+def drops(port: int, match: tuple[str, ...], numbers: str) -> tuple[tuple[str, ...], ...]:
+    """Namespace commands: of the packets arriving for port that match (nft words, such as
+    `tcp flags & psh == psh`), drop those whose number, counted from 0 by the rule itself, is in
+    numbers ("1", "0-1"): the same packets every run, whatever the timing."""
+    return (("nft", "add", "table", "inet", "handshake_viz"),
+            ("nft", "add", "chain", "inet", "handshake_viz", "input", "{ type filter hook input priority 0 ; }"),
+            ("nft", "add", "rule", "inet", "handshake_viz", "input", "tcp", "dport", str(port), *match,
+             "numgen", "inc", "mod", "1000000000", numbers, "drop"))
+
+
+def sysctl(setting: str) -> tuple[str, ...]:
+    """A namespace command that sets one of its own TCP settings (net.ipv4.tcp_* hold for IPv6 too)."""
+    return ("sysctl", "-q", "-w", setting)
+
+
 def scenario(name: str, summary: str, check: Callable, **options):
     def register(program: Callable[[Session], None]):
         SCENARIOS[name] = Scenario(name, summary, program, check, **options)
@@ -283,4 +318,4 @@ def scenario(name: str, summary: str, check: Callable, **options):
 
 
 # The catalogue, in the order `list` shows it.
-from handshake_viz.scenarios import lifecycle, dataflow, datagrams  # noqa: E402,F401,I001 (this order)
+from handshake_viz.scenarios import lifecycle, dataflow, datagrams, recovery  # noqa: E402,F401,I001 (this order)

@@ -8,7 +8,7 @@ import time
 
 from handshake_viz.core.analysis import Handshake, Phase
 from handshake_viz.core.marks import KEEP_ALIVE, WINDOW_UPDATE, ZERO_WINDOW, ZERO_WINDOW_PROBE
-from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, scenario
+from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, drops, expect, scenario
 from handshake_viz.scenarios.checks import (
     calls_named,
     handshake_once,
@@ -279,21 +279,13 @@ def data_delivered(run) -> list[str]:
     return [] if total == 3 * SEGMENT else [f"the server read {total} bytes, expected {3 * SEGMENT}"]
 
 
-def _drop_second_data_segment(port: int):
-    """nft in the namespace: on the way in, let the first data segment to the server pass, drop
-    the second, pass everything after (each quota rule stops matching once 200 bytes went by)."""
-    rule = ["nft", "add", "rule", "inet", "handshake_viz", "input", "tcp", "dport", str(port),
-            "tcp", "flags", "&", "psh", "==", "psh", "quota", "until", "200", "bytes"]
-    return (("nft", "add", "table", "inet", "handshake_viz"),
-            ("nft", "add", "chain", "inet", "handshake_viz", "input",
-             "{ type filter hook input priority 0 ; }"),
-            (*rule, "accept"), (*rule, "drop"))
+PUSHED = ("tcp", "flags", "&", "psh", "==", "psh")   # a segment that carries data (PSH set on each send)
 
 
 @scenario("retransmission", "the client sends three 100-byte segments; in a private namespace an nftables "
                             "rule drops the second once on its way in: the receiver acknowledges only up to the "
                             "hole, the client sends the segment again, then everything is acknowledged",
-          _single(_retransmission_check), setup=_drop_second_data_segment)
+          _single(_retransmission_check), setup=lambda port: drops(port, PUSHED, "1"))
 def _retransmission(session: Session) -> None:
     def server():
         listener = session.listen()

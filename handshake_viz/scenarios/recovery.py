@@ -1,0 +1,206 @@
+"""Loss and recovery, each made by an nftables rule in a private namespace: the retransmission
+timer and its backoff, fast retransmit on three duplicate ACKs, and the lost last ACK that
+TIME_WAIT exists for."""
+
+from handshake_viz.core.marks import DUPLICATE_ACK, FAST_RETRANSMISSION, RETRANSMISSION
+from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
+from handshake_viz.kernel.record import EventKind
+from handshake_viz.kernel.view import align
+from handshake_viz.scenarios import Session, Traffic, drops, expect, scenario, sysctl
+from handshake_viz.scenarios.checks import (
+    handshake_once,
+    kernel_dropped,
+    need,
+    one_connection,
+    orderly_close,
+    outcome,
+    states,
+)
+from handshake_viz.scenarios.dataflow import PUSHED
+from handshake_viz.wire.records import ACK, CLIENT, FIN, SERVER, SYN
+
+SEGMENT = 100
+
+
+def _single(*checks):
+    def check(run):
+        problems, conversation = one_connection(run)
+        if conversation is None:
+            return problems
+        problems += handshake_once(conversation)
+        for one in checks:
+            problems += one(run, conversation)
+        return problems
+    return check
+
+
+def _copies(conversation, sender: str) -> list:
+    """The segments of sender that carry its first data bytes: the original and every copy."""
+    data = [s for s in conversation.segments if s.sender == sender and s.record.payload_len]
+    return [s for s in data if data and s.rel_seq == data[0].rel_seq]
+
+
+def kernel_retransmissions(run, conversation, sender: str) -> list:
+    """The kernel's own retransmissions from sender's socket in this conversation (none without a record)."""
+    if align(conversation, run.kernel) is None:
+        return []
+    own = conversation.client_text if sender == CLIENT else conversation.server_text
+    peer = conversation.server_text if sender == CLIENT else conversation.client_text
+    return [e for e in run.kernel.index.between(own, peer) if e.kind == EventKind.RETRANSMIT]
+
+
+def _timer_check(run, conversation):
+    problems: list[str] = []
+    copies = _copies(conversation, CLIENT)
+    need(problems, len(copies) == 3, f"the segment left {len(copies)} times, expected 3 (dropped twice)")
+    if len(copies) != 3:
+        return problems
+    need(problems, all(RETRANSMISSION in c.analysis for c in copies[1:]),
+         f"the copies are marked {[sorted(c.analysis) for c in copies[1:]]}, not retransmissions")
+    first, second = (b.record.time - a.record.time for a, b in zip(copies, copies[1:]))
+    # Linux's minimum RTO is 200 ms (plus the smoothed RTT); each expiry doubles it.
+    need(problems, 0.19 <= first <= 0.6, f"the first copy left {first * 1000:.0f} ms after the original, not ~200 ms")
+    need(problems, 1.6 <= second / first <= 2.5,
+         f"the second wait was {second * 1000:.0f} ms, not about twice the first ({first * 1000:.0f} ms)")
+    for dropped in copies[:2]:
+        problems += kernel_dropped(run, conversation, dropped.record.frame, "NETFILTER_DROP")
+    kernel = kernel_retransmissions(run, conversation, CLIENT)
+    need(problems, align(conversation, run.kernel) is None or len(kernel) == 2,
+         f"the kernel traced {len(kernel)} retransmissions from the client, expected 2")
+    return problems + outcome(run, "recv", SERVER, str(SEGMENT))
+
+
+@scenario("rto", f"the client sends one {SEGMENT}-byte segment and nothing else; in a private namespace an "
+                 "nftables rule drops it twice: the retransmission timer resends it after about 200 ms, then, "
+                 "doubled, after about 400 ms (Linux's tail loss probe is off there, so the timer alone acts)",
+          _single(_timer_check),
+          setup=lambda port: (sysctl("net.ipv4.tcp_early_retrans=0"), *drops(port, PUSHED, "0-1")))
+def _rto(session: Session) -> None:
+    def server():
+        listener = session.listen()
+        conn = session.accept(listener)
+        expect(len(session.recv(SERVER, conn)) == SEGMENT, "the segment did not arrive whole")
+        session.send(SERVER, conn, b"ok")
+        session.close_after_client(conn, listener)
+
+    def client():
+        sock = session.connect()
+        session.send(CLIENT, sock, b"x" * SEGMENT)
+        expect(session.recv(CLIENT, sock) == b"ok", "no reply")
+        session.close(CLIENT, sock)
+
+    session.run_sides(server, client)
+
+
+SEGMENTS = 5
+
+
+def _fast_check(run, conversation):
+    problems: list[str] = []
+    segments = conversation.segments
+    need(problems, not any(s.sack for s in segments), "an ACK carried SACK blocks, but SACK is off")
+    need(problems, not any("sack_permitted" in s.record.options for s in segments if s.record.flags & SYN),
+         "a SYN offered SACK")
+    copies = _copies_of_hole(conversation)
+    need(problems, len(copies) == 2, f"the second segment left {len(copies)} times, expected twice")
+    if len(copies) != 2:
+        return problems
+    original, again = copies
+    between = segments[segments.index(original) + 1:segments.index(again)]
+    duplicates = [s for s in between if s.sender == SERVER and DUPLICATE_ACK in s.analysis]
+    need(problems, len(duplicates) == 3, f"{len(duplicates)} duplicate ACKs before the resend, expected 3")
+    need(problems, all(s.rel_ack == original.rel_seq for s in duplicates),
+         "the duplicate ACKs do not all ask for the missing segment")
+    need(problems, FAST_RETRANSMISSION in again.analysis,
+         f"the resend #{again.record.frame} is marked {sorted(again.analysis)}, not a fast retransmission")
+    waited = again.record.time - original.record.time
+    need(problems, waited < 0.1, f"the resend came {waited * 1000:.0f} ms after the original: the timer, not the ACKs")
+    problems += kernel_dropped(run, conversation, original.record.frame, "NETFILTER_DROP")
+    kernel = kernel_retransmissions(run, conversation, CLIENT)
+    need(problems, align(conversation, run.kernel) is None or len(kernel) == 1,
+         f"the kernel traced {len(kernel)} retransmissions from the client, expected 1")
+    return problems
+
+
+def _copies_of_hole(conversation) -> list:
+    """The client's second data segment (the one dropped) and every copy of it."""
+    data = [s for s in conversation.segments if s.sender == CLIENT and s.record.payload_len]
+    starts = sorted({s.rel_seq for s in data})
+    return [s for s in data if len(starts) > 1 and s.rel_seq == starts[1]]
+
+
+@scenario("fast-retransmit", f"SACK off; the client sends {SEGMENTS} segments of {SEGMENT} bytes and an nftables "
+                             "rule drops the second: each later segment brings a duplicate ACK, and the third "
+                             "makes the client resend the hole at once, long before the timer",
+          _single(_fast_check),
+          setup=lambda port: (sysctl("net.ipv4.tcp_sack=0"), *drops(port, PUSHED, "1")))
+def _fast_retransmit(session: Session) -> None:
+    def server():
+        listener = session.listen()
+        conn = session.accept(listener)
+        received = 0
+        while received < SEGMENTS * SEGMENT:
+            received += len(session.recv(SERVER, conn, 4096))
+        session.send(SERVER, conn, b"ok")
+        session.close_after_client(conn, listener)
+
+    def client():
+        sock = session.connect(before_connect=session.nodelay(CLIENT))
+        for letter in b"abcde"[:SEGMENTS]:
+            session.send(CLIENT, sock, bytes([letter]) * SEGMENT)
+        expect(session.recv(CLIENT, sock) == b"ok", "no reply")
+        session.close(CLIENT, sock)
+
+    session.run_sides(server, client)
+
+
+def _last_ack_check(run, conversation):
+    problems: list[str] = []
+    segments = conversation.segments
+    server_fins = [s for s in segments if s.sender == SERVER and s.record.flags & FIN]
+    need(problems, len(server_fins) == 2, f"the server sent its FIN {len(server_fins)} times, expected twice")
+    if len(server_fins) != 2:
+        return problems
+    first, again = server_fins
+    need(problems, RETRANSMISSION in again.analysis, f"the second FIN is marked {sorted(again.analysis)}")
+    answers = [next((s for s in segments[segments.index(fin) + 1:] if s.sender == CLIENT), None) for fin in server_fins]
+    need(problems, all(a is not None and a.record.flags == ACK and a.rel_ack == first.rel_seq + 1 for a in answers),
+         "each server FIN was not answered by the client's ACK of it")
+    if answers[0] is not None:
+        problems += kernel_dropped(run, conversation, answers[0].record.frame, "NETFILTER_DROP")
+    need(problems, states(conversation, CLIENT)[-1:] == ["TIME_WAIT"], f"the client went {states(conversation, CLIENT)}")
+    need(problems, states(conversation, SERVER)[-2:] == ["LAST_ACK", "CLOSED"], f"the server went {states(conversation, SERVER)}")
+    problems += _time_wait_restarted(run, conversation, answers)
+    return problems + [p for p in orderly_close(conversation, CLIENT) if "FINs sent" not in p]
+
+
+def _time_wait_restarted(run, conversation, answers: list) -> list[str]:
+    """The kernel's TIME_WAIT entry ends 60 s after the second ACK, not after the first."""
+    account = align(conversation, run.kernel)
+    if account is None or None in answers:
+        return []
+    entry = run.kernel.index.time_wait.get((conversation.client_text, conversation.server_text))
+    if entry is None:
+        return ["the kernel's TIME_WAIT table had no entry for the client"]
+    ends = entry.read_at + entry.seconds_left
+    started = ends - TIME_WAIT_SECONDS
+    second = answers[1].record.time
+    # The table's timer counts in hundredths of a second, rounded down.
+    return [] if second - 0.05 <= started <= second + 0.05 else [
+        f"the client's TIME_WAIT began {started - second:+.3f} s from its second ACK: it did not start over"]
+
+
+@scenario("last-ack-lost", "the client closes first; an nftables rule drops its last ACK: the server, in "
+                           "LAST_ACK, resends its FIN after its timer, and the client, still in TIME_WAIT, "
+                           "answers it again and starts its TIME_WAIT over",
+          _single(_last_ack_check),
+          setup=lambda port: drops(port, ("tcp", "flags", "==", "ack"), "1"), traffic=Traffic(resent=1))
+def _last_ack_lost(session: Session) -> None:
+    def server():
+        listener = session.listen()
+        session.close_after_client(session.accept(listener), listener)
+
+    def client():
+        session.close(CLIENT, session.connect())
+
+    session.run_sides(server, client)
