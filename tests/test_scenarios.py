@@ -46,6 +46,8 @@ def test_each_scenario_shows_what_it_promises_over_ipv6(ipv6_runs, name):
     ("nagle", "echo"), ("backlog", "echo"), ("stream-boundaries", "echo"), ("refused", "echo"),
     ("echo", "server-close"), ("server-close", "echo"), ("udp", "dns"), ("udp-boundaries", "udp"),
     ("udp-unreachable", "udp"), ("dns", "udp"), ("handshake", "refused"),
+    ("rto", "retransmission"), ("fast-retransmit", "retransmission"), ("last-ack-lost", "echo"),
+    ("unread-close", "abort"), ("simultaneous-open", "handshake"), ("shared-close", "nagle"),
 ])
 def test_a_scenario_check_rejects_another_scenarios_wire(runs, check, other):
     assert SCENARIOS[check].check(runs[other]), f"{check}'s check accepted the wire of {other}"
@@ -137,7 +139,7 @@ def test_list_prints_the_whole_catalogue(capsys):
     assert main(["list"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert names == list(SCENARIOS)
-    assert len(names) == 19
+    assert len(names) == 25
 
 
 def watch_command(tmp_path, port, *rest):

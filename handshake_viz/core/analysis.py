@@ -589,6 +589,8 @@ class _TcpStep:
         flags = self.record.flags
         if flags & SYN and not flags & ACK:
             self._trigger(self.sender, Trigger.ACTIVE_OPEN)
+            if self._syn_crosses_peer_syn():   # the peer's SYN arrives after this one left
+                self._trigger(self.sender, Trigger.RECEIVE_SYN)
         if flags & FIN:
             history = self.conv.states[self.sender]
             crossed = self.fin_crosses_peer_fin and history and history[-1].state is TcpState.CLOSE_WAIT
@@ -603,6 +605,13 @@ class _TcpStep:
             if self.conv.reset_by is None:
                 self.conv.reset_by = self.sender
                 self.events.append(ConnectionReset(self.conv.index, self.sender, self.record.frame))
+
+    def _syn_crosses_peer_syn(self) -> bool:
+        """A simultaneous open: the side that did not send the first SYN sends a SYN of its own, not
+        a SYN+ACK, so it was connecting too, and its SYN left before the client's arrived (a
+        listening socket would have answered with SYN+ACK; a closed one with RST)."""
+        return (self.sender == SERVER and self.out.syn_frame == self.record.frame
+                and self.back.syn_frame is not None and self.conv.reset_by is None)
 
     def _receiver_acks(self, segment: Segment) -> None:
         """What this segment's ACK tells the receiver: SYN, data or FIN acknowledged."""

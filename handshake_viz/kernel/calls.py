@@ -77,6 +77,9 @@ class TracedSocket:
         return {**vars(self), "pids": list(self.pids)}
 
 
+HELD = ("fork", "exit")   # not calls on a socket: a process gaining or dropping its copy of one
+
+
 @dataclass(frozen=True)
 class TracedCall:
     """One call as the kernel saw it."""
@@ -225,7 +228,7 @@ class _Resolver:
             self.tables.pop(line.tgid, None)
 
     def _held(self, pid: int, tid: int, time: float, name: str, result: str) -> None:
-        """A fork or an exit, on each socket the process holds."""
+        """A fork or an exit (one of HELD), on each socket the process holds."""
         for number in sorted(set(self.tables.get(pid, {}).values())):
             self._add(TracedCall(pid, tid, name, None, "", time, time, result, socket=number))
 

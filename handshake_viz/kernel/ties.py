@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from handshake_viz.core.attribution import same_end
-from handshake_viz.kernel.calls import TracedCall, TracedSocket
+from handshake_viz.kernel.calls import HELD, TracedCall, TracedSocket
 from handshake_viz.kernel.record import KernelRecord
 from handshake_viz.wire.records import ACK, CLIENT, RST, SERVER, SYN, SocketCall, endpoint_text
 
@@ -78,7 +78,8 @@ def _as_socket_call(call: TracedCall, place: Place, sock: TracedSocket, protocol
     if call.name == "bind":
         address = _own_end(place, sock)
     elif call.name == "connect":
-        address = conversation.server_text if conversation else (f"port {sock.remote_port}" if sock.remote_port else None)
+        peer = conversation and (conversation.server_text if place.side == CLIENT else conversation.client_text)
+        address = peer or (f"port {sock.remote_port}" if sock.remote_port else None)
     elif call.name in ("accept", "accept4") and conversation is not None and call.error is None:
         result = f"{result} ({conversation.client_text})"
     elif datagram is not None:
@@ -138,15 +139,21 @@ def _tcp_places(sockets: list[TracedSocket], by_socket: dict, tcp: list) -> dict
 def _by_ports(sock: TracedSocket, by_ports: dict, calls: list[TracedCall]):
     if not sock.local_port or not sock.remote_port:
         return None
-    # An accepted socket is a server's; one that connected, a client's.
+    # An accepted socket is a server's; one that connected, a client's, unless both sides connected
+    # (a simultaneous open: the server is the side whose SYN came second).
     connected = any(c.name == "connect" for c in calls)
     candidates = [(CLIENT, c) for c in by_ports.get((sock.local_port, sock.remote_port), []) if sock.listener is None]
-    candidates += [(SERVER, c) for c in by_ports.get((sock.remote_port, sock.local_port), []) if not connected]
+    candidates += [(SERVER, c) for c in by_ports.get((sock.remote_port, sock.local_port), [])
+                   if not connected or _server_connected(c)]
     if not candidates:
         return None
     first = calls[0].start if calls else 0.0
     side, conversation = min(candidates, key=lambda pair: abs(pair[1].segments[0].record.time - first))
     return Place(side, conversation)
+
+
+def _server_connected(conversation) -> bool:
+    return any(s.sender == SERVER and s.record.flags & (SYN | ACK) == SYN for s in conversation.segments)
 
 
 def _by_connect(sock: TracedSocket, tcp: list, calls: list[TracedCall]):
@@ -363,7 +370,8 @@ CLOCK_SLACK = 1e-5   # both clocks are the wall clock: what is left is float rou
 def differences(meant: tuple[SocketCall, ...], traced: tuple[SocketCall, ...]) -> list[str]:
     """Where what a program recorded doing and the kernel's record of it disagree: a call with no
     system call inside it (same thread and fd, by name), a different outcome, side or connection,
-    or a system call on its sockets that it never made (a timeout's hidden poll, say)."""
+    or a system call on its sockets that it never made (a timeout's hidden poll, say). A fork or
+    an exit is no call of the program's: the kernel draws it on every socket the process held."""
     found, used = [], set()
     for call in meant:
         what = f"the {call.side}'s {call.name}({call.args}) = {call.outcome}"
@@ -378,7 +386,7 @@ def differences(meant: tuple[SocketCall, ...], traced: tuple[SocketCall, ...]) -
             found.append(f"{what} is, to the kernel, the {kernel.side}'s {kernel.name}({kernel.args}) = {kernel.outcome}"
                          f" on {kernel.endpoint or kernel.local or 'no connection'}")
     found += [f"the kernel saw the {t.side}'s {t.name}({t.args}) = {t.outcome}, which the program did not record making"
-              for i, t in enumerate(traced) if i not in used]
+              for i, t in enumerate(traced) if i not in used and t.name not in HELD]
     return found
 
 

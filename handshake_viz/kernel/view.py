@@ -22,6 +22,7 @@ CAPTURE_RESOLUTION = 1e-6  # the capture's: pcap keeps microseconds
 CAUSES = {
     ("SYN_SENT", "ESTABLISHED"): ("peer_syn_ack", "after"),
     ("SYN_RECEIVED", "ESTABLISHED"): ("peer_handshake_ack", "after"),
+    ("SYN_SENT", "SYN_RECEIVED"): ("peer_syn", "after"),        # a simultaneous open
     # Linux makes (and traces) the connection's own socket only at the handshake's last ACK: its
     # SYN_RECEIVED is drawn at the SYN it answered, the latest before it.
     ("LISTEN", "SYN_RECEIVED"): ("peer_syn", "after"),
@@ -108,14 +109,27 @@ def _born(event: KernelEvent) -> bool:
 def socket_events(conversation: Conversation, record: KernelRecord, own: str, peer: str) -> list[KernelEvent]:
     """The kernel's events of the socket own -> peer in this conversation. Its ends may come back
     in one run (Linux gives a loopback connection the ports of one in TIME_WAIT at once), so only
-    those from its first packet until a socket with the same ends is born after its last."""
+    those from its first packet (and the opening that led to it: a bound socket's SYN_SENT, while
+    its SYN waited in a queue) until a socket with the same ends is born after its last."""
+    every = record.index.between(own, peer)
     if not conversation.segments:
-        return record.index.between(own, peer)
+        return every
     first, last = conversation.segments[0].record.time, conversation.segments[-1].record.time
-    events = record.index.between(own, peer, first - OPENING_WINDOW, math.inf)
+    start = len(every) - len(record.index.between(own, peer, first - OPENING_WINDOW, math.inf))
+    while start > 0 and _leads_to(every[start - 1], every[start:]):
+        start -= 1
+    events = every[start:]
     reborn = next((i for i, e in enumerate(events) if e.time > last + CAPTURE_RESOLUTION
                    and e.kind == EventKind.STATE and _born(e)), len(events))
     return events[:reborn]
+
+
+def _leads_to(event: KernelEvent, later: list[KernelEvent]) -> bool:
+    """Whether event is a state change of the same life as the changes after it: the next one
+    starts where it ended, and it did not end a life (a previous connection's CLOSED)."""
+    following = next((e for e in later if e.kind == EventKind.STATE), None)
+    return (event.kind == EventKind.STATE and event.new != TcpState.CLOSED
+            and following is not None and following.old == event.new)
 
 
 def _opening(conversation: Conversation, index: EventIndex, peer: str) -> list[KernelEvent]:
@@ -263,7 +277,8 @@ def _near(conversation: Conversation, frame: int | None, time: float, after: boo
 _CAUSES_TESTS = {
     "peer_syn": ("peer", lambda flags: flags & (SYN | ACK) == SYN),
     "peer_syn_ack": ("peer", lambda flags: flags & (SYN | ACK) == SYN | ACK),
-    "peer_handshake_ack": ("peer", lambda flags: flags & (SYN | ACK | RST) == ACK),
+    # The peer's first ACK: the handshake's last, or in a simultaneous open the peer's SYN+ACK.
+    "peer_handshake_ack": ("peer", lambda flags: flags & (ACK | RST) == ACK),
     "peer_fin": ("peer", lambda flags: flags & FIN),
     "peer_rst": ("peer", lambda flags: flags & RST),
     "own_syn": ("own", lambda flags: flags & SYN),

@@ -12,6 +12,8 @@ draws: the runner does.
 
 import dataclasses
 import errno
+import os
+import pickle
 import socket
 import threading
 import time
@@ -82,8 +84,11 @@ class Session:
     def resolved_calls(self) -> tuple[SocketCall, ...]:
         """The calls in time order, each tied to its socket's connection, or to its socket's own
         end (a listener, a bound UDP socket)."""
+        return tuple(sorted(self._resolved(self.calls), key=lambda call: call.start))
+
+    def _resolved(self, entries: list) -> list[SocketCall]:
         resolved = []
-        for call, sock, peer in self.calls:
+        for call, sock, peer in entries:
             if sock is None:
                 resolved.append(call)
                 continue
@@ -91,7 +96,49 @@ class Session:
             resolved.append(dataclasses.replace(
                 call, endpoint=endpoint, protocol="tcp" if sock.type == socket.SOCK_STREAM else "udp",
                 local=None if endpoint else self._bound.get(id(sock))))
-        return tuple(sorted(resolved, key=lambda call: call.start))
+        return resolved
+
+    def in_process(self, work: Callable[[], None], once_listening: bool = False) -> Callable[[], None]:
+        """fork(): work runs in a child process (this thread alone, with copies of the descriptors
+        this process holds), which then exits; with once_listening, it starts once the server
+        listens. Returns the parent's wait for it, which takes back the calls the child made."""
+        reader, writer = os.pipe()
+        go_reader, go_writer = os.pipe()
+        with self._lock:   # no other thread holds it at the fork, so the child can record
+            start = len(self.calls)
+            pid = os.fork()
+        if pid == 0:
+            self._child(work, start, writer, go_reader if once_listening else None)
+        os.close(writer)
+        os.close(go_reader)
+        if once_listening:
+            threading.Thread(target=lambda: self.listening.wait(SOCKET_TIMEOUT * 3) and os.write(go_writer, b"."),
+                             daemon=True).start()
+
+        def wait() -> None:
+            with os.fdopen(reader, "rb") as pipe:
+                calls = pickle.load(pipe)
+            _, status = os.waitpid(pid, 0)
+            os.close(go_writer)
+            with self._lock:
+                self.calls.extend((call, None, None) for call in calls)
+            expect(os.waitstatus_to_exitcode(status) == 0, "the child process failed")
+        return wait
+
+    def _child(self, work: Callable[[], None], start: int, writer: int, go: int | None) -> None:
+        code = 0
+        try:
+            if go is not None:
+                if not os.read(go, 1):
+                    raise ScenarioError("the server never started listening")
+                self.listening.set()
+            work()
+        except BaseException:   # the parent says that it failed, from its exit status
+            code = 1
+        finally:
+            with os.fdopen(writer, "wb") as pipe:
+                pickle.dump(self._resolved(self.calls[start:]), pipe)
+            os._exit(code)
 
     def bind(self, side: Side, sock: socket.socket, address: tuple, fails: type[OSError] | None = None) -> None:
         """bind(), remembered as the socket's own end, also when it is expected to fail."""

@@ -15,7 +15,7 @@ from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
 from handshake_viz.kernel.view import JUDGED_BY_THE_SOCKET, KernelView
 from handshake_viz.views.words import Words
 from handshake_viz.wire import dns
-from handshake_viz.wire.records import FIN, SYN, PacketRecord, Side, SocketCall, TcpOptions, endpoint_text, flag_names
+from handshake_viz.wire.records import ACK, FIN, SYN, PacketRecord, Side, SocketCall, TcpOptions, endpoint_text, flag_names
 
 # Calls that wait for the peer; others (send, close, shutdown) emit their packets during the
 # call and return at once, so they are drawn once, where they were made.
@@ -118,8 +118,8 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     times = [r.time for r, _ in packets]
     packets = _windowed(packets, window)
     rows, packet_rows, state_rows = _rows(conversation, packets, calls, times, t0, kernel, window, say)
-    crossing = _crossing_fins(conversation, kernel, state_rows, packet_rows) if conversation.protocol == "tcp" else {}
-    for frame, sent in crossing.items():
+    crossing = _crossing(conversation, kernel, state_rows, packet_rows) if conversation.protocol == "tcp" else {}
+    for frame, (sent, _) in crossing.items():
         row = rows[packet_rows[frame]]
         rows[packet_rows[frame]] = Row(row.stamp, dataclasses.replace(row.arrow, sent_row=sent), row.marks, row.fold)
     lanes = (Lane(CLIENT, say("side.client"), short_endpoint(*conversation.client)),
@@ -133,7 +133,7 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
         return Diagram(title, lanes, tuple(rows), (), (), addresses + _tunnel(packets, say)
                        + _udp_legend(conversation, say) + _calls_legend(calls, calls_lost, say))
     legend = (_legend(conversation, kernel, say, t0) + _calls_legend(calls, calls_lost, say)
-              + ((say("legend.crossing"),) if crossing else ()))
+              + tuple(say(f"legend.crossing.{kind}") for kind in sorted({kind for _, kind in crossing.values()})))
     return Diagram(title, lanes, tuple(rows), _brackets(conversation, packet_rows, say),
                    _spans(conversation, packet_rows, kernel, say), addresses + _tunnel(packets, say) + legend)
 
@@ -169,11 +169,12 @@ def _rows(conversation, packets: list, calls: tuple[SocketCall, ...], times: lis
     call_rows: dict[int, int] = {}     # call (its position in calls) -> the row where it was made
     at_calls, on_own_rows = _timed_states(kernel, calls, say)
     state_rows: dict[tuple[str, str], int] = {}   # (side, state) -> its row
-    for kind, item in _in_time_order(_folded(conversation, packets, window), calls, times, on_own_rows):
-        if kind == "packet":
-            if not packet_rows and conversation.protocol == "tcp" and not window.in_full:
-                initial = _state_marks(conversation, None, kernel, say)
-                rows += [Row("", marks=initial)] if initial else []
+    items = _in_time_order(_folded(conversation, packets, window), calls, times, on_own_rows)
+    for kind, item in _with_initial(items, at_calls, begun=conversation.protocol != "tcp" or window.in_full):
+        if kind == "initial":
+            initial = _state_marks(conversation, None, kernel, say)
+            rows += [Row("", marks=initial)] if initial else []
+        elif kind == "packet":
             packet_rows[item[0].frame] = len(rows)
             rows.append(_packet_row(conversation, item[1], t0, kernel, say))
         elif kind == "fold":
@@ -193,6 +194,16 @@ def _rows(conversation, packets: list, calls: tuple[SocketCall, ...], times: lis
         rows[call_rows[number]] = Row(row.stamp, row.arrow, row.marks + tuple(mark for _, mark in placed), row.fold)
         state_rows.update({(mark.lane, state): call_rows[number] for state, mark in placed})
     return rows, packet_rows, state_rows
+
+
+def _with_initial(items, at_calls: dict, begun: bool):
+    """items, with ("initial", None) before the first that changes a state (a packet, a state on a
+    row of its own, a call a state is drawn beside): where the states before it are drawn."""
+    for kind, item in items:
+        if not begun and (kind in ("packet", "state") or (kind == "call" and not item[1] and item[2] in at_calls)):
+            begun = True
+            yield "initial", None
+        yield kind, item
 
 
 def _brackets(conversation: Conversation, packet_rows: dict, say: Words) -> tuple[Bracket, ...]:
@@ -336,18 +347,25 @@ def _stamp(time: float, t0: float, frame: int | None = None) -> str:
     return f"#{frame}  {when}" if frame is not None else when
 
 
-def _crossing_fins(conversation: Conversation, kernel: KernelView | None, state_rows: dict,
-                   packet_rows: dict) -> dict[int, int]:
-    """FINs that crossed (each sent before the other arrived, so neither acknowledges the other):
-    frame -> the row where its side's kernel sent it, its FIN_WAIT_1, when that row is earlier.
-    Only the kernel's record knows when a FIN left; the capture sees it arrive."""
-    if conversation.active_closer != Closer.BOTH or kernel is None:
+def _crossing(conversation: Conversation, kernel: KernelView | None, state_rows: dict,
+              packet_rows: dict) -> dict[int, tuple[int, str]]:
+    """SYNs or FINs that crossed (each sent before the other arrived: a simultaneous open, a
+    simultaneous close): frame -> (the row where its side's kernel sent it, its SYN_SENT or
+    FIN_WAIT_1, when that row is earlier; "syns" or "fins"). Only the kernel's record knows when
+    such a segment left; the capture sees it arrive."""
+    if kernel is None:
         return {}
+    syns = [s for s in conversation.segments if s.record.flags & (SYN | ACK) == SYN]
+    crossed = []
+    if {s.sender for s in syns} == {CLIENT, SERVER}:
+        crossed += [(syn, "SYN_SENT", "syns") for syn in syns[:2]]
+    if conversation.active_closer == Closer.BOTH:
+        crossed += [(fin, "FIN_WAIT_1", "fins") for fin in [s for s in conversation.segments if s.record.flags & FIN][:2]]
     crossing = {}
-    for fin in [s for s in conversation.segments if s.record.flags & FIN][:2]:
-        sent = state_rows.get((fin.sender, "FIN_WAIT_1"))
-        if sent is not None and fin.record.frame in packet_rows and sent < packet_rows[fin.record.frame]:
-            crossing[fin.record.frame] = sent
+    for segment, state, kind in crossed:
+        sent = state_rows.get((segment.sender, state))
+        if sent is not None and segment.record.frame in packet_rows and sent < packet_rows[segment.record.frame]:
+            crossing[segment.record.frame] = (sent, kind)
     return crossing
 
 
@@ -463,7 +481,9 @@ def _segment_row(conversation: Conversation, segment: Segment, t0: float, kernel
     if kernel and record.frame in kernel.reset_reasons:
         label += (say("kernel.reset", reason=say.reset_reason(kernel.reset_reasons[record.frame])),)
     lost = record.frame in dropped and dropped[record.frame] not in JUDGED_BY_THE_SOCKET
-    if record.frame in dropped:
+    if record.frame in dropped and record.flags & SYN and dropped[record.frame] == "TCP_OLD_DATA":
+        label += (say("kernel.syn_again"),)   # not needless: its ACK still counts (a simultaneous open)
+    elif record.frame in dropped:
         words = "kernel.dropped" if lost else "kernel.discarded"
         label += (say(words, reason=say.drop_reason(dropped[record.frame])),)
     arrow = Arrow(segment.sender, target, label, kind, lost)
@@ -486,7 +506,7 @@ def _segment_label(conversation: Conversation, segment: Segment, say: Words, dro
         lines.append(f"ISN {record.seq}" + (f"  {_options_text(record.options)}" if record.options else ""))
     lines += _payload_lines(record)
     if segment.resent_from is not None:
-        lines.append(say("sent_again", frame=segment.resent_from))
+        lines.append(say("sent_again.syn" if record.flags & SYN else "sent_again", frame=segment.resent_from))
     if segment.analysis:
         lines.append("[" + ", ".join(sorted(mark.replace("_", " ") for mark in segment.analysis)) + "]")
     explained = _ack_explanation(conversation, segment, say, dropped)

@@ -20,6 +20,8 @@ _EN = {
     "addresses": "Addresses in full: {addresses}.",
     "fold": "… {count:,} ordinary packets folded (frames {first}–{last}): {size} of data in {duration} …",
     "sent_again": "sent again: the same bytes as #{frame}",
+    "sent_again.syn": "its SYN sent again: the same sequence number as #{frame}",
+    "kernel.syn_again": "the receiver already had this SYN: it dropped the repeat, not the ACK (the kernel's TCP_OLD_DATA)",
     "call.returns": "{name} returns {outcome}",
     "call.end_of_stream": "{outcome} (end of stream)",
     "kernel.reset": "kernel's reason: {reason}",
@@ -29,7 +31,10 @@ _EN = {
     "legend.tunnels": "Inside tunnels: {tunnel}; the outer headers are not drawn.",
     "legend.tunnels_more": "{count} more (all in the JSON)",
     "kernel.discarded": "discarded by the receiver: {reason}",
-    "legend.crossing": "Crossing FINs: each is drawn from where its side's kernel sent it (its FIN_WAIT_1, traced) to"
+    "legend.crossing.syns": "Crossing SYNs: each is drawn from where its side's kernel sent it (its SYN_SENT, traced) to"
+                            " where the capture saw it arrive; each side was connecting when the other's SYN arrived,"
+                            " so each answers with a SYN+ACK that repeats its own SYN.",
+    "legend.crossing.fins": "Crossing FINs: each is drawn from where its side's kernel sent it (its FIN_WAIT_1, traced) to"
                        " where the capture saw it arrive; neither acknowledges the other, as each left before the"
                        " other arrived.",
     # The reasons tcp:tcp_send_reset gives (enum sk_rst_reason), in words.
@@ -133,6 +138,8 @@ _KO = {
     "addresses": "전체 주소: {addresses}.",
     "fold": "… 평범한 패킷 {count:,}개 접음 (프레임 {first}–{last}): {duration} 동안 데이터 {size} …",
     "sent_again": "재전송: #{frame}과(와) 같은 바이트",
+    "sent_again.syn": "SYN 재전송: #{frame}과(와) 같은 순서 번호",
+    "kernel.syn_again": "받는 쪽은 이 SYN을 이미 받았다: 반복된 부분만 버리고 ACK는 받아들인다 (커널의 TCP_OLD_DATA)",
     "call.returns": "{name} 반환 {outcome}",
     "call.end_of_stream": "{outcome} (스트림 끝)",
     "kernel.reset": "커널이 밝힌 리셋 이유: {reason}",
@@ -142,7 +149,10 @@ _KO = {
     "legend.tunnels": "터널 안의 패킷입니다: {tunnel}. 바깥 헤더는 그리지 않았습니다.",
     "legend.tunnels_more": "그 밖에 {count}개 (모두 JSON에 있음)",
     "kernel.discarded": "받는 쪽이 살펴본 뒤 버림: {reason}",
-    "legend.crossing": "엇갈린 FIN: 각 FIN은 그쪽 커널이 보낸 자리(기록된 FIN_WAIT_1)에서 캡처가 도착을 본 자리까지"
+    "legend.crossing.syns": "엇갈린 SYN: 각 SYN은 그쪽 커널이 보낸 자리(기록된 SYN_SENT)에서 캡처가 도착을 본 자리까지"
+                            " 그렸습니다. 상대의 SYN이 도착했을 때 양쪽 모두 연결 중이었으므로, 각자 자기 SYN을 반복하는"
+                            " SYN+ACK로 답합니다.",
+    "legend.crossing.fins": "엇갈린 FIN: 각 FIN은 그쪽 커널이 보낸 자리(기록된 FIN_WAIT_1)에서 캡처가 도착을 본 자리까지"
                        " 그렸습니다. 서로 상대가 도착하기 전에 떠났기 때문에 어느 쪽도 상대를 확인 응답하지 않습니다.",
     "kernel.only": "커널: {said}\n(패킷에는 보이지 않음)",
     "kernel.missing": "{inferred}\n(추정; 커널 기록에 없음)",
@@ -428,6 +438,24 @@ _KO_SUMMARIES = {
                       " 데이터그램을 8바이트 버퍼로 읽으면 잘리고, recvmsg가 MSG_TRUNC를 알린다",
     "udp-unreachable": "connect한 UDP 소켓이 아무 소켓도 없는 포트로 보낸다: ICMP port unreachable이 돌아오고,"
                        " 다음 recv()는 ECONNREFUSED로 실패한다",
+    "rto": "클라이언트가 100바이트 세그먼트 하나만 보낸다. 전용 네임스페이스의 nftables 규칙이 그것을 두 번 버린다:"
+           " 재전송 타이머가 약 200 ms 뒤에 다시 보내고, 두 배가 된 약 400 ms 뒤에 또 보낸다 (그곳에서는 리눅스의"
+           " tail loss probe를 꺼서 타이머만 동작한다)",
+    "fast-retransmit": "SACK을 끈 채 클라이언트가 100바이트 세그먼트 다섯 개를 보내고 nftables 규칙이 두 번째를 버린다:"
+                       " 뒤의 세그먼트마다 중복 ACK가 오고, 세 번째 중복 ACK에 클라이언트가 타이머보다 훨씬 먼저 빠진"
+                       " 세그먼트를 곧바로 다시 보낸다",
+    "last-ack-lost": "클라이언트가 먼저 close하고 nftables 규칙이 클라이언트의 마지막 ACK를 버린다: LAST_ACK인 서버가"
+                     " 타이머가 끝나면 FIN을 다시 보내고, 아직 TIME_WAIT인 클라이언트가 다시 응답하며 TIME_WAIT를 처음부터"
+                     " 다시 시작한다",
+    "unread-close": "클라이언트가 5바이트를 보낸다. 서버는 읽지 않고 close한다: 수신 버퍼에 읽지 않은 바이트가 있으면"
+                    " 커널은 FIN 대신 RST를 보내고, 어느 쪽도 TIME_WAIT에 남지 않으며, 클라이언트의 recv는"
+                    " ECONNRESET으로 실패한다",
+    "simultaneous-open": "각자 자기 포트에 bind한 두 소켓이 동시에 서로에게 connect한다 (listen()도 accept()도 없다)."
+                         " 전용 네임스페이스의 느린 큐가 각 세그먼트를 ~150 ms 붙잡아, 두 SYN 모두 상대에게 닿기 전에"
+                         " 떠난다: 양쪽 모두 SYN_SENT -> SYN_RECEIVED -> ESTABLISHED",
+    "shared-close": "서버가 accept 뒤 fork해서 부모와 자식이 연결을 나눠 갖는다: 자식의 close()는 자기 참조만 지우므로"
+                    " 부모도 close할 때까지 FIN이 나가지 않는다. 두 번째 연결에서는 자식의 shutdown(SHUT_WR)이 곧바로"
+                    " FIN을 보내고, 그 뒤 부모의 send는 EPIPE로 실패한다",
     "dns": "전용 네임스페이스 loopback의 53번 포트에서 도는 작은 DNS 응답기에 example.test (A) 질의를 UDP로 보내고,"
            " 같은 질의를 TCP로도 보낸다. TCP에서는 메시지마다 앞에 2바이트 길이가 붙는다",
 }
