@@ -18,10 +18,11 @@ DOES_IO = {
     "scenarios.lifecycle": "the scenarios' programs: they talk on sockets",
     "scenarios.dataflow": "the scenarios' programs: they talk on sockets",
     "scenarios.datagrams": "the scenarios' programs: they talk on sockets",
+    "scenarios.buffering": "the scenarios' programs: they talk on sockets",
 }
 IO_MODULES = {"scapy", "subprocess", "threading", "graphviz", "os", "pathlib", "time", "tempfile", "socket",
               "select", "mmap", "ctypes", "signal", "io", "shutil"}
-PURE_CONVERSIONS = {"wire.dissect", "wire.dns"}   # use socket only for inet_ntop/inet_pton, pure conversions
+PURE_CONVERSIONS = {"wire.dissect", "wire.dns", "kernel.sockdiag"}   # use socket only for its constants and inet_ntop/inet_pton
 
 
 def module_name(path: Path) -> str:

@@ -37,6 +37,7 @@ FAMILIES = {1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "A
 TYPES = {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKET"}
 SOCK_NONBLOCK, SOCK_CLOEXEC, O_NONBLOCK, O_CLOEXEC, FD_CLOEXEC = 0o4000, 0o2000000, 0o4000, 0o2000000, 1
 CLOSE_RANGE_CLOEXEC, EPOLL_CTL_DEL = 4, 2
+EPOLL_OPERATIONS = {1: "EPOLL_CTL_ADD", EPOLL_CTL_DEL: "EPOLL_CTL_DEL", 3: "EPOLL_CTL_MOD"}
 LEVELS = {0: "IPPROTO_IP", 1: "SOL_SOCKET", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP", 41: "IPPROTO_IPV6"}
 OPTIONS = {
     1: {1: "SO_DEBUG", 2: "SO_REUSEADDR", 3: "SO_TYPE", 4: "SO_ERROR", 5: "SO_DONTROUTE", 6: "SO_BROADCAST",
@@ -366,10 +367,17 @@ class _Resolver:
             self.waits.setdefault(exit_line.tid, []).append(len(self.calls) - 1)
 
     def _epoll_ctl(self, pending: _Pending, exit_line: TraceLine) -> None:
+        """A socket put in (or taken out of) an epoll set: drawn on that socket (its events are in
+        memory the trace does not hold)."""
         target = self.tables.get(pending.pid, {}).get(pending.fields["fd"])
-        if target is not None and exit_line.fields["ret"] == 0:
+        if target is None:
+            return
+        if exit_line.fields["ret"] == 0:
             _mark(self.epolls.setdefault((pending.pid, pending.fields["epfd"]), set()), target,
                   pending.fields["op"] != EPOLL_CTL_DEL)
+        operation = EPOLL_OPERATIONS.get(pending.fields["op"], str(pending.fields["op"]))
+        self._add(self._traced(pending, exit_line, pending.fields["fd"], f"epoll fd {pending.fields['epfd']}, {operation}",
+                               target))
 
     def _new_socket(self, family: str, kind: str, pid: int, fd: int, cloexec: int, listener: int | None = None) -> int:
         number = len(self.sockets)

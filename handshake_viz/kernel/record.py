@@ -54,6 +54,26 @@ class TimeWaitEntry:
     read_at: float = 0.0   # when the table was read (wall clock): the entry ends seconds_left after it
 
 
+@dataclass(frozen=True)
+class QueueSample:
+    """One socket's queues and buffers, and its retransmission timer, as the kernel reported them
+    (sock_diag) at time."""
+
+    time: float
+    src: str                  # the socket's own end
+    dst: str
+    receive_queue: int        # bytes received and not yet read
+    send_queue: int           # bytes written and not yet acknowledged
+    receive_buffer: int          # what the kernel made of SO_RCVBUF (Linux doubles the value set)
+    send_buffer: int
+    rto: float | None = None     # the retransmission timeout, seconds
+    backoff: int | None = None   # how many times it doubled since the last ACK
+
+    @property
+    def values(self) -> tuple:
+        return (self.receive_queue, self.send_queue, self.receive_buffer, self.send_buffer, self.rto, self.backoff)
+
+
 @dataclass
 class KernelRecord:
     """Everything the kernel said during one run (or why it could not say anything)."""
@@ -67,6 +87,7 @@ class KernelRecord:
     sockets: list[TracedSocket] = field(default_factory=list)   # the sockets they were made on
     calls_lost: int = 0           # call events the kernel could not keep: the calls are incomplete
     calls_unavailable: str | None = None   # why the calls were not traced
+    samples: list[QueueSample] = field(default_factory=list)   # queues and timers, where sampled
     _index: "EventIndex | None" = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -83,7 +104,8 @@ class KernelRecord:
                 "time_wait": [vars(t) for t in self.time_wait],
                 "listen_overflows": self.listen_overflows, "lost": self.lost,
                 "calls": [c.to_json() for c in self.calls], "sockets": [s.to_json() for s in self.sockets],
-                "calls_lost": self.calls_lost, "calls_unavailable": self.calls_unavailable}
+                "calls_lost": self.calls_lost, "calls_unavailable": self.calls_unavailable,
+                "samples": [vars(s) for s in self.samples]}
 
     @classmethod
     def from_json(cls, data) -> "KernelRecord":
@@ -91,12 +113,13 @@ class KernelRecord:
         read as data, and a crafted one must not reach the drawing as anything but text)."""
         record = _fields(data, {"unavailable": _text, "events": list, "time_wait": list, "listen_overflows": int,
                                 "lost": int, "calls": list, "sockets": list, "calls_lost": int,
-                                "calls_unavailable": _text})
+                                "calls_unavailable": _text, "samples": list})
         sockets = [_socket(s, number, len(record.get("sockets", []))) for number, s in enumerate(record.get("sockets", []))]
         calls = [_call(c, len(sockets)) for c in record.get("calls", [])]
         return cls([_event(e) for e in record.get("events", [])], [_time_wait(t) for t in record.get("time_wait", [])],
                    record.get("unavailable"), record.get("listen_overflows", 0), record.get("lost", 0), calls, sockets,
-                   record.get("calls_lost", 0), record.get("calls_unavailable"))
+                   record.get("calls_lost", 0), record.get("calls_unavailable"),
+                   [_sample(s) for s in record.get("samples", [])])
 
 
 class EventIndex:
@@ -159,6 +182,18 @@ def _event(data) -> KernelEvent:
 def _time_wait(data) -> TimeWaitEntry:
     entry = _fields(data, {"local": str, "remote": str, "seconds_left": _time, "read_at": _time})
     return TimeWaitEntry(entry["local"], entry["remote"], entry["seconds_left"], entry.get("read_at", 0.0))
+
+
+def _sample(data) -> QueueSample:
+    sample = _fields(data, {"time": _time, "src": str, "dst": str, "receive_queue": int, "send_queue": int,
+                            "receive_buffer": int, "send_buffer": int, "rto": _seconds, "backoff": _number},
+                     ("time", "src", "dst", "receive_queue", "send_queue", "receive_buffer", "send_buffer"))
+    return QueueSample(sample["time"], sample["src"], sample["dst"], sample["receive_queue"], sample["send_queue"],
+                       sample["receive_buffer"], sample["send_buffer"], sample.get("rto"), sample.get("backoff"))
+
+
+def _seconds(value) -> bool:
+    return value is None or _time(value)
 
 
 def _number(value) -> bool:

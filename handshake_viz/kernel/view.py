@@ -5,7 +5,7 @@ mini-socket holds TIME_WAIT, so a CLOSE with a TIME_WAIT entry for its 4-tuple i
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from handshake_viz.core.analysis import CLIENT, SERVER, Conversation, other
@@ -59,6 +59,8 @@ class KernelView:
     dropped: dict[int, str]                            # frame the kernel dropped -> its reason (see JUDGED_BY_THE_SOCKET)
     moved: list[tuple[str, KernelState, int]]          # (side, kernel state, frame the packets imply)
     lost: int = 0                                      # events the kernel's buffer could not keep, in the whole run
+    retransmitted: frozenset = frozenset()             # frames the kernel traced as its own retransmissions
+    samples: dict = field(default_factory=dict)        # side -> its socket's QueueSamples in time order
 
     @property
     def agrees(self) -> bool:
@@ -87,7 +89,30 @@ def align(conversation: Conversation, record: KernelRecord) -> KernelView | None
                       in zip(reversed(states[side]), reversed(conversation.states[side]))
                       if kernel.time is not None and kernel.frame != inferred.frame]
     return KernelView(states, differences, left, _reset_reasons(conversation, record, ends),
-                      dropped_frames(conversation, record), moved, record.lost)
+                      dropped_frames(conversation, record), moved, record.lost,
+                      _retransmitted(conversation, record, ends), _samples(conversation, record, ends))
+
+
+def _retransmitted(conversation: Conversation, record: KernelRecord, ends: dict) -> frozenset:
+    """The copies the kernel traced itself sending again: for each tcp_retransmit_skb event, the
+    first segment its side sent at or after it (the capture sees a segment after it is sent)."""
+    frames = set()
+    for side in (CLIENT, SERVER):
+        sent = [s for s in conversation.segments if s.sender == side]
+        for event in socket_events(conversation, record, ends[side], ends[other(side)]):
+            if event.kind == EventKind.RETRANSMIT:
+                copy = next((s for s in sent if s.record.time >= event.time - CAPTURE_RESOLUTION
+                             and s.record.frame not in frames), None)
+                if copy is not None and copy.record.time - event.time <= PLACE_WINDOW:
+                    frames.add(copy.record.frame)
+    return frozenset(frames)
+
+
+def _samples(conversation: Conversation, record: KernelRecord, ends: dict) -> dict:
+    """Each side's sampled queues and timers, from its socket's first sample to just after the last packet."""
+    last = conversation.segments[-1].record.time + PLACE_WINDOW if conversation.segments else math.inf
+    return {side: [q for q in record.samples if (q.src, q.dst) == (ends[side], ends[other(side)]) and q.time <= last]
+            for side in (CLIENT, SERVER)}
 
 
 def _traced_changes(conversation: Conversation, record: KernelRecord, side: Side, own: str,

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from handshake_viz.core.analysis import Analyzer, Conversation, UdpConversation
@@ -25,6 +25,7 @@ from handshake_viz.kernel.ties import differences, socket_calls
 from handshake_viz.live import netns, tracing
 from handshake_viz.live.capture import LiveCapture
 from handshake_viz.live.interruption import held
+from handshake_viz.live.queues import QueueSampler
 from handshake_viz.live.tracing import KernelTrace
 from handshake_viz.output.files import invoking_user
 from handshake_viz.scenarios import Scenario, Session, Traffic
@@ -138,7 +139,8 @@ def require_free(host: str, port: int) -> None:
 def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
     session = Session(host, port)
     pending, analyzer = pending_traffic(scenario.traffic)
-    with KernelTrace(port) as trace, LiveCapture([port]) as capture, _kept(capture, scenario.name):
+    sampler = QueueSampler(port) if scenario.sampled else nullcontext()
+    with KernelTrace(port) as trace, LiveCapture([port]) as capture, _kept(capture, scenario.name), sampler:
         trace.follow()   # this thread, and so the program's threads, started below
         start = time.time()
         try:
@@ -155,6 +157,8 @@ def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
             raise CaptureError(f"scenario {scenario.name}: the capture never saw the end of its traffic within "
                                f"{END_TIMEOUT:g} s (saw {'; '.join(pending(capture.records))}); run it again")
         kernel = trace.read({os.getpid()}, (start, end))  # right after the teardown: the TIME_WAIT entries are fresh
+        if scenario.sampled:
+            kernel.samples = sampler.stop()
     meant = session.resolved_calls()
     traced = socket_calls(kernel, analyzer.conversations)
     run = ScenarioRun(scenario, capture.frames, capture.linktype, capture.records, traced if kernel.calls else meant,

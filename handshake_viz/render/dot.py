@@ -35,7 +35,7 @@ ARROW_STYLES = {
     ArrowKind.RESET: 'color="#c0262d", penwidth=1.6',
 }
 MARK_COLORS = {MarkKind.STATE: "#5b2c83", MarkKind.STATE_DIFFERS: "#c0262d", MarkKind.CALL: "#1c7c3c",
-               MarkKind.CALL_ERROR: "#c0262d"}
+               MarkKind.CALL_ERROR: "#c0262d", MarkKind.SAMPLE: "#0b6e79"}
 _STATES = (MarkKind.STATE, MarkKind.STATE_DIFFERS)
 
 

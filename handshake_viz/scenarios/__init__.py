@@ -337,6 +337,7 @@ class Scenario:
     setup: Callable[[int], tuple[tuple[str, ...], ...]] | None = None  # namespace commands, given the port
     port: int | None = None          # a fixed server port (inside its namespace)
     traffic: Traffic = Traffic()     # what it puts on the wire: the capture ends when all of it has
+    sampled: bool = False            # its sockets' queues and timers asked of the kernel as it runs
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -365,4 +366,4 @@ def scenario(name: str, summary: str, check: Callable, **options):
 
 
 # The catalogue, in the order `list` shows it.
-from handshake_viz.scenarios import lifecycle, dataflow, datagrams, recovery  # noqa: E402,F401,I001 (this order)
+from handshake_viz.scenarios import lifecycle, dataflow, datagrams, recovery, buffering  # noqa: E402,F401,I001 (this order)

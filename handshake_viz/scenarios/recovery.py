@@ -67,13 +67,29 @@ def _timer_check(run, conversation):
     kernel = kernel_retransmissions(run, conversation, CLIENT)
     need(problems, align(conversation, run.kernel) is None or len(kernel) == 2,
          f"the kernel traced {len(kernel)} retransmissions from the client, expected 2")
-    return problems + outcome(run, "recv", SERVER, str(SEGMENT))
+    return problems + _timer_doubled(run, conversation, copies) + outcome(run, "recv", SERVER, str(SEGMENT))
+
+
+def _timer_doubled(run, conversation, copies: list) -> list[str]:
+    """The kernel's RTO for the client's socket: about 200 ms before the first copy, doubled
+    (backoff 1) between the first and the second (where its queues were sampled)."""
+    account = align(conversation, run.kernel)
+    samples = account.samples.get(CLIENT, []) if account else []
+    if not samples:
+        return [] if account is None else ["the client's socket was never sampled"]
+    before = [q.rto for q in samples if q.time < copies[1].record.time and not q.backoff]
+    between = [(q.rto, q.backoff) for q in samples if copies[1].record.time <= q.time < copies[2].record.time]
+    problems: list[str] = []
+    need(problems, bool(before) and 0.2 <= before[-1] <= 0.3, f"the client's RTO before the first copy was {before}")
+    need(problems, bool(before) and (before[-1] * 2, 1) in between,
+         f"the client's RTO and backoff after the first copy were {between}, not double {before[-1:]}")
+    return problems
 
 
 @scenario("rto", f"the client sends one {SEGMENT}-byte segment and nothing else; in a private namespace an "
                  "nftables rule drops it twice: the retransmission timer resends it after about 200 ms, then, "
                  "doubled, after about 400 ms (Linux's tail loss probe is off there, so the timer alone acts)",
-          _single(_timer_check),
+          _single(_timer_check), sampled=True,
           setup=lambda port: (sysctl("net.ipv4.tcp_early_retrans=0"), *drops(port, PUSHED, "0-1")))
 def _rto(session: Session) -> None:
     def server():

@@ -4,8 +4,10 @@ Pure and free of graphviz: `timeline()` turns an analysed conversation and the s
 the program that made it into rows in the order things happened; `dot` draws them.
 """
 
+import bisect
 import dataclasses
 import ipaddress
+import itertools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -21,6 +23,8 @@ from handshake_viz.wire.records import ACK, FIN, SYN, PacketRecord, Side, Socket
 # call and return at once, so they are drawn once, where they were made.
 WAITING_CALLS = frozenset({"connect", "accept", "accept4", "recv", "recvfrom", "recvmsg", "recvmmsg", "read", "readv",
                            "poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2"})
+# A blocking send waits for room in its send buffer, which only the peer's ACKs make.
+SENDING_CALLS = frozenset({"send", "sendto", "sendmsg", "sendmmsg", "write", "writev"})
 
 
 class ArrowKind(StrEnum):
@@ -35,6 +39,7 @@ class MarkKind(StrEnum):
     STATE_DIFFERS = "state-differs"   # the kernel's record and the packets disagree
     CALL = "call"
     CALL_ERROR = "call-error"
+    SAMPLE = "sample"                 # the kernel's account of a socket's queues and timer (sock_diag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +120,14 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     say = Words(lang)
     packets = _packets(conversation)
     t0 = min([r.time for r, _ in packets] + [c.start for c in calls], default=0.0)
-    times = [r.time for r, _ in packets]
+    times = [(r.time, getattr(seen, "sender", None)) for r, seen in packets]   # (when, who sent it)
     packets = _windowed(packets, window)
     rows, packet_rows, state_rows = _rows(conversation, packets, calls, times, t0, kernel, window, say)
+    sampled = kernel is not None and any(kernel.samples.values())
+    if sampled:
+        rows = _with_samples(rows, packet_rows, conversation, kernel.samples, say)
     crossing = _crossing(conversation, kernel, state_rows, packet_rows) if conversation.protocol == "tcp" else {}
-    for frame, (sent, _) in crossing.items():
-        row = rows[packet_rows[frame]]
-        rows[packet_rows[frame]] = Row(row.stamp, dataclasses.replace(row.arrow, sent_row=sent), row.marks, row.fold)
+    rows = _crossed(rows, packet_rows, crossing)
     lanes = (Lane(CLIENT, say("side.client"), short_endpoint(*conversation.client)),
              Lane(SERVER, say("side.server"), short_endpoint(*conversation.server)))
     full = [f"{lane.title} = {text}" for lane, text in zip(lanes, (conversation.client_text, conversation.server_text))
@@ -133,9 +139,18 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
         return Diagram(title, lanes, tuple(rows), (), (), addresses + _tunnel(packets, say)
                        + _udp_legend(conversation, say) + _calls_legend(calls, calls_lost, say))
     legend = (_legend(conversation, kernel, say, t0) + _calls_legend(calls, calls_lost, say)
+              + ((say("legend.samples"),) if sampled else ())
               + tuple(say(f"legend.crossing.{kind}") for kind in sorted({kind for _, kind in crossing.values()})))
     return Diagram(title, lanes, tuple(rows), _brackets(conversation, packet_rows, say),
                    _spans(conversation, packet_rows, kernel, say), addresses + _tunnel(packets, say) + legend)
+
+
+def _crossed(rows: list[Row], packet_rows: dict, crossing: dict) -> list[Row]:
+    """Each crossing segment drawn from the row where its side's kernel sent it."""
+    for frame, (sent, _) in crossing.items():
+        row = rows[packet_rows[frame]]
+        rows[packet_rows[frame]] = Row(row.stamp, dataclasses.replace(row.arrow, sent_row=sent), row.marks, row.fold)
+    return rows
 
 
 def unix_timeline(exchange, title: str | None = None, lang: str = "en", calls_lost: int = 0) -> Diagram:
@@ -144,7 +159,7 @@ def unix_timeline(exchange, title: str | None = None, lang: str = "en", calls_lo
     calls = exchange.calls
     t0 = min(c.start for c in calls)
     # With no packets, what a waiting call waited for is the other side's calls: drawn again where it returned.
-    times = [c.start for c in calls]
+    times = [(c.start, None) for c in calls]
     rows = tuple(_call_row(call, returning, times, t0, say) for _, (call, returning, _) in _in_time_order([], calls, times))
     lanes = (Lane(CLIENT, say("side.client"), exchange.ends[CLIENT]), Lane(SERVER, say("side.server"), exchange.ends[SERVER]))
     title = title or f"{exchange.kind} (AF_UNIX): {exchange.ends[CLIENT]} → {exchange.ends[SERVER]}"
@@ -160,7 +175,7 @@ def _packets(conversation) -> list[tuple]:
     return sorted(pairs + [(r, r) for r in conversation.malformed], key=lambda pair: pair[0].frame)
 
 
-def _rows(conversation, packets: list, calls: tuple[SocketCall, ...], times: list[float], t0: float,
+def _rows(conversation, packets: list, calls: tuple[SocketCall, ...], times: list[tuple], t0: float,
           kernel: KernelView | None, window: Window, say: Words) -> tuple[list[Row], dict, dict]:
     """The rows in time order; where each packet's row is (a folded packet: its fold's); and
     where each state drawn at its own time, or beside a call, is."""
@@ -194,6 +209,51 @@ def _rows(conversation, packets: list, calls: tuple[SocketCall, ...], times: lis
         rows[call_rows[number]] = Row(row.stamp, row.arrow, row.marks + tuple(mark for _, mark in placed), row.fold)
         state_rows.update({(mark.lane, state): call_rows[number] for state, mark in placed})
     return rows, packet_rows, state_rows
+
+
+SAMPLE_LAG = 0.005   # a sample this soon after a packet shows what that packet did
+
+
+def _with_samples(rows: list[Row], packet_rows: dict, conversation: Conversation, samples: dict,
+                  say: Words) -> list[Row]:
+    """What changed in each side's sampled socket (its buffer sizes, its queues, its retransmission
+    timer), drawn at the packet that changed it (see _sample_rows)."""
+    at = _sample_rows(rows, packet_rows, conversation, samples)
+    rows, shown = list(rows), {CLIENT: (), SERVER: ()}
+    for index in sorted({row for _, row in at}):
+        marks = []
+        for side in (CLIENT, SERVER):
+            if (side, index) in at:
+                parts = _sample_parts(at[(side, index)], say)
+                new = [part for part, before in itertools.zip_longest(parts, shown[side]) if part and part != before]
+                shown[side] = parts
+                marks += [Mark(side, "\n".join(new), MarkKind.SAMPLE)] if new else []
+        row = rows[index]
+        rows[index] = Row(row.stamp, row.arrow, row.marks + tuple(marks), row.fold)
+    return rows
+
+
+def _sample_rows(rows: list[Row], packet_rows: dict, conversation: Conversation, samples: dict) -> dict:
+    """(side, row) -> the latest sample drawn there: at the last packet before the sample, when the
+    sample came within SAMPLE_LAG of it, else at the next one."""
+    drawn = [(s.record.time, packet_rows[s.record.frame]) for s in conversation.segments
+             if s.record.frame in packet_rows and rows[packet_rows[s.record.frame]].fold is None]
+    times = [time for time, _ in drawn]
+    at: dict[tuple[str, int], object] = {}
+    for side in (CLIENT, SERVER):
+        for sample in samples.get(side, []):
+            before = bisect.bisect_right(times, sample.time) - 1
+            place = before if before >= 0 and sample.time - times[before] <= SAMPLE_LAG else before + 1
+            if place < len(drawn):
+                at[(side, drawn[place][1])] = sample
+    return at
+
+
+def _sample_parts(sample, say: Words) -> tuple[str, str, str]:
+    buffers = say("sample.buffers", receive=sample.receive_buffer, send=sample.send_buffer)
+    queues = say("sample.queues", receive=sample.receive_queue, send=sample.send_queue)
+    timer = say("sample.rto", rto=sample.rto * 1000, backoff=sample.backoff) if sample.rto else ""
+    return buffers, queues, timer
 
 
 def _with_initial(items, at_calls: dict, begun: bool):
@@ -321,7 +381,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def _in_time_order(items: list, calls: tuple[SocketCall, ...], times: list[float], states: list = ()):
+def _in_time_order(items: list, calls: tuple[SocketCall, ...], times: list[tuple], states: list = ()):
     """Packets (and folded runs), call marks and kernel states drawn at their own time, merged by
     time; a call that waited while packets (any of times) passed appears twice, where it was
     called and where it returned."""
@@ -336,8 +396,18 @@ def _in_time_order(items: list, calls: tuple[SocketCall, ...], times: list[float
     return [(kind, item) for *_, kind, item in entries]
 
 
-def _blocked(call: SocketCall, times: list[float]) -> bool:
-    return call.name in WAITING_CALLS and any(call.start < t < call.end for t in times)
+SEND_WAIT = 0.001   # a send that ran this long while the peer's packets came waited for room
+
+
+def _blocked(call: SocketCall, times: list[tuple[float, str | None]]) -> bool:
+    """Whether call waited while packets passed. A blocking send waits for room in its buffer,
+    which the peer's ACKs make; on loopback the peer's ACK often comes inside a send that never
+    waited (the kernel delivers and answers within the call, in microseconds), so a send counts
+    as waiting only when it also ran over SEND_WAIT."""
+    during = [(t, sender) for t, sender in times if call.start < t < call.end]
+    if call.name in SENDING_CALLS:
+        return call.end - call.start > SEND_WAIT and any(sender not in (None, call.side) for _, sender in during)
+    return call.name in WAITING_CALLS and bool(during)
 
 
 def _stamp(time: float, t0: float, frame: int | None = None) -> str:
@@ -477,17 +547,26 @@ def _segment_row(conversation: Conversation, segment: Segment, t0: float, kernel
             else ArrowKind.DATA if record.payload_len else ArrowKind.ACK)
     target = SERVER if segment.sender == CLIENT else CLIENT
     dropped = kernel.dropped if kernel else {}
-    label = _segment_label(conversation, segment, say, dropped)
-    if kernel and record.frame in kernel.reset_reasons:
-        label += (say("kernel.reset", reason=say.reset_reason(kernel.reset_reasons[record.frame])),)
     lost = record.frame in dropped and dropped[record.frame] not in JUDGED_BY_THE_SOCKET
-    if record.frame in dropped and record.flags & SYN and dropped[record.frame] == "TCP_OLD_DATA":
-        label += (say("kernel.syn_again"),)   # not needless: its ACK still counts (a simultaneous open)
-    elif record.frame in dropped:
-        words = "kernel.dropped" if lost else "kernel.discarded"
-        label += (say(words, reason=say.drop_reason(dropped[record.frame])),)
+    label = _segment_label(conversation, segment, say, dropped) + (_kernel_words(record, kernel, lost, say) if kernel else ())
     arrow = Arrow(segment.sender, target, label, kind, lost)
     return Row(_stamp(record.time, t0, record.frame), arrow, _state_marks(conversation, record.frame, kernel, say))
+
+
+def _kernel_words(record: PacketRecord, kernel: KernelView, lost: bool, say: Words) -> tuple[str, ...]:
+    """What the kernel said of this packet: the reason for its RST, that it was its own
+    retransmission, why the receiver dropped or discarded it."""
+    words = ()
+    if record.frame in kernel.reset_reasons:
+        words += (say("kernel.reset", reason=say.reset_reason(kernel.reset_reasons[record.frame])),)
+    if record.frame in kernel.retransmitted:
+        words += (say("kernel.retransmitted"),)
+    reason = kernel.dropped.get(record.frame)
+    if reason == "TCP_OLD_DATA" and record.flags & SYN:
+        words += (say("kernel.syn_again"),)   # not needless: its ACK still counts (a simultaneous open)
+    elif reason is not None:
+        words += (say("kernel.dropped" if lost else "kernel.discarded", reason=say.drop_reason(reason)),)
+    return words
 
 
 def _segment_label(conversation: Conversation, segment: Segment, say: Words, dropped: dict) -> tuple[str, ...]:
@@ -544,7 +623,7 @@ def _ack_explanation(conversation: Conversation, segment: Segment, say: Words, d
                what=say(f"what.{what}"), frames=frames)
 
 
-def _call_row(call: SocketCall, returning: bool, times: list[float], t0: float, say: Words) -> Row:
+def _call_row(call: SocketCall, returning: bool, times: list[tuple], t0: float, say: Words) -> Row:
     kind = MarkKind.CALL_ERROR if call.error else MarkKind.CALL
     if returning:
         return Row(_stamp(call.end, t0), marks=(Mark(call.side, say("call.returns", name=call.name, outcome=say.outcome(call)),

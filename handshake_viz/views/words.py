@@ -21,6 +21,14 @@ _EN = {
     "fold": "… {count:,} ordinary packets folded (frames {first}–{last}): {size} of data in {duration} …",
     "sent_again": "sent again: the same bytes as #{frame}",
     "sent_again.syn": "its SYN sent again: the same sequence number as #{frame}",
+    "kernel.retransmitted": "the kernel's own retransmission (tcp_retransmit_skb)",
+    "sample.buffers": "buffers: receive {receive:,} B, send {send:,} B",
+    "sample.queues": "Recv-Q {receive:,} B, Send-Q {send:,} B",
+    "sample.rto": "RTO {rto:.0f} ms, backoff {backoff}",
+    "legend.samples": "Teal: each side's socket as the kernel reported it (sock_diag, as `ss -tmi` shows it), sampled"
+                      " about every millisecond and shown at the packet that changed it: its buffer sizes (what the"
+                      " kernel made of SO_RCVBUF and SO_SNDBUF), Recv-Q (bytes received, not yet read), Send-Q (bytes"
+                      " written, not yet acknowledged), and its retransmission timeout (RTO) with how often it doubled.",
     "kernel.syn_again": "the receiver already had this SYN: it dropped the repeat, not the ACK (the kernel's TCP_OLD_DATA)",
     "call.returns": "{name} returns {outcome}",
     "call.end_of_stream": "{outcome} (end of stream)",
@@ -52,7 +60,9 @@ _EN = {
                            " send() and recv() are the sendto and recvfrom system calls. An address a call had in memory"
                            " (bind, connect, accept, a datagram's) is its socket's end as the kernel's socket events and"
                            " the packets give it; poll and select are drawn on the socket their thread used next. A call"
-                           " that waited while packets passed is drawn where it was called (…) and where it returned.",
+                           " that waited while packets passed is drawn where it was called (…) and where it returned; a"
+                           " send counts as waiting (for room in its buffer, which the peer's ACKs make) when it ran over"
+                           " a millisecond while the peer's packets came.",
     "legend.calls.lost": "The kernel's trace buffer lost {count} events: calls are missing from this diagram.",
     "legend.states.lost": "The kernel's trace buffer lost {count} events of its states during the run: where the"
                           " kernel's states differ from the packets', that may be why.",
@@ -139,6 +149,14 @@ _KO = {
     "fold": "… 평범한 패킷 {count:,}개 접음 (프레임 {first}–{last}): {duration} 동안 데이터 {size} …",
     "sent_again": "재전송: #{frame}과(와) 같은 바이트",
     "sent_again.syn": "SYN 재전송: #{frame}과(와) 같은 순서 번호",
+    "kernel.retransmitted": "커널이 직접 기록한 재전송 (tcp_retransmit_skb)",
+    "sample.buffers": "버퍼: 수신 {receive:,} B, 송신 {send:,} B",
+    "sample.queues": "Recv-Q {receive:,} B, Send-Q {send:,} B",
+    "sample.rto": "RTO {rto:.0f} ms, 백오프 {backoff}",
+    "legend.samples": "청록색: 커널이 알려 준 각 쪽 소켓의 상태 (sock_diag, `ss -tmi`가 보여 주는 것). 약 1밀리초마다 읽어"
+                      " 그것을 바꾼 패킷에 표시합니다: 버퍼 크기 (커널이 SO_RCVBUF와 SO_SNDBUF로 정한 크기), Recv-Q (받았지만"
+                      " 아직 읽지 않은 바이트), Send-Q (썼지만 아직 확인 응답되지 않은 바이트), 재전송 타임아웃(RTO)과 그"
+                      " 두 배 증가 횟수.",
     "kernel.syn_again": "받는 쪽은 이 SYN을 이미 받았다: 반복된 부분만 버리고 ACK는 받아들인다 (커널의 TCP_OLD_DATA)",
     "call.returns": "{name} 반환 {outcome}",
     "call.end_of_stream": "{outcome} (스트림 끝)",
@@ -167,7 +185,8 @@ _KO = {
                            " 그립니다(여러 프로세스가 소켓을 가지면 pid도). glibc의 send()와 recv()는 시스템 호출 sendto와"
                            " recvfrom입니다. 호출이 메모리에 가졌던 주소(bind, connect, accept, 데이터그램)는 커널의 소켓"
                            " 이벤트와 패킷이 알려 주는 소켓의 끝이며, poll과 select는 그 스레드가 다음에 쓴 소켓에 그립니다."
-                           " 기다리는 동안 패킷이 오간 호출은 호출한 곳(…)과 반환한 곳에 두 번 그립니다.",
+                           " 기다리는 동안 패킷이 오간 호출은 호출한 곳(…)과 반환한 곳에 두 번 그립니다. send는 상대의"
+                           " 패킷이 오가는 동안 1밀리초 넘게 걸렸을 때 (상대의 ACK가 만드는 버퍼 자리를) 기다린 것으로 봅니다.",
     "legend.calls.lost": "커널의 추적 버퍼가 이벤트 {count}개를 잃었습니다: 이 그림에는 빠진 호출이 있습니다.",
     "legend.states.lost": "실행 중 커널의 추적 버퍼가 상태 이벤트 {count}개를 잃었습니다: 커널의 상태가 패킷과 다르다면"
                           " 그 때문일 수 있습니다.",
@@ -456,6 +475,16 @@ _KO_SUMMARIES = {
     "shared-close": "서버가 accept 뒤 fork해서 부모와 자식이 연결을 나눠 갖는다: 자식의 close()는 자기 참조만 지우므로"
                     " 부모도 close할 때까지 FIN이 나가지 않는다. 두 번째 연결에서는 자식의 shutdown(SHUT_WR)이 곧바로"
                     " FIN을 보내고, 그 뒤 부모의 send는 EPIPE로 실패한다",
+    "nonblocking": "클라이언트가 소켓을 논블로킹(O_NONBLOCK)으로 만든다: connect는 EINPROGRESS를 반환하고, 핸드셰이크가"
+                   " 끝나면 poll이 쓰기 가능을 알리며 SO_ERROR는 0이다. 데이터가 오기 전 recv는 EAGAIN을 반환하고, 서버의"
+                   " 데이터가 도착하면 epoll_wait가 깨어난다. 이어서 느린 수신 측에 64 KB씩 send하면: 짧은 반환값, 그다음"
+                   " EAGAIN, 그리고 자리가 날 때까지 poll",
+    "mss": "전용 네임스페이스에서 lo의 MTU를 (이더넷처럼) 1500으로, 세그먼트 분할 오프로드 없이 두고 클라이언트가 send()"
+           " 한 번으로 10,000바이트를 보낸다: 두 SYN 모두 MSS 1460 (MTU에서 IPv4와 TCP 헤더 40바이트를 뺀 값, IPv6에서는"
+           " 1440)을 제안하고, 바이트는 그 크기에서 타임스탬프 옵션을 뺀 세그먼트들로 나간다",
+    "buffers": "서버는 SO_RCVBUF를, 클라이언트는 SO_SNDBUF를 16,384로 설정하고 다시 읽는다 (리눅스는 두 배로 만든다:"
+               " 32,768). 클라이언트가 128 KB를 보내는 동안 서버는 20 ms마다 8 KB씩 읽는다: 커널이 알려 주는 양쪽의 큐가"
+               " 차고 비워진다",
     "dns": "전용 네임스페이스 loopback의 53번 포트에서 도는 작은 DNS 응답기에 example.test (A) 질의를 UDP로 보내고,"
            " 같은 질의를 TCP로도 보낸다. TCP에서는 메시지마다 앞에 2바이트 길이가 붙는다",
 }
