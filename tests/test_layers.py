@@ -19,6 +19,7 @@ DOES_IO = {
     "scenarios.dataflow": "the scenarios' programs: they talk on sockets",
     "scenarios.datagrams": "the scenarios' programs: they talk on sockets",
     "scenarios.buffering": "the scenarios' programs: they talk on sockets",
+    "scenarios.local": "the scenarios' programs: they talk on sockets, named in a directory of their own",
 }
 IO_MODULES = {"scapy", "subprocess", "threading", "graphviz", "os", "pathlib", "time", "tempfile", "socket",
               "select", "mmap", "ctypes", "signal", "io", "shutil"}

@@ -21,7 +21,7 @@ from handshake_viz.core.analysis import Analyzer, Conversation, UdpConversation
 from handshake_viz.errors import CaptureError, Interrupted, PortBusyError, ScenarioError, UsageError
 from handshake_viz.kernel import causality
 from handshake_viz.kernel.record import KernelRecord
-from handshake_viz.kernel.ties import differences, socket_calls
+from handshake_viz.kernel.ties import differences, socket_calls, unix_exchanges
 from handshake_viz.live import netns, tracing
 from handshake_viz.live.capture import LiveCapture
 from handshake_viz.live.interruption import held
@@ -161,10 +161,12 @@ def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
             kernel.samples = sampler.stop()
     meant = session.resolved_calls()
     traced = socket_calls(kernel, analyzer.conversations)
+    unix = tuple(call for exchange in unix_exchanges(kernel) for call in exchange.calls)   # drawn apart: no packets
     run = ScenarioRun(scenario, capture.frames, capture.linktype, capture.records, traced if kernel.calls else meant,
                       analyzer.conversations, kernel, meant=meant)
     run.problems = (scenario.check(run) + out_of_order(run.calls, run.conversations, kernel) + lost_events(kernel)
-                    + ([f"the kernel's record differs: {d}" for d in differences(meant, traced)] if kernel.calls else []))
+                    + ([f"the kernel's record differs: {d}" for d in differences(meant, traced + unix)]
+                       if kernel.calls else []))
     return run
 
 

@@ -83,7 +83,8 @@ def timelines(subject: Subject, window: Window = Window(), lang: str = "en") -> 
                                 report(c, picture, t, own, lang)))
     lost = subject.kernel.calls_lost if subject.kernel else 0
     for exchange in subject.unix:
-        diagram = unix_timeline(exchange, None, lang, lost)
+        alone = not conversations and len(subject.unix) == 1   # a scenario's run of one exchange: its title
+        diagram = unix_timeline(exchange, subject.title if alone else None, lang, lost)
         drawings.append(Drawing(subject.unix_stem(exchange), diagram,
                                 report=lambda picture, e=exchange, t=diagram.title: unix_report(e, picture, t, lang)))
     return drawings

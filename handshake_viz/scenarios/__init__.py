@@ -65,8 +65,8 @@ class Session:
         returned = result[0] if isinstance(result, tuple) and result else result
         if sock is None and isinstance(returned, socket.socket):
             sock = returned
-        if peer is None and name == "recvfrom" and side == SERVER:
-            peer = endpoint_text(*result[1][:2])   # the client this datagram came from
+        if peer is None and name == "recvfrom" and side == SERVER and isinstance(result[1], tuple):
+            peer = endpoint_text(*result[1][:2])   # the UDP client this datagram came from
         self._record(SocketCall(side, name, args, start, time.time(), _result_text(name, result), tid=tid, fd=fd),
                      sock, peer)
         return result
@@ -94,8 +94,7 @@ class Session:
                 continue
             endpoint = peer or self._endpoints.get(id(sock))
             resolved.append(dataclasses.replace(
-                call, endpoint=endpoint, protocol="tcp" if sock.type == socket.SOCK_STREAM else "udp",
-                local=None if endpoint else self._bound.get(id(sock))))
+                call, endpoint=endpoint, protocol=_protocol(sock), local=None if endpoint else self._bound.get(id(sock))))
         return resolved
 
     def in_process(self, work: Callable[[], None], once_listening: bool = False) -> Callable[[], None]:
@@ -262,13 +261,25 @@ class Session:
             raise ScenarioError("the scenario's sockets did not finish in time")
 
 
+def _protocol(sock: socket.socket) -> str:
+    stream = sock.type == socket.SOCK_STREAM
+    if sock.family == socket.AF_UNIX:
+        return "unix-stream" if stream else "unix-dgram"
+    return "tcp" if stream else "udp"
+
+
+def _address_text(address) -> str:
+    """An address a call returned: (host, port, ...) on the network, a name (or none) for AF_UNIX."""
+    return endpoint_text(*address[:2]) if isinstance(address, tuple) else address or "unnamed"
+
+
 def _result_text(name: str, result) -> str:
     if isinstance(result, socket.socket):
         return f"fd {result.fileno()}"
     if isinstance(result, tuple) and result and isinstance(result[0], socket.socket):
-        return f"fd {result[0].fileno()} ({endpoint_text(*result[1][:2])})"
+        return f"fd {result[0].fileno()} ({_address_text(result[1])})"
     if isinstance(result, tuple) and result and isinstance(result[0], bytes):  # recvfrom
-        return f"{len(result[0])} ({endpoint_text(*result[1][:2])})"
+        return f"{len(result[0])} ({_address_text(result[1])})"
     if isinstance(result, bytes):
         return f"{len(result)}"
     if result is None:
@@ -366,4 +377,4 @@ def scenario(name: str, summary: str, check: Callable, **options):
 
 
 # The catalogue, in the order `list` shows it.
-from handshake_viz.scenarios import lifecycle, dataflow, datagrams, recovery, buffering  # noqa: E402,F401,I001 (this order)
+from handshake_viz.scenarios import lifecycle, dataflow, datagrams, recovery, buffering, local  # noqa: E402,F401,I001 (this order)

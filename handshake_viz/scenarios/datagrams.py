@@ -84,7 +84,7 @@ def _udp_boundaries(session: Session) -> None:
         expect(sent.wait(SOCKET_TIMEOUT), "the client never sent")
         for _ in PIECES:
             session.recvfrom(SERVER, sock)
-        session.call(SERVER, "recvmsg", str(SMALL_BUFFER), _read_truncated, sock, sock=sock)
+        session.call(SERVER, "recvmsg", str(SMALL_BUFFER), read_truncated, sock, sock=sock)
         session.close(SERVER, sock)
 
     def client():
@@ -97,7 +97,7 @@ def _udp_boundaries(session: Session) -> None:
     session.run_sides(server, client)
 
 
-def _read_truncated(sock: socket.socket) -> str:
+def read_truncated(sock: socket.socket) -> str:
     data, _, flags, _ = sock.recvmsg(SMALL_BUFFER)
     return f"{len(data)}" + (", MSG_TRUNC" if flags & socket.MSG_TRUNC else "")
 

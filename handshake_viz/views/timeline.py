@@ -17,7 +17,7 @@ from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
 from handshake_viz.kernel.view import JUDGED_BY_THE_SOCKET, KernelView
 from handshake_viz.views.words import Words
 from handshake_viz.wire import dns
-from handshake_viz.wire.records import ACK, FIN, SYN, PacketRecord, Side, SocketCall, TcpOptions, endpoint_text, flag_names
+from handshake_viz.wire.records import ACK, FIN, READS, SYN, PacketRecord, Side, SocketCall, TcpOptions, endpoint_text, flag_names
 
 # Calls that wait for the peer; others (send, close, shutdown) emit their packets during the
 # call and return at once, so they are drawn once, where they were made.
@@ -160,10 +160,53 @@ def unix_timeline(exchange, title: str | None = None, lang: str = "en", calls_lo
     t0 = min(c.start for c in calls)
     # With no packets, what a waiting call waited for is the other side's calls: drawn again where it returned.
     times = [(c.start, None) for c in calls]
-    rows = tuple(_call_row(call, returning, times, t0, say) for _, (call, returning, _) in _in_time_order([], calls, times))
+    rows, last_row = [], {}   # the call's row, or the row where it returned
+    for _, (call, returning, number) in _in_time_order([], calls, times):
+        last_row[number] = len(rows)
+        rows.append(_call_row(call, returning, times, t0, say))
+    for send, read, label in _unix_moves(calls, exchange.kind, say):   # what the kernel copied, drawn as an arrow
+        row = rows[last_row[read]]
+        arrow = Arrow(calls[send].side, calls[read].side, label, ArrowKind.DATA, sent_row=last_row[send])
+        rows[last_row[read]] = Row(row.stamp, arrow, row.marks, row.fold)
     lanes = (Lane(CLIENT, say("side.client"), exchange.ends[CLIENT]), Lane(SERVER, say("side.server"), exchange.ends[SERVER]))
     title = title or f"{exchange.kind} (AF_UNIX): {exchange.ends[CLIENT]} → {exchange.ends[SERVER]}"
-    return Diagram(title, lanes, rows, (), (), (say("legend.unix"),) + _calls_legend(exchange.calls, calls_lost, say))
+    return Diagram(title, lanes, tuple(rows), (), (), (say("legend.unix"),) + _calls_legend(exchange.calls, calls_lost, say))
+
+
+def _unix_moves(calls: tuple[SocketCall, ...], kind: str, say: Words) -> list[tuple[int, int, tuple[str, ...]]]:
+    """(send, read, label) by their positions in calls: each read, with the send its first byte
+    came from. A stream is one run of bytes each way (a read takes any number of sends' bytes);
+    datagrams queue whole, first in, first out, and a read takes one (cut to its buffer)."""
+    moves = []
+    for side in (CLIENT, SERVER):
+        sends = [(i, _moved(c)) for i, c in enumerate(calls) if c.side == side and c.name in SENDING_CALLS and _moved(c)]
+        reads = sorted(((i, _moved(c)) for i, c in enumerate(calls)
+                        if c.side != side and c.name in READS and _moved(c)), key=lambda pair: calls[pair[0]].end)
+        moves += (_datagrams_read if kind == "unix-dgram" else _stream_read)(sends, reads, say)
+    return moves
+
+
+def _datagrams_read(sends: list, reads: list, say: Words) -> list:
+    return [(send, read, (say("unix.datagram", size=sent) if got == sent else say("unix.cut", size=sent, read=got),))
+            for (send, sent), (read, got) in zip(sends, reads)]
+
+
+def _stream_read(sends: list, reads: list, say: Words) -> list:
+    ends, offset, moves = list(itertools.accumulate(size for _, size in sends)), 0, []
+    for read, got in reads:
+        first, last = bisect.bisect_right(ends, offset), bisect.bisect_left(ends, offset + got)
+        if first < len(sends):
+            count = min(last, len(sends) - 1) - first + 1
+            words = say("unix.bytes.joined" if count > 1 else "unix.bytes", size=got, sends=count)
+            moves.append((sends[first][0], read, tuple(words.split("\n"))))
+        offset += got
+    return moves
+
+
+def _moved(call: SocketCall) -> int:
+    """How many bytes a send or read moved (0 for a failure or an end of stream)."""
+    number = call.result.split(" ")[0].rstrip(",")
+    return int(number) if not call.error and number.isdigit() else 0
 
 
 def _packets(conversation) -> list[tuple]:

@@ -22,6 +22,10 @@ _EN = {
     "sent_again": "sent again: the same bytes as #{frame}",
     "sent_again.syn": "its SYN sent again: the same sequence number as #{frame}",
     "kernel.retransmitted": "the kernel's own retransmission (tcp_retransmit_skb)",
+    "unix.bytes": "{size:,} bytes copied by the kernel",
+    "unix.bytes.joined": "{size:,} bytes copied by the kernel, from {sends} sends:\na stream keeps no boundaries",
+    "unix.datagram": "a {size:,}-byte datagram, copied whole",
+    "unix.cut": "a {size:,}-byte datagram; {read:,} bytes read, the rest discarded",
     "sample.buffers": "buffers: receive {receive:,} B, send {send:,} B",
     "sample.queues": "Recv-Q {receive:,} B, Send-Q {send:,} B",
     "sample.rto": "RTO {rto:.0f} ms, backoff {backoff}",
@@ -150,6 +154,10 @@ _KO = {
     "sent_again": "재전송: #{frame}과(와) 같은 바이트",
     "sent_again.syn": "SYN 재전송: #{frame}과(와) 같은 순서 번호",
     "kernel.retransmitted": "커널이 직접 기록한 재전송 (tcp_retransmit_skb)",
+    "unix.bytes": "커널이 복사한 {size:,}바이트",
+    "unix.bytes.joined": "커널이 복사한 {size:,}바이트, send {sends}번에서:\n스트림은 경계를 지키지 않는다",
+    "unix.datagram": "{size:,}바이트 데이터그램, 통째로 복사됨",
+    "unix.cut": "{size:,}바이트 데이터그램: {read:,}바이트만 읽고 나머지는 버려짐",
     "sample.buffers": "버퍼: 수신 {receive:,} B, 송신 {send:,} B",
     "sample.queues": "Recv-Q {receive:,} B, Send-Q {send:,} B",
     "sample.rto": "RTO {rto:.0f} ms, 백오프 {backoff}",
@@ -485,6 +493,12 @@ _KO_SUMMARIES = {
     "buffers": "서버는 SO_RCVBUF를, 클라이언트는 SO_SNDBUF를 16,384로 설정하고 다시 읽는다 (리눅스는 두 배로 만든다:"
                " 32,768). 클라이언트가 128 KB를 보내는 동안 서버는 20 ms마다 8 KB씩 읽는다: 커널이 알려 주는 양쪽의 큐가"
                " 차고 비워진다",
+    "unix-stream": "stream-boundaries를 유닉스 도메인 스트림 소켓(AF_UNIX, SOCK_STREAM, 파일 시스템의 이름)으로: send()"
+                   " 세 번, recv() 한 번이 13바이트를 모두 반환하고 서버가 그대로 돌려보낸다. 패킷은 없다: 커널이 한 소켓에서"
+                   " 다른 소켓으로 바이트를 복사하기 때문이다",
+    "unix-dgram": "udp-boundaries를 유닉스 도메인 데이터그램 소켓(AF_UNIX, SOCK_DGRAM, 각자 이름에 bind)으로: sendto() 세 번,"
+                  " recvfrom() 세 번이 각각 데이터그램 하나를 통째로 반환하고, 20바이트 데이터그램을 8바이트로 읽으면 잘리며"
+                  " (MSG_TRUNC), 클라이언트의 이름으로 응답이 간다. 패킷은 없다",
     "dns": "전용 네임스페이스 loopback의 53번 포트에서 도는 작은 DNS 응답기에 example.test (A) 질의를 UDP로 보내고,"
            " 같은 질의를 TCP로도 보낸다. TCP에서는 메시지마다 앞에 2바이트 길이가 붙는다",
 }
