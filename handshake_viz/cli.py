@@ -22,6 +22,7 @@ from handshake_viz.views.header import headers
 from handshake_viz.views.timeline import Window
 from handshake_viz.views.words import LANGUAGES, Words
 from handshake_viz.wire.pcapfile import CaptureReader, write_pcap
+from handshake_viz.wire.records import DATAGRAMS
 
 DEFAULT_OUT = Path("out")
 DEFAULT_CAPTURES = Path("captures")
@@ -360,7 +361,7 @@ def _phases(conversations: list) -> str:
     if len(conversations) != 1:
         return f"{len(conversations)} conversations"
     [conversation] = conversations
-    if conversation.protocol == "udp":
+    if conversation.protocol in DATAGRAMS:
         return f"{len(conversation.datagrams)} datagrams"
     return ", ".join(f"{phase} {last - first + 1}" for phase, first, last in conversation.phases())
 

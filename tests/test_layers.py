@@ -20,10 +20,11 @@ DOES_IO = {
     "scenarios.datagrams": "the scenarios' programs: they talk on sockets",
     "scenarios.buffering": "the scenarios' programs: they talk on sockets",
     "scenarios.local": "the scenarios' programs: they talk on sockets, named in a directory of their own",
+    "scenarios.groups": "the scenarios' programs: they talk on sockets",
 }
 IO_MODULES = {"scapy", "subprocess", "threading", "graphviz", "os", "pathlib", "time", "tempfile", "socket",
               "select", "mmap", "ctypes", "signal", "io", "shutil"}
-PURE_CONVERSIONS = {"wire.dissect", "wire.dns", "kernel.sockdiag"}   # use socket only for its constants and inet_ntop/inet_pton
+PURE_CONVERSIONS = {"wire.dissect", "wire.dns", "wire.groups", "kernel.sockdiag"}   # use socket only for its constants and inet_ntop/inet_pton
 
 
 def module_name(path: Path) -> str:

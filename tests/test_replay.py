@@ -26,9 +26,10 @@ def test_a_capture_of_many_conversations_gets_an_index_and_an_overview(shared_pc
     assert replay(path, "--out", tmp_path, "--format", "svg").returncode == 0
     index = (tmp_path / f"{path.stem}-index.md").read_text()
     rows = [line for line in index.splitlines() if line.startswith("| ") and line[2].isdigit()]
-    assert len(rows) == 19
+    assert len(rows) == 20   # 19 TCP and UDP conversations, and a router's IGMP queries to 224.0.0.1
+    assert any("| igmp | 235.247.89.226 | 224.0.0.1 | 3 |" in row for row in rows)
     for row in rows:
         link = row.split("](")[1].split(")")[0]
         assert (tmp_path / link).exists()
     overview = (tmp_path / f"{path.stem}-overview.svg").read_text()
-    assert "172.16.11.12" in overview and "#2 UDP :53" in overview
+    assert "172.16.11.12" in overview and "#3 UDP :53" in overview

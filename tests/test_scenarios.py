@@ -139,7 +139,7 @@ def test_list_prints_the_whole_catalogue(capsys):
     assert main(["list"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert names == list(SCENARIOS)
-    assert len(names) == 30
+    assert len(names) == 32
 
 
 def watch_command(tmp_path, port, *rest):

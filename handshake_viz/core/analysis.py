@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from handshake_viz.core.marks import KEEP_ALIVE, FlowMarks, HandshakeTiming, mark
 from handshake_viz.core.tcp_states import TcpState, Trigger, next_state
-from handshake_viz.wire.records import ACK, CLIENT, FIN, RST, SERVER, SYN, PacketRecord, Side, endpoint_text, other
+from handshake_viz.wire.records import ACK, CLIENT, DATAGRAMS, PORTLESS, FIN, RST, SERVER, SYN, PacketRecord, Side, endpoint_text, other
 from handshake_viz.wire.seqnum import relative, seq_add, seq_ge, seq_gt
 
 
@@ -223,11 +223,11 @@ class Conversation:
 
     @property
     def client_text(self) -> str:
-        return endpoint_text(*self.client)
+        return endpoint_text(*self.client) if self.protocol not in PORTLESS else self.client[0]
 
     @property
     def server_text(self) -> str:
-        return endpoint_text(*self.server)
+        return endpoint_text(*self.server) if self.protocol not in PORTLESS else self.server[0]
 
     @property
     def teardown(self) -> Teardown:
@@ -349,7 +349,7 @@ class Analyzer:
                 if self.keep:
                     conversation.icmp_errors.append(record)
                 events.append(IcmpErrorReceived(conversation.index, record, sender))
-        elif record.protocol == "udp":
+        elif record.protocol in DATAGRAMS:
             self._datagram(conversation, Datagram(record, conversation.side_of(record)), events)
         else:
             step = _TcpStep(conversation, record, events)
@@ -398,13 +398,13 @@ class Analyzer:
             self._end(key, events)
         flags = record.flags
         src, dst = (record.src, record.sport), (record.dst, record.dport)
-        if record.protocol == "udp" or record.icmp or flags & (SYN | ACK) == SYN:
+        if record.protocol in DATAGRAMS or record.icmp or flags & (SYN | ACK) == SYN:
             client, server = src, dst
         elif flags & SYN:
             client, server = dst, src
         else:  # no handshake seen: the lower port is the better guess for the server
             client, server = (dst, src) if record.sport < record.dport else (src, dst)
-        kind = UdpConversation if record.protocol == "udp" else Conversation
+        kind = UdpConversation if record.protocol in DATAGRAMS else Conversation
         conversation = kind(self._count, record.protocol, client, server)
         self._count += 1
         if self.keep:

@@ -16,8 +16,11 @@ point to, so:
 
 import dataclasses
 import errno
+import ipaddress
 import re
 from dataclasses import dataclass, field
+
+from handshake_viz.wire.records import endpoint_text
 
 # Calls traced, by the syscall's name: what each is to the reader.
 SOCKET_CALLS = ("socket", "socketpair", "bind", "listen", "accept", "accept4", "connect", "shutdown",
@@ -50,8 +53,11 @@ OPTIONS = {
         7: "TCP_SYNCNT", 8: "TCP_LINGER2", 9: "TCP_DEFER_ACCEPT", 10: "TCP_WINDOW_CLAMP", 11: "TCP_INFO",
         12: "TCP_QUICKACK", 13: "TCP_CONGESTION", 18: "TCP_USER_TIMEOUT", 23: "TCP_FASTOPEN",
         25: "TCP_NOTSENT_LOWAT", 30: "TCP_FASTOPEN_CONNECT"},
-    0: {1: "IP_TOS", 2: "IP_TTL", 10: "IP_MTU_DISCOVER", 11: "IP_RECVERR", 24: "IP_BIND_ADDRESS_NO_PORT"},
-    41: {25: "IPV6_RECVERR", 26: "IPV6_V6ONLY"},
+    0: {1: "IP_TOS", 2: "IP_TTL", 10: "IP_MTU_DISCOVER", 11: "IP_RECVERR", 24: "IP_BIND_ADDRESS_NO_PORT",
+        32: "IP_MULTICAST_IF", 33: "IP_MULTICAST_TTL", 34: "IP_MULTICAST_LOOP", 35: "IP_ADD_MEMBERSHIP",
+        36: "IP_DROP_MEMBERSHIP", 49: "IP_MULTICAST_ALL"},
+    41: {17: "IPV6_MULTICAST_IF", 18: "IPV6_MULTICAST_HOPS", 19: "IPV6_MULTICAST_LOOP", 20: "IPV6_JOIN_GROUP",
+         21: "IPV6_LEAVE_GROUP", 25: "IPV6_RECVERR", 26: "IPV6_V6ONLY", 29: "IPV6_MULTICAST_ALL"},
 }
 SHUTDOWN_HOW = {0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"}
 MSG_FLAGS = ((0x1, "MSG_OOB"), (0x2, "MSG_PEEK"), (0x20, "MSG_TRUNC"), (0x40, "MSG_DONTWAIT"), (0x100, "MSG_WAITALL"),
@@ -149,6 +155,7 @@ class _Socket:
     listener: int | None = None
     ends: tuple | None = None    # (local port, remote port, local address, remote address) as its sk said
     pids: list[int] = field(default_factory=list)
+    bound: tuple | None = None   # (address, port) its bind() was given, as the C library's uprobe read it
 
 
 @dataclass
@@ -258,16 +265,19 @@ class _Resolver:
             pending.fresh.add(sk)
 
     def _option(self, line: TraceLine) -> None:
-        """The C library's setsockopt, about to make the call: the value it was given."""
-        self.options[line.tid] = line.fields
+        """The C library's setsockopt or bind, about to make the call: the value it was given."""
+        self.options[line.tid] = {**line.fields, "function": line.event}
 
     def _enter(self, line: TraceLine) -> None:
         """A call begins: its fd means the socket it means now (another thread may close it and
         reuse the number before this call returns); close gives the number up at once."""
         pending = _Pending(line.event[10:], line.fields, line.time, line.tgid)
-        given = self.options.pop(line.tid, None) if pending.name == "setsockopt" else None
-        if given and all(given.get(name) == line.fields.get(name) for name in ("fd", "level", "optname")):
+        given = self.options.pop(line.tid, None) if pending.name in ("setsockopt", "bind") else None
+        if given and given["function"] == pending.name == "setsockopt" and all(
+                given.get(name) == line.fields.get(name) for name in ("fd", "level", "optname")):
             pending.fields = {**line.fields, "value": given["value"], "second": given["second"]}
+        elif given and given["function"] == pending.name == "bind" and given.get("fd") == line.fields.get("fd"):
+            pending.fields = {**line.fields, "address": _sockaddr(given)}
         table = self.tables.setdefault(line.tgid, {})
         fd = pending.fd
         if fd is not None and pending.name not in ("socket", "socketpair"):
@@ -346,6 +356,9 @@ class _Resolver:
         if number is None:
             return
         self._learn(number, pending)
+        bound = pending.fields.get("address") if pending.name == "bind" and ret == 0 else None
+        if bound is not None and bound[1]:   # its own end until its events say (a UDP socket's never do)
+            self.sockets[number].bound = bound
         moved = None
         if pending.name in _MOVING:   # what the socket's events say moved (per message, for the mmsg calls)
             moved = sum(size for _, size in pending.sks) if pending.sks else max(ret, 0)
@@ -415,13 +428,15 @@ class _Resolver:
     def result(self) -> CallTrace:
         sockets = []
         for s in self.sockets:
-            local, remote, local_address, remote_address = s.ends or (None, None, None, None)
+            local, remote, local_address, remote_address = s.ends or (
+                (s.bound[1], None, s.bound[0], None) if s.bound else (None, None, None, None))
             sockets.append(TracedSocket(s.number, s.family, s.kind, local, remote, local_address, remote_address,
                                         s.listener, tuple(s.pids)))
         return CallTrace(sorted(self.calls, key=lambda c: c.start), sockets)
 
 
 _EVENTS = {"sched_process_exec": _Resolver._exec, "sched_process_exit": _Resolver._exit, "setsockopt": _Resolver._option,
+           "bind": _Resolver._option,
            "inet_sock_set_state": _Resolver._state, "sock_send_length": _Resolver._moved,
            "sock_recv_length": _Resolver._moved}
 _EXITS = {"socket": _Resolver._socket, "socketpair": _Resolver._socketpair, "accept": _Resolver._accept,
@@ -477,6 +492,8 @@ def _socket_args(fields: dict) -> str:
 
 def _args(name: str, fields: dict) -> str:
     """The registers of a call on a socket, in words."""
+    if name == "bind" and fields.get("address"):
+        return endpoint_text(*fields["address"])
     if name == "listen":
         return str(fields["backlog"])
     if name == "shutdown":
@@ -497,13 +514,40 @@ def _args(name: str, fields: dict) -> str:
     return flags
 
 
+def _sockaddr(given: dict) -> tuple[str, int] | None:
+    """The address and port of the sockaddr bind() was given, read by the uprobe as words of its
+    memory (little-endian here); None for a family without them (AF_UNIX's path)."""
+    port = int.from_bytes(given["port"].to_bytes(2, "little"), "big")
+    if given["family"] == 2:     # AF_INET
+        return str(ipaddress.IPv4Address(given["address"].to_bytes(4, "little"))), port
+    if given["family"] == 10:    # AF_INET6
+        words = b"".join(given[f"word{i}"].to_bytes(4, "little") for i in range(4))
+        return str(ipaddress.IPv6Address(words)), port
+    return None
+
+
+_ADDRESS_OPTIONS = {(0, 32)}             # IP_MULTICAST_IF: an in_addr
+_MEMBERSHIP_OPTIONS = {(0, 35), (0, 36)}  # IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP: a group and an interface address
+
+
 def _value(fields: dict) -> str:
-    """A setsockopt value, as the C library's uprobe read it: an int, or SO_LINGER's struct."""
+    """A setsockopt value, as the C library's uprobe read it (its first two ints): an int, an
+    IPv4 address, SO_LINGER's struct, or struct ip_mreq's group and interface."""
     if "value" not in fields:
         return ""
-    if (fields["level"], fields["optname"]) == (1, 13) and fields["optlen"] == 8:   # SOL_SOCKET, SO_LINGER
+    option, length = (fields["level"], fields["optname"]), fields["optlen"]
+    if option == (1, 13) and length == 8:   # SOL_SOCKET, SO_LINGER
         return f", {{l_onoff {fields['value']}, l_linger {fields['second']}}}"
-    return f", {fields['value']}" if fields["optlen"] == 4 else ""
+    if option in _ADDRESS_OPTIONS and length == 4:
+        return f", {_ipv4(fields['value'])}"
+    if option in _MEMBERSHIP_OPTIONS and length in (8, 12):
+        return f", {{group {_ipv4(fields['value'])}, interface {_ipv4(fields['second'])}}}"
+    return f", {fields['value']}" if length == 4 else ""
+
+
+def _ipv4(word: int) -> str:
+    """An in_addr the uprobe read as a signed int of memory (little-endian here)."""
+    return str(ipaddress.IPv4Address((word & 0xFFFFFFFF).to_bytes(4, "little")))
 
 
 def _wait_args(name: str, fields: dict) -> str:

@@ -30,7 +30,7 @@ def check(calls: Iterable[SocketCall], conversations: list, kernel: KernelRecord
     """Every violation, as a sentence naming the call or state and the packet; empty when causal."""
     start = min((_packets(c)[0].record.time for c in conversations if _packets(c)), default=0.0)
     problems: list[str] = []
-    read_so_far: dict[tuple[int, str], int] = {}
+    read_so_far: dict[tuple, int] = {}
     conversation_of = finder(conversations)
     for call in sorted(calls, key=lambda c: c.end):
         conversation = conversation_of(call)
@@ -135,8 +135,9 @@ def _udp_call(call: SocketCall, conversation: UdpConversation, read_so_far: dict
 
 
 def _udp_read(call: SocketCall, conversation: UdpConversation, read_so_far: dict):
-    """A read cannot return a datagram before it arrived."""
-    key = (conversation.index, call.side)
+    """A read cannot return a datagram before it arrived. Each socket gets its own copy (a
+    broadcast or a group's datagram reaches every socket bound to its port), so reads count per socket."""
+    key = (conversation.index, call.side, call.pid, call.fd)
     read_so_far[key] = read_so_far.get(key, 0) + 1
     arrived = [d.record for d in conversation.datagrams if d.sender != call.side and not d.record.icmp]
     if sum(1 for r in arrived if r.time <= call.end + RESOLUTION) < read_so_far[key]:

@@ -76,7 +76,7 @@ def _as_socket_call(call: TracedCall, place: Place, sock: TracedSocket, protocol
     conversation, result = place.conversation, call.result
     address = None
     if call.name == "bind":
-        address = _own_end(place, sock)
+        address = None if call.args else _own_end(place, sock)   # what it was given, when the uprobe read it
     elif call.name == "connect":
         peer = conversation and (conversation.server_text if place.side == CLIENT else conversation.client_text)
         address = peer or (f"port {sock.remote_port}" if sock.remote_port else None)
@@ -198,11 +198,12 @@ def _handshake_end(conversation) -> float:
 
 def _udp_calls(sock: TracedSocket, calls: list[TracedCall], datagrams: "_Datagrams", who: bool) -> list[SocketCall]:
     """Each send or receive tied to its datagram; the socket's other calls to its one exchange,
-    or, when it talked with several clients (a server), to its own port."""
+    or, when it talked with several clients (a server) or with none (a bound socket that got
+    nothing), to its own port."""
     taken: set[int] = set()
     read_from: dict = {}   # port -> where its oldest datagram not yet read may be, in its list
     tied: dict[int, tuple[Place, object]] = {}
-    local_port = None
+    local_port = sock.local_port   # what its bind() was given, when the uprobe read it
     for number, call in enumerate(calls):
         match = datagrams.moved_by(call, taken, local_port, read_from)
         if match is not None:
@@ -216,7 +217,8 @@ def _udp_calls(sock: TracedSocket, calls: list[TracedCall], datagrams: "_Datagra
     if len(exchanges) == 1:
         place = next(iter(exchanges.values()))
     else:
-        place = Place(SERVER, None, _wildcard(sock, local_port)) if exchanges else None
+        own = endpoint_text(sock.local_address, local_port) if sock.local_address else _wildcard(sock, local_port)
+        place = Place(SERVER, None, own) if exchanges or local_port else None
     if place is None:
         return []
     result = []

@@ -30,13 +30,28 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from handshake_viz.errors import CaptureError, PrivilegeError
 from handshake_viz.wire.dissect import LINKTYPE_ETHERNET, FrameDecoder
 from handshake_viz.wire.pcapfile import SNAPLEN, RawFrame, as_written
 from handshake_viz.wire.records import PacketRecord
 
-LOOPBACK = "lo"
+
+
+@dataclass(frozen=True)
+class Link:
+    """The interface a capture listens on. On loopback each packet passes twice, and the incoming
+    copy is the one kept; on a link to another host (a veth a scenario's namespace makes) a packet
+    this host sends is seen only going out. Markers go where they cross the interface."""
+
+    name: str = "lo"
+    outgoing: bool = False                  # keep the packets going out (a real link), not coming in
+    marker_from: str = "127.0.0.1"
+    marker_to: str = "127.0.0.1"            # on a link: its IPv4 broadcast address
+
+
+LOOPBACK = Link()
 BLOCK_SIZE = 1 << 19        # a block must hold the largest frame (SNAPLEN plus headers)
 BLOCKS = 128                # 64 MB: loopback bursts outrun Python; a full ring is counted as drops
 FRAME_SIZE = 2048           # only checked by the kernel for V3, whose frames are variable
@@ -83,13 +98,15 @@ class LiveCapture:
 
     linktype = LINKTYPE_ETHERNET  # Linux loopback frames carry a zeroed Ethernet header
 
-    def __init__(self, ports: list[int], iface: str = LOOPBACK):
+    def __init__(self, ports: list[int], link: Link = LOOPBACK, also: str = ""):
         # The scenario's own ports, and ICMP errors quoting a UDP/TCP header with one of them
-        # (the quoted header's ports sit 28/30 bytes into ICMP, 48/50 into ICMPv6 after its IPv6).
+        # (the quoted header's ports sit 28/30 bytes into ICMP, 48/50 into ICMPv6 after its IPv6);
+        # also: what else it needs seen (a filter expression: its group's membership reports).
         self.bpf = " or ".join(
             f"port {port} or (icmp and (icmp[28:2] = {port} or icmp[30:2] = {port}))"
-            f" or (icmp6 and (ip6[88:2] = {port} or ip6[90:2] = {port}))" for port in ports)
-        self.iface = iface
+            f" or (icmp6 and (ip6[88:2] = {port} or ip6[90:2] = {port}))" for port in ports) + (
+            f" or {also}" if also else "")
+        self.link = link
         self.frames: list[RawFrame] = []
         self.records: list[PacketRecord] = []
         self._decoder = FrameDecoder()
@@ -115,7 +132,8 @@ class LiveCapture:
 
     def _open(self) -> None:
         self._marker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._marker.bind(("127.0.0.1", 0))
+        self._marker.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        self._marker.bind((self.link.marker_from, 0))
         marker_port = self._marker.getsockname()[1]
         instructions = compile_filter(f"(udp and src port {marker_port} and dst port {marker_port}) or {self.bpf}")
         self._marker_port = marker_port
@@ -123,29 +141,30 @@ class LiveCapture:
             # Protocol 0: nothing arrives until bind(), when the filter and the ring are in place.
             self._socket = sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
             sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
-            sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+            if not self.link.outgoing:
+                sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
             keep = ctypes.create_string_buffer(instructions)
             sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER,
                             struct.pack("HL", len(instructions) // 8, ctypes.addressof(keep)))
             sock.setsockopt(SOL_PACKET, PACKET_RX_RING, struct.pack(
                 "7I", BLOCK_SIZE, BLOCKS, FRAME_SIZE, BLOCK_SIZE // FRAME_SIZE * BLOCKS, RETIRE_MS, 0, 0))
             self._ring = mmap.mmap(sock.fileno(), BLOCK_SIZE * BLOCKS)
-            sock.bind((self.iface, ETH_P_ALL))
+            sock.bind((self.link.name, ETH_P_ALL))
         except OSError as error:
-            raise CaptureError(f"the capture on {self.iface} did not start: {error.strerror or error}")
+            raise CaptureError(f"the capture on {self.link.name} did not start: {error.strerror or error}")
         self._statistics()  # reading the counters resets them: count from here
         self._reader = threading.Thread(target=self._read, name="capture", daemon=True)
         self._reader.start()
 
     def flush(self, timeout: float = READY_TIMEOUT) -> None:
         """Send a marker from every CPU this process may use and wait until all are read: then
-        every packet sent on loopback before this call has been captured."""
+        every packet sent on the link before this call has been captured."""
         numbers = []
         for cpu in sorted(os.sched_getaffinity(0)):
             self._markers_sent += 1
             numbers.append(self._markers_sent)
             _send_from(cpu, self._marker, MARKER + str(self._markers_sent).encode(),
-                       ("127.0.0.1", self._marker_port))
+                       (self.link.marker_to, self._marker_port))
         self.wait_for(lambda _: self._markers_seen.issuperset(numbers), timeout, "its own marker packets")
 
     def _statistics(self) -> tuple[int, int]:

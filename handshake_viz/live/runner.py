@@ -23,12 +23,12 @@ from handshake_viz.kernel import causality
 from handshake_viz.kernel.record import KernelRecord
 from handshake_viz.kernel.ties import differences, socket_calls, unix_exchanges
 from handshake_viz.live import netns, tracing
-from handshake_viz.live.capture import LiveCapture
+from handshake_viz.live.capture import LOOPBACK, Link, LiveCapture
 from handshake_viz.live.interruption import held
 from handshake_viz.live.queues import QueueSampler
 from handshake_viz.live.tracing import KernelTrace
 from handshake_viz.output.files import invoking_user
-from handshake_viz.scenarios import Scenario, Session, Traffic
+from handshake_viz.scenarios import LINK, LINK_BROADCAST, LINK_HOSTS, LINK_SETUP, Scenario, Session, Traffic
 from handshake_viz.wire.pcapfile import RawFrame
 from handshake_viz.wire.records import PacketRecord, SocketCall, endpoint_text
 
@@ -109,11 +109,14 @@ def run_scenario(scenario: Scenario, host: str = "127.0.0.1", port: int | None =
     """Run scenario's program under capture (in its own namespace if it needs one) and check it:
     its promises about the wire, and the order of its calls, packets and kernel states."""
     sweep_leftovers()
+    family = "ipv6" if ":" in host else "ipv4"
+    if family == "ipv6" and scenario.ipv4_only:
+        raise UsageError(f"scenario {scenario.name} has no IPv6 form: {scenario.ipv4_only}")
     if scenario.setup is not None:
         # Any port is free in a fresh namespace; one free on the machine is also no other run's.
         port = scenario.port or port or free_port(host)
-        with netns.namespace(scenario.setup(port)):
-            return _run(scenario, host, port)
+        with netns.namespace((LINK_SETUP if scenario.on_link else ()) + scenario.setup(port)):
+            return _run(scenario, LINK_HOSTS[family] if scenario.on_link else host, port)
     if port is not None:
         require_free(host, port)
     return _run(scenario, host, scenario.port or port or free_port(host))
@@ -140,7 +143,9 @@ def _run(scenario: Scenario, host: str, port: int) -> ScenarioRun:
     session = Session(host, port)
     pending, analyzer = pending_traffic(scenario.traffic)
     sampler = QueueSampler(port) if scenario.sampled else nullcontext()
-    with KernelTrace(port) as trace, LiveCapture([port]) as capture, _kept(capture, scenario.name), sampler:
+    link = Link(LINK, outgoing=True, marker_from=LINK_HOSTS["ipv4"], marker_to=LINK_BROADCAST) if scenario.on_link else LOOPBACK
+    with (KernelTrace(port) as trace, LiveCapture([port], link, scenario.capture_also) as capture,
+          _kept(capture, scenario.name), sampler):
         trace.follow()   # this thread, and so the program's threads, started below
         start = time.time()
         try:

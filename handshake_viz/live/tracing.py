@@ -170,7 +170,7 @@ class CallTracing:
                 _write(self.instance / "events" / event / "enable", "1")
 
     def _events(self) -> tuple[str, ...]:
-        return CALL_EVENTS + ((self.probe.event,) if self.probe and self.probe.event else ())
+        return CALL_EVENTS + (self.probe.events if self.probe else ())
 
     def read_into(self, record: KernelRecord, roots: set[int], window: tuple[float, float] | None) -> None:
         if self.instance is None:

@@ -1,10 +1,11 @@
-"""The values a program gives setsockopt, read from its memory as it calls the C library.
+"""The values a program gives setsockopt and bind, read from its memory as it calls the C library.
 
-The syscall tracepoints carry registers, and setsockopt's value is behind a pointer: which
-SO_LINGER a program set ({1, 0}: close sends a RST) is nowhere in them. A uprobe on the C
-library's setsockopt reads it, as the call begins, in the program's own memory. Only programs
+The syscall tracepoints carry registers, and setsockopt's value and bind's address are behind
+pointers: which SO_LINGER a program set ({1, 0}: close sends a RST), or that it bound 0.0.0.0
+and not the address its datagrams came to, is nowhere in them. A uprobe on each of the C
+library's functions reads them, as the call begins, in the program's own memory. Only programs
 that call that C library through it are seen (a static binary, or one with its own syscalls, is
-not): their setsockopt calls are drawn without values.
+not): their calls are drawn without values.
 
 A uprobe is defined for the whole machine (`uprobe_events`) under a name of this run
 (`handshake_viz_PID_N`), enabled only in the run's own tracing instance, and removed with it; one
@@ -17,36 +18,42 @@ import re
 import struct
 from pathlib import Path
 
-EVENT = "setsockopt"
 _names = itertools.count()
-# x86-64: the arguments in rdi, rsi, rdx, rcx, r8; the value's first two ints (SO_LINGER's l_onoff, l_linger).
-FETCH = "fd=%di:s32 level=%si:s32 optname=%dx:s32 value=+0(%cx):s32 second=+4(%cx):s32 optlen=%r8:s32"
+# x86-64: the arguments in rdi, rsi, rdx, rcx, r8. setsockopt: the value's first two ints (SO_LINGER's
+# l_onoff, l_linger). bind: the sockaddr's family and port (network order), and its IPv4 address or
+# the four words of its IPv6 one.
+FETCHES = {
+    "setsockopt": "fd=%di:s32 level=%si:s32 optname=%dx:s32 value=+0(%cx):s32 second=+4(%cx):s32 optlen=%r8:s32",
+    "bind": "fd=%di:s32 family=+0(%si):u16 port=+2(%si):u16 address=+4(%si):u32 word0=+8(%si):u32"
+            " word1=+12(%si):u32 word2=+16(%si):u32 word3=+20(%si):u32",
+}
 
 
 class Probe:
-    """A uprobe on setsockopt in the C library this process uses, or why there is none."""
+    """Uprobes on setsockopt and bind in the C library this process uses, or why there are none."""
 
     def __init__(self, tracefs: Path):
         self.definitions = tracefs / "uprobe_events"
         self.group: str | None = None
         self.why_not: str | None = None
         library = _c_library()
-        offset = _symbol_offset(library, EVENT) if library else None
-        if os.uname().machine != "x86_64" or offset is None or not self.definitions.exists():
-            self.why_not = "no uprobe on the C library's setsockopt here: its values are not shown"
+        offsets = {name: _symbol_offset(library, name) if library else None for name in FETCHES}
+        if os.uname().machine != "x86_64" or None in offsets.values() or not self.definitions.exists():
+            self.why_not = "no uprobe on the C library's setsockopt and bind here: their values are not shown"
             return
         group = f"handshake_viz_{os.getpid()}_{next(_names)}"
+        self.group = group   # from the first definition on, so that a failure removes what was made
         try:
-            _append(self.definitions, f"p:{group}/{EVENT} {library}:{offset:#x} {FETCH}")
+            for name, fetch in FETCHES.items():
+                _append(self.definitions, f"p:{group}/{name} {library}:{offsets[name]:#x} {fetch}")
         except OSError as error:
-            self.why_not = f"cannot define a uprobe ({error.strerror}): setsockopt's values are not shown"
-            return
-        self.group = group
+            self.remove()
+            self.why_not = f"cannot define a uprobe ({error.strerror}): setsockopt's and bind's values are not shown"
 
     @property
-    def event(self) -> str | None:
-        """Its tracing event, as "group/name"."""
-        return f"{self.group}/{EVENT}" if self.group else None
+    def events(self) -> tuple[str, ...]:
+        """Its tracing events, as "group/name"."""
+        return tuple(f"{self.group}/{name}" for name in FETCHES) if self.group else ()
 
     def remove(self) -> None:
         if self.group is not None:
@@ -62,10 +69,11 @@ def ours(tracefs: Path) -> list[str]:
 
 
 def remove(definitions: Path, group: str) -> None:
-    try:
-        _append(definitions, f"-:{group}/{EVENT}")
-    except OSError:
-        pass   # gone already, or another run is removing it at the same moment
+    for name in FETCHES:
+        try:
+            _append(definitions, f"-:{group}/{name}")
+        except OSError:
+            pass   # never made, gone already, or another run is removing it at the same moment
 
 
 def _append(definitions: Path, line: str) -> None:

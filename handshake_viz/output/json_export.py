@@ -25,7 +25,7 @@ from handshake_viz.core.attribution import finder
 from handshake_viz.kernel.record import KernelRecord
 from handshake_viz.kernel.view import align
 from handshake_viz.output.files import cannot_write
-from handshake_viz.wire.records import CLIENT, SERVER, SocketCall, flag_names
+from handshake_viz.wire.records import CLIENT, DATAGRAMS, SERVER, SocketCall, flag_names
 
 CHUNK = 64 * 1024
 _FLAGS: dict[int, str] = {}
@@ -88,7 +88,7 @@ class JsonExport:
     def write_finished(self, conversation) -> None:
         """A conversation analysed with every packet kept, as the events that made it."""
         index, side_of = conversation.index, conversation.side_of
-        if conversation.protocol == "udp":
+        if conversation.protocol in DATAGRAMS:
             packets = [(d.record.frame, DatagramSeen(index, d)) for d in conversation.datagrams]
         else:
             packets = [(s.record.frame, SegmentAnalyzed(index, s)) for s in conversation.segments]

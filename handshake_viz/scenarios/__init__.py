@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from handshake_viz.errors import ScenarioError
-from handshake_viz.wire.records import CLIENT, FIN, SERVER, Side, SocketCall, endpoint_text
+from handshake_viz.wire.records import CLIENT, FIN, PORTLESS, SERVER, Side, SocketCall, endpoint_text
 
 SOCKET_TIMEOUT = 5.0
 
@@ -301,25 +301,22 @@ class Traffic:
     datagrams: int = 0       # UDP datagrams
     icmp_errors: int = 0     # ICMP errors about them
     resent: int = 0          # TCP segments sent again (after the connection seemed to end), each answered
+    reports: int = 0         # a host's group membership messages (IGMP, MLD)
 
     def pending(self, conversations: list) -> list[str]:
         """What has not been seen yet, in words; empty once everything has ended."""
         tcp = [c for c in conversations if c.protocol == "tcp"]
         closed = sum(c.closed for c in tcp)
         resent = sum(_answered_copies(c) for c in tcp)
+        reports = sum(len(c.datagrams) for c in conversations if c.protocol in PORTLESS)
         udp = [d.record for c in conversations if c.protocol == "udp" for d in c.datagrams]
         sent = sum(not r.icmp for r in udp)
         errors = sum(bool(r.icmp) for r in udp) + sum(len(c.icmp_errors) for c in tcp)
-        missing = []
-        if closed < max(self.connections, len(tcp)):
-            missing.append(f"{closed} of {max(self.connections, len(tcp))} TCP connections ended")
-        if resent < self.resent:
-            missing.append(f"{resent} of {self.resent} segments sent again and answered")
-        if sent < self.datagrams:
-            missing.append(f"{sent} of {self.datagrams} UDP datagrams")
-        if errors < self.icmp_errors:
-            missing.append(f"{errors} of {self.icmp_errors} ICMP errors")
-        return missing
+        counts = ((closed, max(self.connections, len(tcp)), "TCP connections ended"),
+                  (resent, self.resent, "segments sent again and answered"),
+                  (reports, self.reports, "group membership reports"), (sent, self.datagrams, "UDP datagrams"),
+                  (errors, self.icmp_errors, "ICMP errors"))
+        return [f"{seen} of {wanted} {what}" for seen, wanted, what in counts if seen < wanted]
 
 
 def _answered_copies(conversation) -> int:
@@ -349,9 +346,30 @@ class Scenario:
     port: int | None = None          # a fixed server port (inside its namespace)
     traffic: Traffic = Traffic()     # what it puts on the wire: the capture ends when all of it has
     sampled: bool = False            # its sockets' queues and timers asked of the kernel as it runs
+    on_link: bool = False            # talks on a link of its namespace (LINK), not on loopback
+    capture_also: str = ""           # what else its capture keeps (a filter expression): its group's reports
+    ipv4_only: str | None = None     # why it has no IPv6 form
 
 
 SCENARIOS: dict[str, Scenario] = {}
+
+
+# A link for the scenarios that broadcast or multicast, which loopback cannot carry (Linux sends
+# no IPv6 multicast on lo: it makes no neighbour entry there): a veth pair in the run's namespace,
+# whose other end has no address and no IPv6, so what leaves on it goes nowhere else. Addresses
+# from the documentation ranges (RFC 5737, RFC 3849), never routed anywhere.
+LINK, LINK_PEER = "hv0", "hv1"
+LINK_HOSTS = {"ipv4": "192.0.2.1", "ipv6": "2001:db8::1"}
+LINK_BROADCAST = "192.0.2.255"
+LINK_SETUP = (
+    ("ip", "link", "add", LINK, "type", "veth", "peer", "name", LINK_PEER),
+    ("sysctl", "-q", "-w", f"net.ipv6.conf.{LINK_PEER}.disable_ipv6=1"),
+    ("sysctl", "-q", "-w", f"net.ipv6.conf.{LINK}.accept_dad=0"),   # its addresses usable at once
+    ("ip", "addr", "add", f"{LINK_HOSTS['ipv4']}/24", "dev", LINK),
+    ("ip", "-6", "addr", "add", f"{LINK_HOSTS['ipv6']}/64", "dev", LINK, "nodad"),
+    ("ip", "link", "set", LINK_PEER, "up"),
+    ("ip", "link", "set", LINK, "up"),
+)
 
 
 def drops(port: int, match: tuple[str, ...], numbers: str) -> tuple[tuple[str, ...], ...]:
@@ -377,4 +395,4 @@ def scenario(name: str, summary: str, check: Callable, **options):
 
 
 # The catalogue, in the order `list` shows it.
-from handshake_viz.scenarios import lifecycle, dataflow, datagrams, recovery, buffering, local  # noqa: E402,F401,I001 (this order)
+from handshake_viz.scenarios import lifecycle, dataflow, datagrams, recovery, buffering, local, groups  # noqa: E402,F401,I001 (this order)

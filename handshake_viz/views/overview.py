@@ -4,6 +4,7 @@ with protocol, port, packets and bytes), and the index of conversations as Markd
 import networkx as nx
 
 from handshake_viz.views.escape import markdown, markdown_link
+from handshake_viz.wire.records import DATAGRAMS
 
 
 def talk_graph(conversations) -> nx.MultiDiGraph:
@@ -18,7 +19,7 @@ def talk_graph(conversations) -> nx.MultiDiGraph:
 def summary_row(conversation) -> tuple[str, ...]:
     """(#, protocol, client, server, packets, opened, closed): a conversation's row in the table
     a replay prints and in the index page."""
-    if conversation.protocol == "udp":
+    if conversation.protocol in DATAGRAMS:
         opened = closed = "-"
     else:
         opened, closed = conversation.handshake, conversation.teardown

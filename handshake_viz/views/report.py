@@ -5,13 +5,13 @@ from handshake_viz.core.analysis import CLIENT, SERVER, Closer, Handshake, Phase
 from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
 from handshake_viz.views.escape import markdown, markdown_code, markdown_link
 from handshake_viz.views.words import Words
-from handshake_viz.wire.records import ACK, FIN, RST, flag_names
+from handshake_viz.wire.records import ACK, DATAGRAMS, FIN, RST, flag_names
 
 
 def report(conversation, picture: str, title: str, calls=(), lang: str = "en") -> str:
     say = Words(lang)
     lines = [f"# {markdown(title)}", "", f"![timeline]({markdown_link(picture)})", "", f"## {say('report.happened')}", ""]
-    if conversation.protocol == "udp":
+    if conversation.protocol in DATAGRAMS:
         lines += [_udp_story(conversation, say), ""]
     else:
         for heading, text in _tcp_story(conversation, say):
@@ -130,7 +130,7 @@ def _udp_story(conversation, say: Words) -> str:
 
 
 def _packet_table(conversation, say: Words) -> list[str]:
-    if conversation.protocol == "udp":
+    if conversation.protocol in DATAGRAMS:
         rows = [say("report.udp.header"), "|---|---|---|---|---|"]
         start = conversation.datagrams[0].record.time if conversation.datagrams else 0
         for d in conversation.datagrams:

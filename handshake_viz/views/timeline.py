@@ -16,8 +16,8 @@ from handshake_viz.core.marks import ANOMALIES, KEEP_ALIVE, ZERO_WINDOW_PROBE
 from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
 from handshake_viz.kernel.view import JUDGED_BY_THE_SOCKET, KernelView
 from handshake_viz.views.words import Words
-from handshake_viz.wire import dns
-from handshake_viz.wire.records import ACK, FIN, READS, SYN, PacketRecord, Side, SocketCall, TcpOptions, endpoint_text, flag_names
+from handshake_viz.wire import dns, groups
+from handshake_viz.wire.records import ACK, DATAGRAMS, FIN, PORTLESS, READS, SYN, PacketRecord, Side, SocketCall, TcpOptions, endpoint_text, flag_names
 
 # Calls that wait for the peer; others (send, close, shutdown) emit their packets during the
 # call and return at once, so they are drawn once, where they were made.
@@ -128,14 +128,13 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
         rows = _with_samples(rows, packet_rows, conversation, kernel.samples, say)
     crossing = _crossing(conversation, kernel, state_rows, packet_rows) if conversation.protocol == "tcp" else {}
     rows = _crossed(rows, packet_rows, crossing)
-    lanes = (Lane(CLIENT, say("side.client"), short_endpoint(*conversation.client)),
-             Lane(SERVER, say("side.server"), short_endpoint(*conversation.server)))
+    lanes = _lanes(conversation, say)
     full = [f"{lane.title} = {text}" for lane, text in zip(lanes, (conversation.client_text, conversation.server_text))
             if lane.subtitle != text]
     default_title = f"{conversation.protocol.upper()} {conversation.client_text} → {conversation.server_text}"
     title = title or default_title   # one line: the drawing breaks it to fit
     addresses = (say("addresses", addresses=", ".join(full)),) if full else ()
-    if conversation.protocol == "udp":
+    if conversation.protocol in DATAGRAMS:
         return Diagram(title, lanes, tuple(rows), (), (), addresses + _tunnel(packets, say)
                        + _udp_legend(conversation, say) + _calls_legend(calls, calls_lost, say))
     legend = (_legend(conversation, kernel, say, t0) + _calls_legend(calls, calls_lost, say)
@@ -143,6 +142,12 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
               + tuple(say(f"legend.crossing.{kind}") for kind in sorted({kind for _, kind in crossing.values()})))
     return Diagram(title, lanes, tuple(rows), _brackets(conversation, packet_rows, say),
                    _spans(conversation, packet_rows, kernel, say), addresses + _tunnel(packets, say) + legend)
+
+
+def _lanes(conversation, say: Words) -> tuple[Lane, Lane]:
+    """Each side's lane, under its end (a membership message's host has no port)."""
+    return tuple(Lane(side, say(f"side.{side}"), short_endpoint(*end) if conversation.protocol not in PORTLESS else end[0])
+                 for side, end in ((CLIENT, conversation.client), (SERVER, conversation.server)))
 
 
 def _crossed(rows: list[Row], packet_rows: dict, crossing: dict) -> list[Row]:
@@ -211,7 +216,7 @@ def _moved(call: SocketCall) -> int:
 
 def _packets(conversation) -> list[tuple]:
     """(record, what the analysis made of it) for every packet, in capture order."""
-    if conversation.protocol == "udp":
+    if conversation.protocol in DATAGRAMS:
         pairs = [(d.record, d) for d in conversation.datagrams]
     else:
         pairs = [(s.record, s) for s in conversation.segments] + [(r, r) for r in conversation.icmp_errors]
@@ -569,7 +574,9 @@ def _payload_lines(record: PacketRecord) -> list[str]:
 
 def _datagram_row(datagram: Datagram, t0: float) -> Row:
     record = datagram.record
-    label = [f"UDP   len {record.payload_len}"] + _payload_lines(record)
+    said = groups.describe(record.protocol, record.payload) if record.protocol != "udp" else None
+    label = ([said or f"{record.protocol.upper()}   len {record.payload_len}"] if record.protocol != "udp"
+             else [f"UDP   len {record.payload_len}"] + _payload_lines(record))
     arrow = Arrow(datagram.sender, other(datagram.sender), tuple(label), ArrowKind.DATA)
     return Row(_stamp(record.time, t0, record.frame), arrow)
 
@@ -700,7 +707,8 @@ def _calls_legend(calls: tuple[SocketCall, ...], lost: int, say: Words) -> tuple
 
 
 def _udp_legend(conversation: UdpConversation, say: Words) -> tuple[str, ...]:
-    lines = [say("legend.udp"), say("legend.rows")] + _loopback_legend(conversation, say)
+    first = say("legend.membership") if conversation.protocol in PORTLESS else say("legend.udp")
+    lines = [first, say("legend.rows")] + _loopback_legend(conversation, say)
     if any(d.record.icmp for d in conversation.datagrams):
         lines.append(say("legend.icmp"))
     return tuple(lines)

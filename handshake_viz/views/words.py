@@ -84,6 +84,10 @@ _EN = {
     "kernel.moved": "the {side} entered {state} at {when}, not at #{frame}",
     "legend.states.differ": "States (RFC 9293 names) are the kernel's, traced during the run; red marks where they differ"
                             " from what the packets imply: {differences}.",
+    "legend.membership": "A host's multicast group membership messages (IGMP over IPv4, MLD over IPv6): it tells the"
+                         " link's multicast routers (224.0.0.22, ff02::16) which groups it now wants; joining a group is"
+                         " a report of EXCLUDE {{}} (every source), leaving it INCLUDE {{}} (none). Each arrow is one message;"
+                         " the kernel sends them, not the program, and may repeat each.",
     "legend.udp": "UDP: each arrow is one datagram and len its payload in bytes. There is no handshake, no ACK and no"
                   " teardown: nothing on the wire says whether a datagram arrived, and each keeps its own boundaries.",
     "legend.icmp": "Red: an ICMP error about a datagram (port unreachable: nothing listens on that port).",
@@ -211,6 +215,10 @@ _KO = {
     "kernel.moved": "{side}는 #{frame}이(가) 아니라 {when}에 {state}에 들어갔습니다",
     "legend.states.differ": "상태(RFC 9293 이름)는 실행 중 커널이 기록한 것이며, 패킷으로 추정한 상태와 다른 곳은 빨간색으로"
                             " 표시했습니다: {differences}.",
+    "legend.membership": "호스트의 멀티캐스트 그룹 가입 메시지 (IPv4는 IGMP, IPv6는 MLD): 링크의 멀티캐스트 라우터"
+                         "(224.0.0.22, ff02::16)에게 이제 어떤 그룹을 원하는지 알립니다. 그룹 가입은 EXCLUDE {{}} (모든 송신자),"
+                         " 탈퇴는 INCLUDE {{}} (아무도 없음)를 보고합니다. 화살표 하나가 메시지 하나이며, 프로그램이 아니라 커널이"
+                         " 보내고 반복하기도 합니다.",
     "legend.udp": "UDP: 화살표 하나가 데이터그램 하나이고 len은 페이로드 바이트 수입니다. 핸드셰이크도 ACK도 연결 종료도"
                   " 없습니다. 데이터그램이 도착했는지는 선 위에 드러나지 않으며, 각 데이터그램은 경계를 유지합니다.",
     "legend.icmp": "빨간색: 데이터그램에 대한 ICMP 오류 (port unreachable: 그 포트에서 아무도 기다리지 않음).",
@@ -499,6 +507,13 @@ _KO_SUMMARIES = {
     "unix-dgram": "udp-boundaries를 유닉스 도메인 데이터그램 소켓(AF_UNIX, SOCK_DGRAM, 각자 이름에 bind)으로: sendto() 세 번,"
                   " recvfrom() 세 번이 각각 데이터그램 하나를 통째로 반환하고, 20바이트 데이터그램을 8바이트로 읽으면 잘리며"
                   " (MSG_TRUNC), 클라이언트의 이름으로 응답이 간다. 패킷은 없다",
+    "broadcast": "두 수신 소켓이 같은 UDP 포트를 모든 주소에 bind한다 (SO_REUSEADDR). 송신 측이 링크의 브로드캐스트 주소"
+                 " 192.0.2.255로 sendto()하면 SO_BROADCAST를 설정하기 전에는 EACCES로 실패하고, 설정하면 데이터그램"
+                 " 하나가 링크로 나가며 각 수신 소켓이 자기 사본을 받는다",
+    "multicast": "멤버 소켓이 그룹에 가입한다 (IP_ADD_MEMBERSHIP: 링크에 IGMP 보고, IPv6에서는 MLD). 같은 포트의 다른"
+                 " 소켓은 가입하지 않고 IP_MULTICAST_ALL을 0으로 둔다 (그러지 않으면 호스트의 어느 소켓이든 가입하는 순간"
+                 " 리눅스가 그룹의 데이터그램을 이 소켓에도 준다). 그룹으로 보낸 데이터그램 하나는 멤버에게만 가고,"
+                 " 멤버가 탈퇴한다 (또 하나의 보고)",
     "dns": "전용 네임스페이스 loopback의 53번 포트에서 도는 작은 DNS 응답기에 example.test (A) 질의를 UDP로 보내고,"
            " 같은 질의를 TCP로도 보낸다. TCP에서는 메시지마다 앞에 2바이트 길이가 붙는다",
 }

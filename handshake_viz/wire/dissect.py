@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from handshake_viz.wire.groups import MLD_TYPES
 from handshake_viz.wire.records import PacketRecord, TcpOptions
 
 LINKTYPE_NULL = 0
@@ -58,7 +59,7 @@ _PPP_TO_ETHERTYPE = {0x0021: _ETHERTYPE_IPV4, 0x0057: _ETHERTYPE_IPV6}
 _AF_INET6_VALUES = (10, 24, 28, 30)   # Linux, NetBSD/OpenBSD, FreeBSD, macOS
 _IPV6_EXTENSION_HEADERS = (0, 43, 60)  # hop-by-hop, routing, destination options
 _IPV6_FRAGMENT = 44
-_TCP, _UDP, _ICMP, _ICMPV6 = 6, 17, 1, 58
+_TCP, _UDP, _ICMP, _ICMPV6, _IGMP = 6, 17, 1, 58, 2
 _L2TP_PORT = 1701
 # Non-IP frames by what they are, so a file without a conversation can say what it held.
 _ETHERTYPE_NAMES = {
@@ -235,6 +236,9 @@ class FrameDecoder:
             if tunnelled is not None:  # else the tunnel itself is the conversation
                 return tunnelled
             return _udp(frame, time, packet)
+        if packet.protocol == _IGMP or (packet.protocol == _ICMPV6 and packet.transport[:1] and
+                                        packet.transport[0] in MLD_TYPES):
+            return _membership(frame, time, packet)
         if packet.protocol in (_ICMP, _ICMPV6):
             return _icmp_error(frame, time, packet)
         if packet.protocol in _IP_IN_IP:
@@ -252,7 +256,7 @@ class FrameDecoder:
         "VXLAN 10.1.0.1 → 10.1.0.2, VNI 42", outermost first when tunnels nest."""
         packet, name, detail = inner
         record = self._transport(frame, time, packet) if packet is not None else None
-        if record is None:
+        if record is None or record.protocol not in ("tcp", "udp"):   # a tunnelled host's own group messages: the tunnel
             return None
         said = f"{name} {outer.src} → {outer.dst}" + (f", {detail}" if detail else "")
         return record._replace(tunnel=said + (f"; {record.tunnel}" if record.tunnel else ""))
@@ -550,6 +554,15 @@ def _udp(frame: int, time: float, packet: _Packet) -> PacketRecord:
     payload_len = udp_len - 8
     return PacketRecord(frame, time, packet.src, packet.dst, sport, dport, "udp",
                         payload_len=payload_len, payload=packet.transport[8:8 + min(payload_len, _KEPT_PAYLOAD)])
+
+
+def _membership(frame: int, time: float, packet: _Packet) -> PacketRecord | None:
+    """A host's IGMP or MLD message about its multicast groups: a datagram of its own kind."""
+    if not packet.transport:
+        return None
+    protocol = "igmp" if packet.protocol == _IGMP else "mld"
+    return PacketRecord(frame, time, packet.src, packet.dst, 0, 0, protocol, payload_len=packet.transport_len,
+                        payload=packet.transport[:_KEPT_PAYLOAD])
 
 
 def _icmp_error(frame: int, time: float, packet: _Packet) -> PacketRecord | None:

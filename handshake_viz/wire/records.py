@@ -65,7 +65,7 @@ class PacketRecord(NamedTuple):
     dst: str
     sport: int
     dport: int
-    protocol: str              # "tcp" or "udp"
+    protocol: str              # "tcp", "udp", or a host's group membership message: "igmp", "mld"
     flags: int = 0             # TCP flag bits
     seq: int = 0               # raw 32-bit values as on the wire
     ack: int = 0
@@ -81,6 +81,10 @@ class PacketRecord(NamedTuple):
     @property
     def preview(self) -> str:
         return preview_text(self.payload, self.payload_len)
+
+
+DATAGRAMS = ("udp", "igmp", "mld")   # conversations of datagrams, each on its own: no connection
+PORTLESS = ("igmp", "mld")           # a host's group membership messages: addresses, no ports
 
 
 def endpoint_text(address: str, port: int) -> str:
