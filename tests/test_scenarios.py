@@ -29,15 +29,30 @@ def test_each_scenario_shows_what_it_promises_over_ipv4(runs, name):
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_every_call_and_kernel_state_comes_after_the_packet_that_caused_it(runs, name):
     from handshake_viz.kernel import causality
+    from handshake_viz.kernel.ties import unix_exchanges
     run = runs[name]
-    assert run.calls and causality.check(run.calls, run.conversations, run.kernel) == []
+    # AF_UNIX puts nothing on a wire: its calls are the kernel record's exchanges, with no packets to order.
+    assert run.calls or [c for e in unix_exchanges(run.kernel) for c in e.calls]
+    assert causality.check(run.calls, run.conversations, run.kernel) == []
 
 
-@pytest.mark.parametrize("name", CATALOGUE)
+@pytest.mark.parametrize("name", [name for name in CATALOGUE if not SCENARIOS[name].ipv4_only])
 def test_each_scenario_shows_what_it_promises_over_ipv6(ipv6_runs, name):
+    from handshake_viz.scenarios import LINK_HOSTS
     run = ipv6_runs[name]
     assert run.problems == []
-    assert all(c.client[0] == "::1" for c in run.conversations)
+    if SCENARIOS[name].on_link:   # to a link-scoped group, a host sends from its link-local address
+        assert all(c.client[0] == LINK_HOSTS["ipv6"] or c.client[0].startswith("fe80::") for c in run.conversations)
+    else:
+        assert all(c.client[0] == "::1" for c in run.conversations)
+
+
+@pytest.mark.parametrize("name", [name for name in CATALOGUE if SCENARIOS[name].ipv4_only])
+def test_a_scenario_with_no_ipv6_form_says_so_and_exits_2(name, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "handshake_viz", "run", "--ipv6", name, "--out", str(tmp_path)],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2 and "no IPv6 form" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("check, other", [
@@ -48,6 +63,9 @@ def test_each_scenario_shows_what_it_promises_over_ipv6(ipv6_runs, name):
     ("udp-unreachable", "udp"), ("dns", "udp"), ("handshake", "refused"),
     ("rto", "retransmission"), ("fast-retransmit", "retransmission"), ("last-ack-lost", "echo"),
     ("unread-close", "abort"), ("simultaneous-open", "handshake"), ("shared-close", "nagle"),
+    ("nonblocking", "echo"), ("mss", "stream-boundaries"), ("buffers", "zero-window"),
+    ("unix-stream", "stream-boundaries"), ("unix-dgram", "udp-boundaries"), ("broadcast", "udp"),
+    ("multicast", "broadcast"), ("rto", "fast-retransmit"), ("fast-retransmit", "rto"),
 ])
 def test_a_scenario_check_rejects_another_scenarios_wire(runs, check, other):
     assert SCENARIOS[check].check(runs[other]), f"{check}'s check accepted the wire of {other}"
@@ -81,7 +99,21 @@ def test_the_kernel_goes_through_the_inferred_states_and_where_it_enters_one_els
     assert set(elsewhere) == {
         ("simultaneous-close", "client", "FIN_WAIT_1"), ("simultaneous-close", "server", "FIN_WAIT_1"),
         ("simultaneous-close", reached, "CLOSING"), ("zero-window", "client", "FIN_WAIT_1"),
-        ("sigpipe", "server", "CLOSED"), ("backlog", "server", "SYN_RECEIVED")}
+        ("sigpipe", "server", "CLOSED"), ("backlog", "server", "SYN_RECEIVED"),
+        # connect() and close() put each side in SYN_SENT or LAST_ACK/FIN_WAIT_1 while its segment
+        # waited in the slow queue; the client's SYN made the server SYN_RECEIVED before its own SYN left.
+        ("simultaneous-open", "client", "SYN_SENT"), ("simultaneous-open", "server", "SYN_SENT"),
+        ("simultaneous-open", "server", "SYN_RECEIVED"), ("simultaneous-open", "client", "LAST_ACK"),
+        ("simultaneous-open", "server", "FIN_WAIT_1"),
+        ("last-ack-lost", "server", "CLOSED"), ("buffers", "client", "FIN_WAIT_1")}
+    # The server left LAST_ACK at the ACK it got, the second: the first was dropped on its way in.
+    gone, implied = elsewhere[("last-ack-lost", "server", "CLOSED")]
+    assert gone > implied
+    frames = {s.record.frame: s for c in runs["simultaneous-open"].conversations for s in c.segments}
+    received, own = elsewhere[("simultaneous-open", "server", "SYN_RECEIVED")]
+    assert frames[received].sender == "client" and received < own
+    # close() while bytes were still queued: FIN_WAIT_1 at the call, the FIN after the last byte.
+    assert elsewhere[("buffers", "client", "FIN_WAIT_1")][0] is None
     # close() put each side in FIN_WAIT_1 (drawn at the call) before its held or queued FIN left.
     assert elsewhere[("zero-window", "client", "FIN_WAIT_1")][0] is None
     # The client's FIN made the server CLOSING, not the server's own FIN.

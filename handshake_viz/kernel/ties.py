@@ -62,9 +62,9 @@ def socket_calls(record: KernelRecord | None, conversations: list) -> tuple[Sock
 
 
 def _unplaced(sock: TracedSocket, calls: list[TracedCall]) -> Place | None:
-    """A TCP socket never connected nor listening (a bind that failed, say) is on no connection,
-    which a run of one conversation draws; one with a port of its own was another connection's."""
-    if sock.local_port is not None or sock.remote_port is not None:
+    """A TCP socket never connected nor listening (only bound, or a bind that failed) is on no
+    connection, which a run of one conversation draws; one with a peer was another connection's."""
+    if sock.remote_port is not None:
         return None
     return Place(CLIENT if any(c.name == "connect" for c in calls) else SERVER, None)
 
