@@ -24,7 +24,8 @@ DOES_IO = {
 }
 IO_MODULES = {"scapy", "subprocess", "threading", "graphviz", "os", "pathlib", "time", "tempfile", "socket",
               "select", "mmap", "ctypes", "signal", "io", "shutil"}
-PURE_CONVERSIONS = {"wire.dissect", "wire.dns", "wire.groups", "kernel.sockdiag"}   # use socket only for its constants and inet_ntop/inet_pton
+# These use socket only for its constants and inet_ntop/inet_pton, pure conversions.
+PURE_CONVERSIONS = {"wire.dissect", "wire.dns", "wire.groups", "kernel.sockdiag"}
 
 
 def module_name(path: Path) -> str:

@@ -17,7 +17,20 @@ from enum import StrEnum
 
 from handshake_viz.core.marks import KEEP_ALIVE, FlowMarks, HandshakeTiming, mark
 from handshake_viz.core.tcp_states import TcpState, Trigger, next_state
-from handshake_viz.wire.records import ACK, CLIENT, DATAGRAMS, PORTLESS, FIN, RST, SERVER, SYN, PacketRecord, Side, endpoint_text, other
+from handshake_viz.wire.records import (
+    ACK,
+    CLIENT,
+    DATAGRAMS,
+    FIN,
+    PORTLESS,
+    RST,
+    SERVER,
+    SYN,
+    PacketRecord,
+    Side,
+    endpoint_text,
+    other,
+)
 from handshake_viz.wire.seqnum import relative, seq_add, seq_ge, seq_gt
 
 

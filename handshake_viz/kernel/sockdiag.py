@@ -12,7 +12,8 @@ NLM_F_REQUEST, NLM_F_DUMP, NLMSG_DONE, NLMSG_ERROR = 0x1, 0x300, 3, 2
 INET_DIAG_INFO, INET_DIAG_SKMEMINFO = 2, 7
 ALL_STATES = 0xFFFFFFFF
 _HEADER = struct.Struct("=IHHII")                      # struct nlmsghdr
-_REQUEST = struct.Struct("=BBBBIHH16s16sIII")          # struct inet_diag_req_v2: family, protocol, extensions, pad, states, socket id
+# struct inet_diag_req_v2: family, protocol, extensions, pad, states, socket id
+_REQUEST = struct.Struct("=BBBBIHH16s16sIII")
 _MESSAGE = struct.Struct("=BBBB2s2s16s16sIIIIIIII")    # struct inet_diag_msg
 _ATTRIBUTE = struct.Struct("=HH")                      # struct rtattr
 _TCP_INFO_BACKOFF, _TCP_INFO_RTO = 4, 8                # offsets in struct tcp_info: u8 backoff, u32 rto (µs)

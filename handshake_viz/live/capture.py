@@ -38,7 +38,6 @@ from handshake_viz.wire.pcapfile import SNAPLEN, RawFrame, as_written
 from handshake_viz.wire.records import PacketRecord
 
 
-
 @dataclass(frozen=True)
 class Link:
     """The interface a capture listens on. On loopback each packet passes twice, and the incoming

@@ -112,11 +112,13 @@ def _join(session: Session, sock: socket.socket, family: int, leave: bool = Fals
     group = GROUPS["ipv6" if family == socket.AF_INET6 else "ipv4"]
     if family == socket.AF_INET6:
         request = socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", socket.if_nametoindex(LINK))
-        option, name = (socket.IPV6_LEAVE_GROUP, "IPV6_LEAVE_GROUP") if leave else (socket.IPV6_JOIN_GROUP, "IPV6_JOIN_GROUP")
+        option, name = ((socket.IPV6_LEAVE_GROUP, "IPV6_LEAVE_GROUP") if leave
+                        else (socket.IPV6_JOIN_GROUP, "IPV6_JOIN_GROUP"))
         session.setsockopt(SERVER, sock, socket.IPPROTO_IPV6, option, request, f"{name}, {group} on {LINK}")
     else:
         request = socket.inet_aton(group) + socket.inet_aton(LINK_HOSTS["ipv4"])
-        option, name = (socket.IP_DROP_MEMBERSHIP, "IP_DROP_MEMBERSHIP") if leave else (socket.IP_ADD_MEMBERSHIP, "IP_ADD_MEMBERSHIP")
+        option, name = ((socket.IP_DROP_MEMBERSHIP, "IP_DROP_MEMBERSHIP") if leave
+                        else (socket.IP_ADD_MEMBERSHIP, "IP_ADD_MEMBERSHIP"))
         session.setsockopt(SERVER, sock, socket.IPPROTO_IP, option, request, f"{name}, {group} on {LINK_HOSTS['ipv4']}")
 
 

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from handshake_viz.core.analysis import Closer, Handshake
-from handshake_viz.core.tcp_states import TcpState
 from handshake_viz.core.attribution import finder
+from handshake_viz.core.tcp_states import TcpState
 from handshake_viz.errors import ScenarioError
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, scenario
 from handshake_viz.scenarios.checks import (
@@ -346,7 +346,8 @@ def _wait_readable(sock: socket.socket) -> str:
 def _both_opened(run, conversation):
     problems: list[str] = []
     syns = [s for s in conversation.segments if s.record.flags & (SYN | ACK) == SYN]
-    need(problems, sorted(s.sender for s in syns) == [CLIENT, SERVER], f"SYNs from {[s.sender for s in syns]}, expected one from each side")
+    need(problems, sorted(s.sender for s in syns) == [CLIENT, SERVER],
+         f"SYNs from {[s.sender for s in syns]}, expected one from each side")
     if len(syns) == 2:
         between = conversation.segments[conversation.segments.index(syns[0]) + 1:conversation.segments.index(syns[1])]
         need(problems, not between, "packets passed between the two SYNs: they did not cross")

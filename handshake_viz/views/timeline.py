@@ -17,7 +17,20 @@ from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
 from handshake_viz.kernel.view import JUDGED_BY_THE_SOCKET, KernelView
 from handshake_viz.views.words import Words
 from handshake_viz.wire import dns, groups
-from handshake_viz.wire.records import ACK, DATAGRAMS, FIN, PORTLESS, READS, SYN, PacketRecord, Side, SocketCall, TcpOptions, endpoint_text, flag_names
+from handshake_viz.wire.records import (
+    ACK,
+    DATAGRAMS,
+    FIN,
+    PORTLESS,
+    READS,
+    SYN,
+    PacketRecord,
+    Side,
+    SocketCall,
+    TcpOptions,
+    endpoint_text,
+    flag_names,
+)
 
 # Calls that wait for the peer; others (send, close, shutdown) emit their packets during the
 # call and return at once, so they are drawn once, where they were made.
