@@ -28,13 +28,7 @@ def soak(runs: int) -> Counter:
                 process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 _, stderr = process.communicate()
                 problems = [line for line in stderr.splitlines() if line.startswith("handshake-viz: scenario ")]
-                counts["runs"] += 1
-                counts["scenario runs"] += sum(not (number % 2 and s.ipv4_only) for s in SCENARIOS.values())
-                counts["not as promised"] += sum("out of order:" not in line for line in problems)
-                counts["causality violations"] += sum("out of order:" in line for line in problems)
-                counts["failed runs (exit not 0 or 9)"] += process.returncode not in (0, 9)
-                counts["tracebacks"] += "Traceback" in stderr
-                counts["leftovers"] += len(leftovers(process.pid))
+                counts += _counted(problems, process, stderr, ipv6=bool(number % 2))
                 counts["seconds"] += round(time.monotonic() - started)
                 print(f"run {number + 1}/{runs} ({'IPv6' if number % 2 else 'IPv4'}): exit {process.returncode}, "
                       f"{len(problems)} problem(s) in {time.monotonic() - started:.0f} s", flush=True)
@@ -47,6 +41,14 @@ def soak(runs: int) -> Counter:
             loop.wait()
     counts["leftovers"] += len(leftovers())   # of any run of ours whose process is gone
     return counts
+
+
+def _counted(problems: list[str], process, stderr: str, ipv6: bool) -> Counter:
+    return Counter({"runs": 1, "scenario runs": sum(not (ipv6 and s.ipv4_only) for s in SCENARIOS.values()),
+                    "not as promised": sum("out of order:" not in line for line in problems),
+                    "causality violations": sum("out of order:" in line for line in problems),
+                    "failed runs (exit not 0 or 9)": process.returncode not in (0, 9),
+                    "tracebacks": "Traceback" in stderr, "leftovers": len(leftovers(process.pid))})
 
 
 def main() -> int:
