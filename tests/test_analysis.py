@@ -131,6 +131,33 @@ def test_fins_that_cross_make_a_simultaneous_close():
     assert conv.time_wait == ("client", "server")
 
 
+def test_syns_that_cross_make_a_simultaneous_open():
+    s = Script()
+    s.client("S", 10)
+    s.server("S", 20)                 # its own SYN, not a SYN+ACK: it was connecting too
+    s.server("SA", 20, 11)            # each answers the other's SYN, repeating its own
+    s.client("SA", 10, 21)
+    s.client("FA", 11, 21)
+    s.server("FA", 21, 12)
+    s.client("A", 12, 22)
+    [conv] = analyze(s.records)
+    assert conv.handshake == "complete"
+    for side in ("client", "server"):
+        assert states(conv, side)[:4] == [S.CLOSED, S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED]
+    # The server's SYN_RECEIVED is drawn at its own SYN: the client's arrived after it left.
+    assert [c.frame for c in conv.states["server"]][1:3] == [2, 2]
+
+
+def test_a_server_that_answers_with_its_own_syn_after_a_reset_is_no_simultaneous_open():
+    s = Script()
+    s.client("S", 10)
+    s.server("RA", 0, 11)
+    s.server("S", 20)                 # a new connection the other way, as tshark reads it too
+    conversations = analyze(s.records)
+    assert len(conversations) == 2
+    assert all(S.SYN_RECEIVED not in states(c, side) for c in conversations for side in ("client", "server"))
+
+
 def test_a_capture_that_starts_mid_stream_counts_from_one_like_tshark():
     s = Script()
     s.client("PA", 7000, 9000, length=28)

@@ -46,6 +46,35 @@ def test_a_call_that_does_not_wait_is_drawn_once_with_its_result():
     assert texts == ["send(5 bytes) = 5"]
 
 
+def test_a_send_that_waited_for_room_while_the_peers_packets_came_is_drawn_twice():
+    waited = echo_timeline([call("client", "send", 0.0035, 0.0052, "5 bytes", "5")])   # the server's ACK #5 in it
+    assert row_index(waited, "send(5 bytes) …") < arrow_row(waited, 5) < row_index(waited, "send returns 5")
+    own_only = echo_timeline([call("client", "send", 0.0035, 0.0049, "5 bytes", "5")])   # only its own segment #4
+    assert [m.text for row in own_only.rows for m in row.marks if m.kind == "call"] == ["send(5 bytes) = 5"]
+
+
+def test_what_the_kernel_copied_between_unix_sockets_is_an_arrow_from_the_send_its_first_byte_came_from():
+    from handshake_viz.kernel.ties import UnixExchange
+    from handshake_viz.views.timeline import unix_timeline
+
+    def unix(kind, side, name, start, end, result):
+        return SocketCall(side, name, "", T + start, T + end, result, protocol=kind)
+
+    stream = UnixExchange(0, "unix-stream", {"client": "pid 1, fd 4", "server": "pid 1, fd 5"}, tuple(
+        [unix("unix-stream", "client", "sendto", 0.001 * i, 0.001 * i + 0.0001, size) for i, size in ((1, "4"), (2, "4"), (3, "5"))]
+        + [unix("unix-stream", "server", "recvfrom", 0.0005, 0.0045, "13")]))
+    diagram = unix_timeline(stream)
+    [moved] = [row for row in diagram.rows if row.arrow]
+    assert moved.arrow.label == ("13 bytes copied by the kernel, from 3 sends:", "a stream keeps no boundaries")
+    assert (moved.arrow.source, moved.arrow.target) == ("client", "server")
+    assert diagram.rows[moved.arrow.sent_row].marks[0].text.startswith("sendto(") and moved.arrow.sent_row == 1
+    datagrams = UnixExchange(0, "unix-dgram", {"client": "pid 1, fd 4", "server": "pid 1, fd 5"}, (
+        unix("unix-dgram", "client", "sendto", 0.001, 0.0011, "3"), unix("unix-dgram", "client", "sendto", 0.002, 0.0021, "20"),
+        unix("unix-dgram", "server", "recvfrom", 0.003, 0.0031, "3"), unix("unix-dgram", "server", "recvmsg", 0.004, 0.0041, "8")))
+    labels = [row.arrow.label for row in unix_timeline(datagrams).rows if row.arrow]
+    assert labels == [("a 3-byte datagram, copied whole",), ("a 20-byte datagram; 8 bytes read, the rest discarded",)]
+
+
 def test_each_segment_is_one_arrow_in_capture_order_with_relative_numbers():
     diagram = echo_timeline()
     arrows = [row.arrow for row in diagram.rows if row.arrow]
