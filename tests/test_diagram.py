@@ -61,7 +61,8 @@ def test_what_the_kernel_copied_between_unix_sockets_is_an_arrow_from_the_send_i
         return SocketCall(side, name, "", T + start, T + end, result, protocol=kind)
 
     stream = UnixExchange(0, "unix-stream", {"client": "pid 1, fd 4", "server": "pid 1, fd 5"}, tuple(
-        [unix("unix-stream", "client", "sendto", 0.001 * i, 0.001 * i + 0.0001, size) for i, size in ((1, "4"), (2, "4"), (3, "5"))]
+        [unix("unix-stream", "client", "sendto", 0.001 * i, 0.001 * i + 0.0001, size)
+         for i, size in ((1, "4"), (2, "4"), (3, "5"))]
         + [unix("unix-stream", "server", "recvfrom", 0.0005, 0.0045, "13")]))
     diagram = unix_timeline(stream)
     [moved] = [row for row in diagram.rows if row.arrow]
@@ -69,7 +70,8 @@ def test_what_the_kernel_copied_between_unix_sockets_is_an_arrow_from_the_send_i
     assert (moved.arrow.source, moved.arrow.target) == ("client", "server")
     assert diagram.rows[moved.arrow.sent_row].marks[0].text.startswith("sendto(") and moved.arrow.sent_row == 1
     datagrams = UnixExchange(0, "unix-dgram", {"client": "pid 1, fd 4", "server": "pid 1, fd 5"}, (
-        unix("unix-dgram", "client", "sendto", 0.001, 0.0011, "3"), unix("unix-dgram", "client", "sendto", 0.002, 0.0021, "20"),
+        unix("unix-dgram", "client", "sendto", 0.001, 0.0011, "3"),
+        unix("unix-dgram", "client", "sendto", 0.002, 0.0021, "20"),
         unix("unix-dgram", "server", "recvfrom", 0.003, 0.0031, "3"), unix("unix-dgram", "server", "recvmsg", 0.004, 0.0041, "8")))
     labels = [row.arrow.label for row in unix_timeline(datagrams).rows if row.arrow]
     assert labels == [("a 3-byte datagram, copied whole",), ("a 20-byte datagram; 8 bytes read, the rest discarded",)]

@@ -5,7 +5,7 @@ import struct
 import subprocess
 
 from scapy.layers.inet import IP
-from scapy.layers.inet6 import ICMPv6MLReport2, ICMPv6MLDMultAddrRec, IPv6, IPv6ExtHdrHopByHop, RouterAlert
+from scapy.layers.inet6 import ICMPv6MLDMultAddrRec, ICMPv6MLReport2, IPv6, IPv6ExtHdrHopByHop, RouterAlert
 from scapy.layers.l2 import Ether
 
 from handshake_viz.core.analysis import Analyzer
