@@ -72,7 +72,8 @@ def test_what_the_kernel_copied_between_unix_sockets_is_an_arrow_from_the_send_i
     datagrams = UnixExchange(0, "unix-dgram", {"client": "pid 1, fd 4", "server": "pid 1, fd 5"}, (
         unix("unix-dgram", "client", "sendto", 0.001, 0.0011, "3"),
         unix("unix-dgram", "client", "sendto", 0.002, 0.0021, "20"),
-        unix("unix-dgram", "server", "recvfrom", 0.003, 0.0031, "3"), unix("unix-dgram", "server", "recvmsg", 0.004, 0.0041, "8")))
+        unix("unix-dgram", "server", "recvfrom", 0.003, 0.0031, "3"),
+        unix("unix-dgram", "server", "recvmsg", 0.004, 0.0041, "8")))
     labels = [row.arrow.label for row in unix_timeline(datagrams).rows if row.arrow]
     assert labels == [("a 3-byte datagram, copied whole",), ("a 20-byte datagram; 8 bytes read, the rest discarded",)]
 
