@@ -9,25 +9,13 @@ import threading
 import time
 
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, expect, scenario
-from handshake_viz.scenarios.checks import calls_named, handshake_once, need, one_connection, outcome
+from handshake_viz.scenarios.checks import calls_named, need, outcome, single_connection
 from handshake_viz.wire.records import CLIENT, SERVER, SYN
 
 GREETING = b"hello"
 CHUNK = 64 * 1024
 SMALL_BUFFER = 4096
 READER_DELAY = 0.05
-
-
-def _single(*checks):
-    def check(run):
-        problems, conversation = one_connection(run)
-        if conversation is None:
-            return problems
-        problems += handshake_once(conversation)
-        for one in checks:
-            problems += one(run, conversation)
-        return problems
-    return check
 
 
 def _waited(events: int):
@@ -72,7 +60,7 @@ def _nonblocking_check(run, conversation):
                          "poll says writable when the handshake is done, SO_ERROR is 0; recv returns EAGAIN "
                          "before any data, epoll_wait wakes when the server's data arrives; then 64 KB sends "
                          "into a slow reader: a short count, then EAGAIN, then poll until there is room",
-          _single(_nonblocking_check))
+          single_connection(_nonblocking_check))
 def _nonblocking(session: Session) -> None:
     greet, drain = threading.Event(), threading.Event()
     sent: list[int] = []
@@ -148,7 +136,7 @@ def _mss_check(run, conversation):
                  f"offload, the client sends {BULK:,} bytes in one send(): both SYNs offer MSS {MTU - 40} "
                  f"(MTU less 40 bytes of IPv4 and TCP headers; {MTU - 60} over IPv6), and the bytes leave as "
                  "segments of that size less the timestamp option",
-          _single(_mss_check),
+          single_connection(_mss_check),
           setup=lambda port: (("ip", "link", "set", "lo", "mtu", str(MTU), "gso_max_size", str(MTU)),))
 def _mss(session: Session) -> None:
     def server():
@@ -201,7 +189,7 @@ def _buffers_check(run, conversation):
                      f"(Linux doubles them: {2 * BUFFER:,}); the client sends {BULK_SEND // 1024} KB while the server "
                      f"reads {READ_SIZE // 1024} KB every {READ_EVERY * 1000:.0f} ms: each side's queues, as the "
                      "kernel reports them, fill and drain",
-          _single(_buffers_check), sampled=True)
+          single_connection(_buffers_check), sampled=True)
 def _buffers(session: Session) -> None:
     def sized(side, option, name):
         def size(sock):

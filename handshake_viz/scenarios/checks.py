@@ -37,6 +37,20 @@ def one_connection(run) -> tuple[list[str], object]:
     return [], conversations[0]
 
 
+def single_connection(*checks):
+    """A scenario's check: one TCP connection, opened by one handshake, and each of checks (a
+    function of the run and that connection) finding nothing wrong."""
+    def check(run):
+        problems, conversation = one_connection(run)
+        if conversation is None:
+            return problems
+        problems += handshake_once(conversation)
+        for one in checks:
+            problems += one(run, conversation)
+        return problems
+    return check
+
+
 def handshake_once(conversation) -> list[str]:
     """Exactly one SYN, one SYN+ACK and one ACK completing the handshake."""
     segments = conversation.segments

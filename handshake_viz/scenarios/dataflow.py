@@ -11,26 +11,13 @@ from handshake_viz.core.marks import KEEP_ALIVE, WINDOW_UPDATE, ZERO_WINDOW, ZER
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, drops, expect, scenario
 from handshake_viz.scenarios.checks import (
     calls_named,
-    handshake_once,
     kernel_dropped,
     need,
-    one_connection,
     outcome,
+    single_connection,
     tcp_conversations,
 )
 from handshake_viz.wire.records import CLIENT, FIN, RST, SERVER, SYN
-
-
-def _single(*checks):
-    def check(run):
-        problems, conversation = one_connection(run)
-        if conversation is None:
-            return problems
-        problems += handshake_once(conversation)
-        for one in checks:
-            problems += one(run, conversation)
-        return problems
-    return check
 
 
 def _wait_for_error(sock: socket.socket) -> str:
@@ -61,7 +48,7 @@ def _sigpipe_check(run, conversation):
 
 @scenario("sigpipe", "the server closes; the client, after reading end of stream, writes twice: the first "
                      "write is answered by RST, the second fails with EPIPE (SIGPIPE ignored, as servers do)",
-          _single(_sigpipe_check))
+          single_connection(_sigpipe_check))
 def _sigpipe(session: Session) -> None:
     done = threading.Event()
 
@@ -161,7 +148,7 @@ def _boundaries_check(run, conversation):
 @scenario("stream-boundaries", "three send() calls on TCP (TCP_NODELAY, so three segments); the receiver asks "
                                "to wake for no fewer than all 13 bytes (SO_RCVLOWAT), and one recv returns them all: "
                                "the boundaries are lost",
-          _single(_boundaries_check))
+          single_connection(_boundaries_check))
 def _stream_boundaries(session: Session) -> None:
     total = sum(map(len, MESSAGES))
 
@@ -214,7 +201,7 @@ def _probed_then_opened(problems: list[str], segments: list, zero) -> None:
 @scenario("zero-window", f"the server sets a small SO_RCVBUF and stops reading for {READER_PAUSE:g} s while "
                          f"the client writes {FLOOD // 1024} KB: the window shrinks to zero, the client probes, "
                          "the window opens when the server reads, and data flows again",
-          _single(_zero_window_check))
+          single_connection(_zero_window_check))
 def _zero_window(session: Session) -> None:
     def small_buffer(sock):
         session.setsockopt(SERVER, sock, socket.SOL_SOCKET, socket.SO_RCVBUF, 4096, "SO_RCVBUF, 4096")
@@ -285,20 +272,29 @@ PUSHED = ("tcp", "flags", "&", "psh", "==", "psh")   # a segment that carries da
 @scenario("retransmission", "the client sends three 100-byte segments; in a private namespace an nftables "
                             "rule drops the second once on its way in: the receiver acknowledges only up to the "
                             "hole, the client sends the segment again, then everything is acknowledged",
-          _single(_retransmission_check), setup=lambda port: drops(port, PUSHED, "1"))
+          single_connection(_retransmission_check), setup=lambda port: drops(port, PUSHED, "1"))
 def _retransmission(session: Session) -> None:
+    segments_then_reply(session, b"abc")
+
+
+def segments_then_reply(session: Session, letters: bytes) -> None:
+    """The client sends a SEGMENT-byte segment of each letter (TCP_NODELAY: each send leaves as
+    its own) and waits for the server's "ok"; the server reads them all, replies, and closes after
+    the client."""
+    total = len(letters) * SEGMENT
+
     def server():
         listener = session.listen()
         conn = session.accept(listener)
         received = 0
-        while received < 3 * SEGMENT:
-            received += len(session.recv(SERVER, conn))
+        while received < total:
+            received += len(session.recv(SERVER, conn, 4096))
         session.send(SERVER, conn, b"ok")
         session.close_after_client(conn, listener)
 
     def client():
         sock = session.connect(before_connect=session.nodelay(CLIENT))
-        for letter in b"abc":
+        for letter in letters:
             session.send(CLIENT, sock, bytes([letter]) * SEGMENT)
         expect(session.recv(CLIENT, sock) == b"ok", "no reply")
         session.close(CLIENT, sock)
@@ -329,7 +325,7 @@ def _keepalive_check(run, conversation):
 
 @scenario("keepalive", f"the client turns on SO_KEEPALIVE with TCP_KEEPIDLE and TCP_KEEPINTVL of 1 s and stays "
                        f"idle for {IDLE:g} s: keep-alive probes (seq one below the next byte) and their ACKs",
-          _single(_keepalive_check))
+          single_connection(_keepalive_check))
 def _keepalive(session: Session) -> None:
     def server():
         listener = session.listen()

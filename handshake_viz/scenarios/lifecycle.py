@@ -67,7 +67,8 @@ def _data(run, conversation):
 
 @scenario("handshake", "a server listens, a client connects, then both close (the client first)",
           _checked(_opens, _client_closes), default=True)
-def _handshake(session: Session) -> None:
+def open_then_close(session: Session) -> None:
+    """The client connects and closes at once; the server accepts, reads to the end, closes."""
     def server():
         listener = session.listen()
         session.close_after_client(session.accept(listener), listener)

@@ -6,32 +6,18 @@ from handshake_viz.core.marks import DUPLICATE_ACK, FAST_RETRANSMISSION, RETRANS
 from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
 from handshake_viz.kernel.record import EventKind
 from handshake_viz.kernel.view import align
-from handshake_viz.scenarios import Session, Traffic, drops, expect, scenario, sysctl
+from handshake_viz.scenarios import Session, Traffic, drops, scenario, sysctl
 from handshake_viz.scenarios.checks import (
-    handshake_once,
     kernel_dropped,
     need,
-    one_connection,
     orderly_close,
     outcome,
+    single_connection,
     states,
 )
-from handshake_viz.scenarios.dataflow import PUSHED
+from handshake_viz.scenarios.dataflow import PUSHED, SEGMENT, segments_then_reply
+from handshake_viz.scenarios.lifecycle import open_then_close
 from handshake_viz.wire.records import ACK, CLIENT, FIN, SERVER, SYN
-
-SEGMENT = 100
-
-
-def _single(*checks):
-    def check(run):
-        problems, conversation = one_connection(run)
-        if conversation is None:
-            return problems
-        problems += handshake_once(conversation)
-        for one in checks:
-            problems += one(run, conversation)
-        return problems
-    return check
 
 
 def _copies(conversation, sender: str) -> list:
@@ -89,23 +75,10 @@ def _timer_doubled(run, conversation, copies: list) -> list[str]:
 @scenario("rto", f"the client sends one {SEGMENT}-byte segment and nothing else; in a private namespace an "
                  "nftables rule drops it twice: the retransmission timer resends it after about 200 ms, then, "
                  "doubled, after about 400 ms (Linux's tail loss probe is off there, so the timer alone acts)",
-          _single(_timer_check), sampled=True,
+          single_connection(_timer_check), sampled=True,
           setup=lambda port: (sysctl("net.ipv4.tcp_early_retrans=0"), *drops(port, PUSHED, "0-1")))
 def _rto(session: Session) -> None:
-    def server():
-        listener = session.listen()
-        conn = session.accept(listener)
-        expect(len(session.recv(SERVER, conn)) == SEGMENT, "the segment did not arrive whole")
-        session.send(SERVER, conn, b"ok")
-        session.close_after_client(conn, listener)
-
-    def client():
-        sock = session.connect()
-        session.send(CLIENT, sock, b"x" * SEGMENT)
-        expect(session.recv(CLIENT, sock) == b"ok", "no reply")
-        session.close(CLIENT, sock)
-
-    session.run_sides(server, client)
+    segments_then_reply(session, b"x")
 
 
 SEGMENTS = 5
@@ -148,26 +121,10 @@ def _copies_of_hole(conversation) -> list:
 @scenario("fast-retransmit", f"SACK off; the client sends {SEGMENTS} segments of {SEGMENT} bytes and an nftables "
                              "rule drops the second: each later segment brings a duplicate ACK, and the third "
                              "makes the client resend the hole at once, long before the timer",
-          _single(_fast_check),
+          single_connection(_fast_check),
           setup=lambda port: (sysctl("net.ipv4.tcp_sack=0"), *drops(port, PUSHED, "1")))
 def _fast_retransmit(session: Session) -> None:
-    def server():
-        listener = session.listen()
-        conn = session.accept(listener)
-        received = 0
-        while received < SEGMENTS * SEGMENT:
-            received += len(session.recv(SERVER, conn, 4096))
-        session.send(SERVER, conn, b"ok")
-        session.close_after_client(conn, listener)
-
-    def client():
-        sock = session.connect(before_connect=session.nodelay(CLIENT))
-        for letter in b"abcde"[:SEGMENTS]:
-            session.send(CLIENT, sock, bytes([letter]) * SEGMENT)
-        expect(session.recv(CLIENT, sock) == b"ok", "no reply")
-        session.close(CLIENT, sock)
-
-    session.run_sides(server, client)
+    segments_then_reply(session, b"abcde")
 
 
 def _last_ack_check(run, conversation):
@@ -209,14 +166,7 @@ def _time_wait_restarted(run, conversation, answers: list) -> list[str]:
 @scenario("last-ack-lost", "the client closes first; an nftables rule drops its last ACK: the server, in "
                            "LAST_ACK, resends its FIN after its timer, and the client, still in TIME_WAIT, "
                            "answers it again and starts its TIME_WAIT over",
-          _single(_last_ack_check),
+          single_connection(_last_ack_check),
           setup=lambda port: drops(port, ("tcp", "flags", "==", "ack"), "1"), traffic=Traffic(resent=1))
 def _last_ack_lost(session: Session) -> None:
-    def server():
-        listener = session.listen()
-        session.close_after_client(session.accept(listener), listener)
-
-    def client():
-        session.close(CLIENT, session.connect())
-
-    session.run_sides(server, client)
+    open_then_close(session)
