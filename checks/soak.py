@@ -4,6 +4,7 @@ shared, loaded machine; a table of what went wrong, all zeros when the live path
 Usage: python checks/soak.py [N]   (as root; exits 1 when anything went wrong)
 """
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,10 @@ def soak(runs: int) -> Counter:
                 process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 _, stderr = process.communicate()
                 problems = [line for line in stderr.splitlines() if line.startswith("handshake-viz: scenario ")]
+                if problems or process.returncode not in (0, 9):   # its captures and records, for a look
+                    kept = shutil.copytree(folder, f"{tempfile.gettempdir()}/handshake-viz-soak-run{number + 1}",
+                                           dirs_exist_ok=True)
+                    print(f"  kept in {kept}", flush=True)
                 counts += _counted(problems, process, stderr, ipv6=bool(number % 2))
                 counts["seconds"] += round(time.monotonic() - started)
                 print(f"run {number + 1}/{runs} ({'IPv6' if number % 2 else 'IPv4'}): exit {process.returncode}, "

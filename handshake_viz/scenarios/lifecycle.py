@@ -164,12 +164,14 @@ def _simultaneous_close(session: Session) -> None:
     session.run_sides(server, client)
 
 
-def _spend_burst(session: Session, hold_class: int = HOLD_CLASS) -> None:
+def _spend_burst(session: Session, hold_class: int = HOLD_CLASS, size: int = 1) -> None:
     """A hold class starts with one segment's worth of tokens: spend it on a datagram to the
-    discard port (not captured) so that no held segment slips through at once."""
+    discard port (not captured) so that no held segment slips through at once; a datagram of
+    size bytes leaves in debt, and holds the next segment for as long as the class takes to send
+    size bytes."""
     with socket.socket(session.family, socket.SOCK_DGRAM) as primer:
         primer.setsockopt(socket.SOL_SOCKET, socket.SO_PRIORITY, hold_class)
-        primer.sendto(b"x", (session.host, 9))
+        primer.sendto(b"x" * size, (session.host, 9))
 
 
 def _half_closed(run, conversation):
@@ -364,8 +366,10 @@ def _both_opened(run, conversation):
 # Simultaneous open: every segment of the connection waits in a slower class of the same htb
 # queue (4 kbit/s: one SYN about every 150 ms), put there by nftables rules on the namespace's
 # output hook, so each side's SYN, and then its SYN+ACK, is sent before the other side's arrives,
-# every run; one queue keeps them in order.
+# every run; one queue keeps them in order. The first SYN waits longer, about 1 s, behind a
+# primer datagram: on a loaded machine the other side may take long to call connect().
 SLOW_CLASS = 0x10030
+OPEN_HOLD = 500   # bytes: at 4 kbit/s the first SYN waits 1 s, however slowly the other side gets to connect
 
 
 def _slow_connection(port: int) -> tuple[tuple[str, ...], ...]:
@@ -394,7 +398,7 @@ def _simultaneous_open(session: Session) -> None:
         session.bind(CLIENT, sock, (session.host, own_port))
         client_end.append(sock.getsockname())
         session.learn_endpoint(sock, client_end[0])
-        _spend_burst(session, SLOW_CLASS)
+        _spend_burst(session, SLOW_CLASS, OPEN_HOLD)   # its SYN waits about 1 s: time for the other to connect
         bound.set()
         session.call(CLIENT, "connect", session.server_text, sock.connect, session.server_address, sock=sock)
         session.recv_until_closed(CLIENT, sock)
