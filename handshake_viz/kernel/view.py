@@ -94,17 +94,20 @@ def align(conversation: Conversation, record: KernelRecord) -> KernelView | None
 
 
 def _retransmitted(conversation: Conversation, record: KernelRecord, ends: dict) -> frozenset:
-    """The copies the kernel traced itself sending again: for each tcp_retransmit_skb event, the
-    first segment its side sent at or after it (the capture sees a segment after it is sent)."""
+    """The copies the kernel traced itself sending again: for each tcp_retransmit_skb event, its
+    side's copy nearest to it in time, within PLACE_WINDOW. The tracepoint fires once the copy is
+    on its way; the capture's stamp of it is the skb's own, taken just before (a resend on ACKs)
+    or just after (a resend by the timer)."""
     frames = set()
     for side in (CLIENT, SERVER):
-        sent = [s for s in conversation.segments if s.sender == side]
+        copies = [s for s in conversation.segments if s.sender == side and s.resent_from is not None]
         for event in socket_events(conversation, record, ends[side], ends[other(side)]):
-            if event.kind == EventKind.RETRANSMIT:
-                copy = next((s for s in sent if s.record.time >= event.time - CAPTURE_RESOLUTION
-                             and s.record.frame not in frames), None)
-                if copy is not None and copy.record.time - event.time <= PLACE_WINDOW:
-                    frames.add(copy.record.frame)
+            if event.kind != EventKind.RETRANSMIT:
+                continue
+            near = min((s for s in copies if s.record.frame not in frames),
+                       key=lambda s: abs(s.record.time - event.time), default=None)
+            if near is not None and abs(near.record.time - event.time) <= PLACE_WINDOW:
+                frames.add(near.record.frame)
     return frozenset(frames)
 
 
