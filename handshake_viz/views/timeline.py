@@ -14,6 +14,7 @@ from enum import StrEnum
 from handshake_viz.core.analysis import CLIENT, DATA, SERVER, Closer, Conversation, Datagram, Segment, UdpConversation, other
 from handshake_viz.core.marks import ANOMALIES, KEEP_ALIVE, ZERO_WINDOW_PROBE
 from handshake_viz.core.tcp_states import TIME_WAIT_SECONDS
+from handshake_viz.kernel.calls import HELD
 from handshake_viz.kernel.view import JUDGED_BY_THE_SOCKET, KernelView
 from handshake_viz.views.words import Words
 from handshake_viz.wire import dns, groups
@@ -131,6 +132,7 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
              lang: str = "en", calls_lost: int = 0) -> Diagram:
     """calls_lost: events of the kernel's call trace that its buffer could not keep."""
     say = Words(lang)
+    calls = _once(calls)
     packets = _packets(conversation)
     t0 = min([r.time for r, _ in packets] + [c.start for c in calls], default=0.0)
     times = [(r.time, getattr(seen, "sender", None)) for r, seen in packets]   # (when, who sent it)
@@ -155,6 +157,18 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
               + tuple(say(f"legend.crossing.{kind}") for kind in sorted({kind for _, kind in crossing.values()})))
     return Diagram(title, lanes, tuple(rows), _brackets(conversation, packet_rows, say),
                    _spans(conversation, packet_rows, kernel, say), addresses + _tunnel(packets, say) + legend)
+
+
+def _once(calls: tuple[SocketCall, ...]) -> tuple[SocketCall, ...]:
+    """The calls, with a fork or an exit drawn once: the kernel's record has it on each socket
+    the process held, and a connection's diagram shows its listener's calls too."""
+    seen, kept = set(), []
+    for call in calls:
+        key = (call.name, call.pid, call.start, call.result) if call.name in HELD else None
+        if key is None or key not in seen:
+            kept.append(call)
+            seen.add(key)
+    return tuple(kept)
 
 
 def _lanes(conversation, say: Words) -> tuple[Lane, Lane]:
