@@ -153,11 +153,13 @@ def socket_events(conversation: Conversation, record: KernelRecord, own: str, pe
 
 
 def _leads_to(event: KernelEvent, later: list[KernelEvent]) -> bool:
-    """Whether event is a state change of the same life as the changes after it: the next one
-    starts where it ended, and it did not end a life (a previous connection's CLOSED)."""
+    """Whether event is of the same life as the state changes after it: another kind of event
+    (an attempt to resend a SYN still queued), or a change the next one starts from that did not
+    end a life (a previous connection's CLOSED)."""
+    if event.kind != EventKind.STATE:
+        return True
     following = next((e for e in later if e.kind == EventKind.STATE), None)
-    return (event.kind == EventKind.STATE and event.new != TcpState.CLOSED
-            and following is not None and following.old == event.new)
+    return event.new != TcpState.CLOSED and following is not None and following.old == event.new
 
 
 def _opening(conversation: Conversation, index: EventIndex, peer: str) -> list[KernelEvent]:

@@ -363,30 +363,29 @@ def _both_opened(run, conversation):
     return problems + outcome(run, "connect", CLIENT, "0") + outcome(run, "connect", SERVER, "0")
 
 
-# Simultaneous open: every segment of the connection waits in a slower class of the same htb
-# queue (4 kbit/s: one SYN about every 150 ms), put there by nftables rules on the namespace's
-# output hook, so each side's SYN, and then its SYN+ACK, is sent before the other side's arrives,
-# every run; one queue keeps them in order. The first SYN waits longer, about 1 s, behind a
-# primer datagram: on a loaded machine the other side may take long to call connect().
-SLOW_CLASS = 0x10030
-OPEN_HOLD = 500   # bytes: at 4 kbit/s the first SYN waits 1 s, however slowly the other side gets to connect
+# Simultaneous open: every segment of the connection waits in the slow class of
+# simultaneous-close (16 kbit/s: a SYN about every 37 ms), put there by nftables rules on the
+# namespace's output hook, so each side's SYN, and then its SYN+ACK, is sent before the other
+# side's arrives, every run; one queue keeps them in order. The first SYN waits longer, behind a
+# primer datagram of OPEN_HOLD bytes (half a second), for the other side's connect() on a loaded
+# machine; the whole handshake must end within the 1 s after which the kernel resends a SYN or a
+# SYN+ACK still unanswered.
+OPEN_HOLD = 1000
 
 
 def _slow_connection(port: int) -> tuple[tuple[str, ...], ...]:
     rule = ("nft", "add", "rule", "inet", "handshake_viz", "output", "tcp")
     return (*_HOLD_SETUP,
-            ("tc", "class", "add", "dev", "lo", "parent", "1:", "classid", "1:30", "htb", "rate", "4kbit",
-             "burst", "1", "cburst", "1"),
             ("nft", "add", "table", "inet", "handshake_viz"),
             ("nft", "add", "chain", "inet", "handshake_viz", "output", "{ type filter hook output priority 0 ; }"),
-            (*rule, "dport", str(port), "meta", "priority", "set", "1:30"),
-            (*rule, "sport", str(port), "meta", "priority", "set", "1:30"))
+            (*rule, "dport", str(port), "meta", "priority", "set", "1:20"),
+            (*rule, "sport", str(port), "meta", "priority", "set", "1:20"))
 
 
 @scenario("simultaneous-open",
           "two sockets, each bound to its own port, connect to each other at once, with no listen() and no "
-          "accept(); in a private namespace a slow queue holds each segment ~150 ms, so both SYNs leave "
-          "before either arrives: each side goes SYN_SENT -> SYN_RECEIVED -> ESTABLISHED",
+          "accept(); in a private namespace a slow queue holds each segment ~40 ms (the first ~500 ms), so "
+          "both SYNs leave before either arrives: each side goes SYN_SENT -> SYN_RECEIVED -> ESTABLISHED",
           _checked(_both_opened), setup=_slow_connection)
 def _simultaneous_open(session: Session) -> None:
     client_end: list[tuple] = []
@@ -398,7 +397,7 @@ def _simultaneous_open(session: Session) -> None:
         session.bind(CLIENT, sock, (session.host, own_port))
         client_end.append(sock.getsockname())
         session.learn_endpoint(sock, client_end[0])
-        _spend_burst(session, SLOW_CLASS, OPEN_HOLD)   # its SYN waits about 1 s: time for the other to connect
+        _spend_burst(session, HOLD_CLASS, OPEN_HOLD)
         bound.set()
         session.call(CLIENT, "connect", session.server_text, sock.connect, session.server_address, sock=sock)
         session.recv_until_closed(CLIENT, sock)

@@ -486,7 +486,7 @@ _KO_SUMMARIES = {
                     " 커널은 FIN 대신 RST를 보내고, 어느 쪽도 TIME_WAIT에 남지 않으며, 클라이언트의 recv는"
                     " ECONNRESET으로 실패한다",
     "simultaneous-open": "각자 자기 포트에 bind한 두 소켓이 동시에 서로에게 connect한다 (listen()도 accept()도 없다)."
-                         " 전용 네임스페이스의 느린 큐가 각 세그먼트를 ~150 ms 붙잡아, 두 SYN 모두 상대에게 닿기 전에"
+                         " 전용 네임스페이스의 느린 큐가 각 세그먼트를 ~40 ms (첫 세그먼트는 ~500 ms) 붙잡아, 두 SYN 모두 상대에게 닿기 전에"
                          " 떠난다: 양쪽 모두 SYN_SENT -> SYN_RECEIVED -> ESTABLISHED",
     "shared-close": "서버가 accept 뒤 fork해서 부모와 자식이 연결을 나눠 갖는다: 자식의 close()는 자기 참조만 지우므로"
                     " 부모도 close할 때까지 FIN이 나가지 않는다. 두 번째 연결에서는 자식의 shutdown(SHUT_WR)이 곧바로"
