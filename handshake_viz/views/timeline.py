@@ -172,9 +172,12 @@ def _once(calls: tuple[SocketCall, ...]) -> tuple[SocketCall, ...]:
 
 
 def _lanes(conversation, say: Words) -> tuple[Lane, Lane]:
-    """Each side's lane, under its end (a membership message's host has no port)."""
-    return tuple(Lane(side, say(f"side.{side}"), short_endpoint(*end) if conversation.protocol not in PORTLESS else end[0])
-                 for side, end in ((CLIENT, conversation.client), (SERVER, conversation.server)))
+    """Each side's lane, under its end: a membership message goes from its sender (no port) to a
+    group's address (the routers' for a report, all hosts' for a query)."""
+    if conversation.protocol in PORTLESS:
+        return (Lane(CLIENT, say("side.sender"), conversation.client[0]), Lane(SERVER, say("side.group"), conversation.server[0]))
+    return (Lane(CLIENT, say("side.client"), short_endpoint(*conversation.client)),
+            Lane(SERVER, say("side.server"), short_endpoint(*conversation.server)))
 
 
 def _crossed(rows: list[Row], packet_rows: dict, crossing: dict) -> list[Row]:

@@ -142,6 +142,7 @@ _EN = {
     "report.icmp": " Frame {frame} is an ICMP {kind} from {reporter}: the datagram reached a host where nothing"
                    " listens on port {port}.",
     "side.client": "client", "side.server": "server", "side.both": "client and server",
+    "side.sender": "sender", "side.group": "group address",
 }
 
 _KO = {
@@ -271,6 +272,7 @@ _KO = {
     "report.icmp": " 프레임 {frame}은(는) {reporter}이(가) 보낸 ICMP {kind}입니다: 데이터그램이 도착한 호스트의 포트 {port}에서"
                    " 기다리는 소켓이 없었습니다.",
     "side.client": "클라이언트", "side.server": "서버", "side.both": "클라이언트와 서버",
+    "side.sender": "보내는 쪽", "side.group": "그룹 주소",
 }
 
 # The kernel's reasons, as tcp:tcp_send_reset and skb:kfree_skb name them, in words: code -> (en, ko).
