@@ -37,14 +37,17 @@ def _broadcast_check(run):
     return problems
 
 
-def _receiver(session: Session, bound: threading.Barrier, port: int, family: int, before_bind=None) -> socket.socket:
+def _receiver(session: Session, port: int, family: int, before_bind=None, bound: threading.Barrier | None = None):
+    """A UDP socket bound to port on every address (SO_REUSEADDR: several may), once bound
+    waiting at bound for the others."""
     sock = session.call(SERVER, "socket", "SOCK_DGRAM", socket.socket, family, socket.SOCK_DGRAM)
     session.setsockopt(SERVER, sock, socket.SOL_SOCKET, socket.SO_REUSEADDR, 1, "SO_REUSEADDR, 1")
     if before_bind:
         before_bind(sock)
     anywhere = "::" if family == socket.AF_INET6 else "0.0.0.0"
     session.bind(SERVER, sock, (anywhere, port))
-    bound.wait()
+    if bound is not None:
+        bound.wait()
     return sock
 
 
@@ -57,7 +60,7 @@ def _broadcast(session: Session) -> None:
     bound = threading.Barrier(RECEIVERS + 1, timeout=SOCKET_TIMEOUT)
 
     def receiver():
-        sock = _receiver(session, bound, session.port, socket.AF_INET)
+        sock = _receiver(session, session.port, socket.AF_INET, bound=bound)
         session.recvfrom(SERVER, sock)
         session.close(SERVER, sock)
 
@@ -123,8 +126,9 @@ def _join(session: Session, sock: socket.socket, family: int, leave: bool = Fals
 
 
 def _reports_sent(v6: bool) -> int:
-    """How many IGMP (multicast, all but reports are the scenario's one datagram, sent after) or
-    MLDv2 reports this namespace's kernel has sent, from its own counters."""
+    """How many membership reports this namespace's kernel has sent, from its own counters: MLDv2
+    reports, or (no IGMP counter exists) IPv4 multicast packets, of which the scenario's own
+    datagram comes only later."""
     if v6:
         return _counter("/proc/net/snmp6", "Icmp6OutMLDv2Reports")
     return _counter("/proc/net/netstat", "OutMcastPkts")
@@ -170,7 +174,7 @@ def _multicast(session: Session) -> None:
         socket.IPPROTO_IP, IP_MULTICAST_ALL, "IP_MULTICAST_ALL")
 
     def member():
-        sock = _receiver(session, threading.Barrier(1), session.port, family)
+        sock = _receiver(session, session.port, family)
         before = _reports_sent(v6)
         _join(session, sock, family)
         _await_report(v6, before)   # its report on the link before the datagram: drawn in that order
@@ -183,7 +187,7 @@ def _multicast(session: Session) -> None:
     def other():
         def only_joined(sock):
             session.setsockopt(SERVER, sock, everything[0], everything[1], 0, f"{everything[2]}, 0")
-        sock = _receiver(session, threading.Barrier(1), session.port, family, only_joined)
+        sock = _receiver(session, session.port, family, only_joined)
         ready.wait()
         expect(sent.wait(SOCKET_TIMEOUT), "the sender never sent")
         session.call(SERVER, "poll", f"POLLIN, {QUIET * 1000:.0f} ms", _nothing_arrives, sock, sock=sock)
