@@ -167,7 +167,8 @@ def _buffers_check(run, conversation):
         need(problems, read_back == [str(2 * BUFFER)],
              f"the {side} set {option} to {BUFFER} and read back {read_back}, not the doubled {2 * BUFFER}")
     # The highest byte sent, not a sum: a copy may repeat part of a segment (a TLP, from another seq).
-    data = max((s.rel_seq + s.record.payload_len for s in conversation.segments if s.sender == CLIENT), default=1) - 1
+    data = max((s.rel_seq + s.record.payload_len for s in conversation.segments
+                if s.sender == CLIENT and s.record.payload_len), default=1) - 1
     need(problems, data == BULK_SEND, f"{data} bytes crossed, expected {BULK_SEND}")
     from handshake_viz.kernel.view import align
     account = align(conversation, run.kernel)
