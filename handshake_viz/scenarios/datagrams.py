@@ -63,6 +63,12 @@ def _udp_boundaries_check(run):
     problems: list[str] = []
     lengths = [length for sender, length in _datagram_lengths(run)]
     need(problems, lengths == [len(p) for p in PIECES] + [len(BIG)], f"datagrams of {lengths} bytes")
+    return problems + whole_reads_then_cut(run)
+
+
+def whole_reads_then_cut(run) -> list[str]:
+    """The server's reads each returned one whole datagram, then the small read was cut (MSG_TRUNC)."""
+    problems: list[str] = []
     reads = [c.result for c in calls_named(run, "recvfrom", SERVER)]
     need(problems, [r.split()[0] for r in reads] == [str(len(p)) for p in PIECES],
          f"the three reads returned {reads}: each should return one whole datagram")

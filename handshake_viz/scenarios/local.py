@@ -13,7 +13,7 @@ from handshake_viz.kernel.ties import unix_exchanges
 from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, scenario
 from handshake_viz.scenarios.checks import calls_named, need
 from handshake_viz.scenarios.dataflow import MESSAGES
-from handshake_viz.scenarios.datagrams import BIG, PIECES, SMALL_BUFFER, read_truncated
+from handshake_viz.scenarios.datagrams import BIG, PIECES, SMALL_BUFFER, read_truncated, whole_reads_then_cut
 from handshake_viz.wire.records import CLIENT, SERVER
 
 NO_PACKETS = Traffic(connections=0)
@@ -91,14 +91,7 @@ def _unix_stream(session: Session) -> None:
 
 
 def _unix_dgram_check(run):
-    problems = _no_wire(run, "unix-dgram")
-    reads = [c.result.split()[0] for c in calls_named(run, "recvfrom", SERVER)]
-    need(problems, reads == [str(len(p)) for p in PIECES],
-         f"the server's reads returned {reads}: each should return one whole datagram")
-    cut = calls_named(run, "recvmsg", SERVER)
-    need(problems, bool(cut) and cut[0].result == f"{SMALL_BUFFER}, MSG_TRUNC",
-         f"the small read gave {[c.result for c in cut]}, expected {SMALL_BUFFER} bytes and MSG_TRUNC")
-    return problems
+    return _no_wire(run, "unix-dgram") + whole_reads_then_cut(run)
 
 
 @scenario("unix-dgram", "udp-boundaries over Unix-domain datagram sockets (AF_UNIX, SOCK_DGRAM, each bound to a "
