@@ -229,3 +229,8 @@ def test_a_drop_belongs_to_the_packet_before_it_not_to_another_protocols_nor_to_
     assert kernel_view.dropped_frames(conversation, datagram) == {}
     late = KernelRecord([drop(syn.time + 0.01, "NETFILTER_DROP", where="nft_do_chain")])
     assert kernel_view.dropped_frames(conversation, late) == {}   # 10 ms after: not this packet's
+    # Another run's drop in the window too (drops carry no ports): the packet's own came first,
+    # in the same softirq pass (a soak beside other runs once took the later one).
+    both = KernelRecord([drop(syn.time + 5e-6, "NETFILTER_DROP", where="nft_do_chain"),
+                         drop(syn.time + 0.0008, "TCP_OLD_DATA", where="tcp_validate_incoming")])
+    assert kernel_view.dropped_frames(conversation, both) == {syn.frame: "NETFILTER_DROP"}

@@ -210,13 +210,15 @@ def dropped_frames(conversation: Conversation, record: KernelRecord) -> dict[int
     captured last before it (within DROP_WINDOW), unless another protocol's function dropped it;
     and when the run counted listen overflows, a client SYN repeated before any answer was
     dropped by a full accept queue."""
-    dropped = {}
+    dropped, nearest = {}, {}
     for event in record.index.of(EventKind.DROP):
         # A drop in a UDP or ICMP function is not a TCP segment's (a datagram dropped at that moment).
         if not any(other in (event.where or "") for other in ("udp", "icmp")):
             frame = _dropped_packet(conversation.segments, record, event)
-            if frame is not None:
-                dropped[frame] = event.reason
+            # Drops carry no ports: another run's may fall in the window too. The packet's own comes
+            # in the same softirq pass, microseconds after it; keep the nearest.
+            if frame is not None and event.time < nearest.get(frame, math.inf):
+                dropped[frame], nearest[frame] = event.reason, event.time
     if record.listen_overflows:
         for syn in _repeated_syns(conversation.segments):
             dropped.setdefault(syn.record.frame, "TCP_LISTEN_OVERFLOW")

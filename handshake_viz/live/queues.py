@@ -4,6 +4,7 @@ asked for over NETLINK_SOCK_DIAG (as `ss -tmi` does), every SAMPLE_SECONDS, by a
 run's network namespace, and kept only when they change.
 """
 
+import os
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ from handshake_viz.kernel.record import QueueSample
 from handshake_viz.kernel.sockdiag import NETLINK_SOCK_DIAG, dump_ended, parse_dump, request
 
 SAMPLE_SECONDS = 0.001
+SAMPLER_NICE = -5     # the sampling thread's priority (0 is everyone's; the capture's reader has -10)
 
 
 class QueueSampler:
@@ -44,6 +46,10 @@ class QueueSampler:
         return self.samples
 
     def _run(self) -> None:
+        try:   # ahead of the busy programs beside it, as the capture's reader is: a missed change is lost
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SAMPLER_NICE)
+        except PermissionError:
+            pass
         try:
             self._sample()
         except OSError as error:   # said by stop(), in the run's own thread
