@@ -1,4 +1,5 @@
-"""Live capture on loopback: a packet socket with a TPACKET_V3 ring, the only module that reads live frames.
+"""Live capture on loopback (or on a link a scenario's namespace makes: see Link): a packet socket
+with a TPACKET_V3 ring, the only module that reads live frames.
 
 Why not scapy's sniffer: it reads at most 65,535 bytes of a frame and compiles its filter with a
 65,535-byte snap length, so 64 KB loopback segments (65,549-byte frames) were cut short; and it

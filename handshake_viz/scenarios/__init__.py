@@ -102,15 +102,15 @@ class Session:
         this process holds), which then exits; with once_listening, it starts once the server
         listens. Returns the parent's wait for it, which takes back the calls the child made."""
         reader, writer = os.pipe()
-        go_reader, go_writer = os.pipe()
+        go_reader, go_writer = os.pipe() if once_listening else (None, None)
         with self._lock:   # no other thread holds it at the fork, so the child can record
             start = len(self.calls)
             pid = os.fork()
         if pid == 0:
-            self._child(work, start, writer, go_reader if once_listening else None)
+            self._child(work, start, writer, go_reader)
         os.close(writer)
-        os.close(go_reader)
         if once_listening:
+            os.close(go_reader)
             threading.Thread(target=lambda: self.listening.wait(SOCKET_TIMEOUT * 3) and os.write(go_writer, b"."),
                              daemon=True).start()
 
@@ -118,7 +118,8 @@ class Session:
             with os.fdopen(reader, "rb") as pipe:
                 calls = pickle.load(pipe)
             _, status = os.waitpid(pid, 0)
-            os.close(go_writer)
+            if once_listening:
+                os.close(go_writer)
             with self._lock:
                 self.calls.extend((call, None, None) for call in calls)
             expect(os.waitstatus_to_exitcode(status) == 0, "the child process failed")
@@ -372,14 +373,19 @@ LINK_SETUP = (
 )
 
 
+def nft_rules(hook: str, *rules: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """Namespace commands: the run's nftables table, a chain on hook ("input", "output"), and
+    each rule (nft words) in it."""
+    return (("nft", "add", "table", "inet", "handshake_viz"),
+            ("nft", "add", "chain", "inet", "handshake_viz", hook, f"{{ type filter hook {hook} priority 0 ; }}"),
+            *(("nft", "add", "rule", "inet", "handshake_viz", hook, *rule) for rule in rules))
+
+
 def drops(port: int, match: tuple[str, ...], numbers: str) -> tuple[tuple[str, ...], ...]:
     """Namespace commands: of the packets arriving for port that match (nft words, such as
     `tcp flags & psh == psh`), drop those whose number, counted from 0 by the rule itself, is in
     numbers ("1", "0-1"): the same packets every run, whatever the timing."""
-    return (("nft", "add", "table", "inet", "handshake_viz"),
-            ("nft", "add", "chain", "inet", "handshake_viz", "input", "{ type filter hook input priority 0 ; }"),
-            ("nft", "add", "rule", "inet", "handshake_viz", "input", "tcp", "dport", str(port), *match,
-             "numgen", "inc", "mod", "1000000000", numbers, "drop"))
+    return nft_rules("input", ("tcp", "dport", str(port), *match, "numgen", "inc", "mod", "1000000000", numbers, "drop"))
 
 
 def sysctl(setting: str) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from handshake_viz.core.analysis import Closer, Handshake
 from handshake_viz.core.attribution import finder
 from handshake_viz.core.tcp_states import TcpState
 from handshake_viz.errors import ScenarioError
-from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, scenario
+from handshake_viz.scenarios import SOCKET_TIMEOUT, Session, Traffic, expect, nft_rules, scenario
 from handshake_viz.scenarios.checks import (
     calls_named,
     data_acked_at_seq_plus_len,
@@ -374,12 +374,8 @@ OPEN_HOLD = 1000
 
 
 def _slow_connection(port: int) -> tuple[tuple[str, ...], ...]:
-    rule = ("nft", "add", "rule", "inet", "handshake_viz", "output", "tcp")
-    return (*_HOLD_SETUP,
-            ("nft", "add", "table", "inet", "handshake_viz"),
-            ("nft", "add", "chain", "inet", "handshake_viz", "output", "{ type filter hook output priority 0 ; }"),
-            (*rule, "dport", str(port), "meta", "priority", "set", "1:20"),
-            (*rule, "sport", str(port), "meta", "priority", "set", "1:20"))
+    return (*_HOLD_SETUP, *nft_rules("output", *(("tcp", end, str(port), "meta", "priority", "set", "1:20")
+                                                 for end in ("dport", "sport"))))
 
 
 @scenario("simultaneous-open",
