@@ -71,6 +71,7 @@ class Arrow:
     kind: ArrowKind
     dropped: bool = False      # it never reached the target's socket: drawn ending in a cross
     sent_row: int | None = None  # the row where it left its source, when that is earlier than its own
+    absolute: tuple[str, ...] = ()   # the label with the sequence numbers as on the wire (a segment's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +83,17 @@ class Mark:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    stamp: str                 # frame number and time, shown in the margin
+    time: float | None         # seconds since the drawing's start; None for the states before anything
+    frame: int | None = None   # its packet's (a fold's: its first packet's)
     arrow: Arrow | None = None
     marks: tuple[Mark, ...] = ()
     fold: str | None = None    # a run of ordinary packets drawn as one line of text
+    folded: tuple["Row", ...] = ()   # a fold's packets, each on its row, as they are drawn in full
+
+    @property
+    def stamp(self) -> str:
+        """The frame number and the time, shown in the margin."""
+        return "" if self.time is None else _stamp(self.time, 0.0, self.frame)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +133,7 @@ class Diagram:
     brackets: tuple[Bracket, ...]
     spans: tuple[Span, ...]
     legend: tuple[str, ...]
+    start: float = 0.0         # when its first row happened (seconds since the epoch): the rows' times count from it
 
 
 def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCall, ...] = (),
@@ -151,12 +160,12 @@ def timeline(conversation: Conversation | UdpConversation, calls: tuple[SocketCa
     addresses = (say("addresses", addresses=", ".join(full)),) if full else ()
     if conversation.protocol in DATAGRAMS:
         return Diagram(title, lanes, tuple(rows), (), (), addresses + _tunnel(packets, say)
-                       + _udp_legend(conversation, say) + _calls_legend(calls, calls_lost, say))
+                       + _udp_legend(conversation, say) + _calls_legend(calls, calls_lost, say), t0)
     legend = (_legend(conversation, kernel, say, t0) + _calls_legend(calls, calls_lost, say)
               + ((say("legend.samples"),) if sampled else ())
               + tuple(say(f"legend.crossing.{kind}") for kind in sorted({kind for _, kind in crossing.values()})))
     return Diagram(title, lanes, tuple(rows), _brackets(conversation, packet_rows, say),
-                   _spans(conversation, packet_rows, kernel, say), addresses + _tunnel(packets, say) + legend)
+                   _spans(conversation, packet_rows, kernel, say), addresses + _tunnel(packets, say) + legend, t0)
 
 
 def _once(calls: tuple[SocketCall, ...]) -> tuple[SocketCall, ...]:
@@ -184,7 +193,7 @@ def _crossed(rows: list[Row], packet_rows: dict, crossing: dict) -> list[Row]:
     """Each crossing segment drawn from the row where its side's kernel sent it."""
     for frame, (sent, _) in crossing.items():
         row = rows[packet_rows[frame]]
-        rows[packet_rows[frame]] = Row(row.stamp, dataclasses.replace(row.arrow, sent_row=sent), row.marks, row.fold)
+        rows[packet_rows[frame]] = dataclasses.replace(row, arrow=dataclasses.replace(row.arrow, sent_row=sent))
     return rows
 
 
@@ -202,10 +211,11 @@ def unix_timeline(exchange, title: str | None = None, lang: str = "en", calls_lo
     for send, read, label in _unix_moves(calls, exchange.kind, say):   # what the kernel copied, drawn as an arrow
         row = rows[last_row[read]]
         arrow = Arrow(calls[send].side, calls[read].side, label, ArrowKind.DATA, sent_row=last_row[send])
-        rows[last_row[read]] = Row(row.stamp, arrow, row.marks, row.fold)
+        rows[last_row[read]] = dataclasses.replace(row, arrow=arrow)
     lanes = (Lane(CLIENT, say("side.client"), exchange.ends[CLIENT]), Lane(SERVER, say("side.server"), exchange.ends[SERVER]))
     title = title or f"{exchange.kind} (AF_UNIX): {exchange.ends[CLIENT]} → {exchange.ends[SERVER]}"
-    return Diagram(title, lanes, tuple(rows), (), (), (say("legend.unix"),) + _calls_legend(exchange.calls, calls_lost, say))
+    return Diagram(title, lanes, tuple(rows), (), (), (say("legend.unix"),) + _calls_legend(exchange.calls, calls_lost, say),
+                   t0)
 
 
 def _unix_moves(calls: tuple[SocketCall, ...], kind: str, say: Words) -> list[tuple[int, int, tuple[str, ...]]]:
@@ -266,17 +276,17 @@ def _rows(conversation, packets: list, calls: tuple[SocketCall, ...], times: lis
     for kind, item in _with_initial(items, at_calls, begun=conversation.protocol != "tcp" or window.in_full):
         if kind == "initial":
             initial = _state_marks(conversation, None, kernel, say)
-            rows += [Row("", marks=initial)] if initial else []
+            rows += [Row(None, marks=initial)] if initial else []
         elif kind == "packet":
             packet_rows[item[0].frame] = len(rows)
             rows.append(_packet_row(conversation, item[1], t0, kernel, say))
         elif kind == "fold":
             packet_rows.update((record.frame, len(rows)) for record, _ in item)
-            rows.append(_fold_row(item, t0, say))
+            rows.append(_fold_row(item, t0, say, [_packet_row(conversation, packet, t0, kernel, say) for _, packet in item]))
         elif kind == "state":
             time, state, mark = item
             state_rows[(mark.lane, state)] = len(rows)
-            rows.append(Row(_stamp(time, t0), marks=(mark,)))
+            rows.append(Row(time - t0, marks=(mark,)))
         else:
             call, returning, number = item
             if not returning:
@@ -284,7 +294,7 @@ def _rows(conversation, packets: list, calls: tuple[SocketCall, ...], times: lis
             rows.append(_call_row(call, returning, times, t0, say))
     for number, placed in at_calls.items():   # a state a call put the socket in, beside that call
         row = rows[call_rows[number]]
-        rows[call_rows[number]] = Row(row.stamp, row.arrow, row.marks + tuple(mark for _, mark in placed), row.fold)
+        rows[call_rows[number]] = dataclasses.replace(row, marks=row.marks + tuple(mark for _, mark in placed))
         state_rows.update({(mark.lane, state): call_rows[number] for state, mark in placed})
     return rows, packet_rows, state_rows
 
@@ -307,7 +317,7 @@ def _with_samples(rows: list[Row], packet_rows: dict, conversation: Conversation
                 shown[side] = parts
                 marks += [Mark(side, "\n".join(new), MarkKind.SAMPLE)] if new else []
         row = rows[index]
-        rows[index] = Row(row.stamp, row.arrow, row.marks + tuple(marks), row.fold)
+        rows[index] = dataclasses.replace(row, marks=row.marks + tuple(marks))
     return rows
 
 
@@ -438,14 +448,14 @@ def _folded(conversation, packets: list, window: Window) -> list:
     return items
 
 
-def _fold_row(run: list, t0: float, say: Words) -> Row:
+def _fold_row(run: list, t0: float, say: Words, folded: list[Row]) -> Row:
     records = [record for record, _ in run]
     count = len(records)
     data = sum(r.payload_len for r in records)
     span = records[-1].time - records[0].time
     text = say("fold", count=count, first=records[0].frame, last=records[-1].frame, size=_size(data),
                duration=_duration(span))
-    return Row(_stamp(records[0].time, t0, records[0].frame), fold=text)
+    return Row(records[0].time - t0, records[0].frame, fold=text, folded=tuple(folded))
 
 
 def _size(count: int) -> str:
@@ -573,7 +583,7 @@ def _packet_row(conversation, packet, t0: float, kernel: KernelView | None, say:
     if isinstance(packet, PacketRecord) and packet.malformed:
         sender = conversation.side_of(packet)
         label = (", ".join(flag_names(packet.flags)) or "(no flags)", say("malformed", what=packet.malformed))
-        return Row(_stamp(packet.time, t0, packet.frame), Arrow(sender, other(sender), label, ArrowKind.RESET))
+        return Row(packet.time - t0, packet.frame, Arrow(sender, other(sender), label, ArrowKind.RESET))
     if isinstance(packet, PacketRecord):
         return _icmp_row(conversation, packet, t0)
     if isinstance(packet, Datagram):
@@ -608,7 +618,7 @@ def _datagram_row(datagram: Datagram, t0: float) -> Row:
     label = ([said or f"{record.protocol.upper()}   len {record.payload_len}"] if record.protocol != "udp"
              else [f"UDP   len {record.payload_len}"] + _payload_lines(record))
     arrow = Arrow(datagram.sender, other(datagram.sender), tuple(label), ArrowKind.DATA)
-    return Row(_stamp(record.time, t0, record.frame), arrow)
+    return Row(record.time - t0, record.frame, arrow)
 
 
 def _icmp_row(conversation, record: PacketRecord, t0: float) -> Row:
@@ -616,7 +626,7 @@ def _icmp_row(conversation, record: PacketRecord, t0: float) -> Row:
     about = conversation.side_of(record)
     label = (f"ICMP {record.icmp.replace('_', ' ')}",
              f"from {record.reporter}, about {record.protocol.upper()} to {endpoint_text(record.dst, record.dport)}")
-    return Row(_stamp(record.time, t0, record.frame), Arrow(other(about), about, label, ArrowKind.RESET))
+    return Row(record.time - t0, record.frame, Arrow(other(about), about, label, ArrowKind.RESET))
 
 
 def _segment_row(conversation: Conversation, segment: Segment, t0: float, kernel: KernelView | None,
@@ -628,9 +638,10 @@ def _segment_row(conversation: Conversation, segment: Segment, t0: float, kernel
     target = SERVER if segment.sender == CLIENT else CLIENT
     dropped = kernel.dropped if kernel else {}
     lost = record.frame in dropped and dropped[record.frame] not in JUDGED_BY_THE_SOCKET
-    label = _segment_label(conversation, segment, say, dropped) + (_kernel_words(record, kernel, lost, say) if kernel else ())
-    arrow = Arrow(segment.sender, target, label, kind, lost)
-    return Row(_stamp(record.time, t0, record.frame), arrow, _state_marks(conversation, record.frame, kernel, say))
+    said = _kernel_words(record, kernel, lost, say) if kernel else ()
+    arrow = Arrow(segment.sender, target, _segment_label(conversation, segment, say, dropped) + said, kind, lost,
+                  absolute=_segment_label(conversation, segment, say, dropped, absolute=True) + said)
+    return Row(record.time - t0, record.frame, arrow, _state_marks(conversation, record.frame, kernel, say))
 
 
 def _kernel_words(record: PacketRecord, kernel: KernelView, lost: bool, say: Words) -> tuple[str, ...]:
@@ -649,18 +660,12 @@ def _kernel_words(record: PacketRecord, kernel: KernelView, lost: bool, say: Wor
     return words
 
 
-def _segment_label(conversation: Conversation, segment: Segment, say: Words, dropped: dict) -> tuple[str, ...]:
+def _segment_label(conversation: Conversation, segment: Segment, say: Words, dropped: dict,
+                   absolute: bool = False) -> tuple[str, ...]:
+    """Its lines, with sequence numbers relative to each side's ISN, or (absolute) as on the wire."""
     record = segment.record
     first = ", ".join(flag_names(record.flags)) or "(no flags)"
-    numbers = f"seq {segment.rel_seq}"
-    if record.payload_len:
-        numbers = f"seq {segment.rel_seq}:{segment.rel_seq + record.payload_len} ({record.payload_len})"
-    if segment.rel_ack is not None:
-        numbers += f"  ack {segment.rel_ack}"
-    if segment.sack:   # what the receiver holds beyond the ACK: why a sender resends after one duplicate ACK
-        numbers += "  SACK " + ", ".join(f"{left}-{right}" for left, right in segment.sack)
-    numbers += f"  win {segment.window}"
-    lines = [f"{first}   {numbers}"]
+    lines = [f"{first}   {_numbers(segment, absolute)}"]
     if record.flags & SYN:
         lines.append(f"ISN {record.seq}" + (f"  {_options_text(record.options)}" if record.options else ""))
     lines += _payload_lines(record)
@@ -668,10 +673,27 @@ def _segment_label(conversation: Conversation, segment: Segment, say: Words, dro
         lines.append(say("sent_again.syn" if record.flags & SYN else "sent_again", frame=segment.resent_from))
     if segment.analysis:
         lines.append("[" + ", ".join(sorted(mark.replace("_", " ") for mark in segment.analysis)) + "]")
-    explained = _ack_explanation(conversation, segment, say, dropped)
+    explained = _ack_explanation(conversation, segment, say, dropped, absolute)
     if explained:
         lines.append(explained)
     return tuple(lines)
+
+
+def _numbers(segment: Segment, absolute: bool) -> str:
+    """seq, ack, SACK blocks and window: "seq 1:6 (5)  ack 1  win 65536"."""
+    record = segment.record
+    seq, ack = segment.rel_seq, segment.rel_ack
+    if absolute:
+        seq, ack = record.seq, record.ack if ack is not None else None
+    numbers = f"seq {seq}"
+    if record.payload_len:
+        numbers = f"seq {seq}:{(seq + record.payload_len) % 2 ** 32} ({record.payload_len})"
+    if ack is not None:
+        numbers += f"  ack {ack}"
+    sack = record.options.sack_blocks if absolute and record.options else segment.sack
+    if sack:   # what the receiver holds beyond the ACK: why a sender resends after one duplicate ACK
+        numbers += "  SACK " + ", ".join(f"{left}-{right}" for left, right in sack)
+    return numbers + f"  win {segment.window}"
 
 
 def _options_text(options: TcpOptions) -> str:
@@ -688,10 +710,12 @@ def _options_text(options: TcpOptions) -> str:
     return "<" + ", ".join(parts) + ">"
 
 
-def _ack_explanation(conversation: Conversation, segment: Segment, say: Words, dropped: dict) -> str:
+def _ack_explanation(conversation: Conversation, segment: Segment, say: Words, dropped: dict, absolute: bool) -> str:
     """Why this ACK number: the SEQ + length of what it acknowledges (RFC 9293's SEG.SEQ+SEG.LEN).
     A segment that was dropped is never credited: its bytes arrived in another copy."""
-    covered = [s for s in conversation.segments if s.record.frame in segment.covers and s.record.frame not in dropped]
+    segments = conversation.segments   # in frame order: each frame found by bisection, not by a scan per ACK
+    found = [segments[bisect.bisect_left(segments, frame, key=lambda s: s.record.frame)] for frame in segment.covers]
+    covered = [s for s in found if s.record.frame not in dropped]
     if not covered:
         return ""
     last = covered[-1]
@@ -699,20 +723,21 @@ def _ack_explanation(conversation: Conversation, segment: Segment, say: Words, d
             else "FIN" if not last.record.payload_len else "data")
     frames = (", ".join(f"#{s.record.frame}" for s in covered) if len(covered) <= 2
               else f"#{covered[0].record.frame}-#{covered[-1].record.frame}")
-    return say("ack.explained", ack=segment.rel_ack, seq=last.rel_seq, space=last.seq_space,
+    ack, seq = (segment.record.ack, last.record.seq) if absolute else (segment.rel_ack, last.rel_seq)
+    return say("ack.explained", ack=ack, seq=seq, space=last.seq_space,
                what=say(f"what.{what}"), frames=frames)
 
 
 def _call_row(call: SocketCall, returning: bool, times: list[tuple], t0: float, say: Words) -> Row:
     kind = MarkKind.CALL_ERROR if call.error else MarkKind.CALL
     if returning:
-        return Row(_stamp(call.end, t0), marks=(Mark(call.side, say("call.returns", name=call.name, outcome=say.outcome(call)),
+        return Row(call.end - t0, marks=(Mark(call.side, say("call.returns", name=call.name, outcome=say.outcome(call)),
                                                      kind),))
     text = (f"{call.who}: " if call.who else "") + f"{call.name}({call.args})"
     if _blocked(call, times):
-        return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} …", MarkKind.CALL),))
+        return Row(call.start - t0, marks=(Mark(call.side, f"{text} …", MarkKind.CALL),))
     outcome = say.outcome(call)   # a process's exit returns nothing: its sockets just close
-    return Row(_stamp(call.start, t0), marks=(Mark(call.side, f"{text} = {outcome}" if outcome else text, kind),))
+    return Row(call.start - t0, marks=(Mark(call.side, f"{text} = {outcome}" if outcome else text, kind),))
 
 
 def _states_legend(kernel: KernelView | None, say: Words, t0: float) -> str:
@@ -786,5 +811,5 @@ def pages(diagram: Diagram, rows_per_page: int = PAGE_ROWS) -> list[Diagram]:
         spans = tuple(Span(s.lane, max(s.first_row, first) - first, s.label)
                       for s in diagram.spans if s.first_row <= last)
         cut.append(Diagram(f"{diagram.title} (page {number + 1} of {count})", diagram.lanes,
-                           diagram.rows[first:last + 1], brackets, spans, diagram.legend))
+                           diagram.rows[first:last + 1], brackets, spans, diagram.legend, diagram.start))
     return cut
