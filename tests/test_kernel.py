@@ -11,7 +11,7 @@ from segments import Script, echo
 
 from handshake_viz.core.analysis import analyze
 from handshake_viz.kernel import view as kernel_view
-from handshake_viz.kernel.record import KernelEvent, KernelRecord, TimeWaitEntry, parse_tcp_table, parse_trace
+from handshake_viz.kernel.record import KernelEvent, KernelRecord, Probe, TimeWaitEntry, parse_tcp_table, parse_trace
 from handshake_viz.kernel.view import align
 from handshake_viz.live import tracing
 from handshake_viz.scenarios import SCENARIOS
@@ -26,10 +26,21 @@ TRACE = """\
 
 
 def test_trace_lines_become_events_on_the_capture_clock():
-    events = parse_trace(TRACE, offset=1000.0)
+    events, _ = parse_trace(TRACE, offset=1000.0)
     assert events[0] == KernelEvent(1100.0001, "state", "10.0.0.2:80", "0.0.0.0:0", "CLOSED", "LISTEN")
     assert (events[1].kind, events[1].src, events[1].reason) == ("send_reset", "10.0.0.2:80", "NO_SOCKET")
     assert (events[2].kind, events[2].src, events[2].dst) == ("receive_reset", "[::1]:40000", "[::1]:80")
+
+
+def test_a_tcp_probe_line_becomes_the_senders_congestion_control():
+    line = ("          python-1 [000] ..s1. 100.000200: tcp_probe: family=AF_INET6 src=[::1]:40000 dest=[::1]:80 mark=0x0 "
+            "data_len=0 snd_nxt=0x5f5e1100 snd_una=0x5f5e10fb snd_cwnd=1 ssthresh=7 snd_wnd=65536 srtt=152 rcv_wnd=65483 "
+            "sock_cookie=2003 skbaddr=0000000085f3c3c6 skaddr=0000000048e8d5a1\n")
+    infinite = line.replace("ssthresh=7", "ssthresh=2147483647")
+    [(_, [probe]), (_, [unset])] = parse_trace(line, 1000.0), parse_trace(infinite, 1000.0)
+    assert probe == Probe(1100.0002, "[::1]:40000", "[::1]:80", 1, 7, 0.000152, 65536, 0x5F5E10FB, 0x5F5E1100)
+    assert unset.ssthresh is None   # the kernel's "no threshold yet"
+    assert KernelRecord.from_json(KernelRecord(probes=[probe]).to_json()).probes == [probe]
 
 
 def test_the_time_wait_table_gives_each_entry_and_its_timer():
@@ -234,3 +245,27 @@ def test_a_drop_belongs_to_the_packet_before_it_not_to_another_protocols_nor_to_
     both = KernelRecord([drop(syn.time + 5e-6, "NETFILTER_DROP", where="nft_do_chain"),
                          drop(syn.time + 0.0008, "TCP_OLD_DATA", where="tcp_validate_incoming")])
     assert kernel_view.dropped_frames(conversation, both) == {syn.frame: "NETFILTER_DROP"}
+
+
+def test_each_sides_probes_carry_its_own_sequence_numbers(runs):
+    """tcp_probe fires as a segment reaches a socket, before it is processed: the socket's oldest
+    unacknowledged byte is then its ISN + 1 or an ACK number its peer sent (raw, as captured)."""
+    run = runs["echo"]
+    [conversation] = run.conversations
+    account = align(conversation, run.kernel)
+    for side, peer in (("client", "server"), ("server", "client")):
+        isn = conversation.isns()[side]
+        acked = {(isn + 1) % 2 ** 32} | {s.record.ack for s in conversation.segments if s.sender == peer}
+        probes = account.probes[side]
+        assert probes and all(p.snd_una in acked and p.cwnd >= 1 and p.srtt > 0 for p in probes), probes
+
+
+def test_after_its_retransmission_timeout_the_sender_has_a_window_of_one_segment(runs):
+    """RFC 5681 3.1: after an RTO, cwnd is the loss window, one segment; the kernel says so when
+    the first ACK after it arrives."""
+    run = runs["rto"]
+    [conversation] = run.conversations
+    account = align(conversation, run.kernel)
+    resent = [s.record.time for s in conversation.segments if s.resent_from is not None]
+    after = [p for p in account.probes["client"] if p.time > resent[-1]]
+    assert after and after[0].cwnd == 1

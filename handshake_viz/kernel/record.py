@@ -2,8 +2,9 @@
 
 The kernel's record is the `sock:inet_sock_set_state` tracepoint (every state change of every
 socket, with its 4-tuple), the resets it sent or received with their reasons, its
-retransmissions, its drops with their reasons, and the TIME_WAIT table read right after the
-teardown. States are parsed to the analyzer's own `TcpState`, so the two compare as equals.
+retransmissions, its drops with their reasons, its congestion control as `tcp:tcp_probe` saw it
+at each segment a socket received, and the TIME_WAIT table read right after the teardown.
+States are parsed to the analyzer's own `TcpState`, so the two compare as equals.
 """
 
 import bisect
@@ -74,6 +75,24 @@ class QueueSample:
         return (self.receive_queue, self.send_queue, self.receive_buffer, self.send_buffer, self.rto, self.backoff)
 
 
+INFINITE_SSTHRESH = 0x7FFFFFFF   # the kernel's "no slow-start threshold yet" (TCP_INFINITE_SSTHRESH)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A socket's congestion control as `tcp:tcp_probe` reported it when a segment arrived for it."""
+
+    time: float
+    src: str                  # the socket's own end
+    dst: str
+    cwnd: int                 # congestion window, in segments
+    ssthresh: int | None      # slow-start threshold, in segments; None before the first loss
+    srtt: float               # smoothed round-trip time, seconds
+    snd_wnd: int              # the peer's window as this socket last heard it, bytes
+    snd_una: int              # raw sequence numbers: the oldest unacknowledged byte, the next to send
+    snd_nxt: int
+
+
 @dataclass
 class KernelRecord:
     """Everything the kernel said during one run (or why it could not say anything)."""
@@ -88,6 +107,7 @@ class KernelRecord:
     calls_lost: int = 0           # call events the kernel could not keep: the calls are incomplete
     calls_unavailable: str | None = None   # why the calls were not traced
     samples: list[QueueSample] = field(default_factory=list)   # queues and timers, where sampled
+    probes: list[Probe] = field(default_factory=list)          # congestion control, at each segment received
     _index: "EventIndex | None" = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -105,7 +125,7 @@ class KernelRecord:
                 "listen_overflows": self.listen_overflows, "lost": self.lost,
                 "calls": [c.to_json() for c in self.calls], "sockets": [s.to_json() for s in self.sockets],
                 "calls_lost": self.calls_lost, "calls_unavailable": self.calls_unavailable,
-                "samples": [vars(s) for s in self.samples]}
+                "samples": [vars(s) for s in self.samples], "probes": [vars(p) for p in self.probes]}
 
     @classmethod
     def from_json(cls, data) -> "KernelRecord":
@@ -113,13 +133,13 @@ class KernelRecord:
         read as data, and a crafted one must not reach the drawing as anything but text)."""
         record = _fields(data, {"unavailable": _text, "events": list, "time_wait": list, "listen_overflows": int,
                                 "lost": int, "calls": list, "sockets": list, "calls_lost": int,
-                                "calls_unavailable": _text, "samples": list})
+                                "calls_unavailable": _text, "samples": list, "probes": list})
         sockets = [_socket(s, number, len(record.get("sockets", []))) for number, s in enumerate(record.get("sockets", []))]
         calls = [_call(c, len(sockets)) for c in record.get("calls", [])]
         return cls([_event(e) for e in record.get("events", [])], [_time_wait(t) for t in record.get("time_wait", [])],
                    record.get("unavailable"), record.get("listen_overflows", 0), record.get("lost", 0), calls, sockets,
                    record.get("calls_lost", 0), record.get("calls_unavailable"),
-                   [_sample(s) for s in record.get("samples", [])])
+                   [_sample(s) for s in record.get("samples", [])], [_probe(p) for p in record.get("probes", [])])
 
 
 class EventIndex:
@@ -192,6 +212,12 @@ def _sample(data) -> QueueSample:
                        sample["receive_buffer"], sample["send_buffer"], sample.get("rto"), sample.get("backoff"))
 
 
+def _probe(data) -> Probe:
+    probe = _fields(data, {"time": _time, "src": str, "dst": str, "cwnd": int, "ssthresh": _number, "srtt": _time,
+                           "snd_wnd": int, "snd_una": int, "snd_nxt": int}, tuple(Probe.__dataclass_fields__))
+    return Probe(**probe)
+
+
 def _seconds(value) -> bool:
     return value is None or _time(value)
 
@@ -231,9 +257,9 @@ _LINE = re.compile(r"^\s*.+?\s+\[\d+\]\s+\S+\s+(?P<time>\d+\.\d+):\s+(?P<event>\
 _FIELD = re.compile(r"(\w+)=(\S+)")
 
 
-def parse_trace(text: str, offset: float) -> list[KernelEvent]:
-    """Events from a tracing instance's `trace` file; offset turns its clock into wall time."""
-    events = []
+def parse_trace(text: str, offset: float) -> tuple[list[KernelEvent], list[Probe]]:
+    """Events and probes from a tracing instance's `trace` file; offset turns its clock into wall time."""
+    events, probes = [], []
     for line in text.splitlines():
         match = _LINE.match(line)
         if not match:
@@ -259,7 +285,12 @@ def parse_trace(text: str, offset: float) -> list[KernelEvent]:
             reason = re.search(r"reason: (\w+)", match["fields"])
             events.append(KernelEvent(time, EventKind.DROP, "", "", reason=reason[1] if reason else "NOT_SPECIFIED",
                                       where=fields.get("location", "").split("+")[0]))
-    return events
+        elif name == "tcp_probe":   # %pISpc addresses, as tcp_send_reset's
+            ssthresh = int(fields["ssthresh"])
+            probes.append(Probe(time, fields["src"], fields["dest"], int(fields["snd_cwnd"]),
+                                None if ssthresh >= INFINITE_SSTHRESH else ssthresh, int(fields["srtt"]) / 1e6,
+                                int(fields["snd_wnd"]), int(fields["snd_una"], 16), int(fields["snd_nxt"], 16)))
+    return events, probes
 
 
 def parse_tcp_table(text: str, read_at: float = 0.0) -> list[TimeWaitEntry]:

@@ -61,6 +61,7 @@ class KernelView:
     lost: int = 0                                      # events the kernel's buffer could not keep, in the whole run
     retransmitted: frozenset = frozenset()             # frames the kernel traced as its own retransmissions
     samples: dict = field(default_factory=dict)        # side -> its socket's QueueSamples in time order
+    probes: dict = field(default_factory=dict)         # side -> its socket's tcp_probe Probes in time order
 
     @property
     def agrees(self) -> bool:
@@ -90,7 +91,8 @@ def align(conversation: Conversation, record: KernelRecord) -> KernelView | None
                       if kernel.time is not None and kernel.frame != inferred.frame]
     return KernelView(states, differences, left, _reset_reasons(conversation, record, ends),
                       dropped_frames(conversation, record), moved, record.lost,
-                      _retransmitted(conversation, record, ends), _samples(conversation, record, ends))
+                      _retransmitted(conversation, record, ends), _samples(conversation, record, ends),
+                      _probes(conversation, record, ends))
 
 
 def _retransmitted(conversation: Conversation, record: KernelRecord, ends: dict) -> frozenset:
@@ -109,6 +111,16 @@ def _retransmitted(conversation: Conversation, record: KernelRecord, ends: dict)
             if near is not None and abs(near.record.time - event.time) <= PLACE_WINDOW:
                 frames.add(near.record.frame)
     return frozenset(frames)
+
+
+def _probes(conversation: Conversation, record: KernelRecord, ends: dict) -> dict:
+    """Each side's congestion control while the conversation's packets came: a 4-tuple may come
+    back in one run, so the probes are those within its first and last packet."""
+    if not conversation.segments:
+        return {}
+    first, last = conversation.segments[0].record.time - PLACE_WINDOW, conversation.segments[-1].record.time + PLACE_WINDOW
+    return {side: [p for p in record.probes if (p.src, p.dst) == (ends[side], ends[other(side)]) and first <= p.time <= last]
+            for side in (CLIENT, SERVER)}
 
 
 def _samples(conversation: Conversation, record: KernelRecord, ends: dict) -> dict:

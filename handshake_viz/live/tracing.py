@@ -32,7 +32,7 @@ from handshake_viz.live import uprobes
 
 TRACEFS = Path("/sys/kernel/tracing")
 EVENTS = ("sock/inet_sock_set_state", "tcp/tcp_send_reset", "tcp/tcp_receive_reset", "tcp/tcp_retransmit_skb",
-          "skb/kfree_skb")
+          "tcp/tcp_probe", "skb/kfree_skb")
 # Frees that are not a packet lost on its way: a closing socket's unread queue, the unnamed rest.
 # kfree_skb has no ports: what is left is matched to the run's packets by time when read.
 ORDINARY_FREES = ("NOT_SPECIFIED", "QUEUE_PURGE", "SOCKET_CLOSE")
@@ -112,7 +112,8 @@ class KernelTrace:
             return self.record
         text, lost = self.pipe.drain()
         ports = (f":{self.port}",)
-        events = [e for e in parse_trace(text, self.offset)   # drops carry no ports: kept, matched later
+        events, probes = parse_trace(text, self.offset)
+        events = [e for e in events   # drops carry no ports: kept, matched later
                   if e.kind == EventKind.DROP or e.src.endswith(ports) or e.dst.endswith(ports)]
         table = []
         for name in ("tcp", "tcp6"):
@@ -120,7 +121,8 @@ class KernelTrace:
             if path.exists():
                 table += [t for t in parse_tcp_table(path.read_text(), time.time())
                           if t.local.endswith(ports) or t.remote.endswith(ports)]
-        self.record = KernelRecord(events, table, listen_overflows=_listen_overflows() - self.overflows, lost=lost)
+        self.record = KernelRecord(events, table, listen_overflows=_listen_overflows() - self.overflows, lost=lost,
+                                   probes=probes)
         if self.calls is not None:
             self.calls.read_into(self.record, roots, window)
         return self.record
