@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 # What each target needs from the system: "check-command:debian-package".
 RUN_NEEDS := dot:graphviz libpcap.so:libpcap0.8 ip:iproute2 tc:iproute2 nft:nftables hangul-font:fonts-nanum
 # The tests compile C programs and watch them (and curl against Python's http.server).
-TEST_NEEDS := $(RUN_NEEDS) tshark:tshark tcpdump:tcpdump npm:npm cc:gcc stdio.h:libc6-dev curl:curl
+# The explorer's tests open its pages in Debian's chromium (Playwright, from PyPI, drives it).
+TEST_NEEDS := $(RUN_NEEDS) tshark:tshark tcpdump:tcpdump npm:npm cc:gcc stdio.h:libc6-dev curl:curl chromium:chromium
 # Mermaid's own parser, which the tests run over every Mermaid block they make (from npm).
 MERMAID := $(VENV)/mermaid
 
@@ -16,13 +17,13 @@ MERMAID := $(VENV)/mermaid
 ## Run the default scenarios under live capture (as root): captures/ and out/.
 handshake: $(STAMP)
 	@$(MAKE) --no-print-directory system-packages NEEDS="$(RUN_NEEDS)"
-	$(BIN)/handshake-viz run --format svg,png,json --force
+	$(BIN)/handshake-viz run --format svg,png,json,html --force
 
 ## Run every scenario of the catalogue (as root): captures/ and out/.
 .PHONY: scenarios
 scenarios: $(STAMP)
 	@$(MAKE) --no-print-directory system-packages NEEDS="$(RUN_NEEDS)"
-	$(BIN)/handshake-viz run --all --format svg,png,json --force
+	$(BIN)/handshake-viz run --all --format svg,png,json,html --force
 
 ## Lint (ruff: errors, style, import order), then run the test suite.
 test: $(STAMP)
@@ -37,7 +38,7 @@ test: $(STAMP)
 replay: $(STAMP)
 	@test -n "$(CAPTURE)" || { echo "usage: make replay CAPTURE=path/to/file.pcap"; exit 2; }
 	@$(MAKE) --no-print-directory system-packages NEEDS="dot:graphviz"
-	$(BIN)/handshake-viz replay "$(CAPTURE)" --format svg,png,json --force
+	$(BIN)/handshake-viz replay "$(CAPTURE)" --format svg,png,json,html --force
 
 # The virtual environment, rebuilt when pyproject.toml changes; given back to the sudo user.
 $(STAMP): pyproject.toml

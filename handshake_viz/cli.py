@@ -11,7 +11,17 @@ from pathlib import Path
 from handshake_viz.errors import HandshakeVizError, Interrupted, ScenarioError, UsageError
 from handshake_viz.live.interruption import held, interruptible
 from handshake_viz.output.files import Outputs
-from handshake_viz.output.formats import CAPTURE, DEFAULT, FORMATS, PICTURE, TIMELINE, Drawing, names, parse_formats
+from handshake_viz.output.formats import (
+    CAPTURE,
+    DEFAULT,
+    FORMATS,
+    PICTURE,
+    REPLAY_DEFAULT,
+    TIMELINE,
+    Drawing,
+    names,
+    parse_formats,
+)
 from handshake_viz.output.publish import Request, Subject, publish
 from handshake_viz.render.header import to_dot as header_dot
 from handshake_viz.render.state_chart import chart_dot, paths_of
@@ -112,8 +122,9 @@ def _parser() -> argparse.ArgumentParser:
 
     for command in (run, watching, replaying):
         command.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the results (default: out)")
-        command.add_argument("--format", default=",".join(DEFAULT),
-                             help=f"comma list of {', '.join(names(TIMELINE) + names(CAPTURE))} (default: svg,png)")
+        default = ",".join(REPLAY_DEFAULT if command is replaying else DEFAULT)
+        command.add_argument("--format", default=default,
+                             help=f"comma list of {', '.join(names(TIMELINE) + names(CAPTURE))} (default: {default})")
         command.add_argument("--force", action="store_true", help="replace files left by an earlier run")
         command.add_argument("--max-arrows", type=int, default=60, metavar="N",
                              help="fold runs of ordinary data beyond N arrows (default 60)")

@@ -1,7 +1,8 @@
 """Replaying a stored capture: the file read and decoded into records, analysed, and published.
 
-Drawings need every packet, and so does setting the kernel's record beside them: the capture is
-analysed whole and handed to `publish`. JSON alone streams instead, in one pass with bounded memory.
+Drawings and the explorer need every packet, and so does setting the kernel's record beside them:
+the capture is analysed whole and handed to `publish`. JSON alone streams instead, in one pass with
+bounded memory.
 """
 
 import io
@@ -12,7 +13,7 @@ from pathlib import Path
 from handshake_viz.core.analysis import Analyzer, ConversationEnded, analyze
 from handshake_viz.errors import UsageError
 from handshake_viz.kernel.record import KernelRecord
-from handshake_viz.output.formats import FORMATS
+from handshake_viz.output.formats import FORMATS, whole
 from handshake_viz.output.json_export import JsonExport
 from handshake_viz.output.publish import Request, Subject, publish
 from handshake_viz.views.overview import summary_row
@@ -78,9 +79,8 @@ def read_conversations(capture: Path) -> list:
 def replay(capture: Path, request: Request, only: int | None = None) -> ReplayResult:
     """Analyse capture; write its JSON and the diagrams of its conversations (or only conversation `only`)."""
     records, (kernel, unused) = CaptureRecords(capture), load_kernel_record(capture)
-    drawn = any(FORMATS[fmt].write for fmt in request.formats)
     result = ReplayResult()
-    if drawn or kernel is not None:
+    if whole(request.formats) or kernel is not None:
         conversations = [c for c in analyze(records) if only is None or c.index == only]
         _check(capture, only, len(conversations))
         subject = Subject(capture.stem, conversations, kernel=kernel, source=str(capture))

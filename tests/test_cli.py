@@ -172,7 +172,7 @@ def test_a_capture_with_no_conversation_says_what_it_held(tmp_path):
 COMMANDS = {"replay": ("replay", EXAMPLES / "echo.pcap"), "states": ("states", EXAMPLES / "echo.pcap"),
             "header": ("header", EXAMPLES / "echo.pcap", "--frame", "4")}
 WRITES = {"svg": ["svg"], "png": ["png"], "pdf": ["pdf"], "dot": ["dot"], "mermaid": ["mermaid.md"],
-          "md": ["md", "svg"], "json": ["json"]}   # the report embeds its diagram
+          "md": ["md", "svg"], "json": ["json"], "html": ["html"]}   # the report embeds its diagram
 
 
 @pytest.mark.parametrize("fmt", WRITES)

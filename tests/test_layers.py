@@ -14,6 +14,7 @@ PURE_LAYERS = ("wire", "core", "kernel", "scenarios", "views", "render")
 DOES_IO = {
     "wire.pcapfile": "reads the capture file it is given",
     "render.graphviz": "the one place that runs graphviz",
+    "render.html": "reads its own script and styles (importlib.resources), shipped beside it, once when imported",
     "scenarios": "the scenarios' programs: they talk on sockets",
     "scenarios.lifecycle": "the scenarios' programs: they talk on sockets",
     "scenarios.dataflow": "the scenarios' programs: they talk on sockets",
@@ -23,7 +24,7 @@ DOES_IO = {
     "scenarios.groups": "the scenarios' programs: they talk on sockets",
 }
 IO_MODULES = {"scapy", "subprocess", "threading", "graphviz", "os", "pathlib", "time", "tempfile", "socket",
-              "select", "mmap", "ctypes", "signal", "io", "shutil"}
+              "select", "mmap", "ctypes", "signal", "io", "shutil", "importlib"}
 # These use socket only for its constants and inet_ntop/inet_pton, pure conversions.
 PURE_CONVERSIONS = {"wire.dissect", "wire.dns", "wire.groups", "kernel.sockdiag"}
 

@@ -3,7 +3,7 @@
 Argument checks (`parse_formats`), the files a command plans to write and the writing itself all
 read this table, so a new format is one row and one writer. A drawing is either a conversation's
 timeline (positions pinned by the DOT builder) or a picture graphviz lays out itself (the state
-chart, a packet's header, the overview); the JSON holds a whole capture.
+chart, a packet's header, the overview); the JSON and the HTML explorer hold a whole capture.
 """
 
 from collections.abc import Callable
@@ -28,6 +28,8 @@ class Drawing:
     diagram: Diagram | None = None
     picture: str | None = None
     report: Callable[[str], str] | None = None   # the timeline's Markdown report, given its picture's file name
+    source: object = None    # what the timeline was drawn from (a conversation, a Unix exchange), for the explorer
+    kernel: object = None    # and the kernel's account of it (a KernelView), if any
 
     def dot(self, dpi: float | None = None) -> str:
         return to_dot(self.diagram, dpi=dpi) if self.diagram is not None else self.picture
@@ -45,6 +47,7 @@ class Format:
     # which holds no drawing: the JSON export writes it (publish, or replay as it streams)
     write: Callable[[Drawing, float, tuple[str, ...]], list[tuple[str, bytes]]] | None
     needs: Callable[[], None] = lambda: None   # fails, before anything is written, without what it needs
+    streams: bool = False   # written from the analysis as it goes, needing no conversation kept whole
 
     def file_name(self, stem: str) -> str:
         return f"{stem}.{self.suffix}"
@@ -78,9 +81,16 @@ FORMATS = {f.name: f for f in (
     Format("mermaid", "mermaid.md", frozenset({TIMELINE}),   # Markdown viewers draw its text
            lambda d, scale, asked: [(f"{d.stem}.mermaid.md", to_markdown(d.diagram).encode("utf-8"))]),
     Format("md", "md", frozenset({TIMELINE}), _report),   # a report that embeds the timeline's picture
-    Format("json", "json", frozenset({CAPTURE}), None),
+    Format("json", "json", frozenset({CAPTURE}), None, streams=True),
+    Format("html", "html", frozenset({CAPTURE}), None),   # the explorer: publish writes it from every timeline
 )}
 DEFAULT = ("svg", "png")
+REPLAY_DEFAULT = (*DEFAULT, "html")   # a stored capture is explored more than it is pasted
+
+
+def whole(formats: tuple[str, ...]) -> bool:
+    """Whether formats need every conversation analysed whole (any but the streaming JSON)."""
+    return not all(FORMATS[fmt].streams for fmt in formats)
 
 
 def names(holding: str) -> tuple[str, ...]:

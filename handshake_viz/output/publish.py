@@ -12,16 +12,20 @@ from pathlib import Path
 
 from handshake_viz.core.analysis import Conversation, UdpConversation
 from handshake_viz.core.attribution import calls_by_conversation
+from handshake_viz.errors import CaptureFileError
 from handshake_viz.kernel.record import KernelRecord
 from handshake_viz.kernel.ties import UnixExchange, socket_calls, unix_exchanges
 from handshake_viz.kernel.view import align
 from handshake_viz.output.files import Outputs
-from handshake_viz.output.formats import FORMATS, Drawing
+from handshake_viz.output.formats import FORMATS, Drawing, whole
 from handshake_viz.output.json_export import JsonExport
+from handshake_viz.render.html import to_html
 from handshake_viz.render.overview import overview_dot
 from handshake_viz.views import overview
+from handshake_viz.views.explorer import Explored, page
 from handshake_viz.views.report import report, unix_report
 from handshake_viz.views.timeline import Window, timeline, unix_timeline
+from handshake_viz.wire.pcapfile import CaptureReader
 from handshake_viz.wire.records import SocketCall
 
 
@@ -80,13 +84,14 @@ def timelines(subject: Subject, window: Window = Window(), lang: str = "en") -> 
         title = diagram.title.replace("\n", " ")
         drawings.append(Drawing(stem_of(subject.stem, conversation, len(conversations)), diagram,
                                 report=lambda picture, c=conversation, t=title, own=own:
-                                report(c, picture, t, own, lang)))
+                                report(c, picture, t, own, lang), source=conversation, kernel=account))
     lost = subject.kernel.calls_lost if subject.kernel else 0
     for exchange in subject.unix:
         alone = not conversations and len(subject.unix) == 1   # a scenario's run of one exchange: its title
         diagram = unix_timeline(exchange, subject.title if alone else None, lang, lost)
         drawings.append(Drawing(subject.unix_stem(exchange), diagram,
-                                report=lambda picture, e=exchange, t=diagram.title: unix_report(e, picture, t, lang)))
+                                report=lambda picture, e=exchange, t=diagram.title: unix_report(e, picture, t, lang),
+                                source=exchange))
     return drawings
 
 
@@ -106,13 +111,15 @@ def planned(request: Request, subject: Subject) -> list[Path]:
 def publish(request: Request, subject: Subject) -> list[Path]:
     request.outputs.refuse_existing(planned(request, subject))
     json_file = [_json(request, subject)] if "json" in request.formats else []   # written first: kept if a drawing fails
-    drawn = any(FORMATS[fmt].write for fmt in request.formats)
-    drawings = [subject.picture] if subject.picture else timelines(subject, request.window, request.lang) if drawn else []
+    drawings = ([subject.picture] if subject.picture else
+                timelines(subject, request.window, request.lang) if whole(request.formats) else [])
     written = [request.outputs.write_bytes(request.out_dir / name, data)
                for drawing in drawings for fmt in request.formats if FORMATS[fmt].write
                for name, data in FORMATS[fmt].write(drawing, request.scale, request.formats)]
     if _indexed(request, subject):
         written += _index(request, subject)
+    if "html" in request.formats:
+        written.append(_explorer(request, subject, drawings))
     return written + json_file   # listed as before: the drawings, then the JSON
 
 
@@ -142,6 +149,34 @@ def _index(request: Request, subject: Subject) -> list[Path]:
                                     f"{stem}-overview.{pictures[0]}")
     written.append(request.outputs.write_bytes(request.out_dir / f"{stem}-index.md", index.encode("utf-8")))
     return written
+
+
+def _explorer(request: Request, subject: Subject, drawings: list[Drawing]) -> Path:
+    """The HTML explorer of every timeline, with each packet's header read again from the capture."""
+    explored = [Explored(d.source, d.diagram, d.kernel) for d in drawings]
+    title = subject.title or (f"{Path(subject.source).name}: {len(explored)} conversations" if len(explored) > 1
+                              else drawings[0].diagram.title if drawings else Path(subject.source).name)
+    frames = _frames(Path(subject.source), {frame for e in explored for frame in _frame_numbers(e.diagram)})
+    text = to_html(page(title, explored, frames, request.lang))
+    return request.outputs.write_bytes(request.out_dir / FORMATS["html"].file_name(subject.stem), text.encode("utf-8"))
+
+
+def _frame_numbers(diagram) -> list[int]:
+    """The frames a diagram draws, folded ones too."""
+    return [row.frame for drawn in diagram.rows for row in (drawn, *drawn.folded) if row.frame is not None]
+
+
+def _frames(capture: Path, wanted: set[int]) -> dict[int, tuple[bytes, int]]:
+    """The bytes of the frames wanted, for their header view; none when the capture cannot be read
+    again (the page then says so where the header would be)."""
+    found = {}
+    try:
+        for frame in CaptureReader(capture):
+            if frame.frame in wanted:
+                found[frame.frame] = (frame.data, frame.linktype)
+    except (CaptureFileError, OSError):
+        return found
+    return found
 
 
 def _json(request: Request, subject: Subject) -> Path:

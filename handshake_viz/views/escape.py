@@ -10,6 +10,7 @@ graphviz would also read `&...;` as an entity and put it into the SVG), HTML-lik
 markup and table borders, and link targets).
 """
 
+import json
 import re
 import unicodedata
 
@@ -45,6 +46,26 @@ def html(text: str) -> str:
     """Text inside a graphviz HTML-like label (`<...>`) shown as written."""
     return (visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;"))
+
+
+def script_data(data) -> str:
+    """data as JSON for a page's `<script type="application/json">`: every string in it with its
+    invisible characters spelled out (a bidi override would reorder what a reader sees), and `<`,
+    `>` and `&` as JSON escapes, so no text in it can end the script element or start markup."""
+    return json.dumps(_visible_strings(data), ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT)
+
+
+_SCRIPT = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _visible_strings(data):
+    if isinstance(data, str):   # a line break stays one: the page breaks the line there
+        return "\n".join(visible(line) for line in data.split("\n"))
+    if isinstance(data, dict):
+        return {visible(str(key)): _visible_strings(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_visible_strings(value) for value in data]
+    return data
 
 
 # Mermaid reads `#name;` and `#NNN;` as entities, `;` and a line end as the end of a statement,

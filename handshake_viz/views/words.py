@@ -437,6 +437,74 @@ DROP_REASONS = {
 }
 
 
+# tshark's analysis marks, each with what it means: code -> (en, ko). Shown where a packet's details are.
+MARK_MEANINGS = {
+    "retransmission": ("bytes sent before, sent again (tshark: not acknowledged, and not within an RTT of a duplicate ACK)",
+                       "전에 보낸 바이트를 다시 보냄 (tshark: 확인되지 않았고 중복 ACK 뒤 한 RTT 안이 아님)"),
+    "fast_retransmission": ("sent again after duplicate ACKs, before the timer ran out",
+                            "중복 ACK 뒤, 타이머가 끝나기 전에 다시 보냄"),
+    "spurious_retransmission": ("sent again though the receiver had already acknowledged it",
+                                "수신 쪽이 이미 확인했는데도 다시 보냄"),
+    "out_of_order": ("arrived with lower sequence numbers than bytes already seen, soon after them",
+                     "이미 본 바이트보다 낮은 순서 번호로, 곧이어 도착함"),
+    "lost_segment": ("bytes before this one were never seen: a segment is missing from the capture",
+                     "이 앞의 바이트가 보이지 않음: 캡처에서 세그먼트 하나가 빠짐"),
+    "duplicate_ack": ("the same ACK again, with no data and the same window: the receiver is missing bytes",
+                      "데이터 없이 같은 창으로 같은 ACK를 다시 보냄: 수신 쪽에 바이트가 빠짐"),
+    "zero_window": ("the receiver's buffer is full: the sender must wait", "수신 버퍼가 가득 참: 보내는 쪽은 기다려야 함"),
+    "zero_window_probe": ("one byte past a zero window, to learn when it opens",
+                          "창이 0일 때 창이 열렸는지 알아보려고 보낸 1바이트"),
+    "zero_window_probe_ack": ("the answer to a zero-window probe", "창 0 프로브에 대한 응답"),
+    "window_update": ("only the window changed: the receiver read from its buffer", "창만 바뀜: 수신 쪽이 버퍼에서 읽음"),
+    "keep_alive": ("one byte below what was sent, to check the peer is still there",
+                   "상대가 아직 있는지 확인하려고 보낸, 이미 보낸 것보다 1 작은 순서 번호"),
+    "keep_alive_ack": ("the answer to a keep-alive", "keep-alive에 대한 응답"),
+}
+
+# The words of the HTML explorer's own controls and panels: key -> (en, ko).
+PAGE_WORDS = {
+    "conversations": ("Conversations", "대화"),
+    "index.hint": ("Click a column to sort; click a row to open its ladder.", "열을 누르면 정렬하고, 행을 누르면 그 사다리 그림을 엽니다."),
+    "protocol": ("protocol", "프로토콜"), "client": ("client", "클라이언트"), "server": ("server", "서버"),
+    "packets": ("packets", "패킷"), "bytes": ("bytes", "바이트"), "opened": ("opened", "열림"), "closed": ("closed", "닫힘"),
+    "marks": ("marks", "표시"), "duration": ("duration", "길이"),
+    "numbers": ("Numbers", "번호"), "relative": ("relative", "상대"), "absolute": ("absolute", "절대"),
+    "show": ("Show", "보이기"), "acks": ("bare ACKs", "데이터 없는 ACK"), "calls": ("socket calls", "소켓 호출"),
+    "states": ("states", "상태"), "time": ("Time", "시간"), "by.rows": ("by rows", "행 단위"),
+    "by.time": ("real time", "실제 시간"), "idle": ("idle {duration}", "{duration} 동안 조용함"),
+    "expand": ("expand", "펼치기"), "collapse": ("fold again", "다시 접기"),
+    "keys": ("Keys: j/k or ↓/↑ step through the rows, Enter opens a fold, Esc clears.",
+             "키: j/k 또는 ↓/↑로 행을 옮기고, Enter로 접힌 묶음을 펼치고, Esc로 선택을 지웁니다."),
+    "details": ("Packet", "패킷"), "details.none": ("Click an arrow to see its packet.", "화살표를 누르면 그 패킷이 보입니다."),
+    "frame": ("frame", "프레임"), "at": ("at", "시각"), "since": ("since the start", "시작부터"),
+    "seq": ("SEQ", "SEQ"), "ack": ("ACK", "ACK"), "length": ("length", "길이"), "window": ("window", "창"),
+    "window.scaled": ("{raw} × {factor} = {scaled}", "{raw} × {factor} = {scaled}"),
+    "window.unscaled": ("{raw} (not scaled)", "{raw} (배율 없음)"),
+    "flags": ("flags", "플래그"), "options": ("options", "옵션"), "payload": ("payload", "페이로드"),
+    "payload.kept": ("the first {kept} of {length} bytes", "{length}바이트 중 처음 {kept}바이트"),
+    "header": ("Header fields (bytes in network order)", "헤더 필드 (네트워크 바이트 순서)"),
+    "header.none": ("No header view: the capture's frame is not at hand.", "헤더 보기 없음: 캡처의 프레임을 읽을 수 없습니다."),
+    "sent.again": ("sent again: the same bytes as #{frame}", "다시 보냄: #{frame}과 같은 바이트"),
+    "acked.by": ("acknowledged by #{frame}", "#{frame}이 확인함"),
+    "graph": ("Time-sequence graph", "시간-순서 번호 그래프"),
+    "graph.direction": ("bytes sent by the {side}", "{side}가 보낸 바이트"),
+    "graph.hint": ("Wheel zooms, drag pans, double-click resets; click a point to select its packet.",
+                   "휠로 확대하고, 끌어서 옮기고, 두 번 눌러 되돌립니다. 점을 누르면 그 패킷을 고릅니다."),
+    "graph.seq": ("relative sequence number", "상대 순서 번호"), "graph.time": ("seconds since the start", "시작부터 초"),
+    "graph.segments": ("segments", "세그먼트"), "graph.ack": ("ACK", "ACK"), "graph.window": ("receive window", "수신 창"),
+    "graph.sack": ("SACK", "SACK"), "graph.resent": ("sent again", "다시 보냄"), "graph.probe": ("zero-window probe", "창 0 프로브"),
+    "graph.cwnd": ("congestion window (segments)", "혼잡 창 (세그먼트)"),
+    "graph.ssthresh": ("slow-start threshold (segments)", "슬로 스타트 임계값 (세그먼트)"),
+    "graph.srtt": ("smoothed RTT (ms)", "평활 RTT (ms)"),
+    "graph.kernel": ("the kernel's congestion control (tcp:tcp_probe, at each segment the sender received)",
+                     "커널의 혼잡 제어 (tcp:tcp_probe, 보내는 쪽이 세그먼트를 받을 때마다)"),
+    "graph.no_kernel": ("No kernel record: congestion window, threshold and RTT are known only from a live run.",
+                        "커널 기록 없음: 혼잡 창, 임계값, RTT는 실시간 실행에서만 알 수 있습니다."),
+    "graph.none": ("No time-sequence graph: it is drawn for TCP.", "시간-순서 번호 그래프 없음: TCP에만 그립니다."),
+    "legend": ("Legend", "범례"), "index.link": ("all conversations", "모든 대화"),
+    "side.client": ("client", "클라이언트"), "side.server": ("server", "서버"),
+}
+
 TEXTS = {"en": _EN, "ko": _KO}
 
 # The scenarios' one-line summaries in Korean, for diagram titles; English ones live with each scenario.
@@ -584,6 +652,14 @@ class Words:
         """A newer kernel's reason the table lacks reads as the kernel spells it."""
         phrases = table.get(code)
         return phrases[LANGUAGES.index(self.lang)] if phrases else code.replace("_", " ").lower()
+
+    def mark(self, mark: str) -> str:
+        """What one of tshark's analysis marks means."""
+        return MARK_MEANINGS[mark][LANGUAGES.index(self.lang)]
+
+    def page_words(self) -> dict[str, str]:
+        """The explorer page's own words, in this language."""
+        return {key: phrases[LANGUAGES.index(self.lang)] for key, phrases in PAGE_WORDS.items()}
 
     def scenario_title(self, name: str, summary: str) -> str:
         return f"{name}: {SCENARIO_SUMMARIES[self.lang].get(name, summary)}"

@@ -1,0 +1,193 @@
+"""What the HTML explorer shows, as plain data: the index of a capture's conversations, each
+conversation's ladder (the same `Diagram` every other format draws, folds and all), every packet's
+details and header fields, and the time-sequence graph's points. Pure: the page's script only
+lays this out; it analyses nothing.
+"""
+
+from dataclasses import dataclass
+
+from handshake_viz.core.analysis import CLIENT, SERVER, Conversation, Segment, UdpConversation, other
+from handshake_viz.core.marks import KEEP_ALIVE, RETRANSMISSION, ZERO_WINDOW_PROBE, AnalysisMark
+from handshake_viz.kernel.ties import UnixExchange
+from handshake_viz.kernel.view import KernelView
+from handshake_viz.views.header import headers
+from handshake_viz.views.overview import summary_row
+from handshake_viz.views.timeline import Diagram, Row
+from handshake_viz.views.words import Words
+from handshake_viz.wire.records import DATAGRAMS, SYN, PacketRecord, flag_names
+
+RESENT = frozenset({RETRANSMISSION, AnalysisMark.FAST_RETRANSMISSION, AnalysisMark.SPURIOUS_RETRANSMISSION})
+SHOWN_EMPTY = frozenset({ZERO_WINDOW_PROBE, KEEP_ALIVE})
+
+
+@dataclass(frozen=True)
+class Explored:
+    """One conversation as the page shows it: its analysis, its drawn ladder, the kernel's account."""
+
+    conversation: Conversation | UdpConversation | UnixExchange
+    diagram: Diagram
+    kernel: KernelView | None = None
+
+
+class Layouts:
+    """Header field layouts (each layer's names and widths), each kept once: a capture's packets
+    share a few, and each packet then carries only its values."""
+
+    def __init__(self):
+        self.known: dict[tuple, int] = {}
+
+    def number(self, layout: tuple) -> int:
+        return self.known.setdefault(layout, len(self.known))
+
+    def data(self) -> list:
+        return [[[name, [list(field) for field in fields]] for name, fields in layout] for layout in self.known]
+
+
+def page(title: str, explored: list[Explored], frames: dict[int, tuple[bytes, int]], lang: str) -> dict:
+    """The page's data. frames: frame number -> (its bytes, its link type), for the header view;
+    a frame missing from it has no header view."""
+    say, layouts = Words(lang), Layouts()
+    return {
+        "lang": lang, "title": title, "words": say.page_words(),
+        "index": [_index_row(e) for e in explored],
+        "conversations": [_conversation(e, frames, layouts, say) for e in explored],
+        "layouts": layouts.data(),
+    }
+
+
+def _index_row(explored: Explored) -> dict:
+    conversation = explored.conversation
+    if isinstance(conversation, UnixExchange):   # no packets: only the two sockets' calls
+        calls = conversation.calls
+        return {"index": f"unix {conversation.index}", "protocol": conversation.kind, "client": conversation.ends[CLIENT],
+                "server": conversation.ends[SERVER], "packets": 0, "bytes": 0, "opened": "-", "closed": "-", "marks": 0,
+                "start": min(c.start for c in calls), "duration": max(c.end for c in calls) - min(c.start for c in calls)}
+    number, protocol, client, server, packets, opened, closed = summary_row(conversation)
+    records = _records(conversation)
+    marked = sum(1 for s in getattr(conversation, "segments", ()) if s.analysis)
+    return {"index": int(number), "protocol": protocol, "client": client, "server": server, "packets": int(packets),
+            "bytes": sum(r.payload_len for r in records), "opened": str(opened), "closed": str(closed), "marks": marked,
+            "start": min((r.time for r in records), default=0.0),
+            "duration": max((r.time for r in records), default=0.0) - min((r.time for r in records), default=0.0)}
+
+
+def _records(conversation) -> list[PacketRecord]:
+    if conversation.protocol in DATAGRAMS:
+        return [d.record for d in conversation.datagrams]
+    return [s.record for s in conversation.segments]
+
+
+def _conversation(explored: Explored, frames: dict, layouts: Layouts, say: Words) -> dict:
+    conversation, diagram = explored.conversation, explored.diagram
+    unix = isinstance(conversation, UnixExchange)
+    return {
+        "protocol": conversation.kind if unix else conversation.protocol, "title": diagram.title,
+        "lanes": [{"key": lane.key, "title": lane.title, "subtitle": lane.subtitle} for lane in diagram.lanes],
+        "legend": list(diagram.legend), "start": diagram.start,
+        "rows": [_row(row) for row in diagram.rows],
+        "brackets": [[b.label, b.first_row, b.last_row] for b in diagram.brackets],
+        "spans": [[s.lane, s.first_row, s.label] for s in diagram.spans],
+        "packets": {} if unix else _packets(conversation, diagram.start, frames, layouts, say),
+        "graph": _graph(conversation, explored.kernel, diagram.start) if isinstance(conversation, Conversation) else None,
+    }
+
+
+def _packets(conversation, start: float, frames: dict, layouts: Layouts, say: Words) -> dict[str, dict]:
+    """Each packet's details by its frame number."""
+    if conversation.protocol in DATAGRAMS:
+        packets = [_details(d.record, d.sender, start, frames, layouts) for d in conversation.datagrams]
+    else:
+        packets = [_segment_details(s, start, frames, layouts, say) for s in conversation.segments]
+        packets += [_details(r, other(conversation.side_of(r)), start, frames, layouts) for r in conversation.icmp_errors]
+    packets += [_details(r, conversation.side_of(r), start, frames, layouts) for r in conversation.malformed]
+    return {str(p["frame"]): p for p in packets}
+
+
+def _row(row: Row) -> dict:
+    data: dict = {"t": row.time, "f": row.frame, "m": [[m.lane, m.text, m.kind.value] for m in row.marks]}
+    if row.arrow is not None:
+        a = row.arrow
+        data["a"] = {"from": a.source, "to": a.target, "label": list(a.label), "absolute": list(a.absolute),
+                     "kind": a.kind.value, "dropped": a.dropped, "sent": a.sent_row}
+    if row.fold is not None:
+        data["fold"] = row.fold
+        data["folded"] = [_row(r) for r in row.folded]
+    return data
+
+
+def _details(record: PacketRecord, sender: str, start: float, frames: dict, layouts: Layouts) -> dict:
+    """What every packet shows: where it is, who sent it, its payload and its header fields."""
+    data = {"frame": record.frame, "time": record.time, "since": record.time - start, "sender": sender,
+            "protocol": record.protocol, "src": record.src, "dst": record.dst, "sport": record.sport,
+            "dport": record.dport, "length": record.payload_len,
+            "payload": {"hex": record.payload.hex(), "kept": len(record.payload)}}
+    for name in ("icmp", "reporter", "tunnel", "malformed"):
+        if getattr(record, name):
+            data[name] = getattr(record, name)
+    if record.frame in frames:
+        data["header"] = _header(*frames[record.frame], layouts)
+    return data
+
+
+def _header(data: bytes, linktype: int, layouts: Layouts) -> list | None:
+    """[layout number, [each field's value and its bytes in hex]], as the `header` command draws them."""
+    layers = headers(data, linktype)
+    if not layers:
+        return None
+    layout = tuple((layer.name, tuple((f.name, f.bits) for f in layer.fields)) for layer in layers)
+    return [layouts.number(layout), [[f.value, f.raw.hex() if f.raw is not None else None]
+                                     for layer in layers for f in layer.fields]]
+
+
+def _segment_details(segment: Segment, start: float, frames: dict, layouts: Layouts, say: Words) -> dict:
+    record = segment.record
+    data = _details(record, segment.sender, start, frames, layouts)
+    options = record.options
+    data |= {
+        "flags": list(flag_names(record.flags)), "phase": segment.phase.value,
+        "seq": [record.seq, segment.rel_seq],
+        "ack": [record.ack, segment.rel_ack] if segment.rel_ack is not None else None,
+        # the window as sent, and as the analysis scaled it (a SYN's is never scaled)
+        "window": [record.window, segment.window],
+        "marks": [[mark, say.mark(mark)] for mark in sorted(segment.analysis)],
+        "resent_from": segment.resent_from, "acked_by": segment.acked_by, "covers": list(segment.covers),
+    }
+    if options is not None:
+        sack = [[left, right, rel_left, rel_right]
+                for (left, right), (rel_left, rel_right) in zip(options.sack_blocks, segment.sack)]
+        data["options"] = {"mss": options.mss, "wscale": options.window_scale, "sack_permitted": options.sack_permitted,
+                           "timestamps": list(options.timestamps) if options.timestamps else None, "sack": sack}
+    return data
+
+
+def _graph(conversation: Conversation, kernel: KernelView | None, start: float) -> dict:
+    """The time-sequence graph of each direction (tcptrace's): its segments as bars from their
+    first to their last sequence number (relative; SYN and FIN count one), and the peer's ACKs, windows and SACK blocks in
+    the same numbers; with the kernel's record, the sender's congestion window, slow-start
+    threshold and smoothed RTT as tcp_probe saw them."""
+    directions = {}
+    for side, peer in ((CLIENT, SERVER), (SERVER, CLIENT)):
+        # a bare ACK uses no sequence numbers; Linux's zero-window probe and keep-alive use none either
+        # (one below what was acknowledged, empty) but are drawn, as marks where their bytes would be
+        sent = [s for s in conversation.segments if s.sender == side and (s.seq_space or s.analysis & SHOWN_EMPTY)]
+        answers = [s for s in conversation.segments if s.sender == peer and s.rel_ack is not None]
+        directions[side] = {
+            "segments": [[s.record.time - start, s.rel_seq, s.rel_seq + s.seq_space, s.record.frame, _bar(s)]
+                         for s in sent],
+            "acks": [[s.record.time - start, s.rel_ack, s.window, s.record.frame] for s in answers],
+            "sacks": [[s.record.time - start, left, right, s.record.frame] for s in answers for left, right in s.sack],
+            "probes": [[p.time - start, p.cwnd, p.ssthresh, p.srtt * 1000]
+                       for p in (kernel.probes.get(side, []) if kernel else [])],
+        }
+    return directions
+
+
+def _bar(segment: Segment) -> str:
+    """How a segment's bar is drawn: a copy sent again, a zero-window probe, a SYN or FIN, or data."""
+    if segment.resent_from is not None or segment.analysis & RESENT:
+        return "resent"
+    if ZERO_WINDOW_PROBE in segment.analysis:
+        return "probe"
+    if segment.record.flags & SYN or segment.seq_space > segment.record.payload_len:
+        return "control"
+    return "data"
