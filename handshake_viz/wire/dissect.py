@@ -538,7 +538,7 @@ def _tcp(frame: int, time: float, packet: _Packet) -> PacketRecord:
     raw_options = data[20:header_len]
     # Options matter on SYNs and where SACK blocks may be (kind 5); reading every segment's
     # timestamps would cost replay time for nothing drawn.
-    options = _tcp_options(raw_options) if raw_options and (flags & 0x02 or 5 in raw_options) else None
+    options = tcp_options(raw_options) if raw_options and (flags & 0x02 or 5 in raw_options) else None
     payload_len = packet.transport_len - header_len
     if payload_len < 0:
         payload_len = 0
@@ -594,7 +594,9 @@ def _icmp_error(frame: int, time: float, packet: _Packet) -> PacketRecord | None
                         icmp=name, reporter=packet.src)
 
 
-def _tcp_options(raw: bytes) -> TcpOptions:
+def tcp_options(raw: bytes) -> TcpOptions:
+    """The options of a TCP header (its bytes after the fixed 20). Decoding reads them only where
+    the analysis needs them (SYNs, SACK); a view that shows every segment's reads them here."""
     mss = window_scale = timestamps = None
     sack_permitted = False
     sack_blocks = []
