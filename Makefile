@@ -85,9 +85,11 @@ fuzz: $(STAMP)
 	$(BIN)/python checks/fuzz.py $(or $(N),20000)
 
 ## Replay speed and memory against tshark on a generated 1M-packet loopback capture; then (as root)
-## 10,000 short connections under watch, with and without tracing their socket calls.
+## 10,000 short connections under watch, with and without tracing their socket calls; then the
+## explorer page of one long conversation, opened and scrolled in chromium.
 .PHONY: bench
 bench: $(STAMP)
-	@$(MAKE) --no-print-directory system-packages NEEDS="tshark:tshark cc:gcc stdio.h:libc6-dev $(RUN_NEEDS)"
+	@$(MAKE) --no-print-directory system-packages NEEDS="tshark:tshark cc:gcc stdio.h:libc6-dev chromium:chromium $(RUN_NEEDS)"
 	$(BIN)/python bench/replay_vs_tshark.py $(PACKETS)
 	$(BIN)/python bench/watch_calls.py $(CONNECTIONS)
+	$(BIN)/python bench/explorer.py $(EXPLORED)

@@ -1,26 +1,39 @@
 """The explorer page's data, checked against tshark and the kernel; its text kept data. The page in a
 real browser is tests/test_browser.py."""
 
+import base64
+import gzip
 import json
 import re
 from pathlib import Path
 
 from conftest import replay
+from scapy.layers.inet import TCP
 from test_escape import CRAFTED, _crafted_capture
 from tshark_oracle import MARK_COLUMNS, readable_captures, tshark_rows
 
+import handshake_viz.render
+from handshake_viz.core.marks import AnalysisMark
 from handshake_viz.output.files import Outputs
 from handshake_viz.output.publish import Request, Subject, publish
 from handshake_viz.replay import read_conversations
 from handshake_viz.views.header import headers
 from handshake_viz.views.timeline import Window, timeline
+from handshake_viz.views.words import MARK_MEANINGS, PAGE_WORDS
 from handshake_viz.wire.pcapfile import CaptureReader
 
-DATA = re.compile(r'<script type="application/json" id="data">(.*?)</script>', re.S)
+DATA = re.compile(r'<script type="application/gzip" id="data">(.*?)</script>', re.S)
 
 
 def page_data(html: Path) -> dict:
-    return json.loads(DATA.search(html.read_text(encoding="utf-8"))[1])
+    """The page's data, with each packet's details and each fold's rows (JSON text of their own) read."""
+    data = json.loads(gzip.decompress(base64.b64decode(DATA.search(html.read_text(encoding="utf-8"))[1])))
+    for conversation in data["conversations"]:
+        conversation["packets"] = {frame: json.loads(text) for frame, text in conversation["packets"].items()}
+        for row in conversation["rows"]:
+            if "folded" in row:
+                row["folded"] = json.loads(row["folded"])
+    return data
 
 
 def test_the_page_shows_every_number_as_tshark_reads_it(shared_pcaps, tmp_path):
@@ -66,6 +79,9 @@ def test_each_packet_has_the_header_fields_the_header_command_draws(tmp_path):
         assert data["layouts"][number] == [[h.name, [[f.name, f.bits] for f in h.fields]] for h in drawn]
         assert values == [[f.value, f.raw.hex() if f.raw is not None else None] for h in drawn for f in h.fields]
     assert len(data["layouts"]) == 2   # the SYNs' header (with options) and the others' share theirs
+    for frame, packet in data["conversations"][0]["packets"].items():   # every segment's options, as scapy reads them
+        stamps = dict(TCP(frames[int(frame)].data[14 + 20:]).options).get("Timestamp")
+        assert (packet.get("options") or {}).get("timestamps") == (list(stamps) if stamps else None)
 
 
 def test_a_fold_holds_its_packets_as_they_are_drawn_in_full(shared_pcaps):
@@ -97,10 +113,10 @@ def test_text_from_the_wire_cannot_end_the_script_or_become_markup(tmp_path):
     _crafted_capture(capture)
     assert replay(capture, "--out", tmp_path / "out", "--format", "html").returncode == 0
     html = (tmp_path / "out" / "crafted.html").read_text(encoding="utf-8")
-    data = DATA.search(html)[1]
-    assert "<" not in data and ">" not in data and "&" not in data   # nothing in it can close the script or start markup
+    assert re.fullmatch(r"[A-Za-z0-9+/=]+", DATA.search(html)[1])   # base64: nothing in it can close the script
     assert html.count("<script") == 2 and html.count("</script>") == 2   # the page's own two
-    payloads = [bytes.fromhex(p["payload"]["hex"]) for c in json.loads(data)["conversations"] for p in c["packets"].values()]
+    payloads = [bytes.fromhex(p["payload"]["hex"]) for c in page_data(tmp_path / "out" / "crafted.html")["conversations"]
+                for p in c["packets"].values()]
     assert all(text.encode() in payloads for text in CRAFTED if text.isascii())
 
 
@@ -111,3 +127,12 @@ def test_the_page_makes_no_request_of_its_own(tmp_path):
     html = (tmp_path / "echo.html").read_text(encoding="utf-8")
     assert "default-src 'none'" in html
     assert not re.search(r"(src|href)=\"(?!#)", html) and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_every_mark_has_its_meaning_and_every_word_the_script_says_is_in_both_languages():
+    assert set(MARK_MEANINGS) == set(AnalysisMark)
+    script = (Path(handshake_viz.render.__file__).parent / "explorer.js").read_text()
+    said = set(re.findall(r'\bW\["([\w.]+)"\]', script) + re.findall(r"\bW\.(\w+)", script)
+               + re.findall(r'\bsay\("([\w.]+)"', script))
+    assert said and said <= set(PAGE_WORDS), said - set(PAGE_WORDS)
+    assert all(len(phrases) == 2 and all(phrases) for phrases in PAGE_WORDS.values())

@@ -261,8 +261,8 @@ def test_each_sides_probes_carry_its_own_sequence_numbers(runs):
 
 
 def test_after_its_retransmission_timeout_the_sender_has_a_window_of_one_segment(runs):
-    """RFC 5681 3.1: after an RTO, cwnd is the loss window, one segment; the kernel says so when
-    the first ACK after it arrives."""
+    """RFC 5681 3.1: after an RTO, cwnd is the loss window, one segment, whatever the congestion
+    control (tcp_enter_loss sets it); the kernel says so when the first ACK after it arrives."""
     run = runs["rto"]
     [conversation] = run.conversations
     account = align(conversation, run.kernel)

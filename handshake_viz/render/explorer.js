@@ -1,9 +1,16 @@
 // handshake-viz explorer. It lays out what the page's data says (views/explorer.py made it from the
 // same models as every other format) and analyses nothing. Text from the capture reaches the page
 // only as textContent or SVG text, never as markup.
-(() => {
+(async () => {
   "use strict";
-  const D = JSON.parse(document.getElementById("data").textContent);
+  // The data: JSON, gzip-compressed and in base64 (render/html.py), read back by the browser itself.
+  async function unpack(text) {
+    const bytes = Uint8Array.fromBase64 ? Uint8Array.fromBase64(text.trim())
+                                        : Uint8Array.from(atob(text.trim()), (c) => c.charCodeAt(0));
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return JSON.parse(await new Response(stream).text());
+  }
+  const D = await unpack(document.getElementById("data").textContent);
   const W = D.words;
   const say = (key, values = {}) => W[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
   const $ = (id) => document.getElementById(id);
@@ -24,20 +31,27 @@
 
   // ---- geometry of the ladder (pixels), as the SVG's columns: stamp, calls, states, lanes ----
   const LH = 15, PAD = 7, SLANT = 10, CAP = 180, GAP_H = 26;
-  const X = { stamp: 4, stampW: 104, call: 112, callW: 190, state: 306, stateW: 112, left: 430, right: 850 };
+  const X = { stamp: 4, stampW: 100, call: 108, callW: 175, state: 287, stateW: 108, left: 404, right: 804 };
   X.serverState = X.right + 8; X.serverCall = X.serverState + X.stateW + 4;
-  X.bracket = X.serverCall + X.callW + 8; X.width = X.bracket + 120;
+  X.bracket = X.serverCall + X.callW + 8; X.width = X.bracket + 110;
   const COLOURS = { control: "#000", data: "#1f5fbf", ack: "#707070", reset: "#c0262d" };
   const STATES = new Set(["state", "state-differs"]);
   const CALLS = new Set(["call", "call-error"]);
 
+  // A text's width as the sum of its characters' (each measured once per font): a long
+  // conversation has hundreds of thousands of distinct labels to wrap.
   const measure = document.createElement("canvas").getContext("2d");
   const widths = new Map();
   function width(text, font) {
-    const key = font + "\u0000" + text;
-    let w = widths.get(key);
-    if (w === undefined) { measure.font = font; w = measure.measureText(text).width; widths.set(key, w); }
-    return w;
+    let table = widths.get(font);
+    if (!table) { table = new Map(); widths.set(font, table); }
+    let sum = 0;
+    for (const char of text) {
+      let w = table.get(char);
+      if (w === undefined) { measure.font = font; w = measure.measureText(char).width; table.set(char, w); }
+      sum += w;
+    }
+    return sum;
   }
   // Lines of text wrapped at spaces to fit maxWidth, as the SVG wraps its labels.
   function wrap(text, maxWidth, font) {
@@ -56,6 +70,18 @@
   const FONTS = { mark: "12px DejaVu Sans, sans-serif", call: "11.5px DejaVu Sans Mono, monospace",
                   sample: "11px DejaVu Sans, sans-serif", label: "12px DejaVu Sans, sans-serif" };
   const markFont = (kind) => CALLS.has(kind) ? FONTS.call : kind === "sample" ? FONTS.sample : FONTS.mark;
+
+  // A packet's details and a fold's rows come as JSON text of their own, read when first needed:
+  // a long conversation's page then costs the browser a string each, not a tree of objects.
+  function packetData(frame) {
+    const packets = D.conversations[view.conv].packets;
+    if (typeof packets[frame] === "string") packets[frame] = JSON.parse(packets[frame]);
+    return packets[frame] || null;
+  }
+  function foldedRows(row) {
+    if (typeof row.folded === "string") row.folded = JSON.parse(row.folded);
+    return row.folded;
+  }
 
   // ---- the state of the page: what is open, what is shown, what is selected ----
   const view = { conv: null, relative: true, acks: true, calls: true, states: true, time: "rows",
@@ -133,16 +159,14 @@
     const out = [];
     const add = (row, key, top) => {
       const marks = row.m.filter((m) => (view.calls || !CALLS.has(m[2])) && (view.states || !STATES.has(m[2])));
-      const packet = row.f !== null ? conversation.packets[row.f] : null;
-      const bare = row.a && row.a.kind === "ack" && packet && packet.phase === "data";
-      const arrow = bare && !view.acks ? null : row.a || null;
+      const arrow = row.bare && !view.acks ? null : row.a || null;
       if (!arrow && !marks.length && !row.fold) return;
       out.push({ row, key, top, marks, arrow });
     };
     conversation.rows.forEach((row, i) => {
       if (row.fold && view.expanded.has(String(i))) {
         add({ ...row, folded: null }, String(i), i);   // the fold's line stays, to fold it again
-        row.folded.forEach((inner, j) => add(inner, i + "." + j, i));
+        foldedRows(row).forEach((inner, j) => add(inner, i + "." + j, i));
       } else add(row, String(i), i);
     });
     return out;
@@ -157,7 +181,6 @@
       cols[column] = (cols[column] || 0) + lines;
       sides[lane] = Math.max(sides[lane], cols[column]);
     }
-    item.markLines = cols;
     let lines = Math.max(sides.client, sides.server, 1);
     if (item.arrow) {
       item.label = labelLines(item.arrow);
@@ -402,7 +425,7 @@
     if (location.hash !== fragment) history.replaceState(null, "", fragment);
     showDetails();
     if (frame !== null && D.conversations[view.conv].graph) {
-      const sender = D.conversations[view.conv].packets[frame].sender;
+      const sender = packetData(frame).sender;
       const graph = D.conversations[view.conv].graph;
       const inDirection = graph[sender].segments.some((s) => s[3] === frame);
       if (!fromGraph && inDirection && view.direction !== sender) view.direction = sender;
@@ -415,7 +438,7 @@
     let key = null;
     conversation.rows.forEach((row, i) => {
       if (row.f === frame && !row.fold) key = String(i);
-      if (row.fold) row.folded.forEach((inner, j) => { if (inner.f === frame) key = i + "." + j; });
+      if (row.fold && row.frames.includes(frame)) key = i + "." + row.frames.indexOf(frame);
     });
     if (key === null) return false;
     const top = key.split(".")[0];
@@ -451,7 +474,7 @@
   function packetOf(key) {
     if (!layout || key === null || !layout.position.has(key)) return null;
     const item = layout.items[layout.position.get(key)];
-    return item.row.f !== null && !item.row.fold ? D.conversations[view.conv].packets[item.row.f] || null : null;
+    return item.row.f !== null && !item.row.fold ? packetData(item.row.f) : null;
   }
 
   function fields(packet) {
@@ -470,8 +493,7 @@
     }
     if (packet.options) rows.push([W.options, optionsText(packet.options)]);
     for (const [mark, meaning] of packet.marks || []) rows.push(["[" + mark.replace(/_/g, " ") + "]", meaning]);
-    if (packet.resent_from) rows.push(["", say("sent.again", { frame: packet.resent_from })]);
-    if (packet.acked_by) rows.push(["", say("acked.by", { frame: packet.acked_by })]);
+    for (const line of packet.said || []) rows.push(["", line]);
     for (const name of ["icmp", "reporter", "tunnel", "malformed"]) if (packet[name]) rows.push([name, packet[name]]);
     return rows;
   }
@@ -561,7 +583,7 @@
 
   const tooltip = () => $("tooltip");
   function showTooltip(item, event) {
-    const packet = item.row.f !== null ? D.conversations[view.conv].packets[item.row.f] : null;
+    const packet = item.row.f !== null ? packetData(item.row.f) : null;
     const lines = packet ? fields(packet).map(([name, value]) => (name ? name + ": " : "") + value) : [...item.label];
     if (packet && packet.length) {
       const bytes = payloadBytes(packet);
@@ -645,19 +667,24 @@
                                 "data-frame": frame }));
     }
     const BAR = { data: "#1d1d1d", resent: "#c0262d", probe: "#e67e00", control: "#5b2c83" };
-    for (const [t, s0, s1, frame, kind] of data.segments) {
-      if (!inside(t)) continue;
-      const x = sx(t), top = sy(s1), base = sy(s0);
-      const group = svg("g", { "data-frame": frame, class: "point " + kind });
-      group.append(svg("line", { x1: x, x2: x, y1: base, y2: Math.min(top, base - 1), stroke: BAR[kind], "stroke-width": kind === "data" ? 1.2 : 2 }));
-      group.append(svg("line", { x1: x - 2.5, x2: x + 2.5, y1: top, y2: top, stroke: BAR[kind] }));
-      group.append(svg("line", { x1: x - 2.5, x2: x + 2.5, y1: base, y2: base, stroke: BAR[kind] }));
-      if (kind !== "data") group.append(svg("circle", { cx: x, cy: top, r: 2.5, fill: BAR[kind] }));
-      plot.append(group);
-    }
-    for (const [t, ack, , frame] of data.acks) {
-      if (!inside(t)) continue;
-      plot.append(svg("circle", { cx: sx(t), cy: sy(ack), r: 1.6, fill: "#2a9d3f", "data-frame": frame, class: "point ack" }));
+    const shown = data.segments.filter((p) => inside(p[0])), acked = data.acks.filter((p) => inside(p[0]));
+    if (shown.length + acked.length <= POINTS) {   // each point an element of its own, named by its frame
+      for (const [t, s0, s1, frame, kind] of shown) {
+        const group = svg("g", { "data-frame": frame, class: "point " + kind });
+        group.append(svg("path", { d: bar(sx(t), sy(s0), sy(s1)), stroke: BAR[kind], fill: "none", "stroke-width": kind === "data" ? 1.2 : 2 }));
+        if (kind !== "data") group.append(svg("circle", { cx: sx(t), cy: sy(s1), r: 2.5, fill: BAR[kind] }));
+        plot.append(group);
+      }
+      for (const [t, ack, , frame] of acked) {
+        plot.append(svg("circle", { cx: sx(t), cy: sy(ack), r: 1.6, fill: "#2a9d3f", "data-frame": frame, class: "point ack" }));
+      }
+    } else {   // too many to be elements: one path per kind (a click still finds the nearest point)
+      for (const kind of Object.keys(BAR)) {
+        const d = shown.filter((p) => p[4] === kind).map(([t, s0, s1]) => bar(sx(t), sy(s0), sy(s1))).join("");
+        if (d) plot.append(svg("path", { d, stroke: BAR[kind], fill: "none", "stroke-width": kind === "data" ? 1 : 2 }));
+      }
+      plot.append(svg("path", { d: acked.map(([t, ack]) => `M${sx(t) - 1.5},${sy(ack)}h3`).join(""), stroke: "#2a9d3f",
+                                "stroke-width": 2.5 }));
     }
     if (selected !== null) {
       const seg = data.segments.find((s) => s[3] === selected), ack = data.acks.find((a) => a[3] === selected);
@@ -674,6 +701,13 @@
       const k = el("span", "key"); const swatch = el("i"); swatch.style.background = colour; k.append(swatch, W[name]); key.append(k);
     }
     box.replaceChildren(el("h2", null, W.graph), switcher, picture, key, probes, el("p", "hint", W["graph.hint"]));
+  }
+
+  const POINTS = 3000;   // the most points drawn as elements of their own; zoom in to get them
+  // A segment's bar: from its first to its last sequence number, with tcptrace's end ticks.
+  function bar(x, base, top) {
+    const up = Math.min(top, base - 1);
+    return `M${x},${base}V${up}M${x - 2.5},${up}h5M${x - 2.5},${base}h5`;
   }
 
   function clip(id, height) {

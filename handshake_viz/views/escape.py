@@ -48,14 +48,10 @@ def html(text: str) -> str:
             .replace('"', "&quot;"))
 
 
-def script_data(data) -> str:
-    """data as JSON for a page's `<script type="application/json">`: every string in it with its
-    invisible characters spelled out (a bidi override would reorder what a reader sees), and `<`,
-    `>` and `&` as JSON escapes, so no text in it can end the script element or start markup."""
-    return json.dumps(_visible_strings(data), ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT)
-
-
-_SCRIPT = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+def json_text(data) -> str:
+    """data as JSON text of printable ASCII, every string in it with its invisible characters
+    spelled out (a bidi override would reorder what a reader sees): the explorer page's data."""
+    return json.dumps(_visible_strings(data), separators=(",", ":"))
 
 
 def _visible_strings(data):

@@ -6,15 +6,16 @@ lays this out; it analyses nothing.
 
 from dataclasses import dataclass
 
-from handshake_viz.core.analysis import CLIENT, SERVER, Conversation, Segment, UdpConversation, other
+from handshake_viz.core.analysis import CLIENT, DATA, SERVER, Conversation, Segment, UdpConversation, other
 from handshake_viz.core.marks import KEEP_ALIVE, RETRANSMISSION, ZERO_WINDOW_PROBE, AnalysisMark
 from handshake_viz.kernel.ties import UnixExchange
 from handshake_viz.kernel.view import KernelView
-from handshake_viz.views.header import headers
+from handshake_viz.views.header import Header, headers
 from handshake_viz.views.overview import summary_row
-from handshake_viz.views.timeline import Diagram, Row
+from handshake_viz.views.timeline import ArrowKind, Diagram, Row, sent_again
 from handshake_viz.views.words import Words
-from handshake_viz.wire.records import DATAGRAMS, SYN, PacketRecord, flag_names
+from handshake_viz.wire.dissect import tcp_options
+from handshake_viz.wire.records import DATAGRAMS, SYN, PacketRecord, TcpOptions, flag_names
 
 RESENT = frozenset({RETRANSMISSION, AnalysisMark.FAST_RETRANSMISSION, AnalysisMark.SPURIOUS_RETRANSMISSION})
 SHOWN_EMPTY = frozenset({ZERO_WINDOW_PROBE, KEEP_ALIVE})
@@ -61,14 +62,14 @@ def _index_row(explored: Explored) -> dict:
         calls = conversation.calls
         return {"index": f"unix {conversation.index}", "protocol": conversation.kind, "client": conversation.ends[CLIENT],
                 "server": conversation.ends[SERVER], "packets": 0, "bytes": 0, "opened": "-", "closed": "-", "marks": 0,
-                "start": min(c.start for c in calls), "duration": max(c.end for c in calls) - min(c.start for c in calls)}
+                "duration": max(c.end for c in calls) - min(c.start for c in calls)}
     number, protocol, client, server, packets, opened, closed = summary_row(conversation)
     records = _records(conversation)
     marked = sum(1 for s in getattr(conversation, "segments", ()) if s.analysis)
+    times = [r.time for r in records]
     return {"index": int(number), "protocol": protocol, "client": client, "server": server, "packets": int(packets),
             "bytes": sum(r.payload_len for r in records), "opened": str(opened), "closed": str(closed), "marks": marked,
-            "start": min((r.time for r in records), default=0.0),
-            "duration": max((r.time for r in records), default=0.0) - min((r.time for r in records), default=0.0)}
+            "duration": max(times, default=0.0) - min(times, default=0.0)}
 
 
 def _records(conversation) -> list[PacketRecord]:
@@ -84,7 +85,7 @@ def _conversation(explored: Explored, frames: dict, layouts: Layouts, say: Words
         "protocol": conversation.kind if unix else conversation.protocol, "title": diagram.title,
         "lanes": [{"key": lane.key, "title": lane.title, "subtitle": lane.subtitle} for lane in diagram.lanes],
         "legend": list(diagram.legend), "start": diagram.start,
-        "rows": [_row(row) for row in diagram.rows],
+        "rows": [_row(row, _bare(conversation)) for row in diagram.rows],
         "brackets": [[b.label, b.first_row, b.last_row] for b in diagram.brackets],
         "spans": [[s.lane, s.first_row, s.label] for s in diagram.spans],
         "packets": {} if unix else _packets(conversation, diagram.start, frames, layouts, say),
@@ -95,27 +96,36 @@ def _conversation(explored: Explored, frames: dict, layouts: Layouts, say: Words
 def _packets(conversation, start: float, frames: dict, layouts: Layouts, say: Words) -> dict[str, dict]:
     """Each packet's details by its frame number."""
     if conversation.protocol in DATAGRAMS:
-        packets = [_details(d.record, d.sender, start, frames, layouts) for d in conversation.datagrams]
+        packets = [_details(d.record, d.sender, start, _layers(d.record, frames), layouts) for d in conversation.datagrams]
     else:
         packets = [_segment_details(s, start, frames, layouts, say) for s in conversation.segments]
-        packets += [_details(r, other(conversation.side_of(r)), start, frames, layouts) for r in conversation.icmp_errors]
-    packets += [_details(r, conversation.side_of(r), start, frames, layouts) for r in conversation.malformed]
+        packets += [_details(r, other(conversation.side_of(r)), start, _layers(r, frames), layouts)
+                    for r in conversation.icmp_errors]
+    packets += [_details(r, conversation.side_of(r), start, _layers(r, frames), layouts) for r in conversation.malformed]
     return {str(p["frame"]): p for p in packets}
 
 
-def _row(row: Row) -> dict:
+def _bare(conversation) -> frozenset[int]:
+    """The frames of the data phase: an ACK among them is one the "bare ACKs" toggle hides."""
+    return frozenset(s.record.frame for s in conversation.segments if s.phase == DATA) \
+        if isinstance(conversation, Conversation) else frozenset()
+
+
+def _row(row: Row, data_phase: frozenset[int]) -> dict:
     data: dict = {"t": row.time, "f": row.frame, "m": [[m.lane, m.text, m.kind.value] for m in row.marks]}
     if row.arrow is not None:
         a = row.arrow
         data["a"] = {"from": a.source, "to": a.target, "label": list(a.label), "absolute": list(a.absolute),
                      "kind": a.kind.value, "dropped": a.dropped, "sent": a.sent_row}
+        data["bare"] = a.kind == ArrowKind.ACK and row.frame in data_phase
     if row.fold is not None:
         data["fold"] = row.fold
-        data["folded"] = [_row(r) for r in row.folded]
+        data["folded"] = [_row(r, data_phase) for r in row.folded]
+        data["frames"] = [r.frame for r in row.folded]
     return data
 
 
-def _details(record: PacketRecord, sender: str, start: float, frames: dict, layouts: Layouts) -> dict:
+def _details(record: PacketRecord, sender: str, start: float, layers: list[Header], layouts: Layouts) -> dict:
     """What every packet shows: where it is, who sent it, its payload and its header fields."""
     data = {"frame": record.frame, "time": record.time, "since": record.time - start, "sender": sender,
             "protocol": record.protocol, "src": record.src, "dst": record.dst, "sport": record.sport,
@@ -124,25 +134,21 @@ def _details(record: PacketRecord, sender: str, start: float, frames: dict, layo
     for name in ("icmp", "reporter", "tunnel", "malformed"):
         if getattr(record, name):
             data[name] = getattr(record, name)
-    if record.frame in frames:
-        data["header"] = _header(*frames[record.frame], layouts)
+    if layers:   # [layout number, [each field's value and its bytes in hex]], as the `header` command draws them
+        layout = tuple((layer.name, tuple((f.name, f.bits) for f in layer.fields)) for layer in layers)
+        data["header"] = [layouts.number(layout), [[f.value, f.raw.hex() if f.raw is not None else None]
+                                                   for layer in layers for f in layer.fields]]
     return data
 
 
-def _header(data: bytes, linktype: int, layouts: Layouts) -> list | None:
-    """[layout number, [each field's value and its bytes in hex]], as the `header` command draws them."""
-    layers = headers(data, linktype)
-    if not layers:
-        return None
-    layout = tuple((layer.name, tuple((f.name, f.bits) for f in layer.fields)) for layer in layers)
-    return [layouts.number(layout), [[f.value, f.raw.hex() if f.raw is not None else None]
-                                     for layer in layers for f in layer.fields]]
+def _layers(record: PacketRecord, frames: dict) -> list[Header]:
+    return headers(*frames[record.frame]) if record.frame in frames else []
 
 
 def _segment_details(segment: Segment, start: float, frames: dict, layouts: Layouts, say: Words) -> dict:
     record = segment.record
-    data = _details(record, segment.sender, start, frames, layouts)
-    options = record.options
+    layers = _layers(record, frames)
+    data = _details(record, segment.sender, start, layers, layouts)
     data |= {
         "flags": list(flag_names(record.flags)), "phase": segment.phase.value,
         "seq": [record.seq, segment.rel_seq],
@@ -150,14 +156,23 @@ def _segment_details(segment: Segment, start: float, frames: dict, layouts: Layo
         # the window as sent, and as the analysis scaled it (a SYN's is never scaled)
         "window": [record.window, segment.window],
         "marks": [[mark, say.mark(mark)] for mark in sorted(segment.analysis)],
-        "resent_from": segment.resent_from, "acked_by": segment.acked_by, "covers": list(segment.covers),
+        "said": ([sent_again(segment, say)] if segment.resent_from is not None else [])
+        + ([say("acked_by", frame=segment.acked_by)] if segment.acked_by is not None else []),
     }
+    options = record.options or _options(layers)
     if options is not None:
         sack = [[left, right, rel_left, rel_right]
                 for (left, right), (rel_left, rel_right) in zip(options.sack_blocks, segment.sack)]
         data["options"] = {"mss": options.mss, "wscale": options.window_scale, "sack_permitted": options.sack_permitted,
                            "timestamps": list(options.timestamps) if options.timestamps else None, "sack": sack}
     return data
+
+
+def _options(layers: list[Header]) -> TcpOptions | None:
+    """The options in a TCP header's field of that name, which the decoding read only where the
+    analysis needed them."""
+    raw = [f.raw for layer in layers if layer.name == "TCP header" for f in layer.fields if f.name == "Options"]
+    return tcp_options(raw[0]) if raw and raw[0] else None
 
 
 def _graph(conversation: Conversation, kernel: KernelView | None, start: float) -> dict:

@@ -670,13 +670,18 @@ def _segment_label(conversation: Conversation, segment: Segment, say: Words, dro
         lines.append(f"ISN {record.seq}" + (f"  {_options_text(record.options)}" if record.options else ""))
     lines += _payload_lines(record)
     if segment.resent_from is not None:
-        lines.append(say("sent_again.syn" if record.flags & SYN else "sent_again", frame=segment.resent_from))
+        lines.append(sent_again(segment, say))
     if segment.analysis:
         lines.append("[" + ", ".join(sorted(mark.replace("_", " ") for mark in segment.analysis)) + "]")
     explained = _ack_explanation(conversation, segment, say, dropped, absolute)
     if explained:
         lines.append(explained)
     return tuple(lines)
+
+
+def sent_again(segment: Segment, say: Words) -> str:
+    """What a copy repeats: the bytes (or a SYN's sequence number) of an earlier frame."""
+    return say("sent_again.syn" if segment.record.flags & SYN else "sent_again", frame=segment.resent_from)
 
 
 def _numbers(segment: Segment, absolute: bool) -> str:
