@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, require_command, run_command
+from tests.test_explorer import page_data
 
 PROGRAMS = REPO / "tests" / "programs" / "c"
 
@@ -41,7 +42,7 @@ class Watched:
         self.port, self.name = port, name
         self.out, self.captures = folder / "out", folder / "captures"
         self.result = run_command("watch", "--port", port, "--name", name, "--out", self.out, "--captures", self.captures,
-                                  "--format", "svg,json,md", "--", "sh", "-c", command)
+                                  "--format", "svg,json,md,html", "--", "sh", "-c", command)
         self.json = json.loads((self.out / f"{name}.json").read_text())
         self.record = json.loads((self.captures / f"{name}.events.json").read_text())
 
@@ -96,6 +97,14 @@ def one_pid(calls: list[dict], side: str) -> int:
 
 def the(calls: list[dict], side: str, name: str, index: int = 0) -> dict:
     return [c for c in calls if c["side"] == side and c["call"] == name][index]
+
+
+def test_the_explorer_page_of_a_watch_has_the_programs_calls_and_the_kernels_congestion_control(watched):
+    run = watched("echo", ECHO)
+    [conversation] = page_data(run.out / "echo.html")["conversations"]
+    calls = [text for row in conversation["rows"] for _, text, kind in row["m"] if kind == "call"]
+    assert any(text.startswith("connect(fd") for text in calls) and any(text.startswith("listen(fd 3, 15)") for text in calls)
+    assert all(conversation["graph"][side]["probes"] for side in ("client", "server"))
 
 
 def test_the_echo_programs_calls_are_the_kernels_system_calls_as_the_notes_write_them(watched):

@@ -146,7 +146,9 @@
     $("title").textContent = conversation.title;
     $("to-index").hidden = D.conversations.length < 2;
     const legend = $("legend");
-    legend.replaceChildren(el("h2", null, W.legend), ...conversation.legend.map((line) => el("li", null, line)));
+    const lines = el("ul");
+    lines.append(...conversation.legend.map((line) => el("li", null, line)));
+    legend.replaceChildren(el("h2", null, W.legend), lines);
     relayout();
     showDetails();
     drawGraph();
@@ -372,8 +374,8 @@
     let yStart = lines.length * LH + 3;   // under its label, dropping across the lanes as in the SVG
     const yEnd = yStart + SLANT;
     if (arrow.sent !== null) {   // it left its side at an earlier row (crossing segments)
-      const from = layout.items.find((other) => other.key === String(arrow.sent));
-      if (from) yStart = from.y - item.y + 2;
+      const from = layout.position.get(String(arrow.sent));
+      if (from !== undefined) yStart = layout.items[from].y - item.y + 2;
     }
     const colour = COLOURS[arrow.kind];
     const reach = arrow.dropped ? 0.8 : 1;
@@ -440,7 +442,7 @@
       if (row.f === frame && !row.fold) key = String(i);
       if (row.fold && row.frames.includes(frame)) key = i + "." + row.frames.indexOf(frame);
     });
-    if (key === null) return false;
+    if (key === null) return;
     const top = key.split(".")[0];
     if (key.includes(".") && !view.expanded.has(top)) { view.expanded.add(top); relayout(); }
     if (!layout.position.has(key)) {   // hidden by a toggle: show what it is
@@ -448,7 +450,6 @@
     }
     select(key, fromGraph);
     scrollToSelected();
-    return true;
   }
 
   function scrollToSelected() {
@@ -478,10 +479,8 @@
   }
 
   function fields(packet) {
-    const rows = [[W.frame, "#" + packet.frame], [W.at, new Date(packet.time * 1000).toISOString().replace("Z", "") +
-                  String(Math.round((packet.time % 1) * 1e6) % 1000).padStart(3, "0") + " UTC"],
-                  [W.since, seconds(packet.since)],
-                  ["", `${packet.src}:${packet.sport} → ${packet.dst}:${packet.dport} (${W["side." + packet.sender]})`]];
+    const rows = [[W.frame, "#" + packet.frame], [W.at, packet.at], [W.since, seconds(packet.since)],
+                  ["", `${packet.src} → ${packet.dst} (${W["side." + packet.sender]})`]];
     if (packet.flags) rows.push([W.flags, packet.flags.join(", ") || "(none)"]);
     if (packet.seq) rows.push([W.seq, `${packet.seq[1]} (${W.relative}) · ${packet.seq[0]} (${W.absolute})`]);
     if (packet.ack) rows.push([W.ack, `${packet.ack[1]} (${W.relative}) · ${packet.ack[0]} (${W.absolute})`]);
@@ -515,10 +514,6 @@
     for (let i = 0; i < hex.length; i += 2) bytes.push(parseInt(hex.slice(i, i + 2), 16));
     return bytes;
   }
-  const ESCAPES = { 10: "\\n", 13: "\\r", 9: "\\t", 92: "\\\\" };
-  function payloadText(bytes) {
-    return bytes.map((b) => ESCAPES[b] || (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : "\\x" + b.toString(16).padStart(2, "0"))).join("");
-  }
   function hexDump(bytes) {
     const lines = [];
     for (let i = 0; i < bytes.length; i += 16) {
@@ -543,7 +538,7 @@
     if (packet.length) {
       const bytes = payloadBytes(packet);
       parts.push(el("h2", null, W.payload + (bytes.length < packet.length ? " — " + say("payload.kept", { kept: bytes.length, length: packet.length }) : "")));
-      parts.push(el("div", "payload-text", payloadText(bytes)), el("pre", "hex", hexDump(bytes)));
+      parts.push(el("div", "payload-text", packet.payload.text), el("pre", "hex", hexDump(bytes)));
     }
     box.replaceChildren(...parts);
   }
@@ -587,7 +582,7 @@
     const lines = packet ? fields(packet).map(([name, value]) => (name ? name + ": " : "") + value) : [...item.label];
     if (packet && packet.length) {
       const bytes = payloadBytes(packet);
-      lines.push(W.payload + ": " + payloadText(bytes).slice(0, 200));
+      lines.push(W.payload + ": " + packet.payload.text.slice(0, 200));
       lines.push(hexDump(bytes.slice(0, 32)));
     }
     const tip = tooltip();

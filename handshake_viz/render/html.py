@@ -18,7 +18,7 @@ from handshake_viz.views.escape import html, json_text
 _ASSETS = files(__package__)
 SCRIPT = (_ASSETS / "explorer.js").read_text(encoding="utf-8")
 STYLE = (_ASSETS / "explorer.css").read_text(encoding="utf-8")
-POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
 
 
 def to_html(page: dict) -> str:
@@ -42,7 +42,7 @@ def to_html(page: dict) -> str:
 <section id="index"></section>
 <div id="explore" hidden>
 <div id="ladder" tabindex="0">
-<div id="lanes"></div><div id="canvas"><div id="fixed"></div><div id="rows"></div></div><ul id="legend"></ul>
+<div id="lanes"></div><div id="canvas"><div id="fixed"></div><div id="rows"></div></div><section id="legend"></section>
 </div>
 <aside><section id="details"></section><section id="graph"></section></aside>
 </div>

@@ -5,6 +5,7 @@ lays this out; it analyses nothing.
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from handshake_viz.core.analysis import CLIENT, DATA, SERVER, Conversation, Segment, UdpConversation, other
 from handshake_viz.core.marks import KEEP_ALIVE, RETRANSMISSION, ZERO_WINDOW_PROBE, AnalysisMark
@@ -15,7 +16,16 @@ from handshake_viz.views.overview import summary_row
 from handshake_viz.views.timeline import ArrowKind, Diagram, Row, sent_again
 from handshake_viz.views.words import Words
 from handshake_viz.wire.dissect import tcp_options
-from handshake_viz.wire.records import DATAGRAMS, SYN, PacketRecord, TcpOptions, flag_names
+from handshake_viz.wire.records import (
+    DATAGRAMS,
+    PORTLESS,
+    SYN,
+    PacketRecord,
+    TcpOptions,
+    endpoint_text,
+    flag_names,
+    preview_text,
+)
 
 RESENT = frozenset({RETRANSMISSION, AnalysisMark.FAST_RETRANSMISSION, AnalysisMark.SPURIOUS_RETRANSMISSION})
 SHOWN_EMPTY = frozenset({ZERO_WINDOW_PROBE, KEEP_ALIVE})
@@ -81,11 +91,12 @@ def _records(conversation) -> list[PacketRecord]:
 def _conversation(explored: Explored, frames: dict, layouts: Layouts, say: Words) -> dict:
     conversation, diagram = explored.conversation, explored.diagram
     unix = isinstance(conversation, UnixExchange)
+    data_phase = _data_phase(conversation)
     return {
         "protocol": conversation.kind if unix else conversation.protocol, "title": diagram.title,
         "lanes": [{"key": lane.key, "title": lane.title, "subtitle": lane.subtitle} for lane in diagram.lanes],
-        "legend": list(diagram.legend), "start": diagram.start,
-        "rows": [_row(row, _bare(conversation)) for row in diagram.rows],
+        "legend": list(diagram.legend),
+        "rows": [_row(row, data_phase) for row in diagram.rows],
         "brackets": [[b.label, b.first_row, b.last_row] for b in diagram.brackets],
         "spans": [[s.lane, s.first_row, s.label] for s in diagram.spans],
         "packets": {} if unix else _packets(conversation, diagram.start, frames, layouts, say),
@@ -105,7 +116,7 @@ def _packets(conversation, start: float, frames: dict, layouts: Layouts, say: Wo
     return {str(p["frame"]): p for p in packets}
 
 
-def _bare(conversation) -> frozenset[int]:
+def _data_phase(conversation) -> frozenset[int]:
     """The frames of the data phase: an ACK among them is one the "bare ACKs" toggle hides."""
     return frozenset(s.record.frame for s in conversation.segments if s.phase == DATA) \
         if isinstance(conversation, Conversation) else frozenset()
@@ -127,10 +138,13 @@ def _row(row: Row, data_phase: frozenset[int]) -> dict:
 
 def _details(record: PacketRecord, sender: str, start: float, layers: list[Header], layouts: Layouts) -> dict:
     """What every packet shows: where it is, who sent it, its payload and its header fields."""
-    data = {"frame": record.frame, "time": record.time, "since": record.time - start, "sender": sender,
-            "protocol": record.protocol, "src": record.src, "dst": record.dst, "sport": record.sport,
-            "dport": record.dport, "length": record.payload_len,
-            "payload": {"hex": record.payload.hex(), "kept": len(record.payload)}}
+    kept = len(record.payload)
+    ends = ((record.src, record.dst) if record.protocol in PORTLESS
+            else (endpoint_text(record.src, record.sport), endpoint_text(record.dst, record.dport)))
+    data = {"frame": record.frame, "at": datetime.fromtimestamp(record.time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC"),
+            "since": record.time - start, "sender": sender, "protocol": record.protocol, "src": ends[0], "dst": ends[1],
+            "length": record.payload_len,
+            "payload": {"hex": record.payload.hex(), "text": preview_text(record.payload, kept, kept), "kept": kept}}
     for name in ("icmp", "reporter", "tunnel", "malformed"):
         if getattr(record, name):
             data[name] = getattr(record, name)
@@ -177,9 +191,9 @@ def _options(layers: list[Header]) -> TcpOptions | None:
 
 def _graph(conversation: Conversation, kernel: KernelView | None, start: float) -> dict:
     """The time-sequence graph of each direction (tcptrace's): its segments as bars from their
-    first to their last sequence number (relative; SYN and FIN count one), and the peer's ACKs, windows and SACK blocks in
-    the same numbers; with the kernel's record, the sender's congestion window, slow-start
-    threshold and smoothed RTT as tcp_probe saw them."""
+    first to their last relative sequence number (a SYN or a FIN counts one), and the peer's ACKs,
+    windows and SACK blocks in the same numbers; with the kernel's record, the sender's congestion
+    window, slow-start threshold and smoothed RTT as tcp_probe saw them."""
     directions = {}
     for side, peer in ((CLIENT, SERVER), (SERVER, CLIENT)):
         # a bare ACK uses no sequence numbers; Linux's zero-window probe and keep-alive use none either

@@ -47,10 +47,10 @@ _ESCAPES = {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x5C: "\\\\"}
 PREVIEW_BYTES = 24
 
 
-def preview_text(payload: bytes, payload_len: int) -> str:
-    """The first bytes as printable text with everything else escaped, so no payload byte can
-    break a label."""
-    shown = payload[:PREVIEW_BYTES]
+def preview_text(payload: bytes, payload_len: int, count: int = PREVIEW_BYTES) -> str:
+    """The first count bytes as printable text with everything else escaped, so no payload byte
+    can break a label."""
+    shown = payload[:count]
     text = "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else _ESCAPES.get(b, f"\\x{b:02x}")
                    for b in shown)
     return text + ("…" if payload_len > len(shown) else "")
