@@ -56,17 +56,34 @@ def _written(tmp_path: Path, name: str, conversations: list, source: Path, lang:
     return tmp_path / f"{name}.html"
 
 
-def _of_run(tmp_path: Path, run, name: str, lang: str = "en") -> Path:
+@pytest.fixture(scope="module")
+def run_page(runs, tmp_path_factory):
+    """run_page(scenario, lang): the page of a scenario's run, written once for this module's tests."""
     from handshake_viz.wire.pcapfile import write_pcap
-    capture = tmp_path / f"{name}.pcap"
-    with capture.open("wb") as f:
-        write_pcap(f, run.frames, run.linktype)
-    return _written(tmp_path, name, run.conversations, capture, lang, calls=run.calls, kernel=run.kernel)
+    folder, done = tmp_path_factory.mktemp("runs"), {}
+
+    def page_of(name: str, lang: str = "en") -> Path:
+        if (name, lang) not in done:
+            run, capture = runs[name], folder / f"{name}.pcap"
+            with capture.open("wb") as f:
+                write_pcap(f, run.frames, run.linktype)
+            done[name, lang] = _written(folder / lang, name, run.conversations, capture, lang, calls=run.calls,
+                                        kernel=run.kernel)
+        return done[name, lang]
+    return page_of
 
 
-def _shared(tmp_path: Path, pcaps: Path, name: str, lang: str = "en") -> Path:
-    capture = pcaps / "public" / name
-    return _written(tmp_path, capture.stem, read_conversations(capture), capture, lang)
+@pytest.fixture(scope="module")
+def capture_page(shared_pcaps, tmp_path_factory):
+    """capture_page(file name): the page of a shared capture, written once for this module's tests."""
+    folder, done = tmp_path_factory.mktemp("captures"), {}
+
+    def page_of(name: str) -> Path:
+        if name not in done:
+            capture = shared_pcaps / "public" / name
+            done[name] = _written(folder, capture.stem, read_conversations(capture), capture)
+        return done[name]
+    return page_of
 
 
 def _scrolled_to(page, selector: str):
@@ -83,8 +100,8 @@ def _selected(page) -> str:
     return page.eval_on_selector(".row.selected", "row => row.dataset.frame || ''")
 
 
-def test_hovering_an_arrow_shows_its_packet_and_clicking_it_opens_its_header(runs, tmp_path, open_page):
-    html = _of_run(tmp_path, runs["echo"], "echo")
+def test_hovering_an_arrow_shows_its_packet_and_clicking_it_opens_its_header(run_page, open_page):
+    html = run_page("echo")
     page = open_page(html)
     data = page_data(html)["conversations"][0]
     frame = next(row["f"] for row in data["rows"] if row.get("a") and row["a"]["kind"] == "data")
@@ -103,8 +120,8 @@ def test_hovering_an_arrow_shows_its_packet_and_clicking_it_opens_its_header(run
     assert "hello" in page.inner_text(".payload-text")
 
 
-def test_each_toggle_changes_what_the_ladder_shows(runs, tmp_path, open_page):
-    html = _of_run(tmp_path, runs["echo"], "echo")
+def test_each_toggle_changes_what_the_ladder_shows(run_page, open_page):
+    html = run_page("echo")
     page = open_page(html)
     data = page_data(html)["conversations"][0]
     syn = data["packets"]["1"] if "1" in data["packets"] else next(iter(data["packets"].values()))
@@ -125,8 +142,8 @@ def test_each_toggle_changes_what_the_ladder_shows(runs, tmp_path, open_page):
     assert count(".mark.state") == 0 and count(".label") == len(data["packets"])
 
 
-def test_real_time_compresses_and_labels_the_idle_gaps(runs, tmp_path, open_page):
-    page = open_page(_of_run(tmp_path, runs["rto"], "rto"))
+def test_real_time_compresses_and_labels_the_idle_gaps(run_page, open_page):
+    page = open_page(run_page("rto"))
     assert page.locator(".gap").count() == 0
     rows_apart = _top(page, 5) - _top(page, 4)
     page.click("[data-time=time]")
@@ -143,8 +160,8 @@ def _top(page, frame: int) -> float:
     return page.wait_for_selector(f".row.selected[data-frame='{frame}']").evaluate("r => parseFloat(r.style.top)")
 
 
-def test_a_fold_expands_in_place_and_a_long_conversation_stays_light(shared_pcaps, tmp_path, open_page):
-    html = _shared(tmp_path, shared_pcaps, "http_ipv6_long_1000_requests.pcap")
+def test_a_fold_expands_in_place_and_a_long_conversation_stays_light(capture_page, open_page):
+    html = capture_page("http_ipv6_long_1000_requests.pcap")
     page = open_page(html)
     _scrolled_to(page, ".fold button").click()
     frames = page.eval_on_selector_all(".row[data-frame]", "rows => rows.map(r => +r.dataset.frame)")
@@ -163,8 +180,8 @@ def test_a_fold_expands_in_place_and_a_long_conversation_stays_light(shared_pcap
     assert page.locator("#tsg .point").count() <= 3000
 
 
-def test_the_keyboard_steps_through_the_rows_and_the_fragment_follows(runs, tmp_path, open_page):
-    page = open_page(_of_run(tmp_path, runs["echo"], "echo"))
+def test_the_keyboard_steps_through_the_rows_and_the_fragment_follows(run_page, open_page):
+    page = open_page(run_page("echo"))
     page.click(".label[data-frame='1']")
     page.keyboard.press("j")
     after = page.evaluate("location.hash")
@@ -175,16 +192,16 @@ def test_the_keyboard_steps_through_the_rows_and_the_fragment_follows(runs, tmp_
     assert page.evaluate("location.hash") == "#c0-f1"
 
 
-def test_a_fragment_opens_at_its_packet_inside_a_fold(shared_pcaps, tmp_path, open_page):
-    html = _shared(tmp_path, shared_pcaps, "http_ipv6_long_1000_requests.pcap")
+def test_a_fragment_opens_at_its_packet_inside_a_fold(capture_page, open_page):
+    html = capture_page("http_ipv6_long_1000_requests.pcap")
     page = open_page(html, "#c0-f3000")
     assert _selected(page) == "3000" and "#3000" in page.inner_text("#details h2")
     box = page.eval_on_selector(".row.selected", "r => r.getBoundingClientRect().top")
     assert 0 < box < 1000   # in view
 
 
-def test_a_point_of_the_time_sequence_graph_selects_its_row_and_the_reverse(shared_pcaps, tmp_path, open_page):
-    html = _shared(tmp_path, shared_pcaps, "ssh_retrans_dupack.pcap")
+def test_a_point_of_the_time_sequence_graph_selects_its_row_and_the_reverse(capture_page, open_page):
+    html = capture_page("ssh_retrans_dupack.pcap")
     page = open_page(html, "#c0")
     # the point that stands furthest from any other: a click there means it alone
     frame, x, y = page.evaluate("""() => {
@@ -201,8 +218,8 @@ def test_a_point_of_the_time_sequence_graph_selects_its_row_and_the_reverse(shar
     assert page.get_attribute("#tsg-selected", "data-frame") == other
 
 
-def test_the_graph_zooms_and_pans(shared_pcaps, tmp_path, open_page):
-    page = open_page(_shared(tmp_path, shared_pcaps, "http_206_zero_window_ooo_sack.pcap"), "#c0")
+def test_the_graph_zooms_and_pans(capture_page, open_page):
+    page = open_page(capture_page("http_206_zero_window_ooo_sack.pcap"), "#c0")
     ticks = "() => [...document.querySelectorAll('#tsg .axis text')].map(x => x.textContent).join(' ')"
     before = page.evaluate(ticks)
     box = page.locator("#tsg").bounding_box()
@@ -219,8 +236,8 @@ def test_the_graph_zooms_and_pans(shared_pcaps, tmp_path, open_page):
     page.wait_for_function(f"was => ({ticks})() === was", arg=before)   # and back to the whole
 
 
-def test_the_graph_marks_zero_window_probes_and_the_window_closing(runs, tmp_path, open_page):
-    html = _of_run(tmp_path, runs["zero-window"], "zero-window")
+def test_the_graph_marks_zero_window_probes_and_the_window_closing(run_page, open_page):
+    html = run_page("zero-window")
     graph = page_data(html)["conversations"][0]["graph"]["client"]
     probes = {str(s[3]) for s in graph["segments"] if s[4] == "probe"}
     closed = [a for a in graph["acks"] if a[2] == 0]
@@ -231,14 +248,14 @@ def test_the_graph_marks_zero_window_probes_and_the_window_closing(runs, tmp_pat
     assert drawn == probes
 
 
-def test_the_kernels_congestion_control_is_drawn_on_the_graphs_time_axis(runs, tmp_path, open_page):
-    page = open_page(_of_run(tmp_path, runs["rto"], "rto"), "#c0")
+def test_the_kernels_congestion_control_is_drawn_on_the_graphs_time_axis(run_page, open_page):
+    page = open_page(run_page("rto"), "#c0")
     assert page.locator("#tsg-probes path").count() >= 2   # the congestion window and the smoothed RTT
     assert "tcp:tcp_probe" in page.inner_text("#probes")
 
 
-def test_the_index_sorts_and_opens_each_conversation(shared_pcaps, tmp_path, open_page):
-    html = _shared(tmp_path, shared_pcaps, "smb_many_concurrent_flows.pcap")
+def test_the_index_sorts_and_opens_each_conversation(capture_page, open_page):
+    html = capture_page("smb_many_concurrent_flows.pcap")
     page = open_page(html)
     count = len(page_data(html)["index"])
     assert page.locator("#index tbody tr").count() == count > 2
@@ -253,8 +270,8 @@ def test_the_index_sorts_and_opens_each_conversation(shared_pcaps, tmp_path, ope
     page.wait_for_selector("#index", state="visible")
 
 
-def test_the_korean_page_speaks_korean(runs, tmp_path, open_page):
-    page = open_page(_of_run(tmp_path, runs["echo"], "echo", lang="ko"))
+def test_the_korean_page_speaks_korean(run_page, open_page):
+    page = open_page(run_page("echo", "ko"))
     assert page.evaluate("document.documentElement.lang") == "ko"
     text = page.inner_text("#controls")
     assert PAGE_WORDS["relative"][1] in text and PAGE_WORDS["states"][1] in text

@@ -14,9 +14,8 @@ from tshark_oracle import MARK_COLUMNS, readable_captures, tshark_rows
 
 import handshake_viz.render
 from handshake_viz.core.marks import AnalysisMark
-from handshake_viz.output.files import Outputs
-from handshake_viz.output.publish import Request, Subject, publish
 from handshake_viz.replay import read_conversations
+from handshake_viz.views.explorer import Explored, page
 from handshake_viz.views.header import headers
 from handshake_viz.views.timeline import Window, timeline
 from handshake_viz.views.words import MARK_MEANINGS, PAGE_WORDS
@@ -36,14 +35,14 @@ def page_data(html: Path) -> dict:
     return data
 
 
-def test_the_page_shows_every_number_as_tshark_reads_it(shared_pcaps, tmp_path):
+def test_the_page_shows_every_number_as_tshark_reads_it(shared_pcaps):
     """Every TCP segment's details on the page: SEQ and ACK (raw and relative), length, window
     (as sent and scaled), and analysis marks, against tshark's reading of the corpus."""
     compared, differences = 0, []
-    for capture in readable_captures(shared_pcaps):
-        out = tmp_path / capture.name
-        publish(Request(out, ("html",), Outputs()), Subject(capture.stem, read_conversations(capture), source=str(capture)))
-        packets = {int(frame): packet for conversation in page_data(out / f"{capture.stem}.html")["conversations"]
+    for capture in readable_captures(shared_pcaps):   # the page's data as views.explorer makes it (the page
+        conversations = read_conversations(capture)   # itself, packed, is read back in the other tests)
+        explored = [Explored(c, timeline(c)) for c in conversations]
+        packets = {int(frame): packet for conversation in page(capture.name, explored, {}, "en")["conversations"]
                    for frame, packet in conversation["packets"].items() if "seq" in packet}
         for row in tshark_rows(shared_pcaps / "oracle" / f"{capture.name}.tsv"):
             packet = packets.get(int(row["frame.number"]))
