@@ -4,7 +4,8 @@ Seeds are the small captures of ../shared/pcaps*/public and captures/examples. E
 flips bits, cuts the file, writes boundary values into length and offset fields, changes link
 types, or repeats and zeroes spans. Each input runs in a worker process through the command's own
 `main`, so a traceback is an exception that escapes it. Prints runs, tracebacks, exit codes that
-the README does not list, ill-formed SVG or Mermaid, and the workers' peak memory. An input that
+the README does not list, ill-formed SVG or Mermaid, an explorer page whose data does not read
+back, and the workers' peak memory. An input that
 fails is kept in tests/fuzz_regressions/, where test_fuzz_regressions.py replays it on every run.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 from test_escape import _mermaid_is_sound, _svg_texts  # noqa: E402  (the tests' own checkers)
+from test_explorer import page_data  # noqa: E402
 
 from handshake_viz.cli import main  # noqa: E402
 
@@ -84,7 +86,7 @@ def one(case: tuple[int, int]) -> list[str]:
         capture = Path(folder) / f"fuzz{source.suffix}"
         capture.write_bytes(data)
         out = Path(folder) / "out"
-        formats = "svg,png,pdf,dot,mermaid,md,json" if number % 20 == 0 else "svg,dot,mermaid,md,json"
+        formats = "svg,png,pdf,dot,mermaid,md,json,html" if number % 20 == 0 else "svg,dot,mermaid,md,json,html"
         runs = [["replay", str(capture), "--out", str(out), "--format", formats, "--force"],
                 ["header", str(capture), "--frame", str(rng.randint(1, 3)), "--out", str(out), "--force", "--format", "svg"],
                 ["states", str(capture), "--out", str(out), "--force", "--format", "svg"]]
@@ -104,6 +106,11 @@ def one(case: tuple[int, int]) -> list[str]:
                 _mermaid_is_sound(page.read_text())
             except AssertionError as error:
                 problems.append(f"unsound Mermaid from a mutation of {source.name}: {error}")
+        for page in out.glob("*.html") if out.is_dir() else ():
+            try:
+                page_data(page)
+            except Exception as error:
+                problems.append(f"unreadable explorer page from a mutation of {source.name}: {error}")
     if problems:
         KEPT.mkdir(exist_ok=True)
         (KEPT / f"{source.stem}-{seed}-{number}{source.suffix}").write_bytes(data)
@@ -116,7 +123,7 @@ def run(count: int, seed: int = 1) -> int:
                  for p in problems]
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     kinds = {kind: sum(p.startswith(kind) for p in found) for kind in
-             ("traceback", "undocumented exit", "ill-formed SVG", "unsound Mermaid")}
+             ("traceback", "undocumented exit", "ill-formed SVG", "unsound Mermaid", "unreadable explorer page")}
     print(f"{count:,} mutated captures from {len(SEEDS)} seeds (seed {seed}): "
           + ", ".join(f"{n} {kind}" for kind, n in kinds.items()) + f"; peak memory {peak:.0f} MB per worker")
     for problem in sorted(set(found))[:40]:
