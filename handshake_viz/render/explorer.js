@@ -603,6 +603,13 @@
     return conversation && conversation.graph ? conversation.graph[view.direction] : null;
   }
 
+  // The least and the greatest of values (a spread of 100,000 arguments would overflow the stack).
+  function range(values) {
+    let low = Infinity, high = -Infinity;
+    for (const value of values) { if (value < low) low = value; if (value > high) high = value; }
+    return [low, high];
+  }
+
   // The whole graph: every segment and ACK. The receive window may run far above them (zoom out to see it).
   function extent(data) {
     const xs = [], ys = [];
@@ -610,7 +617,7 @@
     for (const [t, ack] of data.acks) { xs.push(t); ys.push(ack); }
     for (const [t] of data.probes) xs.push(t);
     if (!xs.length) return null;
-    let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+    let [x0, x1] = range(xs), [y0, y1] = range(ys);
     if (x1 === x0) { x0 -= 0.001; x1 += 0.001; }
     if (y1 === y0) { y1 += 1; }
     const padX = (x1 - x0) * 0.03, padY = (y1 - y0) * 0.04;
@@ -639,7 +646,7 @@
     const sx = (t) => G.left + (t - v.x0) / (v.x1 - v.x0) * (G.w - G.left - G.right);
     const sy = (s) => G.h - G.bottom - (s - v.y0) / (v.y1 - v.y0) * (G.h - G.top - G.bottom);
     const inside = (t) => t >= v.x0 && t <= v.x1;
-    picture.append(svg("defs", {}), clip("tsg-clip", G.h));
+    picture.append(clip("tsg-clip", G.h));
     const plot = svg("g", { "clip-path": "url(#tsg-clip)" });
     const selected = selectedFrame();
     // the peer's ACKs and receive window, as steps
@@ -758,8 +765,8 @@
     const h = G.ph;
     const picture = svg("svg", { width: G.w, height: h, id: "tsg-probes" });
     const segs = data.probes.flatMap((p) => [p[1], p[2] === null ? p[1] : p[2]]);
-    const windows = { y0: 0, y1: Math.max(...segs) * 1.1 + 1 };
-    const rtt = { y0: 0, y1: Math.max(...data.probes.map((p) => p[3])) * 1.1 || 1 };
+    const windows = { y0: 0, y1: range(segs)[1] * 1.1 + 1 };
+    const rtt = { y0: 0, y1: range(data.probes.map((p) => p[3]))[1] * 1.1 || 1 };
     const sx = (t) => G.left + (t - v.x0) / (v.x1 - v.x0) * (G.w - G.left - G.right);
     const sy = (value, range) => h - G.bottom - (value - range.y0) / (range.y1 - range.y0) * (h - G.top - G.bottom);
     picture.append(clip("tsg-probes-clip", h));
