@@ -15,8 +15,6 @@ from handshake_viz.output.publish import Request, Subject, publish
 from handshake_viz.replay import read_conversations
 from handshake_viz.views.words import PAGE_WORDS
 
-EXAMPLES = Path(__file__).parent.parent / "captures" / "examples"
-
 
 @pytest.fixture(scope="session")
 def browser():
@@ -34,12 +32,8 @@ def open_page(browser):
     asks of the network fails the test."""
     pages, problems = [], []
 
-    def opened(html: Path, fragment: str = "", lang: str = "en"):
-        page = browser.new_page(viewport={"width": 1800, "height": 1000})
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
-        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-        page.on("request", lambda r: problems.append(f"request: {r.url}") if not r.url.startswith("file://") else None)
-        page.on("dialog", lambda d: problems.append(f"dialog: {d.message}"))
+    def opened(html: Path, fragment: str = ""):
+        page = _watched(browser, html, problems)
         page.goto(html.as_uri() + fragment)
         page.wait_for_selector("#title:not(:empty)")
         pages.append(page)
@@ -49,6 +43,37 @@ def open_page(browser):
     for page in pages:
         page.close()
     assert problems == []
+
+
+def _watched(browser, html: Path, problems: list):
+    """A new page whose console errors and warnings, uncaught exceptions, dialogs and requests for
+    anything but html itself go to problems."""
+    page = browser.new_page(viewport={"width": 1800, "height": 1000})
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    page.on("request", lambda r: problems.append(f"request: {r.url}") if r.url.split("#")[0] != html.as_uri() else None)
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    return page
+
+
+@pytest.mark.parametrize("policy", [True, False])
+def test_the_watch_on_every_page_catches_what_a_page_asks_for(browser, tmp_path, policy):
+    """A page that fetches a file beside it: the explorer's policy refuses (a console error), and
+    without it the request itself is caught."""
+    from handshake_viz.render.html import POLICY
+    html = tmp_path / "asks.html"
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">' if policy else ""
+    html.write_text(f"<!DOCTYPE html>{meta}<script>fetch('beside.json').catch(() => {{}})</script>")
+    (tmp_path / "beside.json").write_text("{}")
+    problems = []
+    page = _watched(browser, html, problems)
+    page.goto(html.as_uri())
+    for _ in range(100):   # the browser reports it a moment later: up to 5 s
+        if problems:
+            break
+        page.wait_for_timeout(50)
+    page.close()
+    assert any(("console error" if policy else "request: file://") in p for p in problems), problems
 
 
 def _written(tmp_path: Path, name: str, conversations: list, source: Path, lang: str = "en", **run) -> Path:
