@@ -13,7 +13,7 @@ KEPT = sorted((Path(__file__).parent / "fuzz_regressions").glob("*.pcap*"))
 
 
 def _handled(capture: Path, out: Path) -> None:
-    for argv in (["replay", str(capture), "--out", str(out), "--format", "svg,png,pdf,dot,mermaid,md,json"],
+    for argv in (["replay", str(capture), "--out", str(out), "--format", "svg,png,pdf,dot,mermaid,md,json,html"],
                  ["header", str(capture), "--frame", "1", "--out", str(out), "--force"],
                  ["states", str(capture), "--out", str(out), "--force"]):
         code, said = _command(argv)

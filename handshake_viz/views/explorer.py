@@ -141,7 +141,7 @@ def _details(record: PacketRecord, sender: str, start: float, layers: list[Heade
     kept = len(record.payload)
     ends = ((record.src, record.dst) if record.protocol in PORTLESS
             else (endpoint_text(record.src, record.sport), endpoint_text(record.dst, record.dport)))
-    data = {"frame": record.frame, "at": datetime.fromtimestamp(record.time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC"),
+    data = {"frame": record.frame, "at": _utc(record.time),
             "since": record.time - start, "sender": sender, "protocol": record.protocol, "src": ends[0], "dst": ends[1],
             "length": record.payload_len,
             "payload": {"hex": record.payload.hex(), "text": preview_text(record.payload, kept, kept), "kept": kept}}
@@ -153,6 +153,15 @@ def _details(record: PacketRecord, sender: str, start: float, layers: list[Heade
         data["header"] = [layouts.number(layout), [[f.value, f.raw.hex() if f.raw is not None else None]
                                                    for layer in layers for f in layer.fields]]
     return data
+
+
+def _utc(time: float) -> str:
+    """The capture's time of a packet as a UTC date, to the microsecond; a time no calendar date can
+    hold (a corrupt or crafted capture's) as the seconds it says."""
+    try:
+        return datetime.fromtimestamp(time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    except (ValueError, OverflowError, OSError):
+        return f"{time:.6f} s since 1970"
 
 
 def _layers(record: PacketRecord, frames: dict) -> list[Header]:
