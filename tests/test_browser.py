@@ -259,6 +259,7 @@ def test_the_graph_zooms_and_pans(capture_page, open_page):
     page.wait_for_function(f"was => ({ticks})() !== was", arg=zoomed)   # panned: other ticks again
     page.dblclick("#tsg")
     page.wait_for_function(f"was => ({ticks})() === was", arg=before)   # and back to the whole
+    assert page.inner_text("#probes") == PAGE_WORDS["graph.no_kernel"][0]   # a stored capture has no kernel record
 
 
 def test_the_graph_marks_zero_window_probes_and_the_window_closing(run_page, open_page):
@@ -277,6 +278,11 @@ def test_the_kernels_congestion_control_is_drawn_on_the_graphs_time_axis(run_pag
     page = open_page(run_page("rto"), "#c0")
     assert page.locator("#tsg-probes path").count() >= 2   # the congestion window and the smoothed RTT
     assert "tcp:tcp_probe" in page.inner_text("#probes")
+    # a run's client that received nothing while ESTABLISHED (its SYN+ACK came in SYN_SENT, the
+    # FIN after its close) has no probes, and the page says why, not that there is no record
+    page = open_page(run_page("handshake"), "#c0")
+    page.click("[data-direction=client]")
+    assert page.inner_text("#probes") == PAGE_WORDS["graph.no_probes"][0]
 
 
 def test_the_index_sorts_and_opens_each_conversation(capture_page, open_page):

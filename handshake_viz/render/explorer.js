@@ -761,7 +761,7 @@
   function probeGraph(data, v) {
     const wrapBox = el("div", null);
     wrapBox.id = "probes";
-    if (!data.probes.length) { wrapBox.append(el("p", "note", W["graph.no_kernel"])); return wrapBox; }
+    if (!data.probes.length) { wrapBox.append(el("p", "note", W[data.traced ? "graph.no_probes" : "graph.no_kernel"])); return wrapBox; }
     const h = G.ph;
     const picture = svg("svg", { width: G.w, height: h, id: "tsg-probes" });
     const segs = data.probes.flatMap((p) => [p[1], p[2] === null ? p[1] : p[2]]);

@@ -216,6 +216,7 @@ def _graph(conversation: Conversation, kernel: KernelView | None, start: float) 
             "sacks": [[s.record.time - start, left, right, s.record.frame] for s in answers for left, right in s.sack],
             "probes": [[p.time - start, p.cwnd, p.ssthresh, p.srtt * 1000]
                        for p in (kernel.probes.get(side, []) if kernel else [])],
+            "traced": kernel is not None,   # no probes with a kernel record: the side received nothing while ESTABLISHED
         }
     return directions
 

@@ -497,6 +497,8 @@ PAGE_WORDS = {
     "graph.srtt": ("smoothed RTT (ms)", "평활 RTT (ms)"),
     "graph.kernel": ("the kernel's congestion control (tcp:tcp_probe: at each segment the sender received while ESTABLISHED)",
                      "커널의 혼잡 제어 (tcp:tcp_probe: 보내는 쪽이 ESTABLISHED 상태에서 세그먼트를 받을 때마다)"),
+    "graph.no_probes": ("The kernel reported nothing of this sender: tcp_probe fires only at segments a socket receives while ESTABLISHED.",
+                        "커널이 이 보내는 쪽에 대해 알려 준 것이 없습니다: tcp_probe는 소켓이 ESTABLISHED 상태에서 받은 세그먼트에서만 나옵니다."),
     "graph.no_kernel": ("No kernel record: congestion window, threshold and RTT are known only from a live run.",
                         "커널 기록 없음: 혼잡 창, 임계값, RTT는 실시간 실행에서만 알 수 있습니다."),
     "graph.none": ("No time-sequence graph: it is drawn for TCP.", "시간-순서 번호 그래프 없음: TCP에만 그립니다."),
