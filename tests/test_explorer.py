@@ -86,7 +86,9 @@ def test_each_packet_has_the_header_fields_the_header_command_draws(tmp_path):
 def test_a_fold_holds_its_packets_as_they_are_drawn_in_full(shared_pcaps):
     """Expanding a fold shows what the same model draws with the whole conversation in full."""
     [conversation] = read_conversations(shared_pcaps / "public" / "http_ipv6_long_1000_requests.pcap")
-    folded, full = timeline(conversation), timeline(conversation, window=Window(frames=(1, 10 ** 9)))
+    whole = Window(frames=(1, 10 ** 9))
+    folded, full = timeline(conversation, explored=True), timeline(conversation, window=whole, explored=True)
+    assert not any(row.folded for row in timeline(conversation).rows)   # a drawing for a picture builds none
     drawn = {row.frame: row for row in full.rows if row.arrow}
     inside = [row for row in folded.rows if row.fold for row in row.folded]
     assert len(inside) > 3900 and all(row == drawn[row.frame] for row in inside)
@@ -96,7 +98,8 @@ def test_a_fold_holds_its_packets_as_they_are_drawn_in_full(shared_pcaps):
 
 def test_the_absolute_label_carries_the_numbers_on_the_wire(shared_pcaps):
     [conversation, *_] = read_conversations(shared_pcaps / "public" / "http_206_zero_window_ooo_sack.pcap")
-    rows = {row.frame: row for row in timeline(conversation, window=Window(frames=(1, 10 ** 9))).rows if row.arrow}
+    rows = {row.frame: row for row in timeline(conversation, window=Window(frames=(1, 10 ** 9)), explored=True).rows
+            if row.arrow}
     for segment in conversation.segments:
         relative, absolute = rows[segment.record.frame].arrow.label[0], rows[segment.record.frame].arrow.absolute[0]
         assert f"seq {segment.rel_seq}" in relative and f"seq {segment.record.seq}" in absolute

@@ -70,9 +70,9 @@ def stem_of(stem: str, conversation: Conversation | UdpConversation, count: int)
     return stem if count == 1 else f"{stem}-conv{conversation.index}"
 
 
-def timelines(subject: Subject, window: Window = Window(), lang: str = "en") -> list[Drawing]:
+def timelines(subject: Subject, window: Window = Window(), lang: str = "en", explored: bool = False) -> list[Drawing]:
     """Each conversation's timeline, with the socket calls made on it (see attribution) and, for
-    TCP, the kernel's record set beside its packets."""
+    TCP, the kernel's record set beside its packets (explored: with what the explorer page needs)."""
     drawings = []
     conversations = subject.conversations
     drawn = calls_by_conversation(subject.calls or (), conversations)
@@ -80,7 +80,7 @@ def timelines(subject: Subject, window: Window = Window(), lang: str = "en") -> 
         own = drawn[conversation.index]
         account = align(conversation, subject.kernel) if conversation.protocol == "tcp" else None
         diagram = timeline(conversation, own, subject.title, account, window, lang,
-                           subject.kernel.calls_lost if subject.kernel else 0)
+                           subject.kernel.calls_lost if subject.kernel else 0, explored)
         title = diagram.title.replace("\n", " ")
         drawings.append(Drawing(stem_of(subject.stem, conversation, len(conversations)), diagram,
                                 report=lambda picture, c=conversation, t=title, own=own:
@@ -112,7 +112,8 @@ def publish(request: Request, subject: Subject) -> list[Path]:
     request.outputs.refuse_existing(planned(request, subject))
     json_file = [_json(request, subject)] if "json" in request.formats else []   # written first: kept if a drawing fails
     drawings = ([subject.picture] if subject.picture else
-                timelines(subject, request.window, request.lang) if whole(request.formats) else [])
+                timelines(subject, request.window, request.lang, "html" in request.formats) if whole(request.formats)
+                else [])
     written = [request.outputs.write_bytes(request.out_dir / name, data)
                for drawing in drawings for fmt in request.formats if FORMATS[fmt].write
                for name, data in FORMATS[fmt].write(drawing, request.scale, request.formats)]
