@@ -177,10 +177,10 @@
   function rowHeight(item) {
     const sides = { client: 0, server: 0 };
     const cols = {};
-    for (const [lane, text, kind] of item.marks) {
+    item.wrapped = item.marks.map(([lane, text, kind]) => [lane, wrap(text, STATES.has(kind) ? X.stateW : X.callW, markFont(kind)), kind]);
+    for (const [lane, lines, kind] of item.wrapped) {
       const column = lane + (STATES.has(kind) ? "s" : "c");
-      const lines = wrap(text, STATES.has(kind) ? X.stateW : X.callW, markFont(kind)).length;
-      cols[column] = (cols[column] || 0) + lines;
+      cols[column] = (cols[column] || 0) + lines.length;
       sides[lane] = Math.max(sides[lane], cols[column]);
     }
     let lines = Math.max(sides.client, sides.server, 1);
@@ -332,10 +332,9 @@
     stamp.style.left = X.stamp + "px"; stamp.style.width = X.stampW + "px";
     node.append(stamp);
     const used = {};
-    for (const [lane, text, kind] of item.marks) {
+    for (const [lane, lines, kind] of item.wrapped) {   // as rowHeight wrapped them
       const state = STATES.has(kind);
       const column = lane + (state ? "s" : "c");
-      const lines = wrap(text, state ? X.stateW : X.callW, markFont(kind));
       const mark = el("div", "mark " + kind, lines.join("\n"));
       const x = lane === "client" ? (state ? X.state : X.call) : (state ? X.serverState : X.serverCall);
       mark.style.left = x + "px"; mark.style.width = (state ? X.stateW : X.callW) + "px";
