@@ -2,25 +2,33 @@
 
 Drawings and the explorer need every packet, and so does setting the kernel's record beside them:
 the capture is analysed whole and handed to `publish`. JSON alone streams instead, in one pass with
-bounded memory.
+bounded memory: through the compiled core (`replay-core/`, the `handshake-viz-core` program the
+install builds) when it is there, else through the Python analysis, which stays the reference:
+both write the same bytes.
 """
 
 import io
 import json
+import os
+import shutil
+import subprocess
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from handshake_viz.core.analysis import Analyzer, ConversationEnded, analyze
-from handshake_viz.errors import UsageError
+from handshake_viz.errors import CaptureFileError, HandshakeVizError, OutputError, UsageError
 from handshake_viz.kernel.record import KernelRecord
 from handshake_viz.output.formats import FORMATS, whole
 from handshake_viz.output.json_export import JsonExport
 from handshake_viz.output.publish import Request, Subject, publish
 from handshake_viz.views.overview import summary_row
 from handshake_viz.wire.dissect import FrameDecoder
-from handshake_viz.wire.pcapfile import CaptureReader
+from handshake_viz.wire.pcapfile import CaptureReader, open_capture
 
 TABLE_ROWS = 50  # conversations listed in the summary; the JSON has them all
+CORE = "handshake-viz-core"
+CORE_SETTING = "HANDSHAKE_VIZ_CORE"   # "python": the Python path; a path: that core program
 
 
 @dataclass
@@ -87,11 +95,65 @@ def replay(capture: Path, request: Request, only: int | None = None) -> ReplayRe
         result.files = publish(request, subject)
         result.conversations, result.unix = len(conversations), len(subject.unix)
         result.rows = [summary_row(c) for c in conversations[:TABLE_ROWS]]
+        result.notes, result.held = records.notes(), records.held()
     else:
-        result.files = [_stream_json(capture, records, request, only, result)]
+        core = replay_core()
+        if core and _core_can_name(capture):
+            result.files = [_core_json(core, capture, request, only, result)]
+        else:
+            result.files = [_stream_json(capture, records, request, only, result)]
     result.rows.sort(key=lambda row: int(row[0]))
-    result.notes, result.held = records.notes() + ([unused] if unused else []), records.held()
+    result.notes += [unused] if unused else []
     return result
+
+
+def replay_core() -> str | None:
+    """The compiled core's program: the one HANDSHAKE_VIZ_CORE names, else the one installed
+    beside this package's command; None for the Python path."""
+    setting = os.environ.get(CORE_SETTING)
+    if setting == "python":
+        return None
+    if setting:
+        if not os.access(setting, os.X_OK):
+            raise UsageError(f"{CORE_SETTING}={setting} is not a program: unset it, or set it to python")
+        return setting
+    return shutil.which(CORE, path=sysconfig.get_path("scripts"))
+
+
+def _core_can_name(capture: Path) -> bool:
+    """The core takes names as UTF-8; a name that is not (undecodable bytes) goes the Python way."""
+    try:
+        str(capture).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _core_json(core: str, capture: Path, request: Request, only: int | None, result: ReplayResult) -> Path:
+    """The JSON alone, written by the compiled core; its table, notes and what else the frames held
+    come back as one JSON line on its standard error."""
+    path = request.out_dir / FORMATS["json"].file_name(capture.stem)
+    request.outputs.refuse_existing([path])
+    with open_capture(capture) as source, request.outputs.replacing(path) as binary:
+        command = [core, str(capture), str(path), *([str(only)] if only is not None else [])]
+        done = subprocess.run(command, stdin=source, stdout=binary, stderr=subprocess.PIPE)
+        said = done.stderr.decode("utf-8", "replace").strip()
+        if done.returncode == CaptureFileError.exit_code:
+            raise CaptureFileError(said)
+        if done.returncode == OutputError.exit_code:
+            raise OutputError(said)
+        try:
+            if done.returncode != 0:
+                raise ValueError(said.splitlines()[-1] if said else f"exit status {done.returncode}")
+            summary = json.loads(said)
+        except ValueError as error:
+            raise HandshakeVizError(f"{CORE} failed on {capture} ({error}): please report it; "
+                                    f"{CORE_SETTING}=python replays it without the core") from None
+        result.conversations = summary["conversations"]
+        _check(capture, only, result.conversations)
+    result.rows = [tuple(row) for row in summary["rows"]]
+    result.notes, result.held = summary["notes"], summary["held"]
+    return path
 
 
 def _check(capture: Path, only: int | None, found: int) -> None:
@@ -125,4 +187,5 @@ def _stream_json(capture: Path, records: CaptureRecords, request: Request, only:
         _check(capture, only, result.conversations)
         export.close()
         text.detach()
+    result.notes, result.held = records.notes(), records.held()
     return path

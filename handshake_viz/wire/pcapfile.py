@@ -37,6 +37,18 @@ class RawFrame(NamedTuple):
     wire_len: int
 
 
+def open_capture(path: Path):
+    """The capture file, opened to read; a one-line error when it cannot be."""
+    if not path.exists():
+        raise CaptureFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise CaptureFileError(f"{path}: is a folder, not a capture file")
+    try:
+        return path.open("rb")
+    except OSError as error:
+        raise CaptureFileError(f"{path}: cannot read it: {error.strerror}")
+
+
 @dataclass
 class CaptureReader:
     """Iterate to get `RawFrame`s; `warnings` holds what was wrong but not fatal."""
@@ -46,15 +58,7 @@ class CaptureReader:
 
     def __iter__(self):
         path = Path(self.path)
-        if not path.exists():
-            raise CaptureFileError(f"{path}: no such file")
-        if path.is_dir():
-            raise CaptureFileError(f"{path}: is a folder, not a capture file")
-        try:
-            f = path.open("rb")
-        except OSError as error:
-            raise CaptureFileError(f"{path}: cannot read it: {error.strerror}")
-        with f:
+        with open_capture(path) as f:
             self._size = os.fstat(f.fileno()).st_size   # once: lengths read from the file are checked against it
             magic = f.read(4)
             if not magic:

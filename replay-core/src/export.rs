@@ -1,0 +1,397 @@
+//! The JSON document of `handshake_viz/output/json_export.py` (with no kernel record), text for
+//! text. Conversations are written in index order: one that ends before an earlier one waits on
+//! a spool file, so memory holds only the open conversations' latest packets.
+
+use crate::analysis::{Conversation, MARK_NAMES, SIDES};
+use crate::decode::Record;
+use crate::json;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+
+const CHUNK: usize = 64 * 1024; // a conversation's packets held in memory before they go to the spool
+const TABLE_ROWS: usize = 50;
+const SEPARATOR: &str = ",\n    ";
+const FLAG_NAMES: [(u8, &str); 8] =
+    [(0x02, "SYN"), (0x01, "FIN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"), (0x20, "URG"), (0x40, "ECE"), (0x80, "CWR")];
+
+/// An error that ends the run: its exit code (the CLI's) and its one line.
+pub struct Failure(pub i32, pub String);
+
+fn strerror(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+#[derive(Default)]
+struct Open {
+    text: String,
+    any: bool,
+    pieces: Vec<(u64, u64)>,
+    tunnels: Vec<String>,
+}
+
+pub struct Export {
+    out: BufWriter<std::io::Stdout>,
+    output_name: String,
+    only: Option<u64>,
+    spool: Option<BufWriter<File>>,
+    spool_end: u64,
+    open: HashMap<u64, Open>,
+    ended: BTreeMap<u64, Vec<(u64, u64)>>,
+    next_index: u64,
+    written: u64,
+    pub conversations: u64,
+    pub rows: Vec<[String; 7]>,
+    flags: Vec<String>,
+    marks: HashMap<u16, String>,
+    failure: Option<Failure>,
+}
+
+impl Export {
+    pub fn new(capture_name: &str, output_name: &str, only: Option<u64>) -> Export {
+        let flags = (0..256)
+            .map(|bits| {
+                let names: Vec<String> =
+                    FLAG_NAMES.iter().filter(|(bit, _)| bits as u8 & bit != 0).map(|(_, name)| format!("\"{}\"", name)).collect();
+                names.join(", ")
+            })
+            .collect();
+        let mut export = Export {
+            out: BufWriter::with_capacity(1 << 20, std::io::stdout()),
+            output_name: output_name.to_string(),
+            only,
+            spool: None,
+            spool_end: 0,
+            open: HashMap::new(),
+            ended: BTreeMap::new(),
+            next_index: 0,
+            written: 0,
+            conversations: 0,
+            rows: Vec::new(),
+            flags,
+            marks: HashMap::new(),
+            failure: None,
+        };
+        let mut head = String::from("{\"capture\": ");
+        json::string(&mut head, capture_name);
+        head.push_str(", \"conversations\": [");
+        export.write_out(head.as_bytes());
+        export
+    }
+
+    pub fn wants(&self, index: u64) -> bool {
+        self.only.map_or(true, |only| only == index)
+    }
+
+    fn write_out(&mut self, data: &[u8]) {
+        if self.failure.is_none() {
+            if let Err(error) = self.out.write_all(data) {
+                self.output_failed(&error);
+            }
+        }
+    }
+
+    fn output_failed(&mut self, error: &std::io::Error) {
+        let remedy = "free some space, or write elsewhere with --out (or --captures)";
+        self.failure = Some(Failure(10, format!("cannot write {}: {}: {}", self.output_name, strerror(error), remedy)));
+    }
+
+    fn spool_failed(&mut self, error: &std::io::Error) {
+        let folder = std::env::temp_dir();
+        let folder = folder.to_string_lossy();
+        let folder = folder.trim_end_matches('/');
+        let message = format!("cannot write {}: {}: set TMPDIR to a folder with room", folder, strerror(error));
+        self.failure = Some(Failure(10, message));
+    }
+
+    fn spool(&mut self, data: &[u8]) -> (u64, u64) {
+        if self.spool.is_none() {
+            match temporary_file() {
+                Ok(file) => self.spool = Some(BufWriter::with_capacity(1 << 20, file)),
+                Err(error) => self.spool_failed(&error),
+            }
+        }
+        let offset = self.spool_end;
+        if let Some(spool) = &mut self.spool {
+            if let Err(error) = spool.write_all(data) {
+                self.spool_failed(&error);
+            }
+        }
+        self.spool_end += data.len() as u64;
+        (offset, data.len() as u64)
+    }
+
+    /// Copies pieces of the spool to the output, a megabyte at a time.
+    fn copy_pieces(&mut self, pieces: &[(u64, u64)]) {
+        if self.failure.is_some() {
+            return;
+        }
+        let spool = match &mut self.spool {
+            Some(spool) => spool,
+            None => return,
+        };
+        if let Err(error) = spool.flush() {
+            self.spool_failed(&error);
+            return;
+        }
+        let mut buffer = vec![0u8; 1 << 20];
+        for (offset, length) in pieces {
+            let (mut at, end) = (*offset, offset + length);
+            while at < end {
+                let size = ((end - at) as usize).min(buffer.len());
+                let read = self.spool.as_ref().map(|s| s.get_ref().read_exact_at(&mut buffer[..size], at));
+                if let Some(Err(error)) = read {
+                    self.spool_failed(&error);
+                    return;
+                }
+                self.write_out(&buffer[..size].to_vec());
+                at += size as u64;
+            }
+        }
+    }
+
+    fn packet(&mut self, index: u64, text: &str) {
+        let open = self.open.entry(index).or_default();
+        if open.any {
+            open.text.push_str(SEPARATOR);
+        }
+        open.any = true;
+        open.text.push_str(text);
+        if open.text.len() > CHUNK {
+            let data = std::mem::take(&mut open.text);
+            let piece = self.spool(data.as_bytes());
+            self.open.get_mut(&index).expect("just used").pieces.push(piece);
+        }
+    }
+
+    pub fn tunnel(&mut self, index: u64, record: &Record) {
+        if let (Some(tunnel), true) = (&record.tunnel, self.wants(index)) {
+            let open = self.open.entry(index).or_default();
+            if !open.tunnels.contains(tunnel) {
+                open.tunnels.push(tunnel.clone());
+            }
+        }
+    }
+
+    fn start(&self, record: &Record, sender: &str) -> String {
+        let mut text = String::with_capacity(256);
+        let _ = write!(text, "{{\"frame\": {}, \"time\": ", record.frame);
+        json::float(&mut text, record.time);
+        let _ = write!(text, ", \"from\": \"{}\"", sender);
+        text
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn segment(&mut self, index: u64, record: &Record, sender: &str, seq: u32, ack: Option<u32>, window: u32, marks: u16, sack: &[(u32, u32)]) {
+        let mut text = self.start(record, sender);
+        let _ = write!(text, ", \"flags\": [{}], \"seq\": {}, \"ack\": ", self.flags[record.flags as usize], seq);
+        match ack {
+            Some(ack) => {
+                let _ = write!(text, "{}", ack);
+            }
+            None => text.push_str("null"),
+        }
+        let _ = write!(
+            text,
+            ", \"seq_raw\": {}, \"ack_raw\": {}, \"len\": {}, \"window\": {}, \"analysis\": [{}]",
+            record.seq,
+            record.ack,
+            record.payload_len,
+            window,
+            self.marks_text(marks)
+        );
+        if !sack.is_empty() {
+            let blocks: Vec<String> = sack.iter().map(|(left, right)| format!("[{}, {}]", left, right)).collect();
+            let _ = write!(text, ", \"sack\": [{}]", blocks.join(", "));
+        }
+        text.push('}');
+        self.packet(index, &text);
+    }
+
+    fn marks_text(&mut self, marks: u16) -> String {
+        self.marks
+            .entry(marks)
+            .or_insert_with(|| {
+                let mut names: Vec<&str> =
+                    MARK_NAMES.iter().enumerate().filter(|(bit, _)| marks & (1 << bit) != 0).map(|(_, name)| *name).collect();
+                names.sort_unstable();
+                names.iter().map(|name| format!("\"{}\"", name)).collect::<Vec<_>>().join(", ")
+            })
+            .clone()
+    }
+
+    pub fn datagram(&mut self, index: u64, record: &Record, sender: &str) {
+        if !self.wants(index) {
+            return;
+        }
+        let mut text = self.start(record, sender);
+        let _ = write!(text, ", \"len\": {}}}", record.payload_len);
+        self.packet(index, &text);
+    }
+
+    pub fn icmp(&mut self, index: u64, record: &Record, sender: &str) {
+        if !self.wants(index) {
+            return;
+        }
+        let mut text = self.start(record, sender);
+        let _ = write!(text, ", \"icmp\": \"{}\", \"reporter\": ", record.icmp.unwrap_or_default());
+        json::string(&mut text, record.reporter.as_deref().unwrap_or_default());
+        text.push('}');
+        self.packet(index, &text);
+    }
+
+    pub fn malformed(&mut self, index: u64, record: &Record, sender: &str, what: &str) {
+        if !self.wants(index) {
+            return;
+        }
+        let mut text = self.start(record, sender);
+        text.push_str(", \"malformed\": ");
+        json::string(&mut text, what);
+        text.push('}');
+        self.packet(index, &text);
+    }
+
+    /// A conversation that can get no more packets: its head, packets and tail, in its turn.
+    pub fn conversation(&mut self, conversation: Conversation) {
+        let index = conversation.index;
+        if !self.wants(index) {
+            return;
+        }
+        self.conversations += 1;
+        let (client, server) = (conversation.client_text(), conversation.server_text());
+        let tcp = !conversation.protocol.datagrams();
+        if self.rows.len() < TABLE_ROWS {
+            let (opened, closed) =
+                if tcp { (conversation.handshake.name(), conversation.teardown()) } else { ("-", "-") };
+            self.rows.push([
+                index.to_string(),
+                conversation.protocol.name().to_string(),
+                client.clone(),
+                server.clone(),
+                conversation.packet_count.to_string(),
+                opened.to_string(),
+                closed.to_string(),
+            ]);
+        }
+        let open = self.open.remove(&index).unwrap_or_default();
+        let mut head = format!("{{\"index\": {}, \"protocol\": \"{}\", \"client\": ", index, conversation.protocol.name());
+        json::string(&mut head, &client);
+        head.push_str(", \"server\": ");
+        json::string(&mut head, &server);
+        let _ = write!(head, ", \"packet_count\": {}, \"tunnels\": ", conversation.packet_count);
+        json::strings(&mut head, &open.tunnels);
+        let mut tail = String::from("\n  ]");
+        if tcp {
+            let closer = conversation.active_closer.map_or("null".to_string(), |c| format!("\"{}\"", c));
+            let time_wait = conversation.time_wait().map_or("null".to_string(), |c| format!("\"{}\"", c));
+            let _ = write!(
+                head,
+                ", \"handshake\": \"{}\", \"teardown\": \"{}\", \"half_close\": {}, \"active_closer\": {}, \
+                 \"time_wait\": {}, \"kernel_agrees\": null",
+                conversation.handshake.name(),
+                conversation.teardown(),
+                conversation.half_close,
+                closer,
+                time_wait
+            );
+            tail.push_str(", \"states\": {");
+            for (side, changes) in conversation.states.iter().enumerate() {
+                if side > 0 {
+                    tail.push_str(", ");
+                }
+                let _ = write!(tail, "\"{}\": [", SIDES[side]);
+                for (i, change) in changes.iter().enumerate() {
+                    if i > 0 {
+                        tail.push_str(", ");
+                    }
+                    tail.push_str("{\"frame\": ");
+                    match change.frame {
+                        Some(frame) => {
+                            let _ = write!(tail, "{}", frame);
+                        }
+                        None => tail.push_str("null"),
+                    }
+                    let _ = write!(tail, ", \"state\": \"{}\", \"source\": \"inferred\", \"time\": ", change.state.name());
+                    match change.time {
+                        Some(time) => json::float(&mut tail, time),
+                        None => tail.push_str("null"),
+                    }
+                    tail.push('}');
+                }
+                tail.push(']');
+            }
+            tail.push('}');
+        }
+        head.push_str(", \"packets\": [\n    ");
+        tail.push('}');
+        if index == self.next_index || self.only.is_some() {
+            self.begin_conversation();
+            self.write_out(head.as_bytes());
+            self.copy_pieces(&open.pieces);
+            self.write_out(open.text.as_bytes());
+            self.write_out(tail.as_bytes());
+            self.next_index = index + 1;
+            while let Some(pieces) = self.ended.remove(&self.next_index) {
+                self.begin_conversation();
+                self.copy_pieces(&pieces);
+                self.next_index += 1;
+            }
+        } else {
+            let mut pieces = vec![self.spool(head.as_bytes())];
+            pieces.extend(open.pieces);
+            pieces.push(self.spool(open.text.as_bytes()));
+            pieces.push(self.spool(tail.as_bytes()));
+            self.ended.insert(index, pieces);
+        }
+    }
+
+    fn begin_conversation(&mut self) {
+        let separator: &[u8] = if self.written > 0 { b",\n  " } else { b"\n  " };
+        self.write_out(separator);
+        self.written += 1;
+    }
+
+    /// The end of the document; what still waits goes out in index order.
+    pub fn close(mut self) -> Result<Export, Failure> {
+        let waiting: Vec<u64> = self.ended.keys().copied().collect();
+        for index in waiting {
+            let pieces = self.ended.remove(&index).unwrap_or_default();
+            self.begin_conversation();
+            self.copy_pieces(&pieces);
+        }
+        self.write_out(b"\n]}\n");
+        if self.failure.is_none() {
+            if let Err(error) = self.out.flush() {
+                self.output_failed(&error);
+            }
+        }
+        match self.failure.take() {
+            Some(failure) => Err(failure),
+            None => Ok(self),
+        }
+    }
+}
+
+/// The spool: a file in TMPDIR, unlinked at once so that nothing is left behind.
+fn temporary_file() -> std::io::Result<File> {
+    let folder = std::env::temp_dir();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    for attempt in 0..100u32 {
+        let path = folder.join(format!(".handshake-viz-core-{}-{}-{}", std::process::id(), nanos, attempt));
+        match OpenOptions::new().read(true).write(true).create_new(true).open(&path) {
+            Ok(file) => {
+                std::fs::remove_file(&path)?;
+                return Ok(file);
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "no free temporary name"))
+}
