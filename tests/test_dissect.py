@@ -297,3 +297,11 @@ def test_a_legend_names_four_tunnels_and_counts_the_rest_which_the_json_lists():
     [line] = [line for line in legend if line.startswith("Inside tunnels:")]
     assert line.count("GTP-U") == 4 and "TEID 3 · 2 more (all in the JSON);" in line
     assert len(summary["tunnels"]) == 6
+
+
+def test_a_gtp_extension_header_of_no_length_leaves_the_tunnel_unread_instead_of_looping():
+    """Its length counts in 4-byte words: 0 would never move on to the next header (this hung)."""
+    gtp = bytes([0x34, 0xFF, 0, 40, 0, 0, 0, 99, 0, 0, 0, 0x85]) + bytes([0, 0, 0, 0x85]) + bytes(INNER)
+    frame = ETHER() / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=2152, dport=2152) / gtp
+    record = dissect(1, 0.0, bytes(frame), LINKTYPE_ETHERNET)
+    assert (record.protocol, record.sport, record.dport, record.tunnel) == ("udp", 2152, 2152, None)

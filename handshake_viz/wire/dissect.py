@@ -324,6 +324,8 @@ class FrameDecoder:
             offset = 12
             while next_type:
                 length = data[offset] * 4
+                if not length:   # an extension header of no length: nothing after it can be found
+                    return None
                 next_type = data[offset + length - 1]
                 offset += length
         inner = data[offset:]
