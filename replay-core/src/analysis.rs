@@ -3,9 +3,10 @@
 //! function is named after the Python it follows, so the two can be read side by side; the
 //! differential test holds them to the same output.
 
-use crate::decode::{Proto, Record};
+use crate::decode::{Proto, Record, Text};
 use crate::export::Export;
-use std::collections::{BTreeMap, HashMap};
+use crate::fast::FastMap;
+use std::collections::BTreeMap;
 
 const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;
@@ -305,13 +306,13 @@ impl Handshake {
     }
 }
 
-pub type Key = (Proto, String, u16, String, u16);
+pub type Key = (Proto, Text, u16, Text, u16);
 
 pub struct Conversation {
     pub index: u64,
     pub protocol: Proto,
-    pub client: (String, u16),
-    pub server: (String, u16),
+    pub client: (Text, u16),
+    pub server: (Text, u16),
     pub packet_count: u64,
     pub states: [Vec<StateChange>; 2],
     pub handshake: Handshake,
@@ -324,7 +325,7 @@ pub struct Conversation {
 }
 
 impl Conversation {
-    fn new(index: u64, protocol: Proto, client: (String, u16), server: (String, u16)) -> Self {
+    fn new(index: u64, protocol: Proto, client: (Text, u16), server: (Text, u16)) -> Self {
         let direction = || Direction { window_scale: -1, ..Default::default() };
         Conversation {
             index,
@@ -343,9 +344,9 @@ impl Conversation {
         }
     }
 
-    fn end_text(&self, end: &(String, u16)) -> String {
+    fn end_text(&self, end: &(Text, u16)) -> String {
         if self.protocol.portless() {
-            end.0.clone()
+            end.0.to_string()
         } else if end.0.contains(':') {
             format!("[{}]:{}", end.0, end.1)
         } else {
@@ -393,7 +394,7 @@ impl Conversation {
 }
 
 fn key_of(record: &Record) -> Key {
-    let forward = (record.src.as_str(), record.sport) <= (record.dst.as_str(), record.dport);
+    let forward = (&*record.src, record.sport) <= (&*record.dst, record.dport);
     if forward {
         (record.protocol, record.src.clone(), record.sport, record.dst.clone(), record.dport)
     } else {
@@ -405,8 +406,8 @@ fn key_of(record: &Record) -> Key {
 #[derive(Default)]
 pub struct Analyzer {
     count: u64,
-    by_tuple: HashMap<Key, Conversation>,
-    closed: HashMap<Key, u64>,      // key -> when it was last touched, for the oldest-first order
+    by_tuple: FastMap<Key, Conversation>,
+    closed: FastMap<Key, u64>,      // key -> when it was last touched, for the oldest-first order
     closed_order: BTreeMap<u64, Key>,
     touched: u64,
 }

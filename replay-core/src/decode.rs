@@ -3,8 +3,15 @@
 //! shown. Where Python would raise (`struct.error`, `IndexError`, `ValueError`: a frame cut short),
 //! this returns `Skip::Cut`; its slices follow Python's rules, negative ends included.
 
+use crate::fast::FastMap;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+use std::rc::Rc;
+
+/// An address's text, shared by every packet that names it.
+pub type Text = Rc<str>;
+const ADDRESSES_KEPT: usize = 1 << 16; // texts cached before the cache starts again
 
 const ETHERNET: u32 = 1;
 const NULL: u32 = 0;
@@ -65,8 +72,8 @@ impl Proto {
 pub struct Record {
     pub frame: u64,
     pub time: f64,
-    pub src: String,
-    pub dst: String,
+    pub src: Text,
+    pub dst: Text,
     pub sport: u16,
     pub dport: u16,
     pub protocol: Proto,
@@ -77,13 +84,13 @@ pub struct Record {
     pub options: Option<Options>,
     pub payload_len: i64,
     pub icmp: Option<&'static str>,
-    pub reporter: Option<String>,
+    pub reporter: Option<Text>,
     pub tunnel: Option<String>,
     pub malformed: Option<String>,
 }
 
 impl Record {
-    fn new(frame: u64, time: f64, packet: &Packet, sport: u16, dport: u16, protocol: Proto) -> Record {
+    fn new(frame: u64, time: f64, packet: &Packet<'_>, sport: u16, dport: u16, protocol: Proto) -> Record {
         Record {
             frame,
             time,
@@ -111,13 +118,19 @@ pub struct Options {
     pub sack_blocks: Vec<(u32, u32)>,
 }
 
-#[derive(Clone)]
-struct Packet {
-    src: String,
-    dst: String,
+struct Packet<'a> {
+    src: Text,
+    dst: Text,
     protocol: u8,
-    transport: Vec<u8>,
+    transport: Cow<'a, [u8]>,
     transport_len: i64,
+}
+
+impl Packet<'_> {
+    fn into_owned(self) -> Packet<'static> {
+        let transport = Cow::Owned(self.transport.into_owned());
+        Packet { src: self.src, dst: self.dst, protocol: self.protocol, transport, transport_len: self.transport_len }
+    }
 }
 
 enum Skip {
@@ -127,6 +140,8 @@ enum Skip {
 }
 
 type R<T> = Result<T, Skip>;
+/// What a tunnel carried: its packet (if it is one that is read), the tunnel's name and detail.
+type Inner<'a> = (Option<Packet<'a>>, &'static str, String);
 
 fn not_ip(kind: &str) -> Skip {
     Skip::NotIp(kind.to_string(), false)
@@ -176,18 +191,12 @@ fn big_int(data: &[u8]) -> u64 {
     data.iter().fold(0u64, |value, b| (value << 8) | *b as u64)
 }
 
-/// `socket.inet_ntop`: glibc's text, IPv4-in-IPv6 forms included; a wrong length is a `ValueError`.
-fn address(raw: &[u8], version: u8) -> R<String> {
+/// `socket.inet_ntop`'s text of 4 or 16 bytes: glibc's, IPv4-in-IPv6 forms included.
+fn address_text(raw: &[u8]) -> String {
     let mut text = String::with_capacity(40);
-    if version == 4 {
-        if raw.len() != 4 {
-            return Err(Skip::Cut);
-        }
+    if raw.len() == 4 {
         let _ = write!(text, "{}.{}.{}.{}", raw[0], raw[1], raw[2], raw[3]);
-        return Ok(text);
-    }
-    if raw.len() != 16 {
-        return Err(Skip::Cut);
+        return text;
     }
     let words: Vec<u16> = (0..8).map(|i| u16::from_be_bytes([raw[2 * i], raw[2 * i + 1]])).collect();
     let (mut best, mut best_len, mut run, mut run_len) = (usize::MAX, 0, usize::MAX, 0);
@@ -224,7 +233,7 @@ fn address(raw: &[u8], version: u8) -> R<String> {
         }
         if i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff)) {
             let _ = write!(text, "{}.{}.{}.{}", raw[12], raw[13], raw[14], raw[15]);
-            return Ok(text);
+            return text;
         }
         let _ = write!(text, "{:x}", words[i]);
         i += 1;
@@ -232,17 +241,17 @@ fn address(raw: &[u8], version: u8) -> R<String> {
     if best != usize::MAX && best + best_len == 8 {
         text.push(':');
     }
-    Ok(text)
+    text
 }
 
 #[derive(Default)]
 struct Datagram {
     pieces: BTreeMap<i64, Vec<u8>>,
     total: Option<i64>,
-    first: Option<Packet>,
+    first: Option<(Text, Text, u8)>, // the first fragment's addresses and protocol
 }
 
-type FragmentKey = (u8, String, String, u32, u16);
+type FragmentKey = (u8, Text, Text, u32, u16);
 
 /// Decodes frames in capture order, counting what it did not show, as `FrameDecoder` does.
 #[derive(Default)]
@@ -252,9 +261,26 @@ pub struct Decoder {
     held_at: HashMap<String, usize>,
     unread_ethertypes: BTreeMap<u16, u64>,
     datagrams: HashMap<FragmentKey, Datagram>,
+    addresses: FastMap<Vec<u8>, Text>,
 }
 
 impl Decoder {
+    /// `socket.inet_ntop` of raw, which must be 4 bytes (version 4) or 16 (6): else a `ValueError`.
+    fn address(&mut self, raw: &[u8], version: u8) -> R<Text> {
+        if raw.len() != if version == 4 { 4 } else { 16 } {
+            return Err(Skip::Cut);
+        }
+        if let Some(text) = self.addresses.get(raw) {
+            return Ok(text.clone());
+        }
+        if self.addresses.len() >= ADDRESSES_KEPT {
+            self.addresses.clear();
+        }
+        let text: Text = address_text(raw).into();
+        self.addresses.insert(raw.to_vec(), text.clone());
+        Ok(text)
+    }
+
     pub fn decode(&mut self, frame: u64, time: f64, data: &[u8], linktype: u32, wire_len: u32) -> Option<Record> {
         if !LINK_TYPES.contains(&linktype) {
             self.count(&format!("frames of unsupported link type {}", linktype));
@@ -359,7 +385,7 @@ impl Decoder {
             .collect()
     }
 
-    fn ip(&mut self, data: &[u8], offset: i64, version: u8, length_limit: i64) -> R<Option<Packet>> {
+    fn ip<'a>(&mut self, data: &'a [u8], offset: i64, version: u8, length_limit: i64) -> R<Option<Packet<'a>>> {
         if version == 4 {
             let first = byte(data, offset)?;
             let ihl = ((first & 0x0F) as i64) * 4;
@@ -375,11 +401,11 @@ impl Decoder {
             if total_len == 0 {
                 total_len = length_limit;
             }
-            let src = address(slice(data, offset + 12, offset + 16), 4)?;
-            let dst = address(slice(data, offset + 16, offset + 20), 4)?;
+            let src = self.address(slice(data, offset + 12, offset + 16), 4)?;
+            let dst = self.address(slice(data, offset + 16, offset + 20), 4)?;
             let transport_len = total_len.min(length_limit) - ihl;
             let start = offset + ihl;
-            let transport = slice(data, start, start + transport_len).to_vec();
+            let transport = Cow::Borrowed(slice(data, start, start + transport_len));
             let packet = Packet { src, dst, protocol, transport, transport_len };
             if fragment & 0x3FFF != 0 {
                 let key = (4, packet.src.clone(), packet.dst.clone(), ident as u32, protocol as u16);
@@ -391,8 +417,8 @@ impl Decoder {
             byte(data, offset + 6)?;
             let payload_len = be16(data, offset + 4)? as i64;
             let mut protocol = byte(data, offset + 6)?;
-            let src = address(slice(data, offset + 8, offset + 24), 6)?;
-            let dst = address(slice(data, offset + 24, offset + 40), 6)?;
+            let src = self.address(slice(data, offset + 8, offset + 24), 6)?;
+            let dst = self.address(slice(data, offset + 24, offset + 40), 6)?;
             let mut start = offset + 40;
             let mut remaining = payload_len.min(length_limit - 40);
             let mut fragment = None;
@@ -412,7 +438,7 @@ impl Decoder {
                 start += ext_len;
                 remaining -= ext_len;
             }
-            let transport = slice(data, start, start + remaining).to_vec();
+            let transport = Cow::Borrowed(slice(data, start, start + remaining));
             let packet = Packet { src, dst, protocol, transport, transport_len: remaining };
             if let Some((ident, frag_offset, more)) = fragment {
                 let key = (6, packet.src.clone(), packet.dst.clone(), ident, 256);
@@ -423,7 +449,7 @@ impl Decoder {
         Ok(None)
     }
 
-    fn transport(&mut self, frame: u64, time: f64, packet: &Packet) -> R<Option<Record>> {
+    fn transport(&mut self, frame: u64, time: f64, packet: &Packet<'_>) -> R<Option<Record>> {
         match packet.protocol {
             TCP => tcp(frame, time, packet).map(Some),
             UDP => {
@@ -436,11 +462,10 @@ impl Decoder {
             }
             IGMP => Ok(membership(frame, time, packet)),
             ICMPV6 if matches!(packet.transport.first(), Some(130 | 131 | 132 | 143)) => Ok(membership(frame, time, packet)),
-            ICMP | ICMPV6 => icmp_error(frame, time, packet),
+            ICMP | ICMPV6 => self.icmp_error(frame, time, packet),
             4 | 41 => {
                 let version = if packet.protocol == 4 { 4 } else { 6 };
-                let transport = packet.transport.clone();
-                match self.ip(&transport, 0, version, packet.transport_len)? {
+                match self.ip(&packet.transport, 0, version, packet.transport_len)? {
                     Some(inner) => self.inside(frame, time, packet, (Some(inner), "IP in IP", String::new())),
                     None => Ok(None),
                 }
@@ -458,7 +483,7 @@ impl Decoder {
     }
 
     /// The record of the packet a tunnel carried, which keeps the tunnel in words.
-    fn inside(&mut self, frame: u64, time: f64, outer: &Packet, inner: (Option<Packet>, &str, String)) -> R<Option<Record>> {
+    fn inside(&mut self, frame: u64, time: f64, outer: &Packet<'_>, inner: Inner<'_>) -> R<Option<Record>> {
         let (packet, name, detail) = inner;
         let record = match packet {
             Some(packet) => self.transport(frame, time, &packet)?,
@@ -481,8 +506,7 @@ impl Decoder {
         Ok(Some(record))
     }
 
-    #[allow(clippy::type_complexity)]
-    fn udp_tunnel(&mut self, packet: &Packet) -> R<Option<(Option<Packet>, &'static str, String)>> {
+    fn udp_tunnel<'p>(&mut self, packet: &'p Packet<'_>) -> R<Option<Inner<'p>>> {
         let data = &packet.transport;
         let ports = [be16(data, 0)?, be16(data, 2)?];
         let body = slice(data, 8, i64::MAX);
@@ -507,11 +531,10 @@ impl Decoder {
             Some(name) => name,
             None => return Ok(None),
         };
-        let body = body.to_vec();
         let inner = match name {
             "VXLAN" => {
-                let inner = self.ethernet(slice(&body, 8, i64::MAX))?;
-                (inner, name, format!("VNI {}", big_int(slice(&body, 4, 7))))
+                let inner = self.ethernet(slice(body, 8, i64::MAX))?;
+                (inner, name, format!("VNI {}", big_int(slice(body, 4, 7))))
             }
             "VXLAN-GPE" => {
                 let next = match body[3] {
@@ -520,24 +543,24 @@ impl Decoder {
                     3 => Some(BRIDGED),
                     _ => None,
                 };
-                let inner = self.by_ethertype(next, slice(&body, 8, i64::MAX))?;
-                (inner, name, format!("VNI {}", big_int(slice(&body, 4, 7))))
+                let inner = self.by_ethertype(next, slice(body, 8, i64::MAX))?;
+                (inner, name, format!("VNI {}", big_int(slice(body, 4, 7))))
             }
             "Geneve" => {
                 let start = 8 + (body[0] & 0x3F) as i64 * 4;
-                let ethertype = be16(&body, 2)?;
-                (self.by_ethertype(Some(ethertype), slice(&body, start, i64::MAX))?, name, String::new())
+                let ethertype = be16(body, 2)?;
+                (self.by_ethertype(Some(ethertype), slice(body, start, i64::MAX))?, name, String::new())
             }
-            "CAPWAP" => (self.capwap_payload(&body)?, name, String::new()),
+            "CAPWAP" => (self.capwap_payload(body)?, name, String::new()),
             _ => {
-                let inner = self.gtp_payload(&body)?;
-                (inner, name, format!("TEID {}", big_int(slice(&body, 4, 8))))
+                let inner = self.gtp_payload(body)?;
+                (inner, name, format!("TEID {}", big_int(slice(body, 4, 8))))
             }
         };
         Ok(Some(inner))
     }
 
-    fn gre(&mut self, data: &[u8]) -> R<(Option<Packet>, &'static str, String)> {
+    fn gre<'a>(&mut self, data: &'a [u8]) -> R<Inner<'a>> {
         let flags = be16(data, 0)?;
         let protocol = be16(data, 2)?;
         let offset = if flags & 0x0007 == 1 {
@@ -561,7 +584,7 @@ impl Decoder {
         Ok((self.by_ethertype(Some(protocol), body)?, "GRE", String::new()))
     }
 
-    fn capwap_payload(&mut self, data: &[u8]) -> R<Option<Packet>> {
+    fn capwap_payload<'a>(&mut self, data: &'a [u8]) -> R<Option<Packet<'a>>> {
         let word = big_int(slice(data, 0, 4));
         let frame = slice(data, ((word >> 19) & 0x1F) as i64 * 4, i64::MAX);
         if (word >> 8) & 1 != 0 && (word >> 9) & 0x1F == 1 {
@@ -574,13 +597,12 @@ impl Decoder {
                 Err(_) => return Ok(None),
             };
             let limit = swapped.len() as i64 - offset;
-            return self.ip(&swapped, offset, version, limit);
+            return Ok(self.ip(&swapped, offset, version, limit)?.map(Packet::into_owned));
         }
-        let frame = frame.to_vec();
-        self.ethernet(&frame)
+        self.ethernet(frame)
     }
 
-    fn gtp_payload(&mut self, data: &[u8]) -> R<Option<Packet>> {
+    fn gtp_payload<'a>(&mut self, data: &'a [u8]) -> R<Option<Packet<'a>>> {
         let mut offset: i64 = 8;
         if byte(data, 0)? & 0x07 != 0 {
             let mut next_type = byte(data, 11)?;
@@ -594,17 +616,17 @@ impl Decoder {
                 offset += length;
             }
         }
-        let inner = slice(data, offset, i64::MAX).to_vec();
+        let inner = slice(data, offset, i64::MAX);
         match inner.first() {
             Some(first) if first >> 4 == 4 || first >> 4 == 6 => {
                 let limit = inner.len() as i64;
-                self.ip(&inner, 0, first >> 4, limit)
+                self.ip(inner, 0, first >> 4, limit)
             }
             _ => Ok(None),
         }
     }
 
-    fn ppp(&mut self, data: &[u8]) -> R<Option<Packet>> {
+    fn ppp<'a>(&mut self, data: &'a [u8]) -> R<Option<Packet<'a>>> {
         match after_ppp(data, 0) {
             Ok((offset, version)) => self.ip(data, offset, version, data.len() as i64 - offset),
             Err(Skip::Cut) => Err(Skip::Cut),
@@ -612,7 +634,7 @@ impl Decoder {
         }
     }
 
-    fn ethernet(&mut self, data: &[u8]) -> R<Option<Packet>> {
+    fn ethernet<'a>(&mut self, data: &'a [u8]) -> R<Option<Packet<'a>>> {
         match after_ethertype(data, 12, 14) {
             Ok((offset, version)) => self.ip(data, offset, version, data.len() as i64 - offset),
             Err(Skip::Cut) => Err(Skip::Cut),
@@ -620,7 +642,7 @@ impl Decoder {
         }
     }
 
-    fn by_ethertype(&mut self, ethertype: Option<u16>, data: &[u8]) -> R<Option<Packet>> {
+    fn by_ethertype<'a>(&mut self, ethertype: Option<u16>, data: &'a [u8]) -> R<Option<Packet<'a>>> {
         match ethertype {
             Some(BRIDGED) => self.ethernet(data),
             Some(ETHERTYPE_IPV4) => self.ip(data, 0, 4, data.len() as i64),
@@ -629,7 +651,7 @@ impl Decoder {
         }
     }
 
-    fn l2tp_payload(&mut self, data: &[u8]) -> R<Option<Packet>> {
+    fn l2tp_payload<'a>(&mut self, data: &'a [u8]) -> R<Option<Packet<'a>>> {
         let flags = be16(data, 0)?;
         if flags & 0x8000 != 0 || flags & 0x000F != 2 {
             return Ok(None);
@@ -642,14 +664,14 @@ impl Decoder {
         self.ppp(body)
     }
 
-    fn fragment(&mut self, key: FragmentKey, packet: Packet, offset: i64, more: bool) -> R<Option<Packet>> {
+    fn fragment(&mut self, key: FragmentKey, packet: Packet<'_>, offset: i64, more: bool) -> R<Option<Packet<'static>>> {
         self.count("IP fragments");
         let datagram = self.datagrams.entry(key.clone()).or_default();
         let piece = slice(&packet.transport, 0, packet.transport_len).to_vec();
         datagram.pieces.entry(offset).or_insert(piece);
         let transport_len = packet.transport_len;
         if offset == 0 {
-            datagram.first = Some(packet);
+            datagram.first = Some((packet.src, packet.dst, packet.protocol));
         }
         if !more {
             datagram.total = Some(offset + transport_len);
@@ -677,10 +699,10 @@ impl Decoder {
         if !covered.iter().all(|c| *c) {
             return Ok(None);
         }
-        let first = first.clone();
+        let (src, dst, protocol) = first.clone();
         self.datagrams.remove(&key);
         self.count("IP datagrams reassembled");
-        Ok(Some(Packet { src: first.src, dst: first.dst, protocol: first.protocol, transport: whole, transport_len: total }))
+        Ok(Some(Packet { src, dst, protocol, transport: Cow::Owned(whole), transport_len: total }))
     }
 }
 
@@ -848,7 +870,7 @@ fn ethertype_other(ethertype: u16) -> Skip {
     not_ip(name)
 }
 
-fn tcp(frame: u64, time: f64, packet: &Packet) -> R<Record> {
+fn tcp(frame: u64, time: f64, packet: &Packet<'_>) -> R<Record> {
     let data = &packet.transport;
     if data.len() < 16 {
         return Err(Skip::Cut); // the fixed fields up to the window: struct ">HHIIBBH"
@@ -874,7 +896,7 @@ fn tcp(frame: u64, time: f64, packet: &Packet) -> R<Record> {
     Ok(record)
 }
 
-fn udp(frame: u64, time: f64, packet: &Packet) -> R<Record> {
+fn udp(frame: u64, time: f64, packet: &Packet<'_>) -> R<Record> {
     let data = &packet.transport;
     let mut record = Record::new(frame, time, packet, be16(data, 0)?, be16(data, 2)?, Proto::Udp);
     let udp_len = be16(data, 4)? as i64;
@@ -886,7 +908,7 @@ fn udp(frame: u64, time: f64, packet: &Packet) -> R<Record> {
     Ok(record)
 }
 
-fn membership(frame: u64, time: f64, packet: &Packet) -> Option<Record> {
+fn membership(frame: u64, time: f64, packet: &Packet<'_>) -> Option<Record> {
     if packet.transport.is_empty() {
         return None;
     }
@@ -896,7 +918,8 @@ fn membership(frame: u64, time: f64, packet: &Packet) -> Option<Record> {
     Some(record)
 }
 
-fn icmp_error(frame: u64, time: f64, packet: &Packet) -> R<Option<Record>> {
+impl Decoder {
+fn icmp_error(&mut self, frame: u64, time: f64, packet: &Packet<'_>) -> R<Option<Record>> {
     let data = &packet.transport;
     let (kind, code) = (byte(data, 0)?, byte(data, 1)?);
     let name = if packet.protocol == ICMP { icmp_name(kind, code) } else { icmpv6_name(kind, code) };
@@ -910,13 +933,13 @@ fn icmp_error(frame: u64, time: f64, packet: &Packet) -> R<Option<Record>> {
     if version == 4 {
         let ihl = (quoted[0] & 0x0F) as i64 * 4;
         protocol = byte(quoted, 9)?;
-        src = address(slice(quoted, 12, 16), 4)?;
-        dst = address(slice(quoted, 16, 20), 4)?;
+        src = self.address(slice(quoted, 12, 16), 4)?;
+        dst = self.address(slice(quoted, 16, 20), 4)?;
         ports = slice(quoted, ihl, ihl + 4);
     } else if version == 6 {
         protocol = byte(quoted, 6)?;
-        src = address(slice(quoted, 8, 24), 6)?;
-        dst = address(slice(quoted, 24, 40), 6)?;
+        src = self.address(slice(quoted, 8, 24), 6)?;
+        dst = self.address(slice(quoted, 24, 40), 6)?;
         ports = slice(quoted, 40, 44);
     } else {
         return Ok(None);
@@ -928,11 +951,12 @@ fn icmp_error(frame: u64, time: f64, packet: &Packet) -> R<Option<Record>> {
         return Err(Skip::Cut);
     }
     let proto = if protocol == TCP { Proto::Tcp } else { Proto::Udp };
-    let quoted_packet = Packet { src, dst, protocol, transport: Vec::new(), transport_len: 0 };
+    let quoted_packet = Packet { src, dst, protocol, transport: Cow::Borrowed(&[]), transport_len: 0 };
     let mut record = Record::new(frame, time, &quoted_packet, be16(ports, 0)?, be16(ports, 2)?, proto);
     record.icmp = Some(name);
     record.reporter = Some(packet.src.clone());
     Ok(Some(record))
+}
 }
 
 fn icmp_name(kind: u8, code: u8) -> Option<&'static str> {

@@ -5,7 +5,8 @@
 use crate::analysis::{Conversation, MARK_NAMES, SIDES};
 use crate::decode::Record;
 use crate::json;
-use std::collections::{BTreeMap, HashMap};
+use crate::fast::FastMap;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -16,6 +17,29 @@ const TABLE_ROWS: usize = 50;
 const SEPARATOR: &str = ",\n    ";
 const FLAG_NAMES: [(u8, &str); 8] =
     [(0x02, "SYN"), (0x01, "FIN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"), (0x20, "URG"), (0x40, "ECE"), (0x80, "CWR")];
+
+/// A packet's first fields: `{"frame": 1, "time": 1.5, "from": "client"`.
+fn start(text: &mut String, record: &Record, sender: &str) {
+    text.push_str("{\"frame\": ");
+    json::int(text, record.frame as i64);
+    text.push_str(", \"time\": ");
+    json::float(text, record.time);
+    text.push_str(", \"from\": \"");
+    text.push_str(sender);
+    text.push('"');
+}
+
+/// `", ".join(f'"{name}"' for name in sorted(marks))` for every set of marks.
+fn marks_texts() -> Vec<String> {
+    (0..1u32 << MARK_NAMES.len())
+        .map(|marks| {
+            let mut names: Vec<&str> =
+                MARK_NAMES.iter().enumerate().filter(|(bit, _)| marks & (1 << bit) != 0).map(|(_, name)| *name).collect();
+            names.sort_unstable();
+            names.iter().map(|name| format!("\"{}\"", name)).collect::<Vec<_>>().join(", ")
+        })
+        .collect()
+}
 
 /// An error that ends the run: its exit code (the CLI's) and its one line.
 pub struct Failure(pub i32, pub String);
@@ -42,14 +66,14 @@ pub struct Export {
     only: Option<u64>,
     spool: Option<BufWriter<File>>,
     spool_end: u64,
-    open: HashMap<u64, Open>,
+    open: FastMap<u64, Open>,
     ended: BTreeMap<u64, Vec<(u64, u64)>>,
     next_index: u64,
     written: u64,
     pub conversations: u64,
     pub rows: Vec<[String; 7]>,
     flags: Vec<String>,
-    marks: HashMap<u16, String>,
+    marks: Vec<String>,
     failure: Option<Failure>,
 }
 
@@ -68,14 +92,14 @@ impl Export {
             only,
             spool: None,
             spool_end: 0,
-            open: HashMap::new(),
+            open: FastMap::default(),
             ended: BTreeMap::new(),
             next_index: 0,
             written: 0,
             conversations: 0,
             rows: Vec::new(),
             flags,
-            marks: HashMap::new(),
+            marks: marks_texts(),
             failure: None,
         };
         let mut head = String::from("{\"capture\": ");
@@ -156,17 +180,23 @@ impl Export {
         }
     }
 
-    fn packet(&mut self, index: u64, text: &str) {
+    /// The text of conversation index's packets so far, ready for one more.
+    fn next_packet(&mut self, index: u64) -> &mut String {
         let open = self.open.entry(index).or_default();
         if open.any {
             open.text.push_str(SEPARATOR);
         }
         open.any = true;
-        open.text.push_str(text);
+        &mut open.text
+    }
+
+    /// After a packet: a conversation's text over CHUNK goes to the spool.
+    fn packet_done(&mut self, index: u64) {
+        let open = self.open.get_mut(&index).expect("a packet was just written");
         if open.text.len() > CHUNK {
             let data = std::mem::take(&mut open.text);
             let piece = self.spool(data.as_bytes());
-            self.open.get_mut(&index).expect("just used").pieces.push(piece);
+            self.open.get_mut(&index).expect("still open").pieces.push(piece);
         }
     }
 
@@ -179,82 +209,88 @@ impl Export {
         }
     }
 
-    fn start(&self, record: &Record, sender: &str) -> String {
-        let mut text = String::with_capacity(256);
-        let _ = write!(text, "{{\"frame\": {}, \"time\": ", record.frame);
-        json::float(&mut text, record.time);
-        let _ = write!(text, ", \"from\": \"{}\"", sender);
-        text
-    }
-
     #[allow(clippy::too_many_arguments)]
     pub fn segment(&mut self, index: u64, record: &Record, sender: &str, seq: u32, ack: Option<u32>, window: u32, marks: u16, sack: &[(u32, u32)]) {
-        let mut text = self.start(record, sender);
-        let _ = write!(text, ", \"flags\": [{}], \"seq\": {}, \"ack\": ", self.flags[record.flags as usize], seq);
+        let flags = &self.flags[record.flags as usize];
+        let marks = &self.marks[marks as usize];
+        let open = self.open.entry(index).or_default();
+        if open.any {
+            open.text.push_str(SEPARATOR);
+        }
+        open.any = true;
+        let text = &mut open.text;
+        start(text, record, sender);
+        text.push_str(", \"flags\": [");
+        text.push_str(flags);
+        text.push_str("], \"seq\": ");
+        json::int(text, seq as i64);
+        text.push_str(", \"ack\": ");
         match ack {
-            Some(ack) => {
-                let _ = write!(text, "{}", ack);
-            }
+            Some(ack) => json::int(text, ack as i64),
             None => text.push_str("null"),
         }
-        let _ = write!(
-            text,
-            ", \"seq_raw\": {}, \"ack_raw\": {}, \"len\": {}, \"window\": {}, \"analysis\": [{}]",
-            record.seq,
-            record.ack,
-            record.payload_len,
-            window,
-            self.marks_text(marks)
-        );
+        text.push_str(", \"seq_raw\": ");
+        json::int(text, record.seq as i64);
+        text.push_str(", \"ack_raw\": ");
+        json::int(text, record.ack as i64);
+        text.push_str(", \"len\": ");
+        json::int(text, record.payload_len);
+        text.push_str(", \"window\": ");
+        json::int(text, window as i64);
+        text.push_str(", \"analysis\": [");
+        text.push_str(marks);
+        text.push(']');
         if !sack.is_empty() {
-            let blocks: Vec<String> = sack.iter().map(|(left, right)| format!("[{}, {}]", left, right)).collect();
-            let _ = write!(text, ", \"sack\": [{}]", blocks.join(", "));
+            text.push_str(", \"sack\": [");
+            for (i, (left, right)) in sack.iter().enumerate() {
+                text.push_str(if i > 0 { ", [" } else { "[" });
+                json::int(text, *left as i64);
+                text.push_str(", ");
+                json::int(text, *right as i64);
+                text.push(']');
+            }
+            text.push(']');
         }
         text.push('}');
-        self.packet(index, &text);
-    }
-
-    fn marks_text(&mut self, marks: u16) -> String {
-        self.marks
-            .entry(marks)
-            .or_insert_with(|| {
-                let mut names: Vec<&str> =
-                    MARK_NAMES.iter().enumerate().filter(|(bit, _)| marks & (1 << bit) != 0).map(|(_, name)| *name).collect();
-                names.sort_unstable();
-                names.iter().map(|name| format!("\"{}\"", name)).collect::<Vec<_>>().join(", ")
-            })
-            .clone()
+        self.packet_done(index);
     }
 
     pub fn datagram(&mut self, index: u64, record: &Record, sender: &str) {
         if !self.wants(index) {
             return;
         }
-        let mut text = self.start(record, sender);
-        let _ = write!(text, ", \"len\": {}}}", record.payload_len);
-        self.packet(index, &text);
+        let text = self.next_packet(index);
+        start(text, record, sender);
+        text.push_str(", \"len\": ");
+        json::int(text, record.payload_len);
+        text.push('}');
+        self.packet_done(index);
     }
 
     pub fn icmp(&mut self, index: u64, record: &Record, sender: &str) {
         if !self.wants(index) {
             return;
         }
-        let mut text = self.start(record, sender);
-        let _ = write!(text, ", \"icmp\": \"{}\", \"reporter\": ", record.icmp.unwrap_or_default());
-        json::string(&mut text, record.reporter.as_deref().unwrap_or_default());
+        let text = self.next_packet(index);
+        start(text, record, sender);
+        text.push_str(", \"icmp\": \"");
+        text.push_str(record.icmp.unwrap_or_default());
+        text.push_str("\", \"reporter\": ");
+        json::string(text, record.reporter.as_deref().unwrap_or_default());
         text.push('}');
-        self.packet(index, &text);
+        self.packet_done(index);
     }
 
     pub fn malformed(&mut self, index: u64, record: &Record, sender: &str, what: &str) {
         if !self.wants(index) {
             return;
         }
-        let mut text = self.start(record, sender);
+        let text = self.next_packet(index);
+        start(text, record, sender);
         text.push_str(", \"malformed\": ");
-        json::string(&mut text, what);
+        json::string(text, what);
         text.push('}');
-        self.packet(index, &text);
+        self.packet_done(index);
     }
 
     /// A conversation that can get no more packets: its head, packets and tail, in its turn.

@@ -35,6 +35,29 @@ pub fn strings(out: &mut String, items: &[String]) {
     out.push(']');
 }
 
+/// Below 2**33 a float's spacing is under a microsecond, so a time that reads back from its
+/// nearest six decimals has no shorter text: those digits, less trailing zeros, are repr's.
+const MICROSECOND_EXACT: f64 = 8_589_934_592.0;
+
+/// repr(x) written from x's nearest microsecond when that reads back as x (most capture times
+/// do, and this is several times faster than finding the shortest digits); false otherwise.
+fn microseconds(out: &mut String, x: f64) -> bool {
+    let micros = (x * 1e6).round() as u64;
+    let mut text = String::with_capacity(24);
+    int(&mut text, (micros / 1_000_000) as i64);
+    let fraction = micros % 1_000_000;
+    text.push('.');
+    let digits = text.len();
+    int(&mut text, 1_000_000 + fraction as i64);
+    text.remove(digits); // the leading 1 that kept the fraction's zeros
+    if text.parse::<f64>() != Ok(x) {
+        return false;
+    }
+    let kept = text.trim_end_matches('0').len().max(digits + 1);
+    out.push_str(&text[..kept]);
+    true
+}
+
 /// `repr(x)` of a finite float: the shortest digits that read back as x, in fixed notation
 /// from 1e-4 up to 1e16, else in exponent notation ("1e-05", "1.5e+16").
 pub fn float(out: &mut String, x: f64) {
@@ -45,6 +68,9 @@ pub fn float(out: &mut String, x: f64) {
     if !x.is_finite() {
         // Never from a capture (its times are finite); json.dumps would say NaN or Infinity.
         out.push_str(if x.is_nan() { "NaN" } else if x > 0.0 { "Infinity" } else { "-Infinity" });
+        return;
+    }
+    if (1e-4..MICROSECOND_EXACT).contains(&x) && microseconds(out, x) {
         return;
     }
     let scientific = format!("{:e}", x.abs());
@@ -75,4 +101,23 @@ pub fn float(out: &mut String, x: f64) {
         out.push('.');
         out.push_str(&digits[point as usize..]);
     }
+}
+
+/// An integer, as `str(n)`.
+pub fn int(out: &mut String, value: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }

@@ -17,6 +17,7 @@
 mod analysis;
 mod decode;
 mod export;
+mod fast;
 mod json;
 mod reader;
 

@@ -79,10 +79,18 @@ impl<R: Read> Reader<R> {
 
     /// Up to n bytes: fewer only at the end of the file.
     fn read(&mut self, n: u64) -> Result<Vec<u8>, String> {
-        let mut data = Vec::new();
-        let taken = (&mut self.file).take(n).read_to_end(&mut data);
-        taken.map_err(|e| format!("{}: cannot read it: {}", self.name, e))?;
-        self.position += data.len() as u64;
+        let mut data = vec![0u8; n as usize];
+        let mut filled = 0;
+        while filled < data.len() {
+            match self.file.read(&mut data[filled..]) {
+                Ok(0) => break,
+                Ok(count) => filled += count,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(format!("{}: cannot read it: {}", self.name, error)),
+            }
+        }
+        data.truncate(filled);
+        self.position += filled as u64;
         Ok(data)
     }
 
