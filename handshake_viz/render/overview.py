@@ -1,11 +1,10 @@
 """The who-talked-to-whom graph of a capture as DOT, for graphviz to lay out. Pure."""
 
-import networkx as nx
-
 from handshake_viz.views.escape import dot as quote
 
 
-def overview_dot(graph: nx.MultiDiGraph, title: str) -> str:
+def overview_dot(graph, title: str) -> str:
+    """graph: views.overview.talk_graph's MultiDiGraph."""
     ids = {host: f"h{i}" for i, host in enumerate(graph.nodes)}
     out = ["digraph overview {",
            f'  graph [rankdir=LR, labelloc=t, fontname="DejaVu Sans", label="{quote(title)}"];',

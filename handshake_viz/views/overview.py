@@ -1,13 +1,14 @@
 """Who talked to whom in a capture: a networkx graph of hosts (nodes) and conversations (edges,
 with protocol, port, packets and bytes), and the index of conversations as Markdown. Pure."""
 
-import networkx as nx
-
 from handshake_viz.views.escape import markdown, markdown_link
 from handshake_viz.wire.records import DATAGRAMS
 
 
-def talk_graph(conversations) -> nx.MultiDiGraph:
+def talk_graph(conversations):
+    """A networkx MultiDiGraph (imported here, where it is used: importing it costs every run 0.2 s)."""
+    import networkx as nx
+
     graph = nx.MultiDiGraph()
     for c in conversations:
         packets = c.segments if c.protocol == "tcp" else c.datagrams

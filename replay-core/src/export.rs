@@ -5,9 +5,9 @@
 use crate::analysis::{Conversation, MARK_NAMES, SIDES};
 use crate::decode::Record;
 use crate::json;
+use crate::json::Append;
 use crate::fast::FastMap;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -19,14 +19,14 @@ const FLAG_NAMES: [(u8, &str); 8] =
     [(0x02, "SYN"), (0x01, "FIN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"), (0x20, "URG"), (0x40, "ECE"), (0x80, "CWR")];
 
 /// A packet's first fields: `{"frame": 1, "time": 1.5, "from": "client"`.
-fn start(text: &mut String, record: &Record, sender: &str) {
+fn start(text: &mut Vec<u8>, record: &Record, sender: &str) {
     text.push_str("{\"frame\": ");
     json::int(text, record.frame as i64);
     text.push_str(", \"time\": ");
     json::float(text, record.time);
     text.push_str(", \"from\": \"");
     text.push_str(sender);
-    text.push('"');
+    text.push(b'"');
 }
 
 /// `", ".join(f'"{name}"' for name in sorted(marks))` for every set of marks.
@@ -54,7 +54,7 @@ fn strerror(error: &std::io::Error) -> String {
 
 #[derive(Default)]
 struct Open {
-    text: String,
+    text: Vec<u8>,
     any: bool,
     pieces: Vec<(u64, u64)>,
     tunnels: Vec<String>,
@@ -102,10 +102,10 @@ impl Export {
             marks: marks_texts(),
             failure: None,
         };
-        let mut head = String::from("{\"capture\": ");
+        let mut head = b"{\"capture\": ".to_vec();
         json::string(&mut head, capture_name);
         head.push_str(", \"conversations\": [");
-        export.write_out(head.as_bytes());
+        export.write_out(&head);
         export
     }
 
@@ -181,7 +181,7 @@ impl Export {
     }
 
     /// The text of conversation index's packets so far, ready for one more.
-    fn next_packet(&mut self, index: u64) -> &mut String {
+    fn next_packet(&mut self, index: u64) -> &mut Vec<u8> {
         let open = self.open.entry(index).or_default();
         if open.any {
             open.text.push_str(SEPARATOR);
@@ -195,7 +195,7 @@ impl Export {
         let open = self.open.get_mut(&index).expect("a packet was just written");
         if open.text.len() > CHUNK {
             let data = std::mem::take(&mut open.text);
-            let piece = self.spool(data.as_bytes());
+            let piece = self.spool(&data);
             self.open.get_mut(&index).expect("still open").pieces.push(piece);
         }
     }
@@ -239,7 +239,7 @@ impl Export {
         json::int(text, window as i64);
         text.push_str(", \"analysis\": [");
         text.push_str(marks);
-        text.push(']');
+        text.push(b']');
         if !sack.is_empty() {
             text.push_str(", \"sack\": [");
             for (i, (left, right)) in sack.iter().enumerate() {
@@ -247,11 +247,11 @@ impl Export {
                 json::int(text, *left as i64);
                 text.push_str(", ");
                 json::int(text, *right as i64);
-                text.push(']');
+                text.push(b']');
             }
-            text.push(']');
+            text.push(b']');
         }
-        text.push('}');
+        text.push(b'}');
         self.packet_done(index);
     }
 
@@ -263,7 +263,7 @@ impl Export {
         start(text, record, sender);
         text.push_str(", \"len\": ");
         json::int(text, record.payload_len);
-        text.push('}');
+        text.push(b'}');
         self.packet_done(index);
     }
 
@@ -277,7 +277,7 @@ impl Export {
         text.push_str(record.icmp.unwrap_or_default());
         text.push_str("\", \"reporter\": ");
         json::string(text, record.reporter.as_deref().unwrap_or_default());
-        text.push('}');
+        text.push(b'}');
         self.packet_done(index);
     }
 
@@ -289,7 +289,7 @@ impl Export {
         start(text, record, sender);
         text.push_str(", \"malformed\": ");
         json::string(text, what);
-        text.push('}');
+        text.push(b'}');
         self.packet_done(index);
     }
 
@@ -316,13 +316,13 @@ impl Export {
             ]);
         }
         let open = self.open.remove(&index).unwrap_or_default();
-        let mut head = format!("{{\"index\": {}, \"protocol\": \"{}\", \"client\": ", index, conversation.protocol.name());
+        let mut head = format!("{{\"index\": {}, \"protocol\": \"{}\", \"client\": ", index, conversation.protocol.name()).into_bytes();
         json::string(&mut head, &client);
         head.push_str(", \"server\": ");
         json::string(&mut head, &server);
         let _ = write!(head, ", \"packet_count\": {}, \"tunnels\": ", conversation.packet_count);
         json::strings(&mut head, &open.tunnels);
-        let mut tail = String::from("\n  ]");
+        let mut tail = b"\n  ]".to_vec();
         if tcp {
             let closer = conversation.active_closer.map_or("null".to_string(), |c| format!("\"{}\"", c));
             let time_wait = conversation.time_wait().map_or("null".to_string(), |c| format!("\"{}\"", c));
@@ -358,20 +358,20 @@ impl Export {
                         Some(time) => json::float(&mut tail, time),
                         None => tail.push_str("null"),
                     }
-                    tail.push('}');
+                    tail.push(b'}');
                 }
-                tail.push(']');
+                tail.push(b']');
             }
-            tail.push('}');
+            tail.push(b'}');
         }
         head.push_str(", \"packets\": [\n    ");
-        tail.push('}');
+        tail.push(b'}');
         if index == self.next_index || self.only.is_some() {
             self.begin_conversation();
-            self.write_out(head.as_bytes());
+            self.write_out(&head);
             self.copy_pieces(&open.pieces);
-            self.write_out(open.text.as_bytes());
-            self.write_out(tail.as_bytes());
+            self.write_out(&open.text);
+            self.write_out(&tail);
             self.next_index = index + 1;
             while let Some(pieces) = self.ended.remove(&self.next_index) {
                 self.begin_conversation();
@@ -379,10 +379,10 @@ impl Export {
                 self.next_index += 1;
             }
         } else {
-            let mut pieces = vec![self.spool(head.as_bytes())];
+            let mut pieces = vec![self.spool(&head)];
             pieces.extend(open.pieces);
-            pieces.push(self.spool(open.text.as_bytes()));
-            pieces.push(self.spool(tail.as_bytes()));
+            pieces.push(self.spool(&open.text));
+            pieces.push(self.spool(&tail));
             self.ended.insert(index, pieces);
         }
     }

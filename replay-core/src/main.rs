@@ -75,19 +75,19 @@ fn main() {
             exit(code);
         }
     };
-    let mut summary = format!("{{\"conversations\": {}, \"rows\": [", export.conversations);
+    let mut summary = format!("{{\"conversations\": {}, \"rows\": [", export.conversations).into_bytes();
     for (i, row) in export.rows.iter().enumerate() {
         if i > 0 {
-            summary.push_str(", ");
+            summary.extend_from_slice(b", ");
         }
         json::strings(&mut summary, row);
     }
-    summary.push_str("], \"notes\": ");
+    summary.extend_from_slice(b"], \"notes\": ");
     let mut notes = reader.warnings.clone();
     notes.extend(decoder.notes());
     json::strings(&mut summary, &notes);
-    summary.push_str(", \"held\": ");
+    summary.extend_from_slice(b", \"held\": ");
     json::strings(&mut summary, &decoder.held_text());
-    summary.push_str("}\n");
-    let _ = std::io::stderr().write_all(summary.as_bytes());
+    summary.extend_from_slice(b"}\n");
+    let _ = std::io::stderr().write_all(&summary);
 }
