@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sysconfig
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from handshake_viz.output.json_export import JsonExport
 from handshake_viz.output.publish import Request, Subject, publish
 from handshake_viz.views.overview import summary_row
 from handshake_viz.wire.dissect import FrameDecoder
-from handshake_viz.wire.pcapfile import CaptureReader, open_capture
+from handshake_viz.wire.pcapfile import CaptureReader, RawFrame, open_capture
 
 TABLE_ROWS = 50  # conversations listed in the summary; the JSON has them all
 CORE = "handshake-viz-core"
@@ -84,24 +85,67 @@ def read_conversations(capture: Path) -> list:
     return analyze(CaptureRecords(capture))
 
 
+class LocatedRecords:
+    """The packet records of one conversation of a capture, from the frames the core found it in:
+    its packets analysed alone are the conversation analysed among all (each conversation's
+    analysis reads its own packets only), without reading, decoding or keeping any other."""
+
+    def __init__(self, core: str, capture: Path, only: int):
+        with open_capture(capture) as source:
+            data, summary = _run_core(core, capture, ["--frames-of", str(only), str(capture)], source, subprocess.PIPE)
+        self.frames, self.decoder = list(_frames_handed_over(data)), FrameDecoder()
+        self._notes, self._held = summary["notes"], summary["held"]
+
+    def __iter__(self):
+        decode = self.decoder.decode
+        for frame in self.frames:
+            record = decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
+            if record is not None:
+                yield record
+
+    def notes(self) -> list[str]:
+        return self._notes
+
+    def held(self) -> list[str]:
+        return self._held
+
+
+_HANDED_OVER = struct.Struct("<QdIII")   # the core's frame: number, time, link type, length on the wire, bytes
+
+
+def _frames_handed_over(data: bytes):
+    at = 0
+    while at < len(data):
+        number, time, linktype, wire_len, length = _HANDED_OVER.unpack_from(data, at)
+        at += _HANDED_OVER.size
+        yield RawFrame(number, time, linktype, data[at:at + length], wire_len)
+        at += length
+
+
 def replay(capture: Path, request: Request, only: int | None = None) -> ReplayResult:
     """Analyse capture; write its JSON and the diagrams of its conversations (or only conversation `only`)."""
     records, (kernel, unused) = CaptureRecords(capture), load_kernel_record(capture)
     result = ReplayResult()
+    core = replay_core() if _core_can_name(capture) else None
     if whole(request.formats) or kernel is not None:
-        conversations = [c for c in analyze(records) if only is None or c.index == only]
+        if only is not None and core:
+            records = LocatedRecords(core, capture, only)
+            conversations = analyze(records)
+            for conversation in conversations:   # the only one, numbered as among all
+                conversation.index = only
+        else:
+            conversations = [c for c in analyze(records) if only is None or c.index == only]
         _check(capture, only, len(conversations))
-        subject = Subject(capture.stem, conversations, kernel=kernel, source=str(capture))
+        frames = {f.frame: (f.data, f.linktype) for f in records.frames} if isinstance(records, LocatedRecords) else None
+        subject = Subject(capture.stem, conversations, kernel=kernel, source=str(capture), frames=frames)
         result.files = publish(request, subject)
         result.conversations, result.unix = len(conversations), len(subject.unix)
         result.rows = [summary_row(c) for c in conversations[:TABLE_ROWS]]
         result.notes, result.held = records.notes(), records.held()
+    elif core:
+        result.files = [_core_json(core, capture, request, only, result)]
     else:
-        core = replay_core()
-        if core and _core_can_name(capture):
-            result.files = [_core_json(core, capture, request, only, result)]
-        else:
-            result.files = [_stream_json(capture, records, request, only, result)]
+        result.files = [_stream_json(capture, records, request, only, result)]
     result.rows.sort(key=lambda row: int(row[0]))
     result.notes += [unused] if unused else []
     return result
@@ -130,30 +174,35 @@ def _core_can_name(capture: Path) -> bool:
 
 
 def _core_json(core: str, capture: Path, request: Request, only: int | None, result: ReplayResult) -> Path:
-    """The JSON alone, written by the compiled core; its table, notes and what else the frames held
-    come back as one JSON line on its standard error."""
+    """The JSON alone, written by the compiled core."""
     path = request.out_dir / FORMATS["json"].file_name(capture.stem)
     request.outputs.refuse_existing([path])
     with open_capture(capture) as source, request.outputs.replacing(path) as binary:
-        command = [core, str(capture), str(path), *([str(only)] if only is not None else [])]
-        done = subprocess.run(command, stdin=source, stdout=binary, stderr=subprocess.PIPE)
-        said = done.stderr.decode("utf-8", "replace").strip()
-        if done.returncode == CaptureFileError.exit_code:
-            raise CaptureFileError(said)
-        if done.returncode == OutputError.exit_code:
-            raise OutputError(said)
-        try:
-            if done.returncode != 0:
-                raise ValueError(said.splitlines()[-1] if said else f"exit status {done.returncode}")
-            summary = json.loads(said)
-        except ValueError as error:
-            raise HandshakeVizError(f"{CORE} failed on {capture} ({error}): please report it; "
-                                    f"{CORE_SETTING}=python replays it without the core") from None
+        arguments = [str(capture), str(path), *([str(only)] if only is not None else [])]
+        _, summary = _run_core(core, capture, arguments, source, binary)
         result.conversations = summary["conversations"]
         _check(capture, only, result.conversations)
     result.rows = [tuple(row) for row in summary["rows"]]
     result.notes, result.held = summary["notes"], summary["held"]
     return path
+
+
+def _run_core(core: str, capture: Path, arguments: list[str], source, out) -> tuple[bytes | None, dict]:
+    """What the core wrote to out (when a pipe), and the JSON line it ends with on its standard
+    error (its table, notes and what else the frames held); its errors as ours."""
+    done = subprocess.run([core, *arguments], stdin=source, stdout=out, stderr=subprocess.PIPE)
+    said = done.stderr.decode("utf-8", "replace").strip()
+    if done.returncode == CaptureFileError.exit_code:
+        raise CaptureFileError(said)
+    if done.returncode == OutputError.exit_code:
+        raise OutputError(said)
+    try:
+        if done.returncode != 0:
+            raise ValueError(said.splitlines()[-1] if said else f"exit status {done.returncode}")
+        return done.stdout, json.loads(said)
+    except ValueError as error:
+        raise HandshakeVizError(f"{CORE} failed on {capture} ({error}): please report it; "
+                                f"{CORE_SETTING}=python replays it without the core") from None
 
 
 def _check(capture: Path, only: int | None, found: int) -> None:

@@ -52,6 +52,7 @@ class Subject:
     kernel: KernelRecord | None = None
     title: str | None = None
     source: str = ""                      # the capture the JSON names
+    frames: dict | None = None            # frame -> (bytes, link type), when already read: else read from source
     picture: Drawing | None = None
 
     unix: list[UnixExchange] = field(default_factory=list)   # the kernel record's Unix-domain exchanges
@@ -157,7 +158,8 @@ def _explorer(request: Request, subject: Subject, drawings: list[Drawing]) -> Pa
     explored = [Explored(d.source, d.diagram, d.kernel) for d in drawings]
     title = subject.title or (f"{Path(subject.source).name}: {len(explored)} conversations" if len(explored) > 1
                               else drawings[0].diagram.title if drawings else Path(subject.source).name)
-    frames = _frames(Path(subject.source), {frame for e in explored for frame in _frame_numbers(e.diagram)})
+    wanted = {frame for e in explored for frame in _frame_numbers(e.diagram)}
+    frames = _frames(Path(subject.source), wanted) if subject.frames is None else subject.frames
     text = to_html(page(title, explored, frames, request.lang))
     return request.outputs.write_bytes(request.out_dir / FORMATS["html"].file_name(subject.stem), text.encode("utf-8"))
 

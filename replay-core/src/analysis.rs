@@ -12,7 +12,8 @@ const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;
 const RST: u8 = 0x04;
 const ACK: u8 = 0x10;
-const CLOSED_KEPT: usize = 1000;
+/// Closed TCP conversations kept for late packets when streaming (analysis.CLOSED_KEPT).
+pub const CLOSED_KEPT: usize = 1000;
 
 pub const CLIENT: usize = 0;
 pub const SERVER: usize = 1;
@@ -402,9 +403,11 @@ fn key_of(record: &Record) -> Key {
     }
 }
 
-/// `Analyzer(keep=False)`: each conversation handed to the export when it can get no more packets.
+/// `Analyzer(keep=False)`: each conversation handed to the export when it can get no more packets,
+/// or, with closed_kept at usize::MAX, as `Analyzer()` numbers them: none is ever dropped.
 #[derive(Default)]
 pub struct Analyzer {
+    closed_kept: usize,
     count: u64,
     by_tuple: FastMap<Key, Conversation>,
     closed: FastMap<Key, u64>,      // key -> when it was last touched, for the oldest-first order
@@ -413,7 +416,12 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    pub fn receive(&mut self, record: Record, export: &mut Export) {
+    pub fn new(closed_kept: usize) -> Analyzer {
+        Analyzer { closed_kept, ..Default::default() }
+    }
+
+    /// Takes one record; returns the index of its conversation.
+    pub fn receive(&mut self, record: Record, export: &mut Export) -> u64 {
         let key = key_of(&record);
         self.conversation_for(&key, &record, export);
         let conversation = self.by_tuple.get_mut(&key).expect("the conversation was just found or made");
@@ -441,13 +449,14 @@ impl Analyzer {
                 self.touch_closed(key);
             }
         }
-        while self.closed.len() > CLOSED_KEPT {
+        while self.closed.len() > self.closed_kept {
             let (_, oldest) = self.closed_order.pop_first_entry();
             self.closed.remove(&oldest);
             if let Some(ended) = self.by_tuple.remove(&oldest) {
                 export.conversation(ended);
             }
         }
+        index
     }
 
     /// The end of the capture: every conversation still held, in index order.

@@ -249,6 +249,7 @@ struct Datagram {
     pieces: BTreeMap<i64, Vec<u8>>,
     total: Option<i64>,
     first: Option<(Text, Text, u8)>, // the first fragment's addresses and protocol
+    frames: Vec<u64>,                // the frames its pieces came in
 }
 
 type FragmentKey = (u8, Text, Text, u32, u16);
@@ -262,6 +263,12 @@ pub struct Decoder {
     unread_ethertypes: BTreeMap<u16, u64>,
     datagrams: HashMap<FragmentKey, Datagram>,
     addresses: FastMap<Vec<u8>, Text>,
+    frame: u64,
+    /// The frames of the pieces of the datagram the last record was put together from (empty for
+    /// one that came whole), and whether the last frame was a piece: what a drawing of one
+    /// conversation needs to read again.
+    pub pieces: Vec<u64>,
+    pub was_piece: bool,
 }
 
 impl Decoder {
@@ -282,6 +289,9 @@ impl Decoder {
     }
 
     pub fn decode(&mut self, frame: u64, time: f64, data: &[u8], linktype: u32, wire_len: u32) -> Option<Record> {
+        self.frame = frame;
+        self.pieces.clear();
+        self.was_piece = false;
         if !LINK_TYPES.contains(&linktype) {
             self.count(&format!("frames of unsupported link type {}", linktype));
             return None;
@@ -666,7 +676,9 @@ impl Decoder {
 
     fn fragment(&mut self, key: FragmentKey, packet: Packet<'_>, offset: i64, more: bool) -> R<Option<Packet<'static>>> {
         self.count("IP fragments");
+        self.was_piece = true;
         let datagram = self.datagrams.entry(key.clone()).or_default();
+        datagram.frames.push(self.frame);
         let piece = slice(&packet.transport, 0, packet.transport_len).to_vec();
         datagram.pieces.entry(offset).or_insert(piece);
         let transport_len = packet.transport_len;
@@ -700,7 +712,9 @@ impl Decoder {
             return Ok(None);
         }
         let (src, dst, protocol) = first.clone();
-        self.datagrams.remove(&key);
+        if let Some(datagram) = self.datagrams.remove(&key) {
+            self.pieces = datagram.frames;
+        }
         self.count("IP datagrams reassembled");
         Ok(Some(Packet { src, dst, protocol, transport: Cow::Owned(whole), transport_len: total }))
     }

@@ -61,7 +61,7 @@ struct Open {
 }
 
 pub struct Export {
-    out: BufWriter<std::io::Stdout>,
+    out: BufWriter<Box<dyn Write>>,
     output_name: String,
     only: Option<u64>,
     spool: Option<BufWriter<File>>,
@@ -78,7 +78,7 @@ pub struct Export {
 }
 
 impl Export {
-    pub fn new(capture_name: &str, output_name: &str, only: Option<u64>) -> Export {
+    pub fn new(out: Box<dyn Write>, capture_name: &str, output_name: &str, only: Option<u64>) -> Export {
         let flags = (0..256)
             .map(|bits| {
                 let names: Vec<String> =
@@ -87,7 +87,7 @@ impl Export {
             })
             .collect();
         let mut export = Export {
-            out: BufWriter::with_capacity(1 << 20, std::io::stdout()),
+            out: BufWriter::with_capacity(1 << 20, out),
             output_name: output_name.to_string(),
             only,
             spool: None,

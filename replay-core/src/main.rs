@@ -1,13 +1,17 @@
 //! handshake-viz-core: replay's per-packet path, from a capture file to its JSON document.
 //!
 //! Usage: handshake-viz-core CAPTURE_NAME OUTPUT_NAME [CONVERSATION] < CAPTURE > JSON
+//!        handshake-viz-core --frames-of CONVERSATION CAPTURE_NAME < CAPTURE > FRAMES
 //!
-//! The capture comes on standard input (opened, and its errors reported, by the Python side),
-//! the document goes to standard output, byte for byte what `handshake_viz.replay` writes with
-//! the Python analysis. On success, standard error gets one JSON line for the command's table:
-//! {"conversations": N, "rows": [...], "notes": [...], "held": [...]}. On a corrupt capture it
-//! gets the error's one line and the exit code is 6; when the output or the spool cannot be
-//! written, 10. The names are only for messages and the document.
+//! The capture comes on standard input (opened, and its errors reported, by the Python side).
+//! The first form writes the JSON document to standard output, byte for byte what
+//! `handshake_viz.replay` writes with the Python analysis; the second writes the frames that
+//! conversation's packets came in (conversations numbered as a drawing numbers them), each as
+//! frame number, time, link type, length on the wire and captured length ("<QdIII") and its bytes.
+//! On success, standard error gets one JSON line: {"conversations": N, "rows": [...], "notes":
+//! [...], "held": [...]} (the table's first rows), or {"frames": N, "notes": [...], "held": [...]}.
+//! On a corrupt capture it gets the error's one line and the exit code is 6; when the output or
+//! the spool cannot be written, 10. The names are only for messages and the document.
 //!
 //! Written in Rust for safety as well as speed: it parses files from anywhere, and safe Rust
 //! (no `unsafe` here at all) cannot read or write out of bounds; a bug is a clean stop instead.
@@ -21,52 +25,74 @@ mod fast;
 mod json;
 mod reader;
 
+use reader::RawFrame;
 use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::process::exit;
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() < 3 || args.len() > 4 {
-        eprintln!("usage: handshake-viz-core CAPTURE_NAME OUTPUT_NAME [CONVERSATION] < CAPTURE > JSON");
-        exit(2);
-    }
-    let only = args.get(3).map(|text| match text.parse::<i64>() {
+const USAGE: &str = "usage: handshake-viz-core CAPTURE_NAME OUTPUT_NAME [CONVERSATION] < CAPTURE > JSON\n       \
+                     handshake-viz-core --frames-of CONVERSATION CAPTURE_NAME < CAPTURE > FRAMES";
+
+fn conversation_number(text: &str) -> u64 {
+    match text.parse::<i64>() {
         Ok(index) if index >= 0 => index as u64,
         Ok(_) => u64::MAX, // a negative index names no conversation
         Err(_) => {
-            eprintln!("handshake-viz-core: CONVERSATION must be a number, not {}", text);
+            eprintln!("handshake-viz-core: CONVERSATION must be a number, not {}\n{}", text, USAGE);
             exit(2);
         }
-    });
-    let (name, output_name) = (&args[1], &args[2]);
-    // Standard input opened again as a file of its own: its size bounds every length read from it.
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.len() {
+        4 if args[1] == "--frames-of" => locate(&args[3], conversation_number(&args[2])),
+        3 | 4 if !args[1].starts_with("--") => to_json(&args[1], &args[2], args.get(3).map(|n| conversation_number(n))),
+        _ => {
+            eprintln!("{}", USAGE);
+            exit(2);
+        }
+    }
+}
+
+/// The capture on standard input, opened again as a file of its own: its size bounds every
+/// length read from it.
+fn capture(name: &str) -> reader::Reader<BufReader<File>> {
     let file = File::open("/proc/self/fd/0").and_then(|file| file.metadata().map(|meta| (file, meta.len())));
-    let (file, size) = match file {
-        Ok(found) => found,
+    match file {
+        Ok((file, size)) => reader::Reader::new(BufReader::with_capacity(1 << 20, file), name, size),
         Err(error) => {
             eprintln!("{}: cannot read it: {}", name, error);
             exit(6);
         }
-    };
-    let mut reader = reader::Reader::new(BufReader::with_capacity(1 << 20, file), name, size);
-    let mut decoder = decode::Decoder::default();
-    let mut analyzer = analysis::Analyzer::default();
-    let mut export = export::Export::new(name, output_name, only);
+    }
+}
+
+/// Every frame of the capture, in order; a corrupt one ends the run with exit code 6.
+fn each_frame(reader: &mut reader::Reader<BufReader<File>>, mut take: impl FnMut(RawFrame)) {
     loop {
         match reader.next_frame() {
-            Ok(Some(frame)) => {
-                if let Some(record) = decoder.decode(frame.frame, frame.time, &frame.data, frame.linktype, frame.wire_len) {
-                    analyzer.receive(record, &mut export);
-                }
-            }
-            Ok(None) => break,
+            Ok(Some(frame)) => take(frame),
+            Ok(None) => return,
             Err(message) => {
                 eprintln!("{}", message);
                 exit(6);
             }
         }
     }
+}
+
+fn to_json(name: &str, output_name: &str, only: Option<u64>) {
+    let mut reader = capture(name);
+    let mut decoder = decode::Decoder::default();
+    let mut analyzer = analysis::Analyzer::new(analysis::CLOSED_KEPT);
+    let mut export = export::Export::new(Box::new(std::io::stdout()), name, output_name, only);
+    each_frame(&mut reader, |frame| {
+        if let Some(record) = decoder.decode(frame.frame, frame.time, &frame.data, frame.linktype, frame.wire_len) {
+            analyzer.receive(record, &mut export);
+        }
+    });
     analyzer.finish(&mut export);
     let export = match export.close() {
         Ok(export) => export,
@@ -82,7 +108,62 @@ fn main() {
         }
         json::strings(&mut summary, row);
     }
-    summary.extend_from_slice(b"], \"notes\": ");
+    summary.extend_from_slice(b"]");
+    say(summary, &reader, &decoder);
+}
+
+fn locate(name: &str, only: u64) {
+    let mut reader = capture(name);
+    let mut decoder = decode::Decoder::default();
+    let mut analyzer = analysis::Analyzer::new(usize::MAX);
+    let mut export = export::Export::new(Box::new(std::io::sink()), name, "", Some(u64::MAX));
+    let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout());
+    let mut pieces: fast::FastMap<u64, RawFrame> = fast::FastMap::default(); // fragments waiting for their datagram
+    let mut found = 0u64;
+    each_frame(&mut reader, |frame| {
+        let record = decoder.decode(frame.frame, frame.time, &frame.data, frame.linktype, frame.wire_len);
+        let mut whole = Some(frame);
+        if decoder.was_piece {
+            if let Some(piece) = whole.take() {
+                pieces.insert(piece.frame, piece);
+            }
+        }
+        let record = match record {
+            Some(record) => record,
+            None => return,
+        };
+        let mine = analyzer.receive(record, &mut export) == only;
+        let mut frames: Vec<RawFrame> = decoder.pieces.iter().filter_map(|piece| pieces.remove(piece)).collect();
+        if !mine {
+            return;
+        }
+        frames.extend(whole);
+        for frame in &frames {
+            found += 1;
+            let head = [
+                &frame.frame.to_le_bytes()[..],
+                &frame.time.to_le_bytes(),
+                &frame.linktype.to_le_bytes(),
+                &frame.wire_len.to_le_bytes(),
+                &(frame.data.len() as u32).to_le_bytes(),
+            ]
+            .concat();
+            if let Err(error) = out.write_all(&head).and_then(|_| out.write_all(&frame.data)) {
+                eprintln!("{}: cannot hand its frames over: {}", name, error);
+                exit(10);
+            }
+        }
+    });
+    if let Err(error) = out.flush() {
+        eprintln!("{}: cannot hand its frames over: {}", name, error);
+        exit(10);
+    }
+    say(format!("{{\"frames\": {}", found).into_bytes(), &reader, &decoder);
+}
+
+/// The run's one JSON line on standard error: summary's fields, then notes and what else was held.
+fn say(mut summary: Vec<u8>, reader: &reader::Reader<BufReader<File>>, decoder: &decode::Decoder) {
+    summary.extend_from_slice(b", \"notes\": ");
     let mut notes = reader.warnings.clone();
     notes.extend(decoder.notes());
     json::strings(&mut summary, &notes);
