@@ -26,6 +26,7 @@ from handshake_viz.output.publish import Request, Subject, publish
 from handshake_viz.views.overview import summary_row
 from handshake_viz.wire.dissect import FrameDecoder
 from handshake_viz.wire.pcapfile import CaptureReader, RawFrame, open_capture
+from handshake_viz.wire.records import PacketRecord, TcpOptions
 
 TABLE_ROWS = 50  # conversations listed in the summary; the JSON has them all
 CORE = "handshake-viz-core"
@@ -86,22 +87,20 @@ def read_conversations(capture: Path) -> list:
 
 
 class LocatedRecords:
-    """The packet records of one conversation of a capture, from the frames the core found it in:
-    its packets analysed alone are the conversation analysed among all (each conversation's
-    analysis reads its own packets only), without reading, decoding or keeping any other."""
+    """The packet records of one conversation of a capture, as the core decoded them, and (with
+    frames) the frames they came in, for the explorer's header views. Its packets analysed alone
+    are the conversation analysed among all (each conversation's analysis reads its own packets
+    only): nothing else of the capture is read, decoded or kept in Python."""
 
-    def __init__(self, core: str, capture: Path, only: int):
+    def __init__(self, core: str, capture: Path, only: int, frames: bool = False):
+        arguments = ["--frames-of", str(only), str(capture), *(["--with-frames"] if frames else [])]
         with open_capture(capture) as source:
-            data, summary = _run_core(core, capture, ["--frames-of", str(only), str(capture)], source, subprocess.PIPE)
-        self.frames, self.decoder = list(_frames_handed_over(data)), FrameDecoder()
+            data, summary = _run_core(core, capture, arguments, source, subprocess.PIPE)
+        self.records, self.frames = _handed_over(data)
         self._notes, self._held = summary["notes"], summary["held"]
 
     def __iter__(self):
-        decode = self.decoder.decode
-        for frame in self.frames:
-            record = decode(frame.frame, frame.time, frame.data, frame.linktype, frame.wire_len)
-            if record is not None:
-                yield record
+        return iter(self.records)
 
     def notes(self) -> list[str]:
         return self._notes
@@ -110,16 +109,39 @@ class LocatedRecords:
         return self._held
 
 
-_HANDED_OVER = struct.Struct("<QdIII")   # the core's frame: number, time, link type, length on the wire, bytes
+# What the core hands over, in columns (replay-core/src/handover.rs).
+_HEAD = struct.Struct("<4sIIIIII")
+_RECORD = struct.Struct("<QdHHBBIIHqIIIIi")
+_FRAME = struct.Struct("<QdIIIQ")
+_PROTOCOLS = ("tcp", "udp", "igmp", "mld")
+_NO_EXTRAS = (None, None, None, None, None)
 
 
-def _frames_handed_over(data: bytes):
-    at = 0
-    while at < len(data):
-        number, time, linktype, wire_len, length = _HANDED_OVER.unpack_from(data, at)
-        at += _HANDED_OVER.size
-        yield RawFrame(number, time, linktype, data[at:at + length], wire_len)
-        at += length
+def _handed_over(data: bytes) -> tuple[list[PacketRecord], list[RawFrame]]:
+    _, count, frame_count, texts_size, extras_size, payloads_size, _ = _HEAD.unpack_from(data)
+    at = _HEAD.size
+    fixed = data[at:at + count * _RECORD.size]
+    at += len(fixed)
+    texts = json.loads(data[at:at + texts_size])
+    at += texts_size
+    extras = [(TcpOptions(options[0], options[1], options[2], tuple(options[3]) if options[3] else None,
+                          tuple(map(tuple, options[4]))) if options else None, *words)
+              for options, *words in json.loads(data[at:at + extras_size])]
+    at += extras_size
+    payloads = data[at:at + payloads_size]
+    at += payloads_size
+    records = []
+    for (frame, time, sport, dport, protocol, flags, seq, ack, window, payload_len, src, dst, start, kept,
+         extra) in _RECORD.iter_unpack(fixed):
+        options, icmp, reporter, tunnel, malformed = extras[extra] if extra >= 0 else _NO_EXTRAS
+        records.append(PacketRecord(frame, time, texts[src], texts[dst], sport, dport, _PROTOCOLS[protocol], flags,
+                                    seq, ack, window, options, payload_len, payloads[start:start + kept], icmp,
+                                    reporter, tunnel, malformed))
+    table = data[at:at + frame_count * _FRAME.size]
+    at += len(table)
+    frames = [RawFrame(frame, time, linktype, data[at + start:at + start + length], wire_len)
+              for frame, time, linktype, wire_len, length, start in _FRAME.iter_unpack(table)]
+    return records, frames
 
 
 def replay(capture: Path, request: Request, only: int | None = None) -> ReplayResult:
@@ -129,7 +151,7 @@ def replay(capture: Path, request: Request, only: int | None = None) -> ReplayRe
     core = replay_core() if _core_can_name(capture) else None
     if whole(request.formats) or kernel is not None:
         if only is not None and core:
-            records = LocatedRecords(core, capture, only)
+            records = LocatedRecords(core, capture, only, frames="html" in request.formats)
             conversations = analyze(records)
             for conversation in conversations:   # the only one, numbered as among all
                 conversation.index = only

@@ -666,7 +666,7 @@ class _TcpStep:
 
     def _check_closed(self) -> None:
         conv = self.conv
-        fins_acked = all(d.fin_acked for d in conv._directions.values())
-        if conv.reset_by or conv.handshake == Handshake.REFUSED or fins_acked:
+        fins_acked = self.out.fin_acked and self.back.fin_acked
+        if conv.reset_by or conv.handshake is Handshake.REFUSED or fins_acked:
             conv.closed_frame = self.record.frame
             self.events.append(ConversationClosed(conv.index, self.record.frame))

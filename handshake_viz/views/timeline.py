@@ -262,7 +262,10 @@ def _packets(conversation) -> list[tuple]:
         pairs = [(d.record, d) for d in conversation.datagrams]
     else:
         pairs = [(s.record, s) for s in conversation.segments] + [(r, r) for r in conversation.icmp_errors]
-    return sorted(pairs + [(r, r) for r in conversation.malformed], key=lambda pair: pair[0].frame)
+    others = [(r, r) for r in conversation.malformed]
+    if not others and (conversation.protocol in DATAGRAMS or not conversation.icmp_errors):
+        return pairs   # already in capture order
+    return sorted(pairs + others, key=lambda pair: pair[0].frame)
 
 
 def _rows(conversation, packets: list, calls: tuple[SocketCall, ...], times: list[tuple], t0: float,

@@ -421,30 +421,30 @@ impl Analyzer {
     }
 
     /// Takes one record; returns the index of its conversation.
-    pub fn receive(&mut self, record: Record, export: &mut Export) -> u64 {
-        let key = key_of(&record);
-        self.conversation_for(&key, &record, export);
+    pub fn receive(&mut self, record: &Record, export: &mut Export) -> u64 {
+        let key = key_of(record);
+        self.conversation_for(&key, record, export);
         let conversation = self.by_tuple.get_mut(&key).expect("the conversation was just found or made");
         conversation.packet_count += 1;
         let index = conversation.index;
         if let Some(malformed) = &record.malformed {
-            let sender = conversation.side_of(&record);
-            export.malformed(index, &record, SIDES[sender], malformed);
+            let sender = conversation.side_of(record);
+            export.malformed(index, record, SIDES[sender], malformed);
         } else if record.icmp.is_some() {
-            let sender = 1 - conversation.side_of(&record);
+            let sender = 1 - conversation.side_of(record);
             if record.protocol == Proto::Udp {
-                export.tunnel(index, &record);
+                export.tunnel(index, record);
             }
-            export.icmp(index, &record, SIDES[sender]);
+            export.icmp(index, record, SIDES[sender]);
         } else if record.protocol.datagrams() {
-            let sender = conversation.side_of(&record);
-            export.tunnel(index, &record);
-            export.datagram(index, &record, SIDES[sender]);
+            let sender = conversation.side_of(record);
+            export.tunnel(index, record);
+            export.datagram(index, record, SIDES[sender]);
         } else {
             let wanted = export.wants(index);
-            let step = TcpStep::new(conversation, &record);
-            step.run(conversation, &record, export, wanted);
-            export.tunnel(index, &record);
+            let step = TcpStep::new(conversation, record);
+            step.run(conversation, record, export, wanted);
+            export.tunnel(index, record);
             if conversation.closed() {
                 self.touch_closed(key);
             }

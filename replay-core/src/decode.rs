@@ -42,6 +42,7 @@ const IGMP: u8 = 2;
 const GRE: u8 = 47;
 const ESP: u8 = 50;
 const LISTED_ETHERTYPES: usize = 5;
+const KEPT_PAYLOAD: i64 = 512; // a record's first payload bytes, for a label's preview (dissect._KEPT_PAYLOAD)
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum Proto {
@@ -83,6 +84,7 @@ pub struct Record {
     pub window: u16,
     pub options: Option<Options>,
     pub payload_len: i64,
+    pub payload: Vec<u8>, // its first bytes, as captured: kept only when asked (`Decoder::keep_payload`)
     pub icmp: Option<&'static str>,
     pub reporter: Option<Text>,
     pub tunnel: Option<String>,
@@ -105,6 +107,7 @@ impl Record {
             window: 0,
             options: None,
             payload_len: 0,
+            payload: Vec::new(),
             icmp: None,
             reporter: None,
             tunnel: None,
@@ -114,7 +117,10 @@ impl Record {
 }
 
 pub struct Options {
+    pub mss: Option<u16>,
     pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    pub timestamps: Option<(u32, u32)>,
     pub sack_blocks: Vec<(u32, u32)>,
 }
 
@@ -269,6 +275,8 @@ pub struct Decoder {
     /// conversation needs to read again.
     pub pieces: Vec<u64>,
     pub was_piece: bool,
+    /// Keep each record's first payload bytes (its label's preview), as the Python decoder does.
+    pub keep_payload: bool,
 }
 
 impl Decoder {
@@ -461,17 +469,17 @@ impl Decoder {
 
     fn transport(&mut self, frame: u64, time: f64, packet: &Packet<'_>) -> R<Option<Record>> {
         match packet.protocol {
-            TCP => tcp(frame, time, packet).map(Some),
+            TCP => tcp(frame, time, packet, self.keep_payload).map(Some),
             UDP => {
                 if let Some(inner) = self.udp_tunnel(packet)? {
                     if let Some(record) = self.inside(frame, time, packet, inner)? {
                         return Ok(Some(record));
                     }
                 }
-                udp(frame, time, packet).map(Some)
+                udp(frame, time, packet, self.keep_payload).map(Some)
             }
-            IGMP => Ok(membership(frame, time, packet)),
-            ICMPV6 if matches!(packet.transport.first(), Some(130 | 131 | 132 | 143)) => Ok(membership(frame, time, packet)),
+            IGMP => Ok(membership(frame, time, packet, self.keep_payload)),
+            ICMPV6 if matches!(packet.transport.first(), Some(130 | 131 | 132 | 143)) => Ok(membership(frame, time, packet, self.keep_payload)),
             ICMP | ICMPV6 => self.icmp_error(frame, time, packet),
             4 | 41 => {
                 let version = if packet.protocol == 4 { 4 } else { 6 };
@@ -884,7 +892,7 @@ fn ethertype_other(ethertype: u16) -> Skip {
     not_ip(name)
 }
 
-fn tcp(frame: u64, time: f64, packet: &Packet<'_>) -> R<Record> {
+fn tcp(frame: u64, time: f64, packet: &Packet<'_>, keep: bool) -> R<Record> {
     let data = &packet.transport;
     if data.len() < 16 {
         return Err(Skip::Cut); // the fixed fields up to the window: struct ">HHIIBBH"
@@ -907,10 +915,13 @@ fn tcp(frame: u64, time: f64, packet: &Packet<'_>) -> R<Record> {
         record.options = Some(tcp_options(raw));
     }
     record.payload_len = (packet.transport_len - header_len).max(0);
+    if keep {
+        record.payload = slice(data, header_len, header_len + KEPT_PAYLOAD).to_vec();
+    }
     Ok(record)
 }
 
-fn udp(frame: u64, time: f64, packet: &Packet<'_>) -> R<Record> {
+fn udp(frame: u64, time: f64, packet: &Packet<'_>, keep: bool) -> R<Record> {
     let data = &packet.transport;
     let mut record = Record::new(frame, time, packet, be16(data, 0)?, be16(data, 2)?, Proto::Udp);
     let udp_len = be16(data, 4)? as i64;
@@ -919,16 +930,22 @@ fn udp(frame: u64, time: f64, packet: &Packet<'_>) -> R<Record> {
         return Ok(record);
     }
     record.payload_len = udp_len - 8;
+    if keep {
+        record.payload = slice(data, 8, 8 + record.payload_len.min(KEPT_PAYLOAD)).to_vec();
+    }
     Ok(record)
 }
 
-fn membership(frame: u64, time: f64, packet: &Packet<'_>) -> Option<Record> {
+fn membership(frame: u64, time: f64, packet: &Packet<'_>, keep: bool) -> Option<Record> {
     if packet.transport.is_empty() {
         return None;
     }
     let protocol = if packet.protocol == IGMP { Proto::Igmp } else { Proto::Mld };
     let mut record = Record::new(frame, time, packet, 0, 0, protocol);
     record.payload_len = packet.transport_len;
+    if keep {
+        record.payload = slice(&packet.transport, 0, KEPT_PAYLOAD).to_vec();
+    }
     Some(record)
 }
 
@@ -1026,7 +1043,7 @@ fn icmpv6_name(kind: u8, code: u8) -> Option<&'static str> {
 
 /// The options the analysis reads (dissect.tcp_options): window scale and SACK blocks.
 fn tcp_options(raw: &[u8]) -> Options {
-    let mut options = Options { window_scale: None, sack_blocks: Vec::new() };
+    let mut options = Options { mss: None, window_scale: None, sack_permitted: false, timestamps: None, sack_blocks: Vec::new() };
     let mut i = 0usize;
     while i < raw.len() {
         let kind = raw[i];
@@ -1042,13 +1059,20 @@ fn tcp_options(raw: &[u8]) -> Options {
         }
         let length = raw[i + 1] as usize;
         let body = &raw[(i + 2).min(raw.len())..(i + length).min(raw.len())];
-        if kind == 3 && body.len() == 1 {
+        if kind == 2 && body.len() == 2 {
+            options.mss = Some(u16::from_be_bytes([body[0], body[1]]));
+        } else if kind == 3 && body.len() == 1 {
             options.window_scale = Some(body[0]);
+        } else if kind == 4 {
+            options.sack_permitted = true;
         } else if kind == 5 {
             options.sack_blocks = body
                 .chunks_exact(8)
                 .map(|b| (u32::from_be_bytes([b[0], b[1], b[2], b[3]]), u32::from_be_bytes([b[4], b[5], b[6], b[7]])))
                 .collect();
+        } else if kind == 8 && body.len() == 8 {
+            let word = |at: usize| u32::from_be_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]]);
+            options.timestamps = Some((word(0), word(4)));
         }
         i += length;
     }

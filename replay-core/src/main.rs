@@ -1,15 +1,15 @@
 //! handshake-viz-core: replay's per-packet path, from a capture file to its JSON document.
 //!
 //! Usage: handshake-viz-core CAPTURE_NAME OUTPUT_NAME [CONVERSATION] < CAPTURE > JSON
-//!        handshake-viz-core --frames-of CONVERSATION CAPTURE_NAME < CAPTURE > FRAMES
+//!        handshake-viz-core --frames-of CONVERSATION CAPTURE_NAME [--with-frames] < CAPTURE > PACKETS
 //!
 //! The capture comes on standard input (opened, and its errors reported, by the Python side).
 //! The first form writes the JSON document to standard output, byte for byte what
-//! `handshake_viz.replay` writes with the Python analysis; the second writes the frames that
-//! conversation's packets came in (conversations numbered as a drawing numbers them), each as
-//! frame number, time, link type, length on the wire and captured length ("<QdIII") and its bytes.
-//! On success, standard error gets one JSON line: {"conversations": N, "rows": [...], "notes":
-//! [...], "held": [...]} (the table's first rows), or {"frames": N, "notes": [...], "held": [...]}.
+//! `handshake_viz.replay` writes with the Python analysis; the second writes that conversation's
+//! packet records (conversations numbered as a drawing numbers them), and with --with-frames the
+//! frames they came in (see handover.rs). On success, standard error gets one JSON line: {"conversations": N,
+//! "rows": [...], "notes": [...], "held": [...]} (the table's first rows), or {"packets": N,
+//! "notes": [...], "held": [...]}.
 //! On a corrupt capture it gets the error's one line and the exit code is 6; when the output or
 //! the spool cannot be written, 10. The names are only for messages and the document.
 //!
@@ -22,6 +22,7 @@ mod analysis;
 mod decode;
 mod export;
 mod fast;
+mod handover;
 mod json;
 mod reader;
 
@@ -31,7 +32,7 @@ use std::io::{BufReader, BufWriter, Write};
 use std::process::exit;
 
 const USAGE: &str = "usage: handshake-viz-core CAPTURE_NAME OUTPUT_NAME [CONVERSATION] < CAPTURE > JSON\n       \
-                     handshake-viz-core --frames-of CONVERSATION CAPTURE_NAME < CAPTURE > FRAMES";
+                     handshake-viz-core --frames-of CONVERSATION CAPTURE_NAME [--with-frames] < CAPTURE > PACKETS";
 
 fn conversation_number(text: &str) -> u64 {
     match text.parse::<i64>() {
@@ -47,7 +48,9 @@ fn conversation_number(text: &str) -> u64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.len() {
-        4 if args[1] == "--frames-of" => locate(&args[3], conversation_number(&args[2])),
+        4 | 5 if args[1] == "--frames-of" && (args.len() == 4 || args[4] == "--with-frames") => {
+            locate(&args[3], conversation_number(&args[2]), args.len() == 5)
+        }
         3 | 4 if !args[1].starts_with("--") => to_json(&args[1], &args[2], args.get(3).map(|n| conversation_number(n))),
         _ => {
             eprintln!("{}", USAGE);
@@ -90,7 +93,7 @@ fn to_json(name: &str, output_name: &str, only: Option<u64>) {
     let mut export = export::Export::new(Box::new(std::io::stdout()), name, output_name, only);
     each_frame(&mut reader, |frame| {
         if let Some(record) = decoder.decode(frame.frame, frame.time, &frame.data, frame.linktype, frame.wire_len) {
-            analyzer.receive(record, &mut export);
+            analyzer.receive(&record, &mut export);
         }
     });
     analyzer.finish(&mut export);
@@ -112,14 +115,14 @@ fn to_json(name: &str, output_name: &str, only: Option<u64>) {
     say(summary, &reader, &decoder);
 }
 
-fn locate(name: &str, only: u64) {
+fn locate(name: &str, only: u64, with_frames: bool) {
     let mut reader = capture(name);
     let mut decoder = decode::Decoder::default();
+    decoder.keep_payload = true;
     let mut analyzer = analysis::Analyzer::new(usize::MAX);
     let mut export = export::Export::new(Box::new(std::io::sink()), name, "", Some(u64::MAX));
-    let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout());
     let mut pieces: fast::FastMap<u64, RawFrame> = fast::FastMap::default(); // fragments waiting for their datagram
-    let mut found = 0u64;
+    let mut handover = handover::Handover::default();
     each_frame(&mut reader, |frame| {
         let record = decoder.decode(frame.frame, frame.time, &frame.data, frame.linktype, frame.wire_len);
         let mut whole = Some(frame);
@@ -132,33 +135,29 @@ fn locate(name: &str, only: u64) {
             Some(record) => record,
             None => return,
         };
-        let mine = analyzer.receive(record, &mut export) == only;
+        let index = analyzer.receive(&record, &mut export);
         let mut frames: Vec<RawFrame> = decoder.pieces.iter().filter_map(|piece| pieces.remove(piece)).collect();
-        if !mine {
+        if index != only {
             return;
         }
+        handover.record(&record);
         frames.extend(whole);
-        for frame in &frames {
-            found += 1;
-            let head = [
-                &frame.frame.to_le_bytes()[..],
-                &frame.time.to_le_bytes(),
-                &frame.linktype.to_le_bytes(),
-                &frame.wire_len.to_le_bytes(),
-                &(frame.data.len() as u32).to_le_bytes(),
-            ]
-            .concat();
-            if let Err(error) = out.write_all(&head).and_then(|_| out.write_all(&frame.data)) {
-                eprintln!("{}: cannot hand its frames over: {}", name, error);
-                exit(10);
-            }
+        for frame in frames.iter().filter(|_| with_frames) {
+            handover.frame(frame);
         }
     });
+    let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout());
+    for part in handover.parts() {
+        if let Err(error) = out.write_all(&part) {
+            eprintln!("{}: cannot hand its packets over: {}", name, error);
+            exit(10);
+        }
+    }
     if let Err(error) = out.flush() {
-        eprintln!("{}: cannot hand its frames over: {}", name, error);
+        eprintln!("{}: cannot hand its packets over: {}", name, error);
         exit(10);
     }
-    say(format!("{{\"frames\": {}", found).into_bytes(), &reader, &decoder);
+    say(format!("{{\"packets\": {}", handover.count()).into_bytes(), &reader, &decoder);
 }
 
 /// The run's one JSON line on standard error: summary's fields, then notes and what else was held.
