@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 # What each target needs from the system: "check-command:debian-package".
+# cargo builds replay's compiled core when the environment is made (Debian's pulls in rustc).
+BUILD_NEEDS := cargo:cargo
 RUN_NEEDS := dot:graphviz libpcap.so:libpcap0.8 ip:iproute2 tc:iproute2 nft:nftables hangul-font:fonts-nanum
 # The tests compile C programs and watch them (and curl against Python's http.server).
 # The explorer's tests open its pages in Debian's chromium (Playwright, from PyPI, drives it).
@@ -40,13 +42,15 @@ replay: $(STAMP)
 	@$(MAKE) --no-print-directory system-packages NEEDS="dot:graphviz"
 	$(BIN)/handshake-viz replay "$(CAPTURE)" --format svg,png,json,html --force
 
-# The virtual environment, rebuilt when pyproject.toml changes; given back to the sudo user.
-$(STAMP): pyproject.toml
+# The virtual environment, rebuilt when pyproject.toml or the core's sources change; given back
+# to the sudo user.
+$(STAMP): pyproject.toml replay-core/Cargo.toml $(wildcard replay-core/src/*.rs)
+	@$(MAKE) --no-print-directory system-packages NEEDS="$(BUILD_NEEDS)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@rm -f $(VENV)/.installed-* && touch $@
 	@if [ -n "$$SUDO_UID" ] && [ "$$(id -u)" = 0 ]; then \
-		chown -R "$$SUDO_UID:$${SUDO_GID:-$$SUDO_UID}" $(VENV) *.egg-info; fi
+		chown -R "$$SUDO_UID:$${SUDO_GID:-$$SUDO_UID}" $(VENV) $$(ls -d *.egg-info replay-core/target 2>/dev/null); fi
 
 # Installs the missing Debian packages when root; otherwise says exactly what to install.
 .PHONY: system-packages
@@ -78,10 +82,12 @@ soak: $(STAMP)
 	@$(MAKE) --no-print-directory system-packages NEEDS="$(RUN_NEEDS)"
 	$(BIN)/python checks/soak.py $(or $(N),20)
 
-## Mutated captures (N, default 20000) through replay, header and states: tracebacks, exit codes, outputs.
+## Mutated captures (N, default 20000) through replay, header and states: tracebacks, exit codes,
+## outputs; and the core's checked build (overflow checks on) against the Python path.
 .PHONY: fuzz
 fuzz: $(STAMP)
 	@$(MAKE) --no-print-directory system-packages NEEDS="dot:graphviz"
+	cargo build --quiet --profile checked --manifest-path replay-core/Cargo.toml
 	$(BIN)/python checks/fuzz.py $(or $(N),20000)
 
 ## Replay speed and memory against tshark on a generated 1M-packet loopback capture; then (as root)

@@ -1,16 +1,21 @@
-"""`make fuzz [N=20000]`: mutated captures through replay (every format), header and states.
+"""`make fuzz [N=20000]`: mutated captures through replay (every format), header and states, and
+through replay's compiled core against the Python path.
 
 Seeds are the small captures of ../shared/pcaps*/public and captures/examples. Each mutation
 flips bits, cuts the file, writes boundary values into length and offset fields, changes link
 types, or repeats and zeroes spans. Each input runs in a worker process through the command's own
-`main`, so a traceback is an exception that escapes it. Prints runs, tracebacks, exit codes that
-the README does not list, ill-formed SVG or Mermaid, an explorer page whose data does not read
-back, and the workers' peak memory. An input that
-fails is kept in tests/fuzz_regressions/, where test_fuzz_regressions.py replays it on every run.
+`main`, so a traceback is an exception that escapes it. Its JSON is written twice, by the Python
+path and by the core's checked build (`make fuzz` builds it: Rust's own checks, every index
+bounds-checked and no `unsafe` in the crate, plus every arithmetic overflow made a crash), and
+must be the same bytes, table and notes. Prints runs, tracebacks, exit codes that the README does
+not list, ill-formed SVG or Mermaid, an explorer page whose data does not read back, a core that
+crashed or wrote otherwise, and the workers' peak memory. An input that fails is kept in
+tests/fuzz_regressions/, where test_fuzz_regressions.py (and test_core.py) replay it on every run.
 """
 
 import contextlib
 import io
+import os
 import random
 import resource
 import sys
@@ -25,6 +30,10 @@ from test_escape import _mermaid_is_sound, _svg_texts  # noqa: E402  (the tests'
 from test_explorer import page_data  # noqa: E402
 
 from handshake_viz.cli import main  # noqa: E402
+from handshake_viz.core.analysis import analyze  # noqa: E402
+from handshake_viz.errors import CaptureFileError  # noqa: E402
+from handshake_viz.replay import CORE_SETTING, CaptureRecords, LocatedRecords  # noqa: E402
+from handshake_viz.wire.records import DATAGRAMS  # noqa: E402
 
 SEEDS = sorted(p for folder in (REPO.parent / "shared/pcaps/public", REPO.parent / "shared/pcaps2/public",
                                 REPO / "captures/examples")
@@ -32,6 +41,7 @@ SEEDS = sorted(p for folder in (REPO.parent / "shared/pcaps/public", REPO.parent
                if p.suffix in (".pcap", ".pcapng") and p.stat().st_size <= 64 * 1024)
 DOCUMENTED = {0, 2, 6, 7, 8, 10}   # what replay, header and states may end in (README, "Errors")
 KEPT = REPO / "tests" / "fuzz_regressions"
+CHECKED_CORE = REPO / "replay-core" / "target" / "checked" / "handshake-viz-core"
 BOUNDARIES = (0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 12, 20, 28, 40, 65535, 65536)
 LINK_TYPES = (0, 1, 9, 101, 104, 105, 113, 127, 147, 228, 229, 239, 276, 0xFFFF)
 
@@ -75,6 +85,52 @@ def _command(argv: list[str]) -> tuple[int | None, str]:
         return None, traceback.format_exc()
 
 
+@contextlib.contextmanager
+def core_setting(value: str | None):
+    """HANDSHAKE_VIZ_CORE set to value (None: unset) for the block."""
+    before = os.environ.pop(CORE_SETTING, None)
+    if value is not None:
+        os.environ[CORE_SETTING] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(CORE_SETTING, None)
+        if before is not None:
+            os.environ[CORE_SETTING] = before
+
+
+def json_replay(capture: Path, out: Path, setting: str, *options: str) -> tuple:
+    """Exit code, what was printed (the out folder named OUT) and the files written, one way."""
+    out.mkdir(parents=True)
+    printed, said = io.StringIO(), io.StringIO()
+    with core_setting(setting), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(said):
+        code = main(["replay", str(capture), "--format", "json", "--out", str(out), *options])
+    files = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+    return code, printed.getvalue().replace(str(out), "OUT"), said.getvalue().replace(str(out), "OUT"), files
+
+
+def records_of(conversation) -> list:
+    """The records of a conversation's packets, in capture order."""
+    if conversation.protocol in DATAGRAMS:
+        records = [d.record for d in conversation.datagrams]
+    else:
+        records = [s.record for s in conversation.segments] + conversation.icmp_errors
+    return sorted(records + conversation.malformed, key=lambda r: r.frame)
+
+
+def _located_otherwise(capture: Path, number: int) -> bool:
+    """The core's records of one of the capture's conversations (as a drawing of it gets them)
+    differ from Python's decoding of them."""
+    try:
+        conversations = analyze(CaptureRecords(capture))
+    except CaptureFileError:
+        return False
+    if not conversations:
+        return False
+    chosen = conversations[number % len(conversations)]
+    return LocatedRecords(str(CHECKED_CORE), capture, chosen.index, frames=True).records != records_of(chosen)
+
+
 def one(case: tuple[int, int]) -> list[str]:
     """What went wrong with the case-th mutation (seeded by the run's seed), as sentences."""
     number, seed = case
@@ -96,6 +152,10 @@ def one(case: tuple[int, int]) -> list[str]:
                 problems.append(f"traceback in {argv[0]} of a mutation of {source.name}: {said.strip().splitlines()[-1]}")
             elif code not in DOCUMENTED:
                 problems.append(f"undocumented exit {code} from {argv[0]} of a mutation of {source.name}")
+        if json_replay(capture, Path(folder) / "python", "python") != json_replay(capture, Path(folder) / "core",
+                                                                                  str(CHECKED_CORE)) \
+                or _located_otherwise(capture, number):
+            problems.append(f"the core differs from the Python path on a mutation of {source.name}")
         for page in out.glob("*.svg") if out.is_dir() else ():
             try:
                 _svg_texts(page)
@@ -123,7 +183,8 @@ def run(count: int, seed: int = 1) -> int:
                  for p in problems]
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     kinds = {kind: sum(p.startswith(kind) for p in found) for kind in
-             ("traceback", "undocumented exit", "ill-formed SVG", "unsound Mermaid", "unreadable explorer page")}
+             ("traceback", "undocumented exit", "ill-formed SVG", "unsound Mermaid", "unreadable explorer page",
+              "the core differs")}
     print(f"{count:,} mutated captures from {len(SEEDS)} seeds (seed {seed}): "
           + ", ".join(f"{n} {kind}" for kind, n in kinds.items()) + f"; peak memory {peak:.0f} MB per worker")
     for problem in sorted(set(found))[:40]:
@@ -132,4 +193,6 @@ def run(count: int, seed: int = 1) -> int:
 
 
 if __name__ == "__main__":
+    if not CHECKED_CORE.exists():
+        sys.exit(f"no checked build of the core at {CHECKED_CORE}: run make fuzz, which builds it")
     sys.exit(run(int(sys.argv[1]) if len(sys.argv) > 1 else 20000, int(sys.argv[2]) if len(sys.argv) > 2 else 1))

@@ -5,7 +5,6 @@ locates for a drawing."""
 
 import contextlib
 import io
-import os
 import random
 import sys
 from pathlib import Path
@@ -13,56 +12,31 @@ from pathlib import Path
 import pytest
 from conftest import REPO, require
 
-from handshake_viz.cli import main
 from handshake_viz.core.analysis import analyze
-from handshake_viz.replay import CORE_SETTING, CaptureRecords, LocatedRecords, replay_core
-from handshake_viz.wire.records import DATAGRAMS
+from handshake_viz.replay import CaptureRecords, LocatedRecords, replay_core
 
 sys.path.insert(0, str(REPO / "checks"))
 sys.path.insert(0, str(REPO / "bench"))
 import generate  # noqa: E402
-from fuzz import mutate  # noqa: E402
+from fuzz import core_setting, json_replay, mutate, records_of  # noqa: E402
 
 KEPT = sorted((REPO / "tests" / "fuzz_regressions").glob("*.pcap*"))   # inputs make fuzz once broke on
 
 
 @pytest.fixture(scope="module")
 def core() -> str:
-    with _setting(None):
+    with core_setting(None):
         found = replay_core()
     require(found is not None, "replay's compiled core is not built: install cargo (sudo apt-get install cargo), "
                                "then make test builds it")
     return found
 
 
-@contextlib.contextmanager
-def _setting(value: str | None):
-    before = os.environ.pop(CORE_SETTING, None)
-    if value is not None:
-        os.environ[CORE_SETTING] = value
-    try:
-        yield
-    finally:
-        os.environ.pop(CORE_SETTING, None)
-        if before is not None:
-            os.environ[CORE_SETTING] = before
-
-
-def _replayed(capture: Path, out: Path, setting: str, *options: str) -> tuple:
-    """Exit code, what was printed (the out folder named OUT) and the files written, one way."""
-    out.mkdir(parents=True)
-    printed, said = io.StringIO(), io.StringIO()
-    with _setting(setting), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(said):
-        code = main(["replay", str(capture), "--format", "json", "--out", str(out), *options])
-    files = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
-    return code, printed.getvalue().replace(str(out), "OUT"), said.getvalue().replace(str(out), "OUT"), files
-
-
 def _differences(captures, core: str, folder: Path, *options: str) -> list[str]:
     differ = []
     for number, capture in enumerate(captures):
-        python = _replayed(capture, folder / f"{number}-python", "python", *options)
-        compiled = _replayed(capture, folder / f"{number}-core", core, *options)
+        python = json_replay(capture, folder / f"{number}-python", "python", *options)
+        compiled = json_replay(capture, folder / f"{number}-core", core, *options)
         if python != compiled:
             differ.append(f"{capture.name}: exit {python[0]} vs {compiled[0]}")
     return differ
@@ -120,14 +94,6 @@ def test_a_difference_is_caught(core, tmp_path):
     assert _differences([capture], str(wrong), tmp_path / "wrong") == ["small.pcap: exit 0 vs 0"]
 
 
-def _records_of(conversation) -> list:
-    if conversation.protocol in DATAGRAMS:
-        records = [d.record for d in conversation.datagrams]
-    else:
-        records = [s.record for s in conversation.segments] + conversation.icmp_errors
-    return sorted(records + conversation.malformed, key=lambda r: r.frame)
-
-
 def test_the_packets_the_core_locates_are_those_python_decodes(core, shared_pcaps, shared_pcaps2):
     """Record for record (payload bytes, options and tunnels included), for the first, a middle and
     the last conversation of every shared capture, as a drawing numbers them."""
@@ -139,5 +105,5 @@ def test_the_packets_the_core_locates_are_those_python_decodes(core, shared_pcap
         for conversation in {c.index: c for c in conversations[:1] + conversations[len(conversations) // 2:][:1]
                              + conversations[-1:]}.values():
             located = LocatedRecords(core, capture, conversation.index, frames=True)
-            assert located.records == _records_of(conversation), (capture.name, conversation.index)
+            assert located.records == records_of(conversation), (capture.name, conversation.index)
             assert {f.frame for f in located.frames} >= {r.frame for r in located.records}, capture.name
