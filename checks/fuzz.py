@@ -31,7 +31,7 @@ from test_explorer import page_data  # noqa: E402
 
 from handshake_viz.cli import main  # noqa: E402
 from handshake_viz.core.analysis import analyze  # noqa: E402
-from handshake_viz.errors import CaptureFileError  # noqa: E402
+from handshake_viz.errors import CaptureFileError, HandshakeVizError  # noqa: E402
 from handshake_viz.replay import CORE_SETTING, CaptureRecords, LocatedRecords  # noqa: E402
 from handshake_viz.wire.records import DATAGRAMS  # noqa: E402
 
@@ -119,16 +119,20 @@ def records_of(conversation) -> list:
 
 
 def _located_otherwise(capture: Path, number: int) -> bool:
-    """The core's records of one of the capture's conversations (as a drawing of it gets them)
+    """The core's records of the capture, or of one of its conversations (as a drawing gets them),
     differ from Python's decoding of them."""
     try:
-        conversations = analyze(CaptureRecords(capture))
+        records = list(CaptureRecords(capture))
     except CaptureFileError:
         return False
-    if not conversations:
-        return False
-    chosen = conversations[number % len(conversations)]
-    return LocatedRecords(str(CHECKED_CORE), capture, chosen.index, frames=True).records != records_of(chosen)
+    conversations = analyze(records)
+    try:
+        if LocatedRecords(str(CHECKED_CORE), capture, None).records != records or not conversations:
+            return bool(conversations)
+        chosen = conversations[number % len(conversations)]
+        return LocatedRecords(str(CHECKED_CORE), capture, chosen.index, frames=True).records != records_of(chosen)
+    except HandshakeVizError:   # the core refused what Python read, or failed
+        return True
 
 
 def one(case: tuple[int, int]) -> list[str]:

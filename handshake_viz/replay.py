@@ -87,13 +87,14 @@ def read_conversations(capture: Path) -> list:
 
 
 class LocatedRecords:
-    """The packet records of one conversation of a capture, as the core decoded them, and (with
-    frames) the frames they came in, for the explorer's header views. Its packets analysed alone
-    are the conversation analysed among all (each conversation's analysis reads its own packets
-    only): nothing else of the capture is read, decoded or kept in Python."""
+    """The packet records of a capture (or of its conversation `only`) as the core decoded them,
+    and (with frames) the frames they came in, for the explorer's header views. A conversation's
+    packets analysed alone are the conversation analysed among all (each conversation's analysis
+    reads its own packets only): nothing else of the capture is read, decoded or kept in Python."""
 
-    def __init__(self, core: str, capture: Path, only: int, frames: bool = False):
-        arguments = ["--frames-of", str(only), str(capture), *(["--with-frames"] if frames else [])]
+    def __init__(self, core: str, capture: Path, only: int | None, frames: bool = False):
+        chosen = "all" if only is None else str(only)
+        arguments = ["--frames-of", chosen, str(capture), *(["--with-frames"] if frames else [])]
         with open_capture(capture) as source:
             data, summary = _run_core(core, capture, arguments, source, subprocess.PIPE)
         self.records, self.frames = _handed_over(data)
@@ -150,15 +151,16 @@ def replay(capture: Path, request: Request, only: int | None = None) -> ReplayRe
     result = ReplayResult()
     core = replay_core() if _core_can_name(capture) else None
     if whole(request.formats) or kernel is not None:
-        if only is not None and core:
+        frames = None
+        if core:
             records = LocatedRecords(core, capture, only, frames="html" in request.formats)
+            frames = {f.frame: (f.data, f.linktype) for f in records.frames}
             conversations = analyze(records)
-            for conversation in conversations:   # the only one, numbered as among all
+            for conversation in conversations if only is not None else ():   # the only one, numbered as among all
                 conversation.index = only
         else:
             conversations = [c for c in analyze(records) if only is None or c.index == only]
         _check(capture, only, len(conversations))
-        frames = {f.frame: (f.data, f.linktype) for f in records.frames} if isinstance(records, LocatedRecords) else None
         subject = Subject(capture.stem, conversations, kernel=kernel, source=str(capture), frames=frames)
         result.files = publish(request, subject)
         result.conversations, result.unix = len(conversations), len(subject.unix)

@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO, require
 
 from handshake_viz.core.analysis import analyze
+from handshake_viz.errors import CaptureFileError
 from handshake_viz.replay import CaptureRecords, LocatedRecords, replay_core
 
 sys.path.insert(0, str(REPO / "checks"))
@@ -94,14 +95,16 @@ def test_a_difference_is_caught(core, tmp_path):
     assert _differences([capture], str(wrong), tmp_path / "wrong") == ["small.pcap: exit 0 vs 0"]
 
 
-def test_the_packets_the_core_locates_are_those_python_decodes(core, shared_pcaps, shared_pcaps2):
-    """Record for record (payload bytes, options and tunnels included), for the first, a middle and
-    the last conversation of every shared capture, as a drawing numbers them."""
+def test_the_packets_the_core_hands_over_are_those_python_decodes(core, shared_pcaps, shared_pcaps2):
+    """Record for record (payload bytes, options and tunnels included): all of every shared
+    capture, and those of its first, a middle and its last conversation, as a drawing numbers them."""
     for capture in _captures(shared_pcaps) + _captures(shared_pcaps2):
         try:
-            conversations = analyze(CaptureRecords(capture))
-        except Exception:   # a capture the reader refuses: the JSON test compares the error
+            records = list(CaptureRecords(capture))
+        except CaptureFileError:   # a capture the reader refuses: the JSON test compares the error
             continue
+        assert LocatedRecords(core, capture, None).records == records, capture.name
+        conversations = analyze(records)
         for conversation in {c.index: c for c in conversations[:1] + conversations[len(conversations) // 2:][:1]
                              + conversations[-1:]}.values():
             located = LocatedRecords(core, capture, conversation.index, frames=True)

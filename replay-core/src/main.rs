@@ -1,12 +1,12 @@
 //! handshake-viz-core: replay's per-packet path, from a capture file to its JSON document.
 //!
 //! Usage: handshake-viz-core CAPTURE_NAME OUTPUT_NAME [CONVERSATION] < CAPTURE > JSON
-//!        handshake-viz-core --frames-of CONVERSATION CAPTURE_NAME [--with-frames] < CAPTURE > PACKETS
+//!        handshake-viz-core --frames-of CONVERSATION|all CAPTURE_NAME [--with-frames] < CAPTURE > PACKETS
 //!
 //! The capture comes on standard input (opened, and its errors reported, by the Python side).
 //! The first form writes the JSON document to standard output, byte for byte what
-//! `handshake_viz.replay` writes with the Python analysis; the second writes that conversation's
-//! packet records (conversations numbered as a drawing numbers them), and with --with-frames the
+//! `handshake_viz.replay` writes with the Python analysis; the second writes the packet records of
+//! that conversation (numbered as a drawing numbers them) or of all, and with --with-frames the
 //! frames they came in (see handover.rs). On success, standard error gets one JSON line: {"conversations": N,
 //! "rows": [...], "notes": [...], "held": [...]} (the table's first rows), or {"packets": N,
 //! "notes": [...], "held": [...]}.
@@ -32,7 +32,7 @@ use std::io::{BufReader, BufWriter, Write};
 use std::process::exit;
 
 const USAGE: &str = "usage: handshake-viz-core CAPTURE_NAME OUTPUT_NAME [CONVERSATION] < CAPTURE > JSON\n       \
-                     handshake-viz-core --frames-of CONVERSATION CAPTURE_NAME [--with-frames] < CAPTURE > PACKETS";
+                     handshake-viz-core --frames-of CONVERSATION|all CAPTURE_NAME [--with-frames] < CAPTURE > PACKETS";
 
 fn conversation_number(text: &str) -> u64 {
     match text.parse::<i64>() {
@@ -49,7 +49,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.len() {
         4 | 5 if args[1] == "--frames-of" && (args.len() == 4 || args[4] == "--with-frames") => {
-            locate(&args[3], conversation_number(&args[2]), args.len() == 5)
+            let only = if args[2] == "all" { None } else { Some(conversation_number(&args[2])) };
+            locate(&args[3], only, args.len() == 5)
         }
         3 | 4 if !args[1].starts_with("--") => to_json(&args[1], &args[2], args.get(3).map(|n| conversation_number(n))),
         _ => {
@@ -115,7 +116,7 @@ fn to_json(name: &str, output_name: &str, only: Option<u64>) {
     say(summary, &reader, &decoder);
 }
 
-fn locate(name: &str, only: u64, with_frames: bool) {
+fn locate(name: &str, only: Option<u64>, with_frames: bool) {
     let mut reader = capture(name);
     let mut decoder = decode::Decoder::default();
     decoder.keep_payload = true;
@@ -137,7 +138,7 @@ fn locate(name: &str, only: u64, with_frames: bool) {
         };
         let index = analyzer.receive(&record, &mut export);
         let mut frames: Vec<RawFrame> = decoder.pieces.iter().filter_map(|piece| pieces.remove(piece)).collect();
-        if index != only {
+        if only.map_or(false, |only| index != only) {
             return;
         }
         handover.record(&record);
