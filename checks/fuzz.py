@@ -118,6 +118,12 @@ def records_of(conversation) -> list:
     return sorted(records + conversation.malformed, key=lambda r: r.frame)
 
 
+def _core_otherwise(capture: Path, folder: Path, number: int) -> bool:
+    """The checked core's JSON of the capture, or the records it hands over, differ from the Python path's."""
+    python, core = json_replay(capture, folder / "python", "python"), json_replay(capture, folder / "core", str(CHECKED_CORE))
+    return python != core or _located_otherwise(capture, number)
+
+
 def _located_otherwise(capture: Path, number: int) -> bool:
     """The core's records of the capture, or of one of its conversations (as a drawing gets them),
     differ from Python's decoding of them."""
@@ -133,6 +139,27 @@ def _located_otherwise(capture: Path, number: int) -> bool:
         return LocatedRecords(str(CHECKED_CORE), capture, chosen.index, frames=True).records != records_of(chosen)
     except HandshakeVizError:   # the core refused what Python read, or failed
         return True
+
+
+def _unsound_outputs(out: Path, name: str) -> list[str]:
+    """What is wrong with the pages written: ill-formed SVG, unsound Mermaid, an explorer page whose data does not read back."""
+    problems = []
+    for page in out.glob("*.svg"):
+        try:
+            _svg_texts(page)
+        except Exception as error:
+            problems.append(f"ill-formed SVG from a mutation of {name}: {error}")
+    for page in out.glob("*.mermaid.md"):
+        try:
+            _mermaid_is_sound(page.read_text())
+        except AssertionError as error:
+            problems.append(f"unsound Mermaid from a mutation of {name}: {error}")
+    for page in out.glob("*.html"):
+        try:
+            page_data(page)
+        except Exception as error:
+            problems.append(f"unreadable explorer page from a mutation of {name}: {error}")
+    return problems
 
 
 def one(case: tuple[int, int]) -> list[str]:
@@ -156,25 +183,9 @@ def one(case: tuple[int, int]) -> list[str]:
                 problems.append(f"traceback in {argv[0]} of a mutation of {source.name}: {said.strip().splitlines()[-1]}")
             elif code not in DOCUMENTED:
                 problems.append(f"undocumented exit {code} from {argv[0]} of a mutation of {source.name}")
-        if json_replay(capture, Path(folder) / "python", "python") != json_replay(capture, Path(folder) / "core",
-                                                                                  str(CHECKED_CORE)) \
-                or _located_otherwise(capture, number):
+        if _core_otherwise(capture, Path(folder), number):
             problems.append(f"the core differs from the Python path on a mutation of {source.name}")
-        for page in out.glob("*.svg") if out.is_dir() else ():
-            try:
-                _svg_texts(page)
-            except Exception as error:
-                problems.append(f"ill-formed SVG from a mutation of {source.name}: {error}")
-        for page in out.glob("*.mermaid.md") if out.is_dir() else ():
-            try:
-                _mermaid_is_sound(page.read_text())
-            except AssertionError as error:
-                problems.append(f"unsound Mermaid from a mutation of {source.name}: {error}")
-        for page in out.glob("*.html") if out.is_dir() else ():
-            try:
-                page_data(page)
-            except Exception as error:
-                problems.append(f"unreadable explorer page from a mutation of {source.name}: {error}")
+        problems += _unsound_outputs(out, source.name) if out.is_dir() else []
     if problems:
         KEPT.mkdir(exist_ok=True)
         (KEPT / f"{source.stem}-{seed}-{number}{source.suffix}").write_bytes(data)

@@ -242,3 +242,19 @@ def test_a_dangling_symlink_where_a_file_would_go_is_not_replaced_without_force(
     (out / "echo.svg").symlink_to(tmp_path / "nowhere.svg")
     one_line_error(run_command("replay", EXAMPLES / "echo.pcap", "--out", out, "--format", "svg"), 8, "echo.svg already exists")
     assert (out / "echo.svg").is_symlink() and list(out.iterdir()) == [out / "echo.svg"]
+
+
+def test_networkx_is_imported_only_by_the_drawings_that_use_it(tmp_path):
+    """Importing it cost every run 0.12 s: a replay to JSON or of one conversation's timeline never
+    imports it; the state chart, drawn from the table as a networkx graph, does."""
+    def imports_networkx(*argv: str) -> bool:
+        code = ("import sys; from handshake_viz.cli import main; "
+                f"assert main({list(argv)!r}) == 0; print('networkx' in sys.modules)")
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()[-1] == "True"
+
+    capture = str(EXAMPLES / "echo.pcap")
+    assert not imports_networkx("replay", capture, "--format", "json", "--out", "json")
+    assert not imports_networkx("replay", capture, "--format", "svg,png,html", "--out", "drawn")
+    assert imports_networkx("states", "--out", "chart")
