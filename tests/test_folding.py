@@ -70,3 +70,16 @@ def test_a_long_window_is_cut_into_pages_with_clipped_brackets(shared_pcaps):
     assert cut[0].title.endswith(f"(page 1 of {len(cut)})")
     for page in cut:
         assert all(0 <= b.first_row <= b.last_row < len(page.rows) for b in page.brackets)
+
+
+def test_a_png_page_keeps_its_height_at_any_scale(shared_pcaps):
+    """At --scale 2 a page has half the rows, so no bitmap grows taller than a default page's
+    (cairo takes longer per pixel on taller ones)."""
+    from handshake_viz.output.formats import FORMATS, Drawing
+    conversation = conversation_of(shared_pcaps / "public" / "http_ipv6_long_1000_requests.pcap")
+    drawing = Drawing("long", timeline(conversation, window=Window(frames=(1, 200))))
+    default, double = ([(int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))
+                        for _, png in FORMATS["png"].write(drawing, scale, {"png"})] for scale in (1, 2))
+    assert len(double) > len(default) > 1
+    assert {width for width, _ in double} == {2 * width for width, _ in default}
+    assert max(height for _, height in double) <= 1.1 * max(height for _, height in default)
