@@ -32,7 +32,7 @@ from test_explorer import page_data  # noqa: E402
 from handshake_viz.cli import main  # noqa: E402
 from handshake_viz.core.analysis import analyze  # noqa: E402
 from handshake_viz.errors import CaptureFileError, HandshakeVizError  # noqa: E402
-from handshake_viz.replay import CORE_SETTING, CaptureRecords, LocatedRecords  # noqa: E402
+from handshake_viz.replay import CORE_SETTING, CaptureRecords, CoreRecords  # noqa: E402
 from handshake_viz.wire.records import DATAGRAMS  # noqa: E402
 
 SEEDS = sorted(p for folder in (REPO.parent / "shared/pcaps/public", REPO.parent / "shared/pcaps2/public",
@@ -133,10 +133,10 @@ def _located_otherwise(capture: Path, number: int) -> bool:
         return False
     conversations = analyze(records)
     try:
-        if LocatedRecords(str(CHECKED_CORE), capture, None).records != records or not conversations:
+        if CoreRecords(str(CHECKED_CORE), capture, None).records != records or not conversations:
             return bool(conversations)
         chosen = conversations[number % len(conversations)]
-        return LocatedRecords(str(CHECKED_CORE), capture, chosen.index, frames=True).records != records_of(chosen)
+        return CoreRecords(str(CHECKED_CORE), capture, chosen.index, frames=True).records != records_of(chosen)
     except HandshakeVizError:   # the core refused what Python read, or failed
         return True
 

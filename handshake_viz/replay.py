@@ -1,10 +1,13 @@
 """Replaying a stored capture: the file read and decoded into records, analysed, and published.
 
 Drawings and the explorer need every packet, and so does setting the kernel's record beside them:
-the capture is analysed whole and handed to `publish`. JSON alone streams instead, in one pass with
-bounded memory: through the compiled core (`replay-core/`, the `handshake-viz-core` program the
-install builds) when it is there, else through the Python analysis, which stays the reference:
-both write the same bytes.
+the capture is analysed whole (or one conversation, alone) and handed to `publish`. JSON alone
+streams instead, in one pass with bounded memory.
+
+The compiled core (`replay-core/`, the `handshake-viz-core` program the install builds) does the
+per-packet work when it is there: it writes the streamed JSON itself, and for drawings it reads
+and decodes the capture and hands the records over (`CoreRecords`). Without it everything is done
+here, in Python, which stays the reference: both ways give the same bytes.
 """
 
 import io
@@ -86,7 +89,7 @@ def read_conversations(capture: Path) -> list:
     return analyze(CaptureRecords(capture))
 
 
-class LocatedRecords:
+class CoreRecords:
     """The packet records of a capture (or of its conversation `only`) as the core decoded them,
     and (with frames) the frames they came in, for the explorer's header views. A conversation's
     packets analysed alone are the conversation analysed among all (each conversation's analysis
@@ -153,7 +156,7 @@ def replay(capture: Path, request: Request, only: int | None = None) -> ReplayRe
     if whole(request.formats) or kernel is not None:
         frames = None
         if core:
-            records = LocatedRecords(core, capture, only, frames="html" in request.formats)
+            records = CoreRecords(core, capture, only, frames="html" in request.formats)
             frames = {f.frame: (f.data, f.linktype) for f in records.frames}
             conversations = analyze(records)
             for conversation in conversations if only is not None else ():   # the only one, numbered as among all

@@ -14,7 +14,7 @@ from conftest import REPO, require
 
 from handshake_viz.core.analysis import analyze
 from handshake_viz.errors import CaptureFileError
-from handshake_viz.replay import CaptureRecords, LocatedRecords, replay_core
+from handshake_viz.replay import CaptureRecords, CoreRecords, replay_core
 
 sys.path.insert(0, str(REPO / "checks"))
 sys.path.insert(0, str(REPO / "bench"))
@@ -103,10 +103,10 @@ def test_the_packets_the_core_hands_over_are_those_python_decodes(core, shared_p
             records = list(CaptureRecords(capture))
         except CaptureFileError:   # a capture the reader refuses: the JSON test compares the error
             continue
-        assert LocatedRecords(core, capture, None).records == records, capture.name
+        assert CoreRecords(core, capture, None).records == records, capture.name
         conversations = analyze(records)
         for conversation in {c.index: c for c in conversations[:1] + conversations[len(conversations) // 2:][:1]
                              + conversations[-1:]}.values():
-            located = LocatedRecords(core, capture, conversation.index, frames=True)
+            located = CoreRecords(core, capture, conversation.index, frames=True)
             assert located.records == records_of(conversation), (capture.name, conversation.index)
             assert {f.frame for f in located.frames} >= {r.frame for r in located.records}, capture.name
