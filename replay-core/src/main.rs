@@ -46,7 +46,8 @@ fn conversation_number(text: &str) -> u64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    // Names come as UTF-8 from replay; any other byte is shown as U+FFFD rather than stopping here.
+    let args: Vec<String> = std::env::args_os().map(|arg| arg.to_string_lossy().into_owned()).collect();
     match args.len() {
         4 | 5 if args[1] == "--frames-of" && (args.len() == 4 || args[4] == "--with-frames") => {
             let only = if args[2] == "all" { None } else { Some(conversation_number(&args[2])) };
