@@ -83,10 +83,10 @@ soak: $(STAMP)
 	$(BIN)/python checks/soak.py $(or $(N),20)
 
 ## Mutated captures (N, default 20000) through replay, header and states: tracebacks, exit codes,
-## outputs; and the core's checked build (overflow checks on) against the Python path.
+## outputs; and the core's checked build (overflow checks on; one in 50 under valgrind) against the Python path.
 .PHONY: fuzz
 fuzz: $(STAMP)
-	@$(MAKE) --no-print-directory system-packages NEEDS="dot:graphviz"
+	@$(MAKE) --no-print-directory system-packages NEEDS="dot:graphviz valgrind:valgrind"
 	cargo build --quiet --profile checked --manifest-path replay-core/Cargo.toml
 	$(BIN)/python checks/fuzz.py $(or $(N),20000)
 

@@ -18,6 +18,7 @@ import io
 import os
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import traceback
@@ -42,6 +43,7 @@ SEEDS = sorted(p for folder in (REPO.parent / "shared/pcaps/public", REPO.parent
 DOCUMENTED = {0, 2, 6, 7, 8, 10}   # what replay, header and states may end in (README, "Errors")
 KEPT = REPO / "tests" / "fuzz_regressions"
 CHECKED_CORE = REPO / "replay-core" / "target" / "checked" / "handshake-viz-core"
+VALGRIND_EVERY, MEMCHECK_ERROR = 50, 99   # one mutation in 50 also runs the core under valgrind's memcheck
 BOUNDARIES = (0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 12, 20, 28, 40, 65535, 65536)
 LINK_TYPES = (0, 1, 9, 101, 104, 105, 113, 127, 147, 228, 229, 239, 276, 0xFFFF)
 
@@ -119,8 +121,17 @@ def records_of(conversation) -> list:
 
 
 def _core_otherwise(capture: Path, folder: Path, number: int) -> bool:
-    """The checked core's JSON of the capture, or the records it hands over, differ from the Python path's."""
+    """The checked core's JSON of the capture, or the records it hands over, differ from the Python
+    path's; or, one case in VALGRIND_EVERY, valgrind's memcheck finds an error in it (Rust's
+    standard library has unsafe code of its own)."""
     python, core = json_replay(capture, folder / "python", "python"), json_replay(capture, folder / "core", str(CHECKED_CORE))
+    if number % VALGRIND_EVERY == 0:
+        with capture.open("rb") as source:
+            checked = subprocess.run(["valgrind", "--quiet", f"--error-exitcode={MEMCHECK_ERROR}", str(CHECKED_CORE),
+                                      str(capture), "out"], stdin=source, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        if checked.returncode == MEMCHECK_ERROR:
+            return True
     return python != core or _located_otherwise(capture, number)
 
 
@@ -184,7 +195,8 @@ def one(case: tuple[int, int]) -> list[str]:
             elif code not in DOCUMENTED:
                 problems.append(f"undocumented exit {code} from {argv[0]} of a mutation of {source.name}")
         if _core_otherwise(capture, Path(folder), number):
-            problems.append(f"the core differs from the Python path on a mutation of {source.name}")
+            problems.append(f"the core differs from the Python path (or memcheck found an error in it) "
+                            f"on a mutation of {source.name}")
         problems += _unsound_outputs(out, source.name) if out.is_dir() else []
     if problems:
         KEPT.mkdir(exist_ok=True)
