@@ -61,7 +61,7 @@ def _graphviz(fmt: str):
 
 def _png(drawing: Drawing, scale: float, asked) -> list[tuple[str, bytes]]:
     """A timeline too tall for one bitmap comes in pages: cairo shrinks taller ones unreadably, and
-    takes longer per pixel on taller ones. A page keeps the same pixels at any --scale (fewer rows
+    takes longer per pixel on taller ones. A page keeps its height at any --scale (fewer rows
     when larger: a 200-row window at --scale 2 took 1.11 s a page in pages of 80 rows, 0.53 s in
     pages of 40). The pages are drawn side by side, one graphviz each."""
     dpi = PNG_DPI * scale

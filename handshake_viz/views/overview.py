@@ -6,7 +6,7 @@ from handshake_viz.wire.records import DATAGRAMS
 
 
 def talk_graph(conversations):
-    """A networkx MultiDiGraph (imported here, where it is used: importing it costs every run 0.2 s)."""
+    """A networkx MultiDiGraph (imported here, where it is used: importing it cost every run 0.12 s)."""
     import networkx as nx
 
     graph = nx.MultiDiGraph()
