@@ -178,7 +178,7 @@ fn retransmission_kind(fwd: &FlowMarks, rev: &FlowMarks, timing: &Timing, seq: u
     }
     let many_dupacks = rev.dupacks >= 2 || rev.dupacks == -1;
     let since_ack = time - rev.lastack_time;
-    if many_dupacks && rev.lastack == seq && 0.0 <= since_ack && since_ack < FAST_RETRANSMISSION_WINDOW {
+    if many_dupacks && rev.lastack == seq && (0.0..FAST_RETRANSMISSION_WINDOW).contains(&since_ack) {
         *found |= FAST_RETRANSMISSION | RETRANSMISSION;
         return;
     }
@@ -498,11 +498,11 @@ impl Analyzer {
         let flags = record.flags;
         let src = (record.src.clone(), record.sport);
         let dst = (record.dst.clone(), record.dport);
+        // The sender of a first SYN (or datagram) is the client; of a SYN+ACK, the server; with no
+        // handshake seen, the lower port is the better guess for the server.
         let (client, server) = if record.protocol.datagrams() || record.icmp.is_some() || flags & (SYN | ACK) == SYN {
             (src, dst)
-        } else if flags & SYN != 0 {
-            (dst, src)
-        } else if record.sport < record.dport {
+        } else if flags & SYN != 0 || record.sport < record.dport {
             (dst, src)
         } else {
             (src, dst)

@@ -397,7 +397,7 @@ impl Decoder {
     /// What else the frames carried, most first (ties in the order first seen).
     pub fn held_text(&self) -> Vec<String> {
         let mut held = self.held.clone();
-        held.sort_by(|a, b| b.1.cmp(&a.1));
+        held.sort_by_key(|(_, count)| std::cmp::Reverse(*count)); // stable: ties keep their order
         held.iter()
             .map(|(what, count)| format!("{} frame{} of {}", count, if *count != 1 { "s" } else { "" }, what))
             .collect()

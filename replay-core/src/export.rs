@@ -174,7 +174,8 @@ impl Export {
                     self.spool_failed(&error);
                     return;
                 }
-                self.write_out(&buffer[..size].to_vec());
+                let piece = buffer[..size].to_vec(); // write_out borrows self whole
+                self.write_out(&piece);
                 at += size as u64;
             }
         }

@@ -230,10 +230,7 @@ impl<R: Read> Reader<R> {
     fn pcapng_frame(&mut self) -> Result<Option<RawFrame>, String> {
         loop {
             let head = match &mut self.format {
-                Some(Format::Pcapng { head, .. }) => match head.take() {
-                    Some(head) => head,
-                    None => Vec::new(),
-                },
+                Some(Format::Pcapng { head, .. }) => head.take().unwrap_or_default(),
                 _ => unreachable!(),
             };
             let head = if head.is_empty() { self.read(8)? } else { head };
