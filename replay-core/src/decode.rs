@@ -726,6 +726,45 @@ impl Decoder {
         self.count("IP datagrams reassembled");
         Ok(Some(Packet { src, dst, protocol, transport: Cow::Owned(whole), transport_len: total }))
     }
+
+    fn icmp_error(&mut self, frame: u64, time: f64, packet: &Packet<'_>) -> R<Option<Record>> {
+        let data = &packet.transport;
+        let (kind, code) = (byte(data, 0)?, byte(data, 1)?);
+        let name = if packet.protocol == ICMP { icmp_name(kind, code) } else { icmpv6_name(kind, code) };
+        let name = match name {
+            Some(name) => name,
+            None => return Ok(None),
+        };
+        let quoted = slice(data, 8, i64::MAX);
+        let version = byte(quoted, 0)? >> 4;
+        let (protocol, src, dst, ports);
+        if version == 4 {
+            let ihl = (quoted[0] & 0x0F) as i64 * 4;
+            protocol = byte(quoted, 9)?;
+            src = self.address(slice(quoted, 12, 16), 4)?;
+            dst = self.address(slice(quoted, 16, 20), 4)?;
+            ports = slice(quoted, ihl, ihl + 4);
+        } else if version == 6 {
+            protocol = byte(quoted, 6)?;
+            src = self.address(slice(quoted, 8, 24), 6)?;
+            dst = self.address(slice(quoted, 24, 40), 6)?;
+            ports = slice(quoted, 40, 44);
+        } else {
+            return Ok(None);
+        }
+        if protocol != TCP && protocol != UDP {
+            return Ok(None);
+        }
+        if ports.len() != 4 {
+            return Err(Skip::Cut);
+        }
+        let proto = if protocol == TCP { Proto::Tcp } else { Proto::Udp };
+        let quoted_packet = Packet { src, dst, protocol, transport: Cow::Borrowed(&[]), transport_len: 0 };
+        let mut record = Record::new(frame, time, &quoted_packet, be16(ports, 0)?, be16(ports, 2)?, proto);
+        record.icmp = Some(name);
+        record.reporter = Some(packet.src.clone());
+        Ok(Some(record))
+    }
 }
 
 fn network_layer(data: &[u8], linktype: u32) -> R<(i64, u8)> {
@@ -949,46 +988,6 @@ fn membership(frame: u64, time: f64, packet: &Packet<'_>, keep: bool) -> Option<
     Some(record)
 }
 
-impl Decoder {
-fn icmp_error(&mut self, frame: u64, time: f64, packet: &Packet<'_>) -> R<Option<Record>> {
-    let data = &packet.transport;
-    let (kind, code) = (byte(data, 0)?, byte(data, 1)?);
-    let name = if packet.protocol == ICMP { icmp_name(kind, code) } else { icmpv6_name(kind, code) };
-    let name = match name {
-        Some(name) => name,
-        None => return Ok(None),
-    };
-    let quoted = slice(data, 8, i64::MAX);
-    let version = byte(quoted, 0)? >> 4;
-    let (protocol, src, dst, ports);
-    if version == 4 {
-        let ihl = (quoted[0] & 0x0F) as i64 * 4;
-        protocol = byte(quoted, 9)?;
-        src = self.address(slice(quoted, 12, 16), 4)?;
-        dst = self.address(slice(quoted, 16, 20), 4)?;
-        ports = slice(quoted, ihl, ihl + 4);
-    } else if version == 6 {
-        protocol = byte(quoted, 6)?;
-        src = self.address(slice(quoted, 8, 24), 6)?;
-        dst = self.address(slice(quoted, 24, 40), 6)?;
-        ports = slice(quoted, 40, 44);
-    } else {
-        return Ok(None);
-    }
-    if protocol != TCP && protocol != UDP {
-        return Ok(None);
-    }
-    if ports.len() != 4 {
-        return Err(Skip::Cut);
-    }
-    let proto = if protocol == TCP { Proto::Tcp } else { Proto::Udp };
-    let quoted_packet = Packet { src, dst, protocol, transport: Cow::Borrowed(&[]), transport_len: 0 };
-    let mut record = Record::new(frame, time, &quoted_packet, be16(ports, 0)?, be16(ports, 2)?, proto);
-    record.icmp = Some(name);
-    record.reporter = Some(packet.src.clone());
-    Ok(Some(record))
-}
-}
 
 fn icmp_name(kind: u8, code: u8) -> Option<&'static str> {
     Some(match (kind, code) {

@@ -41,6 +41,17 @@ fn marks_texts() -> Vec<String> {
         .collect()
 }
 
+/// The text of conversation index's packets so far, ready for one more (a function of the table
+/// alone, so that the flags' and marks' texts can be read beside it).
+fn next_packet(open: &mut FastMap<u64, Open>, index: u64) -> &mut Vec<u8> {
+    let open = open.entry(index).or_default();
+    if open.any {
+        open.text.push_str(SEPARATOR);
+    }
+    open.any = true;
+    &mut open.text
+}
+
 /// An error that ends the run: its exit code (the CLI's) and its one line.
 pub struct Failure(pub i32, pub String);
 
@@ -181,15 +192,6 @@ impl Export {
         }
     }
 
-    /// The text of conversation index's packets so far, ready for one more.
-    fn next_packet(&mut self, index: u64) -> &mut Vec<u8> {
-        let open = self.open.entry(index).or_default();
-        if open.any {
-            open.text.push_str(SEPARATOR);
-        }
-        open.any = true;
-        &mut open.text
-    }
 
     /// After a packet: a conversation's text over CHUNK goes to the spool.
     fn packet_done(&mut self, index: u64) {
@@ -214,12 +216,7 @@ impl Export {
     pub fn segment(&mut self, index: u64, record: &Record, sender: &str, seq: u32, ack: Option<u32>, window: u32, marks: u16, sack: &[(u32, u32)]) {
         let flags = &self.flags[record.flags as usize];
         let marks = &self.marks[marks as usize];
-        let open = self.open.entry(index).or_default();
-        if open.any {
-            open.text.push_str(SEPARATOR);
-        }
-        open.any = true;
-        let text = &mut open.text;
+        let text = next_packet(&mut self.open, index);
         start(text, record, sender);
         text.push_str(", \"flags\": [");
         text.push_str(flags);
@@ -260,7 +257,7 @@ impl Export {
         if !self.wants(index) {
             return;
         }
-        let text = self.next_packet(index);
+        let text = next_packet(&mut self.open, index);
         start(text, record, sender);
         text.push_str(", \"len\": ");
         json::int(text, record.payload_len);
@@ -272,7 +269,7 @@ impl Export {
         if !self.wants(index) {
             return;
         }
-        let text = self.next_packet(index);
+        let text = next_packet(&mut self.open, index);
         start(text, record, sender);
         text.push_str(", \"icmp\": \"");
         text.push_str(record.icmp.unwrap_or_default());
@@ -286,7 +283,7 @@ impl Export {
         if !self.wants(index) {
             return;
         }
-        let text = self.next_packet(index);
+        let text = next_packet(&mut self.open, index);
         start(text, record, sender);
         text.push_str(", \"malformed\": ");
         json::string(text, what);

@@ -150,7 +150,7 @@ impl Handover {
     }
 
     /// The whole handover, its parts in order.
-    pub fn parts(&self) -> Vec<Vec<u8>> {
+    pub fn parts(self) -> Vec<Vec<u8>> {
         let mut texts = Vec::new();
         json::strings(&mut texts, &self.texts);
         let mut extras = b"[".to_vec();
@@ -161,6 +161,6 @@ impl Handover {
                        self.frame_bytes.len() as u32] {
             head.extend_from_slice(&number.to_le_bytes());
         }
-        vec![head, self.records.clone(), texts, extras, self.payloads.clone(), self.frames.clone(), self.frame_bytes.clone()]
+        vec![head, self.records, texts, extras, self.payloads, self.frames, self.frame_bytes]
     }
 }

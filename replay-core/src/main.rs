@@ -28,7 +28,7 @@ mod reader;
 
 use reader::RawFrame;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, Write};
 use std::process::exit;
 
 const USAGE: &str = "usage: handshake-viz-core CAPTURE_NAME OUTPUT_NAME [CONVERSATION] < CAPTURE > JSON\n       \
@@ -122,6 +122,7 @@ fn locate(name: &str, only: Option<u64>, with_frames: bool) {
     let mut decoder = decode::Decoder::default();
     decoder.keep_payload = true;
     let mut analyzer = analysis::Analyzer::new(usize::MAX);
+    // An export that wants no conversation: here the analysis only numbers them, as a drawing does.
     let mut export = export::Export::new(Box::new(std::io::sink()), name, "", Some(u64::MAX));
     let mut pieces: fast::FastMap<u64, RawFrame> = fast::FastMap::default(); // fragments waiting for their datagram
     let mut handover = handover::Handover::default();
@@ -148,7 +149,7 @@ fn locate(name: &str, only: Option<u64>, with_frames: bool) {
             handover.frame(frame);
         }
     });
-    let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout());
+    let (count, mut out) = (handover.count(), std::io::stdout().lock());
     for part in handover.parts() {
         if let Err(error) = out.write_all(&part) {
             eprintln!("{}: cannot hand its packets over: {}", name, error);
@@ -159,7 +160,7 @@ fn locate(name: &str, only: Option<u64>, with_frames: bool) {
         eprintln!("{}: cannot hand its packets over: {}", name, error);
         exit(10);
     }
-    say(format!("{{\"packets\": {}", handover.count()).into_bytes(), &reader, &decoder);
+    say(format!("{{\"packets\": {}", count).into_bytes(), &reader, &decoder);
 }
 
 /// The run's one JSON line on standard error: summary's fields, then notes and what else was held.

@@ -247,7 +247,7 @@ impl<R: Read> Reader<R> {
                 self.set_interfaces(Vec::new(), endian);
             } else if block_type == IDB {
                 let interface = self.interface(inner, endian, offset)?;
-                let mut interfaces = self.interfaces();
+                let mut interfaces = self.interfaces().to_vec();
                 interfaces.push(interface);
                 self.set_interfaces(interfaces, endian);
             } else if block_type == EPB || block_type == SPB || block_type == OBSOLETE_PB {
@@ -264,9 +264,9 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    fn interfaces(&self) -> Vec<(u32, f64, i64)> {
+    fn interfaces(&self) -> &[(u32, f64, i64)] {
         match &self.format {
-            Some(Format::Pcapng { interfaces, .. }) => interfaces.clone(),
+            Some(Format::Pcapng { interfaces, .. }) => interfaces,
             _ => unreachable!(),
         }
     }
